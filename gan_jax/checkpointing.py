@@ -1,0 +1,71 @@
+"""Orbax checkpoints of the unreplicated GANState in `workdir/checkpoints`.
+
+One CheckpointManager keeps the latest `keep` checkpoints plus the best one by
+`best_metric` (orbax preservation policies), so cleaning up old steps never
+removes the best. Saves are atomic (orbax writes to a temporary directory and
+renames it on commit); a directory left by an interrupted save is never taken
+for a checkpoint.
+"""
+import os
+from typing import Any, Dict, Optional
+
+from absl import logging
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+from gan_jax.errors import GanJaxError
+
+
+class CorruptCheckpointError(GanJaxError):
+  """No checkpoint in the workdir could be restored."""
+
+
+def create_manager(workdir: str, keep: int, best_metric: str,
+                   best_mode: str) -> ocp.CheckpointManager:
+  if best_mode not in ('min', 'max'):
+    raise GanJaxError(f"config.best_mode must be 'min' or 'max', got '{best_mode}'")
+  preservation = policies.AnyPreservationPolicy([
+      policies.LatestN(n=keep),
+      policies.BestN(get_metric_fn=lambda metrics: metrics[best_metric],
+                     reverse=best_mode == 'min', n=1,
+                     keep_checkpoints_without_metrics=False),
+  ])
+  return ocp.CheckpointManager(
+      os.path.abspath(os.path.join(workdir, 'checkpoints')),
+      options=ocp.CheckpointManagerOptions(
+          preservation_policy=preservation, create=True,
+          cleanup_tmp_directories=True,
+          # Orbax's async finalize thread runs a cross-device barrier; run
+          # concurrently with the pmapped step, the two collectives can reach
+          # the devices in different orders and deadlock (seen with 8 CPU
+          # devices). The state is host-side already, so saving inline costs
+          # only the write.
+          enable_async_checkpointing=False))
+
+
+def save(manager: ocp.CheckpointManager, step: int, state: Any,
+         metrics: Optional[Dict[str, float]]) -> None:
+  """Saves the host-side `state` at `step` (atomically)."""
+  manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics,
+               force=True)
+
+
+def restore_latest(manager: ocp.CheckpointManager, target: Any):
+  """(state, step) from the newest checkpoint that restores; (None, None) if
+  the workdir has none. A corrupt checkpoint is reported in one line and the
+  next older one is tried; it is not deleted."""
+  steps = sorted(manager.all_steps(), reverse=True)
+  for step in steps:
+    try:
+      state = manager.restore(step, args=ocp.args.StandardRestore(target))
+    except (ValueError, OSError, KeyError) as e:  # orbax's errors for bad files
+      logging.warning('checkpoint %d in %s is unreadable (%s: %s); trying the '
+                      'previous one', step, manager.directory,
+                      type(e).__name__, str(e).splitlines()[0][:200])
+      continue
+    return state, step
+  if steps:
+    raise CorruptCheckpointError(
+        f'none of the checkpoints {steps} in {manager.directory} could be '
+        'restored; move that directory away to start afresh')
+  return None, None

@@ -1,0 +1,49 @@
+"""Trains a GAN: python -m gan_jax.main --config=configs/mnist.py [--workdir=DIR].
+
+Every knob is a config value, overridable as e.g. --config.loss.name=hinge.
+"""
+import logging as std_logging
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+import tensorflow as tf
+
+from gan_jax import train
+from gan_jax.errors import GanJaxError
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('workdir', None, 'Where checkpoints, samples and logs go; '
+                    'default ./runs/<config file name>.')
+config_flags.DEFINE_config_file('config', None, 'Training config file.',
+                                lock_config=True)
+flags.mark_flags_as_required(['config'])
+
+
+class _QuietLibraries:
+  """Drops the INFO chatter of orbax's save/restore machinery from the log."""
+
+  def filter(self, record) -> bool:
+    return record.levelno > std_logging.INFO or '/orbax/' not in record.pathname
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  std_logging.getLogger('absl').addFilter(_QuietLibraries())
+  # TensorFlow only reads data and writes summaries: keep it off accelerators.
+  tf.config.set_visible_devices([], 'GPU')
+  workdir = FLAGS.workdir or os.path.join(
+      'runs', os.path.splitext(os.path.basename(flags.FLAGS['config'].config_filename))[0])
+  logging.info('workdir: %s', workdir)
+  try:
+    train.train_and_evaluate(FLAGS.config, workdir)
+  except GanJaxError as e:
+    sys.exit(f'error: {e}')
+
+
+if __name__ == '__main__':
+  app.run(main)

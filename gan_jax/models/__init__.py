@@ -1,0 +1,56 @@
+"""Model families, looked up by the names used in `config.model`."""
+from typing import Optional, Sequence, Tuple
+
+import flax.linen as nn
+import ml_collections
+
+from gan_jax.errors import ConfigError
+from gan_jax.models import dcgan, dcgan64, mlp
+
+
+def _dcgan28(model_config, image_shape, axis_name):
+  return (dcgan.Generator(channels=image_shape[-1], axis_name=axis_name,
+                          conv_impl=model_config.conv_impl),
+          dcgan.Discriminator(dropout_rate=model_config.dropout_rate,
+                              axis_name=axis_name,
+                              conv_impl=model_config.conv_impl))
+
+
+def _dcgan64(model_config, image_shape, axis_name):
+  return (dcgan64.Generator(channels=image_shape[-1], axis_name=axis_name,
+                            conv_impl=model_config.conv_impl),
+          dcgan64.Discriminator(axis_name=axis_name,
+                                conv_impl=model_config.conv_impl))
+
+
+def _mlp(model_config, image_shape, axis_name):
+  del model_config
+  return (mlp.Generator(image_shape=tuple(image_shape), axis_name=axis_name),
+          mlp.Discriminator(axis_name=axis_name))
+
+
+# name -> builder(model_config, image_shape, axis_name) -> (generator, discriminator)
+_FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'mlp': _mlp}
+MODEL_NAMES = tuple(sorted(_FAMILIES))
+
+
+def _family(name: str, role: str):
+  if name not in _FAMILIES:
+    raise ConfigError(f"unknown config.model.{role} '{name}'; valid names: "
+                      f"{', '.join(MODEL_NAMES)}")
+  return _FAMILIES[name]
+
+
+def build(model_config: ml_collections.ConfigDict, image_shape: Sequence[int],
+          axis_name: Optional[str] = None) -> Tuple[nn.Module, nn.Module]:
+  """Generator and discriminator for `image_shape` (H, W, C).
+
+  G and D may come from different families (`model.generator`,
+  `model.discriminator`). `axis_name` is the pmap axis over which batch norm
+  statistics and per-example randomness are global; None outside pmap.
+  """
+  generator, _ = _family(model_config.generator, 'generator')(
+      model_config, image_shape, axis_name)
+  _, discriminator = _family(model_config.discriminator, 'discriminator')(
+      model_config, image_shape, axis_name)
+  return generator, discriminator

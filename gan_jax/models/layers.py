@@ -1,0 +1,87 @@
+"""Layers shared by the model families.
+
+Randomness that touches individual examples (latent noise, dropout masks) is
+drawn per example from a key folded with the example's *global* index in the
+batch. The draws then do not depend on how the global batch is split across
+devices, which is what makes a 1-device and an N-device run of the same config
+agree to float tolerance.
+"""
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+
+def global_example_ids(local_batch: int, axis_name: Optional[str]) -> jax.Array:
+  """Indices of this device's examples in the global batch, int32 [local_batch].
+
+  Inside `pmap(..., axis_name)` the device holds rows
+  [axis_index * local_batch, (axis_index + 1) * local_batch) of the batch.
+  """
+  offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * local_batch
+  return offset + jnp.arange(local_batch, dtype=jnp.int32)
+
+
+def per_example_keys(key: jax.Array, local_batch: int,
+                     axis_name: Optional[str]) -> jax.Array:
+  """One PRNG key per example, [local_batch] keys."""
+  ids = global_example_ids(local_batch, axis_name)
+  return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids)
+
+
+def sample_latent(key: jax.Array, local_batch: int, latent_dim: int,
+                  axis_name: Optional[str] = None) -> jax.Array:
+  """Standard normal latent codes z, float32 [local_batch, latent_dim]."""
+  keys = per_example_keys(key, local_batch, axis_name)
+  return jax.vmap(lambda k: jax.random.normal(k, (latent_dim,)))(keys)
+
+
+class ExampleDropout(nn.Module):
+  """Inverted dropout whose mask for an example depends only on its global id.
+
+  Same distribution as `nn.Dropout`; the per-example keys make the masks
+  invariant to the device count (see module docstring).
+  """
+  rate: float
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, deterministic: bool) -> jax.Array:
+    if deterministic or self.rate == 0.0:
+      return x
+    keep = 1.0 - self.rate
+    keys = per_example_keys(self.make_rng('dropout'), x.shape[0], self.axis_name)
+    mask = jax.vmap(lambda k: jax.random.bernoulli(k, keep, x.shape[1:]))(keys)
+    return jnp.where(mask, x / keep, jnp.zeros_like(x))
+
+
+# Initialisers of the frameworks the reference models were written in, so that
+# each config starts from the distribution its reference code used.
+keras_kernel_init = nn.initializers.glorot_uniform()
+# PyTorch's default for Linear/Conv weights: kaiming_uniform(a=sqrt(5)),
+# i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+torch_kernel_init = nn.initializers.variance_scaling(1 / 3, 'fan_in', 'uniform')
+
+
+def torch_padding(kernel_size: int, padding: int, transpose: bool):
+  """PyTorch `padding=p` as explicit flax padding pairs for both spatial dims.
+
+  For a transposed convolution, PyTorch's p removes p rows from each side of
+  the full output; with lax.conv_transpose semantics that is k - 1 - p of
+  padding on the dilated input.
+  """
+  p = kernel_size - 1 - padding if transpose else padding
+  return ((p, p), (p, p))
+
+
+def conv_class(impl: str):
+  """The Conv module for `impl` ('auto' | 'xla' | 'fast'); same params."""
+  del impl  # The fast CPU formulation is selected here once it lands.
+  return nn.Conv
+
+
+def conv_transpose_class(impl: str):
+  """The ConvTranspose module for `impl` ('auto' | 'xla' | 'fast')."""
+  del impl
+  return nn.ConvTranspose

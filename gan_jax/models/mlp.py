@@ -1,0 +1,55 @@
+"""The fully connected GAN for 28x28 MNIST (z=50).
+
+G: 50 -> 128 -> 256 -> 512 -> 1024 -> 784, LeakyReLU(0.2), BatchNorm on every
+hidden layer but the first, tanh. D: 784 -> 512 -> 256 -> 1 with BatchNorm and
+LeakyReLU(0.2). PyTorch defaults as in the reference (BN momentum 0.1 -> flax
+0.9, eps 1e-5, biases everywhere).
+"""
+import math
+from typing import Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+from gan_jax.models import layers
+
+
+def _dense(features: int) -> nn.Dense:
+  return nn.Dense(features, kernel_init=layers.torch_kernel_init)
+
+
+def _norm(train: bool, axis_name: Optional[str]) -> nn.BatchNorm:
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                      epsilon=1e-5, axis_name=axis_name)
+
+
+class Generator(nn.Module):
+  """z [B, latent_dim] -> images [B, *image_shape] in [-1, 1]."""
+  image_shape: Sequence[int] = (28, 28, 1)
+  hidden: Sequence[int] = (128, 256, 512, 1024)
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    x = z
+    for i, features in enumerate(self.hidden):
+      x = _dense(features)(x)
+      if i > 0:
+        x = _norm(train, self.axis_name)(x)
+      x = nn.leaky_relu(x, 0.2)
+    x = _dense(math.prod(self.image_shape))(x)
+    return jnp.tanh(x).reshape(z.shape[0], *self.image_shape)
+
+
+class Discriminator(nn.Module):
+  """images [B, H, W, C] in [-1, 1] -> logits [B] (no sigmoid)."""
+  hidden: Sequence[int] = (512, 256)
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    x = x.reshape(x.shape[0], -1)
+    for features in self.hidden:
+      x = nn.leaky_relu(_norm(train, self.axis_name)(_dense(features)(x)), 0.2)
+    return _dense(1)(x)[:, 0]

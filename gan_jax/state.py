@@ -1,0 +1,112 @@
+"""GANState (everything that changes in training) and GAN (what is static).
+
+The state is one PyTree: it checkpoints and replicates as a whole. The modules,
+optimisers and objective that interpret it are rebuilt from the config.
+"""
+from typing import Any, Tuple
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from gan_jax import losses, models, optimizers, regularizers
+from gan_jax.errors import ConfigError
+
+PyTree = Any
+AXIS = 'batch'  # the pmap axis over devices
+
+
+class GANState(flax.struct.PyTreeNode):
+  """Everything that changes during training, as one PyTree.
+
+  It checkpoints and replicates as one tree; the modules and optimisers that
+  interpret it are static and rebuilt from the config (`GAN`).
+  """
+  step: jax.Array               # int32 [], generator moves made
+  g_params: PyTree
+  g_batch_stats: PyTree
+  d_params: PyTree
+  d_batch_stats: PyTree
+  g_opt_state: optax.OptState
+  d_opt_state: optax.OptState
+  ema_g_params: PyTree          # == g_params when config.ema_decay == 0
+  rng: jax.Array                # base key; folded with the step in each step
+
+
+@flax.struct.dataclass
+class GAN:
+  """The static half of training: modules, optimisers, objective."""
+  generator: nn.Module = flax.struct.field(pytree_node=False)
+  discriminator: nn.Module = flax.struct.field(pytree_node=False)
+  g_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
+  d_tx: optax.GradientTransformation = flax.struct.field(pytree_node=False)
+  objective: losses.Objective = flax.struct.field(pytree_node=False)
+  penalty: str = flax.struct.field(pytree_node=False)
+  image_shape: Tuple[int, int, int] = flax.struct.field(pytree_node=False)
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """One-line errors for config values the step cannot run with."""
+  if config.n_critic < 1:
+    raise ConfigError(f'config.n_critic must be >= 1, got {config.n_critic}')
+  if config.batch_size < 1 or config.batch_size % num_devices:
+    raise ConfigError(
+        f'config.batch_size={config.batch_size} must be a positive multiple of '
+        f'the device count ({num_devices} = devices x processes); use e.g. '
+        f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
+  if not 0.0 <= config.ema_decay < 1.0:
+    raise ConfigError(f'config.ema_decay must be in [0, 1), got {config.ema_decay}')
+  if config.model.latent_dim < 1:
+    raise ConfigError('config.model.latent_dim must be >= 1')
+
+
+def build_gan(config: ml_collections.ConfigDict, image_shape,
+              axis_name=AXIS) -> GAN:
+  """Modules, optimisers and objective named by the config."""
+  objective = losses.get_objective(config.loss.name)
+  penalty = config.loss.penalty or objective.penalty
+  if penalty != 'none' and penalty not in regularizers.PENALTIES:
+    raise ConfigError(f"unknown config.loss.penalty '{penalty}'; valid names: "
+                      f"none, {', '.join(sorted(regularizers.PENALTIES))}")
+  weight_clip = config.loss.weight_clip
+  if weight_clip is None:
+    weight_clip = objective.weight_clip
+  generator, discriminator = models.build(config.model, image_shape, axis_name)
+  return GAN(generator=generator, discriminator=discriminator,
+             g_tx=optimizers.create(config.optimizer_g),
+             d_tx=optimizers.create(config.optimizer_d, weight_clip),
+             objective=objective, penalty=penalty,
+             image_shape=tuple(image_shape))
+
+
+def create_state(config: ml_collections.ConfigDict, gan: GAN) -> GANState:
+  """Initial (unreplicated) state from config.seed."""
+  rng = jax.random.PRNGKey(config.seed)
+  rng, g_key, d_key = jax.random.split(rng, 3)
+  z = jnp.zeros((1, config.model.latent_dim), jnp.float32)
+  x = jnp.zeros((1,) + gan.image_shape, jnp.float32)
+  # Initialised in inference mode: training-mode batch norm would need the
+  # pmap axis.
+  g_vars = gan.generator.init(g_key, z, train=False)
+  d_vars = gan.discriminator.init(d_key, x, train=False)
+  generated = jax.eval_shape(
+      lambda v: gan.generator.apply(v, z, train=False), g_vars)
+  if generated.shape[1:] != gan.image_shape:
+    raise ConfigError(
+        f"config.model.generator '{config.model.generator}' makes images of "
+        f'shape {generated.shape[1:]} but the data are {gan.image_shape}; set '
+        '--config.data.image_size or pick a matching model')
+  return GANState(
+      step=jnp.zeros((), jnp.int32),
+      g_params=g_vars['params'], g_batch_stats=g_vars.get('batch_stats', {}),
+      d_params=d_vars['params'], d_batch_stats=d_vars.get('batch_stats', {}),
+      g_opt_state=gan.g_tx.init(g_vars['params']),
+      d_opt_state=gan.d_tx.init(d_vars['params']),
+      ema_g_params=g_vars['params'], rng=rng)
+
+
+def param_count(params: PyTree) -> int:
+  return sum(x.size for x in jax.tree.leaves(params))

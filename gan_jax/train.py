@@ -1,0 +1,248 @@
+"""GANState and the one update step that plays the GAN game.
+
+`train_step(state, batch) -> (state, metrics)` makes `n_critic` discriminator
+moves, each on its own real batch (a `lax.scan`), then one generator move. It
+is pure and is `jax.pmap`ped over the local devices with axis 'batch':
+gradients and metrics are averaged with `lax.pmean`, batch norm statistics are
+synchronised across devices, and per-example noise and dropout are keyed by
+the example's global index -- so N devices compute what one device computes
+on the same global batch. `train_and_evaluate` is the loop around it.
+
+Batch norm follows the reference models (PyTorch DCGAN / TF tutorial): D sees
+the real and the fake batch in two separate training-mode calls, so each
+batch is normalised by its own statistics and D's running averages are
+updated by each call; G runs in training mode whenever it generates for a
+move, and its running averages (used for sampling) follow those calls. The
+generator move draws fresh noise.
+"""
+import json
+import os
+import time
+from typing import Callable
+
+from absl import logging
+from flax import jax_utils
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from gan_jax import checkpointing, input_pipeline, regularizers, writers
+from gan_jax.errors import ConfigError
+from gan_jax.models import layers
+from gan_jax.state import AXIS, GAN, GANState, build_gan, create_state, param_count, validate
+
+
+def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
+                    axis_name: str = AXIS) -> Callable:
+  """The pure update step `(state, images) -> (state, metrics)`.
+
+  `images`: this device's uint8 [n_critic, local_batch, H, W, C]. Metrics are
+  device-global means: loss_d, loss_g, penalty, d_real / d_fake (mean
+  sigmoid of D's output, i.e. D(x) and D(G(z)) as probabilities),
+  d_real_logit / d_fake_logit (raw critic values), g_grad_norm / d_grad_norm.
+  """
+  latent_dim = config.model.latent_dim
+  ema_decay = config.ema_decay
+  image_size = config.data.image_size
+  penalty_fn = regularizers.PENALTIES.get(gan.penalty)
+  penalty_weight = config.loss.penalty_weight if penalty_fn else 0.0
+
+  def generate(g_params, g_batch_stats, z):
+    images, updates = gan.generator.apply(
+        {'params': g_params, 'batch_stats': g_batch_stats}, z, train=True,
+        mutable=['batch_stats'])
+    return images, updates['batch_stats']
+
+  def discriminate(d_params, d_batch_stats, images, key):
+    logits, updates = gan.discriminator.apply(
+        {'params': d_params, 'batch_stats': d_batch_stats}, images, train=True,
+        rngs={'dropout': key}, mutable=['batch_stats'])
+    return logits, updates['batch_stats']
+
+  def train_step(state: GANState, images: jax.Array):
+    local_batch = images.shape[1]
+    # Identical on every device; per-example draws use the global example id.
+    step_key = jax.random.fold_in(state.rng, state.step)
+
+    def d_move(carry, inputs):
+      d_params, d_batch_stats, d_opt_state, g_batch_stats = carry
+      real_u8, key = inputs
+      z_key, real_key, fake_key, gp_key = jax.random.split(key, 4)
+      real = input_pipeline.preprocess(real_u8, image_size)
+      z = layers.sample_latent(z_key, local_batch, latent_dim, axis_name)
+      fake, g_batch_stats = generate(state.g_params, g_batch_stats, z)
+      fake = jax.lax.stop_gradient(fake)
+
+      def loss_fn(params):
+        d_real, stats = discriminate(params, d_batch_stats, real, real_key)
+        d_fake, stats = discriminate(params, stats, fake, fake_key)
+        loss_d, _ = gan.objective.fn(d_real, d_fake)
+        penalty = 0.0
+        if penalty_fn is not None:
+          d_fn = lambda x: discriminate(params, stats, x, gp_key)[0]
+          penalty = penalty_fn(d_fn, real, fake, gp_key, axis_name)
+        return loss_d + penalty_weight * penalty, (stats, loss_d, penalty,
+                                                   d_real, d_fake)
+
+      grads, (d_batch_stats, loss_d, penalty, d_real, d_fake) = jax.grad(
+          loss_fn, has_aux=True)(d_params)
+      grads = jax.lax.pmean(grads, axis_name)
+      updates, d_opt_state = gan.d_tx.update(grads, d_opt_state, d_params)
+      d_params = optax.apply_updates(d_params, updates)
+      metrics = dict(loss_d=loss_d, penalty=penalty,
+                     d_real=jnp.mean(jax.nn.sigmoid(d_real)),
+                     d_fake=jnp.mean(jax.nn.sigmoid(d_fake)),
+                     d_real_logit=jnp.mean(d_real),
+                     d_fake_logit=jnp.mean(d_fake),
+                     d_grad_norm=optax.global_norm(grads))
+      return (d_params, d_batch_stats, d_opt_state, g_batch_stats), metrics
+
+    d_keys = jax.random.split(jax.random.fold_in(step_key, 0), config.n_critic)
+    carry = (state.d_params, state.d_batch_stats, state.d_opt_state,
+             state.g_batch_stats)
+    (d_params, d_batch_stats, d_opt_state, g_batch_stats), d_metrics = (
+        jax.lax.scan(d_move, carry, (images, d_keys)))
+
+    z_key, fake_key, real_key = jax.random.split(jax.random.fold_in(step_key, 1), 3)
+    z = layers.sample_latent(z_key, local_batch, latent_dim, axis_name)
+
+    def g_loss_fn(g_params):
+      fake, new_g_stats = generate(g_params, g_batch_stats, z)
+      d_fake, new_d_stats = discriminate(d_params, d_batch_stats, fake, fake_key)
+      if gan.objective.generator_uses_real:
+        real = input_pipeline.preprocess(images[-1], image_size)
+        d_real, new_d_stats = discriminate(d_params, new_d_stats, real, real_key)
+      else:
+        d_real = jnp.zeros_like(d_fake)  # unused by the objective
+      _, loss_g = gan.objective.fn(d_real, d_fake)
+      return loss_g, (new_g_stats, new_d_stats)
+
+    (loss_g, (g_batch_stats, d_batch_stats)), g_grads = jax.value_and_grad(
+        g_loss_fn, has_aux=True)(state.g_params)
+    g_grads = jax.lax.pmean(g_grads, axis_name)
+    updates, g_opt_state = gan.g_tx.update(g_grads, state.g_opt_state,
+                                           state.g_params)
+    g_params = optax.apply_updates(state.g_params, updates)
+    if ema_decay:
+      ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
+                         state.ema_g_params, g_params)
+    else:
+      ema = g_params
+
+    metrics = jax.tree.map(jnp.mean, d_metrics)  # over the n_critic moves
+    metrics['loss_g'] = loss_g
+    metrics['g_grad_norm'] = optax.global_norm(g_grads)
+    metrics = jax.lax.pmean(metrics, axis_name)
+    new_state = state.replace(
+        step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
+        d_params=d_params, d_batch_stats=d_batch_stats, g_opt_state=g_opt_state,
+        d_opt_state=d_opt_state, ema_g_params=ema)
+    return new_state, metrics
+
+  return train_step
+
+
+def _local_devices(config: ml_collections.ConfigDict):
+  devices = jax.local_devices()
+  if config.num_devices:
+    if config.num_devices > len(devices):
+      raise ConfigError(f'config.num_devices={config.num_devices} but only '
+                           f'{len(devices)} local devices exist')
+    devices = devices[:config.num_devices]
+  return devices
+
+
+def _fixed_latents(config: ml_collections.ConfigDict, n: int = 64) -> jax.Array:
+  # The same 64 codes for the whole run, so successive grids are comparable.
+  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A3B1E)
+  return layers.sample_latent(key, n, config.model.latent_dim)
+
+
+def _unreplicate(tree):
+  """Host copy of device 0's replica."""
+  return jax.device_get(jax.tree.map(lambda x: x[0], tree))
+
+
+def _write_run_info(workdir: str, config, g_count: int, d_count: int) -> None:
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+  with open(os.path.join(workdir, 'param_counts.json'), 'w') as f:
+    json.dump({'generator': g_count, 'discriminator': d_count}, f)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
+  """Trains (or resumes) the GAN of `config` in `workdir`; returns the final
+  host-side state. Outputs: checkpoints/, tensorboard/, samples/,
+  metrics.jsonl, config.json, param_counts.json."""
+  if config.distributed:
+    jax.distributed.initialize()
+  devices = _local_devices(config)
+  validate(config, len(devices) * jax.process_count())
+  images = input_pipeline.load_images(config.data)
+  gan = build_gan(config, input_pipeline.image_shape(config.data, images.shape[1:]))
+  state = create_state(config, gan)
+  g_count, d_count = param_count(state.g_params), param_count(state.d_params)
+  logging.info('Trainable parameters: generator %s, discriminator %s',
+               f'{g_count:,}', f'{d_count:,}')
+  is_chief = jax.process_index() == 0
+  os.makedirs(workdir, exist_ok=True)
+  if is_chief:
+    _write_run_info(workdir, config, g_count, d_count)
+
+  manager = checkpointing.create_manager(
+      workdir, config.keep_checkpoints, config.best_metric, config.best_mode)
+  restored, start_step = checkpointing.restore_latest(manager, state)
+  if restored is None:
+    start_step = 0
+  else:
+    state = restored
+    logging.info('Resuming from the checkpoint at step %d', start_step)
+
+  p_train_step = jax.pmap(make_train_step(config, gan), axis_name=AXIS,
+                          donate_argnums=(0,), devices=devices)
+  sample = jax.jit(lambda params, stats, z: gan.generator.apply(
+      {'params': params, 'batch_stats': stats}, z, train=False))
+  latents = _fixed_latents(config)
+  pstate = jax_utils.replicate(state, devices)
+  del state
+  batches = input_pipeline.train_batches(
+      images, config.batch_size // jax.process_count(), config.n_critic,
+      len(devices), config.seed, start_step)
+  batches = jax_utils.prefetch_to_device(batches, 2, devices)
+  writer = writers.MetricWriter(workdir, start_step) if is_chief else None
+
+  num_steps = config.num_train_steps
+  pending, scalars = [], None
+  interval_start, interval_step = time.perf_counter(), start_step
+  for step in range(start_step + 1, num_steps + 1):
+    pstate, metrics = p_train_step(pstate, next(batches))
+    pending.append(metrics)  # stays on device until the next log step
+    is_last = step == num_steps
+    if step % config.log_every_steps == 0 or is_last:
+      host = jax.device_get(pending)
+      scalars = {k: float(np.mean([m[k][0] for m in host])) for k in host[0]}
+      pending = []
+      now = time.perf_counter()
+      steps_per_s = (step - interval_step) / (now - interval_start)
+      interval_start, interval_step = now, step
+      scalars['steps_per_s'] = steps_per_s
+      eta = (num_steps - step) / steps_per_s
+      logging.info('step %d/%d (%.1f%%) | %.2f steps/s | ETA %s | %s', step,
+                   num_steps, 100 * step / num_steps, steps_per_s,
+                   time.strftime('%H:%M:%S', time.gmtime(eta)),
+                   writers.format_metrics(scalars))
+      if writer:
+        writer.write_scalars(step, scalars)
+    if writer and (step % config.sample_every_steps == 0 or is_last):
+      params, stats = _unreplicate((pstate.ema_g_params, pstate.g_batch_stats))
+      path = writer.write_grid(step, writers.image_grid(
+          np.asarray(sample(params, stats, latents))))
+      logging.info('Wrote samples to %s', path)
+    if step % config.checkpoint_every_steps == 0 or is_last:
+      checkpointing.save(manager, step, _unreplicate(pstate), scalars)
+  manager.wait_until_finished()
+  if writer:
+    writer.flush()
+  return _unreplicate(pstate)

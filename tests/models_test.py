@@ -1,0 +1,77 @@
+"""Shapes, ranges and parameter counts of the reference models."""
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from gan_jax import models
+from gan_jax.errors import ConfigError
+from gan_jax.state import param_count
+
+# Trainable parameters of the reference implementations, layer by layer
+# (weights + biases + batch-norm scale/offset), from
+# ../shared/bench/torch_seeds.py and the TF tutorial.
+REFERENCE_COUNTS = {
+    # G: 100*12544 + 2*12544 + 25*256*128 + 2*128 + 25*128*64 + 2*64 + 25*64
+    # D: (25*64 + 64) + (25*64*128 + 128) + (6272 + 1)
+    'dcgan28': ((28, 28, 1), 100, 2_305_472, 212_865),
+    # G: (100*256*16+256) + 512 + (256*128*16+128) + 256 + (128*64*16+64) + 128 + (64*16+1)
+    # D: (16*64+64) + (64*128*16+128) + 256 + (128*256*16+256) + 512 + (256*16+1)
+    'dcgan64': ((64, 64, 1), 100, 1_067_329, 661_697),
+    # G: 6528 + 33024 + 512 + 131584 + 1024 + 525312 + 2048 + 803600
+    # D: 401920 + 1024 + 131328 + 512 + 257
+    'mlp': ((28, 28, 1), 50, 1_503_632, 535_041),
+}
+
+
+def model_config(name):
+  return ml_collections.ConfigDict(dict(generator=name, discriminator=name,
+                                        dropout_rate=0.3, conv_impl='auto'))
+
+
+@pytest.mark.parametrize('name', sorted(REFERENCE_COUNTS))
+def test_parameter_counts_and_shapes(name):
+  shape, latent_dim, g_count, d_count = REFERENCE_COUNTS[name]
+  generator, discriminator = models.build(model_config(name), shape)
+  z = jax.random.normal(jax.random.PRNGKey(0), (3, latent_dim))
+  g_vars = generator.init(jax.random.PRNGKey(1), z, train=False)
+  x = generator.apply(g_vars, z, train=False)
+  d_vars = discriminator.init(jax.random.PRNGKey(2), x, train=False)
+  assert param_count(g_vars['params']) == g_count
+  assert param_count(d_vars['params']) == d_count
+  assert x.shape == (3,) + shape and x.dtype == jnp.float32
+  assert float(jnp.max(jnp.abs(x))) <= 1.0
+  logits, _ = discriminator.apply(d_vars, x, train=True, mutable=['batch_stats'],
+                                  rngs={'dropout': jax.random.PRNGKey(3)})
+  assert logits.shape == (3,) and logits.dtype == jnp.float32
+
+
+def test_tutorial_generator_has_no_biases():
+  generator, _ = models.build(model_config('dcgan28'), (28, 28, 1))
+  params = generator.init(jax.random.PRNGKey(0), jnp.zeros((1, 100)), train=False)
+  names = [jax.tree_util.keystr(p) for p, _ in
+           jax.tree_util.tree_leaves_with_path(params['params'])]
+  assert not any('bias' in n and 'BatchNorm' not in n for n in names)
+
+
+def test_dropout_mask_is_independent_of_batch_split():
+  # Example i's mask depends on its global id only: one batch of 8 equals the
+  # two halves computed as devices 0 and 1 of a pmap.
+  _, discriminator = models.build(model_config('dcgan28'), (28, 28, 1),
+                                  axis_name='batch')
+  x = jax.random.uniform(jax.random.PRNGKey(0), (8, 28, 28, 1), minval=-1)
+  params = discriminator.init(jax.random.PRNGKey(1), x, train=False)
+  apply = lambda v: discriminator.apply(params, v, train=True,
+                                        rngs={'dropout': jax.random.PRNGKey(5)})
+  whole = jax.pmap(apply, axis_name='batch', devices=jax.devices()[:1])(x[None])
+  halves = jax.pmap(apply, axis_name='batch', devices=jax.devices()[:2])(
+      x.reshape(2, 4, 28, 28, 1))
+  np.testing.assert_allclose(whole.reshape(-1), halves.reshape(-1), rtol=1e-5,
+                             atol=1e-6)
+  assert not np.allclose(whole, discriminator.apply(params, x, train=False))
+
+
+def test_unknown_model_name():
+  with pytest.raises(ConfigError, match="unknown config.model.generator 'dcgan32'"):
+    models.build(model_config('dcgan32'), (28, 28, 1))

@@ -1,0 +1,95 @@
+"""The training loop end to end: outputs, exact resume, the card command."""
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from configs import mnist_mlp
+from gan_jax import train, writers
+
+
+def tiny_config(data_dir, num_train_steps):
+  config = mnist_mlp.get_config()
+  config.data.data_dir = data_dir
+  config.batch_size = 32
+  config.n_critic = 2
+  config.ema_decay = 0.5
+  config.num_train_steps = num_train_steps
+  config.log_every_steps = 2
+  config.checkpoint_every_steps = 2
+  config.sample_every_steps = 4
+  return config
+
+
+def test_resume_continues_exactly(tfds_data_dir, tmp_path):
+  straight = train.train_and_evaluate(tiny_config(tfds_data_dir, 6), str(tmp_path / 'a'))
+  train.train_and_evaluate(tiny_config(tfds_data_dir, 4), str(tmp_path / 'b'))
+  # Same command, longer budget: picks up the step-4 checkpoint.
+  resumed = train.train_and_evaluate(tiny_config(tfds_data_dir, 6), str(tmp_path / 'b'))
+  assert int(resumed.step) == 6
+  for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
+    np.testing.assert_array_equal(x, y)
+  drop_timing = lambda records: [{k: v for k, v in r.items() if k != 'steps_per_s'}
+                                 for r in records]
+  records_a = drop_timing(writers.read_metrics(str(tmp_path / 'a')))
+  records_b = drop_timing(writers.read_metrics(str(tmp_path / 'b')))
+  assert [r['step'] for r in records_b] == [2, 4, 6]
+  assert records_a == records_b
+
+
+def test_keeps_latest_and_best_checkpoints(tfds_data_dir, tmp_path):
+  config = tiny_config(tfds_data_dir, 8)
+  config.keep_checkpoints = 1
+  config.best_metric, config.best_mode = 'loss_d', 'min'
+  train.train_and_evaluate(config, str(tmp_path))
+  records = writers.read_metrics(str(tmp_path))
+  best = min(records, key=lambda r: r['loss_d'])['step']
+  kept = sorted(int(d) for d in os.listdir(tmp_path / 'checkpoints') if d.isdigit())
+  assert kept == sorted({best, 8})
+
+
+def test_card_command_writes_checkpoints_metrics_and_samples(tfds_data_dir, repo_dir,
+                                                             tmp_path):
+  workdir = tmp_path / 'run'
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.main', '--config=configs/mnist.py',
+       f'--workdir={workdir}', '--config.num_train_steps=3',
+       '--config.batch_size=16', '--config.log_every_steps=1',
+       '--config.sample_every_steps=2', '--config.checkpoint_every_steps=2'],
+      cwd=repo_dir, capture_output=True, text=True, timeout=600,
+      env={**os.environ, 'TFDS_DATA_DIR': tfds_data_dir})
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'generator 2,305,472, discriminator 212,865' in result.stderr
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['2', '3']
+  records = writers.read_metrics(str(workdir))
+  assert [r['step'] for r in records] == [1, 2, 3]
+  for record in records:
+    assert {'loss_d', 'loss_g', 'd_real', 'd_fake'} <= set(record)
+    assert all(np.isfinite(v) for v in record.values())
+  grid = Image.open(workdir / 'samples' / 'step_0000003.png')
+  assert grid.size == (8 * 28, 8 * 28)
+  config = json.loads((workdir / 'config.json').read_text())
+  assert config['model']['generator'] == 'dcgan28' and config['num_train_steps'] == 3
+  assert os.listdir(workdir / 'tensorboard')
+
+
+@pytest.mark.parametrize('flag,message', [
+    ('--config.loss.name=hing', "error: unknown config.loss.name 'hing'; valid names: "),
+    ('--config.batch_size=30', 'error: config.batch_size=30 must be a positive multiple'),
+    ('--config.data.data_dir=/nonexistent', 'error: mnist is not prepared in'),
+])
+def test_bad_input_gets_one_line_error(flag, message, repo_dir, tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.main', '--config=configs/mnist.py',
+       f'--workdir={tmp_path}', '--config.data.download=False', flag],
+      cwd=repo_dir, capture_output=True, text=True, timeout=300,
+      env={**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=4'})
+  assert result.returncode == 1
+  last_line = result.stderr.strip().splitlines()[-1]
+  assert last_line.startswith(message), result.stderr[-2000:]
+  assert not os.path.exists(tmp_path / 'checkpoints')
