@@ -6,11 +6,15 @@ batch. The draws then do not depend on how the global batch is split across
 devices, which is what makes a 1-device and an N-device run of the same config
 agree to float tolerance.
 """
+import functools
 from typing import Optional
 
 import jax
 import jax.numpy as jnp
 import flax.linen as nn
+
+from gan_jax.errors import ConfigError
+from gan_jax.models import fast_conv
 
 
 def global_example_ids(local_batch: int, axis_name: Optional[str]) -> jax.Array:
@@ -76,12 +80,21 @@ def torch_padding(kernel_size: int, padding: int, transpose: bool):
 
 
 def conv_class(impl: str):
-  """The Conv module for `impl` ('auto' | 'xla' | 'fast'); same params."""
-  del impl  # The fast CPU formulation is selected here once it lands.
-  return nn.Conv
+  """The Conv module for `impl`: 'xla' is flax's own; 'fast' and 'auto' (fast
+  on CPU only) compute strided convolutions as stride-1 ones. The parameters
+  are the same either way, so checkpoints move between implementations."""
+  _check_impl(impl)
+  return nn.Conv if impl == 'xla' else functools.partial(fast_conv.Conv, impl=impl)
 
 
 def conv_transpose_class(impl: str):
-  """The ConvTranspose module for `impl` ('auto' | 'xla' | 'fast')."""
-  del impl
-  return nn.ConvTranspose
+  """The ConvTranspose module for `impl` (see `conv_class`)."""
+  _check_impl(impl)
+  return (nn.ConvTranspose if impl == 'xla' else
+          functools.partial(fast_conv.ConvTranspose, impl=impl))
+
+
+def _check_impl(impl: str) -> None:
+  if impl not in fast_conv.IMPLS:
+    raise ConfigError(f"unknown config.model.conv_impl '{impl}'; valid: "
+                      f"{', '.join(fast_conv.IMPLS)}")

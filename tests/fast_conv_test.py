@@ -1,0 +1,209 @@
+"""fast_conv.Conv / ConvTranspose are drop-in equal to flax's modules.
+
+Each case initialises flax's module and ours ('fast' and 'subpixel') from the
+same key and checks identical parameter trees, equal outputs, and equal
+gradients of a random linear functional <r, f(params, x)> w.r.t. the input and
+every parameter; a few cases also check gradient-penalty second derivatives.
+"""
+import functools
+
+import flax.linen as nn
+import jax
+import jax.extend
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax.models import fast_conv
+
+_T, _C = 'transpose', 'conv'
+_P1 = ((1, 1), (1, 1))  # PyTorch Conv2d(k4, s2, p1)
+_TP1 = ((2, 2), (2, 2))  # PyTorch ConvTranspose2d(k4, s2, p1)
+_TP0 = ((3, 3), (3, 3))  # PyTorch ConvTranspose2d(k4, s4, p0)
+
+# (kind, in, out, kernel, strides, padding, input HxW, use_bias)
+CASES = {
+    # TF-tutorial DCGAN, 28x28 (gan_jax/models/dcgan.py).
+    'tf28_g1': (_T, 256, 128, (5, 5), 1, 'SAME', (7, 7), False),
+    'tf28_g2': (_T, 128, 64, (5, 5), 2, 'SAME', (7, 7), False),
+    'tf28_g3': (_T, 64, 1, (5, 5), 2, 'SAME', (14, 14), False),
+    'tf28_d1': (_C, 1, 64, (5, 5), 2, 'SAME', (28, 28), True),
+    'tf28_d2': (_C, 64, 128, (5, 5), 2, 'SAME', (14, 14), True),
+    # PyTorch-style DCGAN, 64x64 (gan_jax/models/dcgan64.py).
+    'dc64_g1': (_T, 100, 256, (4, 4), 1, 'VALID', (1, 1), True),
+    'dc64_g2': (_T, 256, 128, (4, 4), 2, _TP1, (4, 4), True),
+    'dc64_g3': (_T, 128, 64, (4, 4), 2, _TP1, (8, 8), True),
+    'dc64_g4': (_T, 64, 1, (4, 4), 4, _TP0, (16, 16), True),
+    'dc64_d1': (_C, 1, 64, (4, 4), 4, 'VALID', (64, 64), True),
+    'dc64_d2': (_C, 64, 128, (4, 4), 2, _P1, (16, 16), True),
+    'dc64_d3': (_C, 128, 256, (4, 4), 2, _P1, (8, 8), True),
+    'dc64_d4': (_C, 256, 1, (4, 4), 1, 'VALID', (4, 4), True),
+    # Odd sizes, k < s, unequal strides/kernels, asymmetric and negative pads.
+    'c_k3s2_same_odd': (_C, 3, 5, (3, 3), 2, 'SAME', (7, 9), True),
+    'c_k3s2_valid_odd': (_C, 3, 5, (3, 3), 2, 'VALID', (9, 7), True),
+    'c_k1s2': (_C, 3, 5, (1, 1), 2, 'VALID', (7, 8), True),
+    'c_mixed': (_C, 3, 5, (3, 2), (2, 3), ((0, 1), (2, 0)), (9, 10), True),
+    'c_neg_pad': (_C, 3, 5, (3, 3), 2, ((-1, 2), (3, -2)), (9, 8), True),
+    't_k3s2_same_odd': (_T, 3, 5, (3, 3), 2, 'SAME', (7, 9), True),
+    't_k3s2_valid_odd': (_T, 3, 5, (3, 3), 2, 'VALID', (5, 6), True),
+    't_k2s3_same': (_T, 3, 5, (2, 2), 3, 'SAME', (5, 4), True),
+    't_mixed_neg': (_T, 3, 5, (2, 3), (3, 2), ((-1, 0), (2, -1)), (7, 9), True),
+}
+_BATCH = 8
+
+
+def _modules(kind, features, kernel, strides, padding, use_bias, impls):
+  """flax's module and ours for each impl, built from the same attributes."""
+  kw = dict(features=features, kernel_size=kernel, strides=strides,
+            padding=padding, use_bias=use_bias,
+            bias_init=nn.initializers.normal(0.1))  # Non-zero bias is tested.
+  ref, ours = ((nn.Conv, fast_conv.Conv) if kind == _C
+               else (nn.ConvTranspose, fast_conv.ConvTranspose))
+  return ref(**kw), *(ours(impl=impl, **kw) for impl in impls)
+
+
+def _case(name, impls, batch=_BATCH):
+  """Modules and a float32 numpy input for CASES[name]."""
+  kind, c_in, c_out, kernel, strides, padding, hw, use_bias = CASES[name]
+  modules = _modules(kind, c_out, kernel, strides, padding, use_bias, impls)
+  x = np.random.default_rng(0).standard_normal((batch,) + hw + (c_in,),
+                                               dtype=np.float32)
+  return modules, x
+
+
+def _assert_close(actual, desired, tol=1e-5):
+  """|actual - desired| <= tol * max|desired| elementwise (float32 sums)."""
+  actual, desired = np.asarray(actual), np.asarray(desired)
+  assert actual.shape == desired.shape and actual.dtype == desired.dtype
+  np.testing.assert_allclose(actual, desired, rtol=0,
+                             atol=tol * max(np.abs(desired).max(), 1e-30))
+
+
+def _assert_same_params(params, ours_params):
+  assert jax.tree.structure(params) == jax.tree.structure(ours_params)
+  for p, q in zip(jax.tree.leaves(params), jax.tree.leaves(ours_params)):
+    assert p.shape == q.shape and p.dtype == q.dtype
+    np.testing.assert_array_equal(p, q)
+
+
+def _value_and_grads(module, params, x, r):
+  """f(params, x) and the gradients of <r, f> w.r.t. (params, x)."""
+  loss = lambda p, x: jnp.vdot(r, module.apply(p, x))
+  return module.apply(params, x), jax.grad(loss, argnums=(0, 1))(params, x)
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_matches_flax(name):
+  (ref, fast, subpixel), x = _case(name, ('fast', 'subpixel'))
+  # lazy_init (params only, jitted) and numpy data: eager jax.random and init
+  # ops would compile once per shape and dominate the test time.
+  x_spec = jax.ShapeDtypeStruct(x.shape, x.dtype)
+  params = ref.lazy_init(jax.random.key(0), x_spec)
+  _assert_same_params(params, fast.lazy_init(jax.random.key(0), x_spec))
+
+  y_shape = jax.eval_shape(ref.apply, params, x_spec).shape
+  r = np.random.default_rng(1).standard_normal(y_shape, dtype=np.float32)
+  y_ref, g_ref = jax.jit(functools.partial(_value_and_grads, ref))(params, x, r)
+  for ours in (fast, subpixel):
+    y, g = jax.jit(functools.partial(_value_and_grads, ours))(params, x, r)
+    _assert_close(y, y_ref)
+    jax.tree.map(_assert_close, g, g_ref)
+    if ours is fast:  # Same forward ops as flax; only the VJP differs.
+      np.testing.assert_array_equal(y, y_ref)
+
+
+def _penalty_grads(module, params, x, r):
+  """d/dparams of ||d/dx <r, tanh(f(params, x))>||^2, the second-order
+  structure of a gradient penalty (WGAN-GP, R1) on a discriminator layer."""
+  def penalty(p):
+    g = jax.grad(lambda x: jnp.vdot(r, jnp.tanh(module.apply(p, x))))(x)
+    return jnp.sum(g * g)
+  return jax.grad(penalty)(params)
+
+
+@pytest.mark.parametrize('name', ['tf28_d2', 'dc64_d2', 'c_mixed', 'tf28_g2',
+                                  't_mixed_neg'])
+def test_second_order_matches_flax(name):
+  (ref, ours), x = _case(name, ('fast',), batch=2)
+  params = ref.lazy_init(jax.random.key(0), x)
+  r = np.random.default_rng(1).standard_normal(
+      jax.eval_shape(ref.apply, params, x).shape, dtype=np.float32)
+  jax.tree.map(_assert_close,
+               jax.jit(functools.partial(_penalty_grads, ours))(params, x, r),
+               jax.jit(functools.partial(_penalty_grads, ref))(params, x, r))
+
+
+def _convs(name, impl):
+  """conv_general_dilated equations of d/d(params, x) of sum(f(params, x))."""
+  (_, ours), x = _case(name, (impl,), batch=2)
+  x = jax.ShapeDtypeStruct(x.shape, x.dtype)
+  params = jax.eval_shape(ours.init, jax.random.key(0), x)  # Tracing only.
+  loss = lambda p, x: jnp.sum(ours.apply(p, x))
+  eqns, todo = [], [jax.make_jaxpr(jax.grad(loss, argnums=(0, 1)))(params, x)]
+  while todo:
+    jaxpr = todo.pop()
+    jaxpr = getattr(jaxpr, 'jaxpr', jaxpr)
+    for eqn in jaxpr.eqns:
+      if eqn.primitive.name == 'conv_general_dilated':
+        eqns.append(eqn)
+      todo.extend(jax.extend.core.jaxprs_in_params(eqn.params))
+  return eqns, params['params']['kernel'].shape
+
+
+@pytest.mark.parametrize('name', ['tf28_g2', 'dc64_g4', 'tf28_d1', 'c_mixed'])
+def test_fast_has_no_lhs_dilated_kernel_gradient(name):
+  """The slow XLA:CPU op is a kernel gradient computed with lhs dilation."""
+  convs, kernel_shape = _convs(name, 'fast')
+  assert len(convs) == 3  # Forward, input gradient, kernel gradient.
+  for eqn in convs:
+    if tuple(eqn.params['lhs_dilation']) != (1, 1):
+      assert eqn.outvars[0].aval.shape != kernel_shape
+
+
+@pytest.mark.parametrize('name', ['tf28_g2', 'dc64_g4', 'tf28_d1', 'c_mixed'])
+def test_subpixel_has_only_stride_1_convolutions(name):
+  convs, _ = _convs(name, 'subpixel')
+  assert len(convs) == 3  # Forward, input gradient, kernel gradient.
+  for eqn in convs:
+    for key in ('window_strides', 'lhs_dilation', 'rhs_dilation'):
+      assert tuple(eqn.params[key]) == (1, 1), (key, eqn.params[key])
+
+
+@pytest.mark.parametrize('name', ['tf28_g2', 'dc64_d2'])
+def test_xla_impl_is_flax(name):
+  (ref, ours), x = _case(name, ('xla',), batch=2)
+  params = ref.init(jax.random.key(0), x)  # Plain init, not lazy_init.
+  _assert_same_params(params, ours.init(jax.random.key(0), x))
+  np.testing.assert_array_equal(jax.jit(ours.apply)(params, x),
+                                jax.jit(ref.apply)(params, x))
+
+
+def test_extra_batch_dims_are_flattened_like_flax():
+  ref, ours = _modules(_T, 4, (3, 3), 2, 'SAME', True, ('fast',))
+  x = np.random.default_rng(1).standard_normal((2, 3, 5, 5, 2),
+                                               dtype=np.float32)
+  params = ref.lazy_init(jax.random.key(0), x)
+  both = jax.jit(lambda x: (ours.apply(params, x), ref.apply(params, x)))
+  _assert_close(*both(x))  # Two batch dims.
+  _assert_close(*both(x[0, 0]))  # No batch dim.
+
+
+def test_space_to_depth_layout_and_inverse():
+  x = jnp.arange(2 * 4 * 6 * 3, dtype=jnp.float32).reshape(2, 4, 6, 3)
+  y = fast_conv.space_to_depth(x, (2, 3))
+  assert y.shape == (2, 2, 2, 18)
+  # Channel (ry * sw + rx) * C + c holds x[b, sh * i + ry, sw * j + rx, c].
+  np.testing.assert_array_equal(y[1, 1, 0, (1 * 3 + 2) * 3 + 1], x[1, 3, 2, 1])
+  np.testing.assert_array_equal(fast_conv.depth_to_space(y, (2, 3)), x)
+  with pytest.raises(ValueError):
+    fast_conv.space_to_depth(x, 4)
+
+
+def test_impl_selection():
+  on_cpu = jax.default_backend() == 'cpu'
+  assert fast_conv.formulation('auto', (2, 2)) == ('fast' if on_cpu else 'xla')
+  assert fast_conv.formulation('subpixel', (2, 1)) == 'subpixel'
+  assert fast_conv.formulation('fast', (1, 1)) == 'xla'
+  assert fast_conv.formulation('xla', (2, 2)) == 'xla'
+  with pytest.raises(ValueError):
+    fast_conv.formulation('cudnn', (2, 2))
