@@ -43,7 +43,7 @@ def _step_flops(compiled) -> float:
 
 
 def benchmark(config, steps: int, repeats: int, profile_dir=None) -> dict:
-  devices = train._local_devices(config)
+  devices = train.local_devices(config)
   state_lib.validate(config, len(devices))
   stored = _STORED_SHAPES.get(config.data.dataset, (28, 28, 1))
   gan = state_lib.build_gan(config, input_pipeline.image_shape(config.data, stored))

@@ -152,12 +152,13 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
   return train_step
 
 
-def _local_devices(config: ml_collections.ConfigDict):
+def local_devices(config: ml_collections.ConfigDict):
+  """The local devices a run uses: the first `config.num_devices`, or all."""
   devices = jax.local_devices()
   if config.num_devices:
     if config.num_devices > len(devices):
       raise ConfigError(f'config.num_devices={config.num_devices} but only '
-                           f'{len(devices)} local devices exist')
+                        f'{len(devices)} local devices exist')
     devices = devices[:config.num_devices]
   return devices
 
@@ -192,7 +193,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   metrics.jsonl, config.json, param_counts.json."""
   if config.distributed:
     jax.distributed.initialize()
-  devices = _local_devices(config)
+  devices = local_devices(config)
   validate(config, len(devices) * jax.process_count())
   images = input_pipeline.load_images(config.data)
   gan = build_gan(config, input_pipeline.image_shape(config.data, images.shape[1:]))

@@ -75,3 +75,27 @@ def test_dropout_mask_is_independent_of_batch_split():
 def test_unknown_model_name():
   with pytest.raises(ConfigError, match="unknown config.model.generator 'dcgan32'"):
     models.build(model_config('dcgan32'), (28, 28, 1))
+
+
+@pytest.mark.parametrize('name', ['dcgan28', 'dcgan64'])
+def test_conv_implementations_compute_the_same_model(name):
+  shape, latent_dim, _, _ = REFERENCE_COUNTS[name]
+  z = jax.random.normal(jax.random.PRNGKey(0), (2, latent_dim))
+  outputs = []
+  for impl in ('xla', 'fast'):
+    config = model_config(name)
+    config.conv_impl = impl
+    generator, discriminator = models.build(config, shape)
+    g_vars = generator.init(jax.random.PRNGKey(1), z, train=False)
+    x = generator.apply(g_vars, z, train=False)
+    d_vars = discriminator.init(jax.random.PRNGKey(2), x, train=False)
+    outputs.append((x, discriminator.apply(d_vars, x, train=False)))
+  np.testing.assert_allclose(outputs[0][0], outputs[1][0], atol=1e-5)
+  np.testing.assert_allclose(outputs[0][1], outputs[1][1], rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_conv_impl():
+  config = model_config('dcgan28')
+  config.conv_impl = 'cudnn'
+  with pytest.raises(ConfigError, match="unknown config.model.conv_impl 'cudnn'"):
+    models.build(config, (28, 28, 1))
