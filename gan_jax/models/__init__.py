@@ -5,7 +5,7 @@ import flax.linen as nn
 import ml_collections
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import dcgan, dcgan64, mlp
+from gan_jax.models import dcgan, dcgan64, layers, mlp
 
 
 def _dcgan28(model_config, image_shape, axis_name):
@@ -49,6 +49,7 @@ def build(model_config: ml_collections.ConfigDict, image_shape: Sequence[int],
   `model.discriminator`). `axis_name` is the pmap axis over which batch norm
   statistics and per-example randomness are global; None outside pmap.
   """
+  layers.check_conv_impl(model_config.conv_impl)
   generator, _ = _family(model_config.generator, 'generator')(
       model_config, image_shape, axis_name)
   _, discriminator = _family(model_config.discriminator, 'discriminator')(

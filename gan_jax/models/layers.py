@@ -83,18 +83,18 @@ def conv_class(impl: str):
   """The Conv module for `impl`: 'xla' is flax's own; 'fast' and 'auto' (fast
   on CPU only) compute strided convolutions as stride-1 ones. The parameters
   are the same either way, so checkpoints move between implementations."""
-  _check_impl(impl)
+  check_conv_impl(impl)
   return nn.Conv if impl == 'xla' else functools.partial(fast_conv.Conv, impl=impl)
 
 
 def conv_transpose_class(impl: str):
   """The ConvTranspose module for `impl` (see `conv_class`)."""
-  _check_impl(impl)
+  check_conv_impl(impl)
   return (nn.ConvTranspose if impl == 'xla' else
           functools.partial(fast_conv.ConvTranspose, impl=impl))
 
 
-def _check_impl(impl: str) -> None:
+def check_conv_impl(impl: str) -> None:
   if impl not in fast_conv.IMPLS:
     raise ConfigError(f"unknown config.model.conv_impl '{impl}'; valid: "
                       f"{', '.join(fast_conv.IMPLS)}")
