@@ -29,6 +29,7 @@ import numpy as np
 import optax
 
 from gan_jax import checkpointing, input_pipeline, regularizers, writers
+from gan_jax import preemption as preemption_lib
 from gan_jax.errors import ConfigError
 from gan_jax.models import layers
 from gan_jax.state import AXIS, GAN, GANState, build_gan, create_state, param_count, validate
@@ -231,32 +232,40 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   num_steps = config.num_train_steps
   pending, scalars = [], None
   interval_start, interval_step = time.perf_counter(), start_step
-  for step in range(start_step + 1, num_steps + 1):
-    pstate, metrics = p_train_step(pstate, next(batches))
-    pending.append(metrics)  # stays on device until the next log step
-    is_last = step == num_steps
-    if step % config.log_every_steps == 0 or is_last:
-      host = jax.device_get(pending)
-      scalars = {k: float(np.mean([m[k][0] for m in host])) for k in host[0]}
-      pending = []
-      now = time.perf_counter()
-      steps_per_s = (step - interval_step) / (now - interval_start)
-      interval_start, interval_step = now, step
-      scalars['steps_per_s'] = steps_per_s
-      eta = (num_steps - step) / steps_per_s
-      logging.info('step %d/%d (%.1f%%) | %.2f steps/s | ETA %s | %s', step,
-                   num_steps, 100 * step / num_steps, steps_per_s,
-                   time.strftime('%H:%M:%S', time.gmtime(eta)),
-                   writers.format_metrics(scalars))
-      if writer:
-        writer.write_scalars(step, scalars)
-    if writer and (step % config.sample_every_steps == 0 or is_last):
-      params, stats = _unreplicate((pstate.ema_g_params, pstate.g_batch_stats))
-      path = writer.write_grid(step, writers.image_grid(
-          np.asarray(sample(params, stats, latents))))
-      logging.info('Wrote samples to %s', path)
-    if step % config.checkpoint_every_steps == 0 or is_last:
-      checkpointing.save(manager, step, _unreplicate(pstate), scalars)
+  preemption = preemption_lib.PreemptionRequest()
+  with preemption:
+    for step in range(start_step + 1, num_steps + 1):
+      pstate, metrics = p_train_step(pstate, next(batches))
+      pending.append(metrics)  # stays on device until the next log step
+      is_last = step == num_steps
+      if step % config.log_every_steps == 0 or is_last:
+        host = jax.device_get(pending)
+        scalars = {k: float(np.mean([m[k][0] for m in host])) for k in host[0]}
+        pending = []
+        now = time.perf_counter()
+        steps_per_s = (step - interval_step) / (now - interval_start)
+        interval_start, interval_step = now, step
+        scalars['steps_per_s'] = steps_per_s
+        eta = (num_steps - step) / steps_per_s
+        logging.info('step %d/%d (%.1f%%) | %.2f steps/s | ETA %s | %s', step,
+                     num_steps, 100 * step / num_steps, steps_per_s,
+                     time.strftime('%H:%M:%S', time.gmtime(eta)),
+                     writers.format_metrics(scalars))
+        if writer:
+          writer.write_scalars(step, scalars)
+      if writer and (step % config.sample_every_steps == 0 or is_last):
+        params, stats = _unreplicate((pstate.ema_g_params, pstate.g_batch_stats))
+        path = writer.write_grid(step, writers.image_grid(
+            np.asarray(sample(params, stats, latents))))
+        logging.info('Wrote samples to %s', path)
+      if (step % config.checkpoint_every_steps == 0 or is_last or
+          preemption.requested):
+        checkpointing.save(manager, step, _unreplicate(pstate), scalars)
+      if preemption.requested:
+        logging.warning('Received %s at step %d: saved a checkpoint in %s; '
+                        'run the same command to resume.', preemption.name,
+                        step, manager.directory)
+        break
   manager.wait_until_finished()
   if writer:
     writer.flush()

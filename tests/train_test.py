@@ -1,8 +1,10 @@
 """The training loop end to end: outputs, exact resume, the card command."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
@@ -93,3 +95,32 @@ def test_bad_input_gets_one_line_error(flag, message, repo_dir, tmp_path):
   last_line = result.stderr.strip().splitlines()[-1]
   assert last_line.startswith(message), result.stderr[-2000:]
   assert not os.path.exists(tmp_path / 'checkpoints')
+
+
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tfds_data_dir, repo_dir,
+                                                        tmp_path):
+  command = [sys.executable, '-m', 'gan_jax.main', '--config=configs/mnist_mlp.py',
+             f'--workdir={tmp_path}', '--config.batch_size=16',
+             '--config.log_every_steps=5', '--config.checkpoint_every_steps=100000',
+             '--config.sample_every_steps=100000']
+  env = {**os.environ, 'TFDS_DATA_DIR': tfds_data_dir,
+         'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
+  process = subprocess.Popen(command + ['--config.num_train_steps=1000000'],
+                             cwd=repo_dir, env=env, stderr=subprocess.PIPE, text=True)
+  metrics = tmp_path / 'metrics.jsonl'
+  deadline = time.time() + 300
+  while not (metrics.exists() and metrics.read_text().strip()):
+    assert process.poll() is None and time.time() < deadline, 'training did not start'
+    time.sleep(0.5)
+  process.send_signal(signal.SIGTERM)
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 0, stderr[-2000:]
+  assert 'Received SIGTERM at step' in stderr
+  saved = [int(d) for d in os.listdir(tmp_path / 'checkpoints') if d.isdigit()]
+  assert len(saved) == 1 and saved[0] >= 5
+  resumed = subprocess.run(command + [f'--config.num_train_steps={saved[0] + 2}'],
+                           cwd=repo_dir, env=env, capture_output=True, text=True,
+                           timeout=300)
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert f'Resuming from the checkpoint at step {saved[0]}' in resumed.stderr
+  assert writers.read_metrics(str(tmp_path))[-1]['step'] == saved[0] + 2
