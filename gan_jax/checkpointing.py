@@ -52,20 +52,40 @@ def save(manager: ocp.CheckpointManager, step: int, state: Any,
 
 def restore_latest(manager: ocp.CheckpointManager, target: Any):
   """(state, step) from the newest checkpoint that restores; (None, None) if
-  the workdir has none. A corrupt checkpoint is reported in one line and the
-  next older one is tried; it is not deleted."""
+  the workdir has none.
+
+  A checkpoint that fails to restore is reported in one line and moved to
+  `<workdir>/corrupt_checkpoints/<step>` (kept for inspection, out of the way
+  of the step being saved again), and the next older one is tried.
+  """
   steps = sorted(manager.all_steps(), reverse=True)
   for step in steps:
     try:
       state = manager.restore(step, args=ocp.args.StandardRestore(target))
     except (ValueError, OSError, KeyError) as e:  # orbax's errors for bad files
-      logging.warning('checkpoint %d in %s is unreadable (%s: %s); trying the '
-                      'previous one', step, manager.directory,
-                      type(e).__name__, str(e).splitlines()[0][:200])
+      quarantine = _quarantine(manager, step)
+      logging.warning('checkpoint %d in %s is unreadable (%s: %s); moved it to '
+                      '%s and trying the previous one', step, manager.directory,
+                      type(e).__name__, str(e).splitlines()[0][:200], quarantine)
       continue
     return state, step
   if steps:
     raise CorruptCheckpointError(
         f'none of the checkpoints {steps} in {manager.directory} could be '
-        'restored; move that directory away to start afresh')
+        'restored (moved to corrupt_checkpoints/); start afresh in a new workdir')
   return None, None
+
+
+def _quarantine(manager: ocp.CheckpointManager, step: int) -> str:
+  source = os.path.join(str(manager.directory), str(step))
+  target_dir = os.path.join(os.path.dirname(str(manager.directory)),
+                            'corrupt_checkpoints')
+  os.makedirs(target_dir, exist_ok=True)
+  target = os.path.join(target_dir, str(step))
+  suffix = 0
+  while os.path.exists(target):
+    suffix += 1
+    target = os.path.join(target_dir, f'{step}.{suffix}')
+  os.rename(source, target)
+  manager.reload()
+  return target

@@ -124,3 +124,19 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tfds_data_dir, repo_dir,
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert f'Resuming from the checkpoint at step {saved[0]}' in resumed.stderr
   assert writers.read_metrics(str(tmp_path))[-1]['step'] == saved[0] + 2
+
+
+def test_corrupt_latest_checkpoint_falls_back_to_previous(tfds_data_dir, tmp_path,
+                                                          caplog):
+  config = tiny_config(tfds_data_dir, 4)
+  straight = train.train_and_evaluate(config, str(tmp_path / 'a'))
+  train.train_and_evaluate(config, str(tmp_path / 'b'))
+  (tmp_path / 'b' / 'checkpoints' / '4' / 'default' / '_METADATA').write_text('{garbage')
+  with caplog.at_level('WARNING'):
+    redone = train.train_and_evaluate(config, str(tmp_path / 'b'))
+  assert 'checkpoint 4 in' in caplog.text and 'unreadable' in caplog.text
+  # Resumed from step 2 and recomputed steps 3-4 exactly; step 2 is kept.
+  for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(redone)):
+    np.testing.assert_array_equal(x, y)
+  assert (tmp_path / 'b' / 'checkpoints' / '2').exists()
+  assert (tmp_path / 'b' / 'corrupt_checkpoints' / '4' / 'default').exists()
