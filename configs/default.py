@@ -21,11 +21,33 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 1000
   config.sample_every_steps = 500
   config.keep_checkpoints = 3        # the last few; the best one is kept apart
-  # Which logged quantity picks the "best" checkpoint. Until a sample-quality
-  # metric exists this is the reference code's proxy, the lowest D loss
-  # (averaged over the logging interval).
-  config.best_metric = 'loss_d'
-  config.best_mode = 'min'
+  config.eval_every_steps = 1000     # sample-quality evaluation; 0 = off
+
+  # Which quantity picks the "best" checkpoint: 'auto' is the data set's
+  # quality metric (FID; modes for Stacked MNIST and the 2-D mixtures) when
+  # training evaluates, else the reference code's proxy, the lowest D loss.
+  # Any logged key works, with best_mode 'min' or 'max'.
+  config.best_metric = 'auto'
+  config.best_mode = 'min'           # used with an explicit best_metric
+
+  config.eval = ml_collections.ConfigDict()
+  # 'auto' (FID, KID, IS for images; modes for Stacked MNIST / mixtures),
+  # 'all', 'none', or a list: fid,kid,is,pr,dc,parzen | modes.
+  config.eval.metrics = 'auto'
+  config.eval.num_samples = 0        # 0 = the protocol's (10k; 26k stacked; 2.5k MoG)
+  config.eval.params = 'ema'         # 'ema' or 'raw' generator params
+  # Where the evaluator classifiers are cached; None: $GAN_JAX_CACHE or
+  # ~/.cache/gan_jax.
+  config.eval.classifier_dir = config_dict.placeholder(str)
+
+  # On a non-finite loss, gradient or parameter: 'stop' (one-line error; the
+  # checkpoints stay as they were) or 'rollback' to the latest checkpoint with
+  # fresh noise, at most max_rollbacks times.
+  config.nonfinite = 'stop'
+  config.max_rollbacks = 3
+  # Refuse a workdir that holds a run of a different config unless True, in
+  # which case that run is moved aside to <workdir>.replaced-<time>.
+  config.overwrite = False
 
   config.num_devices = 0             # local devices to use; 0 = all
   config.distributed = False         # call jax.distributed.initialize()
@@ -43,12 +65,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.discriminator = 'dcgan28'
   config.model.latent_dim = 100
   config.model.dropout_rate = 0.3    # D dropout, where the family has one
+  config.model.spectral_norm = False  # spectral normalisation of D's layers (Miyato et al. 2018)
   config.model.conv_impl = 'auto'    # 'auto' (fast on CPU) | 'xla' | 'fast' | 'subpixel'
 
   config.loss = ml_collections.ConfigDict()
   config.loss.name = 'non_saturating'
   config.loss.penalty = ''           # '' = the objective's own (wgan_gp), or
-                                     # none | wgan_gp | zero_centered | r1 | r2
+                                     # none | wgan_gp | zero_centered | r1 | r2 | dragan
   config.loss.penalty_weight = 10.0
   config.loss.weight_clip = config_dict.placeholder(float)  # None = objective's
 

@@ -6,6 +6,8 @@ removes the best. Saves are atomic (orbax writes to a temporary directory and
 renames it on commit); a directory left by an interrupted save is never taken
 for a checkpoint.
 """
+import functools
+import math
 import os
 from typing import Any, Dict, Optional
 
@@ -26,7 +28,8 @@ def create_manager(workdir: str, keep: int, best_metric: str,
     raise GanJaxError(f"config.best_mode must be 'min' or 'max', got '{best_mode}'")
   preservation = policies.AnyPreservationPolicy([
       policies.LatestN(n=keep),
-      policies.BestN(get_metric_fn=lambda metrics: metrics[best_metric],
+      policies.BestN(get_metric_fn=functools.partial(
+                         _metric_or_worst, best_metric, best_mode),
                      reverse=best_mode == 'min', n=1,
                      keep_checkpoints_without_metrics=False),
   ])
@@ -43,11 +46,35 @@ def create_manager(workdir: str, keep: int, best_metric: str,
           enable_async_checkpointing=False))
 
 
+def _metric_or_worst(name: str, mode: str, metrics: Dict[str, float]) -> float:
+  # A checkpoint saved before the first evaluation has no quality metric yet;
+  # it ranks last rather than breaking the policy.
+  value = metrics.get(name)
+  if value is None or not math.isfinite(value):
+    return math.inf if mode == 'min' else -math.inf
+  return value
+
+
+class CheckpointSaveError(GanJaxError):
+  """A checkpoint could not be written (disk full, permissions ...)."""
+
+
 def save(manager: ocp.CheckpointManager, step: int, state: Any,
          metrics: Optional[Dict[str, float]]) -> None:
-  """Saves the host-side `state` at `step` (atomically)."""
-  manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics,
-               force=True)
+  """Saves the host-side `state` at `step` (atomically).
+
+  A failed write (disk full, say) leaves only a temporary directory, removed
+  at the next start; the committed checkpoints are untouched.
+  """
+  try:
+    manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics,
+                 force=True)
+  except OSError as e:
+    raise CheckpointSaveError(
+        f'could not save the checkpoint of step {step} in {manager.directory} '
+        f'({e.strerror or e}); the checkpoints of steps '
+        f'{sorted(manager.all_steps()) or "none"} are intact: free space (or '
+        'fix the path) and rerun the same command to resume') from e
 
 
 def restore_latest(manager: ocp.CheckpointManager, target: Any):
@@ -74,6 +101,42 @@ def restore_latest(manager: ocp.CheckpointManager, target: Any):
         f'none of the checkpoints {steps} in {manager.directory} could be '
         'restored (moved to corrupt_checkpoints/); start afresh in a new workdir')
   return None, None
+
+
+def best_step(manager: ocp.CheckpointManager, metric: str, mode: str) -> int:
+  """The step whose saved metrics rank best by `metric` (ties: the later)."""
+  steps = sorted(manager.all_steps())
+  ranked = [(_metric_or_worst(metric, mode, manager.metrics(s) or {}), s)
+            for s in steps]
+  if mode == 'min':
+    return min(ranked, key=lambda r: (r[0], -r[1]))[1]
+  return max(ranked)[1]
+
+
+def restore(manager: ocp.CheckpointManager, which: str, target: Any,
+            best_metric: str = 'loss_d', best_mode: str = 'min'):
+  """(state, step) of checkpoint `which`: 'latest', 'best' (by `best_metric`)
+  or a step number."""
+  steps = manager.all_steps()
+  if not steps:
+    raise GanJaxError(f'no checkpoint in {manager.directory}; train first')
+  if which == 'latest':
+    step = manager.latest_step()
+  elif which == 'best':
+    step = best_step(manager, best_metric, best_mode)
+  elif which.isdigit():
+    step = int(which)
+  else:
+    raise GanJaxError(f"--checkpoint must be best, latest or a step, got '{which}'")
+  if step not in steps:
+    raise GanJaxError(f'no checkpoint at step {step} in {manager.directory}; '
+                      f'have {sorted(steps)}')
+  try:
+    return manager.restore(step, args=ocp.args.StandardRestore(target)), step
+  except (ValueError, OSError, KeyError) as e:
+    raise CorruptCheckpointError(
+        f'checkpoint {step} in {manager.directory} is unreadable '
+        f'({type(e).__name__}: {str(e).splitlines()[0][:200]})') from None
 
 
 def _quarantine(manager: ocp.CheckpointManager, step: int) -> str:

@@ -6,6 +6,10 @@ gathered by index from a per-epoch permutation (as flax/examples/mnist does).
 The batch for step s is a pure function of (seed, s): resuming at a step
 continues the exact data order without replaying the stream. Conversion to
 float and resizing happen on device, inside the update step (`preprocess`).
+
+The synthetic sets of `synthetic_data` (2-D mixtures as float32 points
+[N, 2], Stacked MNIST) are selected by the same `config.data.dataset` and go
+through the same batching.
 """
 import functools
 import os
@@ -48,8 +52,10 @@ def _builder(data_config: ml_collections.ConfigDict):
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
-    raise ConfigError(f"unknown config.data.dataset '{name}': not a TFDS "
-                      'dataset (see tfds.list_builders())') from None
+    from gan_jax import synthetic_data  # here: it imports this module
+    raise ConfigError(f"unknown config.data.dataset '{name}': neither a TFDS "
+                      'dataset (see tfds.list_builders()) nor one of '
+                      f"{', '.join(synthetic_data.DATASETS)}") from None
   if builder.is_prepared():
     return builder
   where = f"'{builder.data_dir}'"
@@ -66,39 +72,71 @@ def _builder(data_config: ml_collections.ConfigDict):
   return builder
 
 
-def load_images(data_config: ml_collections.ConfigDict) -> np.ndarray:
-  """This process's share of the split, uint8 [N, H, W, C].
+def load_split(data_config: ml_collections.ConfigDict, split: Optional[str] = None,
+               with_labels: bool = False, process_shard: bool = True):
+  """uint8 images [N, H, W, C] of a TFDS split (default `data_config.split`),
+  and int labels [N] if `with_labels`.
 
-  With several processes each reads its own contiguous slice of the split
-  (`tfds.split_for_jax_process`), so the global batch is the union of the
-  processes' batches.
+  With `process_shard` and several processes, each reads its own contiguous
+  slice of the split (`tfds.split_for_jax_process`), so the global batch is
+  the union of the processes' batches; evaluation reads whole splits.
   """
+  split = split or data_config.split
   builder = _builder(data_config)
   if 'image' not in builder.info.features:
     raise ConfigError(f"config.data.dataset '{data_config.dataset}' has no "
                       "'image' feature")
-  split = tfds.split_for_jax_process(data_config.split)
+  if with_labels and 'label' not in builder.info.features:
+    raise ConfigError(f"config.data.dataset '{data_config.dataset}' has no "
+                      "'label' feature")
+  if process_shard:
+    split = tfds.split_for_jax_process(split)
   try:
     data = builder.as_dataset(split=split, batch_size=-1)
   except ValueError as e:
-    raise ConfigError(f"config.data.split '{data_config.split}' is not valid "
-                      f'for {data_config.dataset}: {e}') from None
-  images = tfds.as_numpy(data)['image']
+    raise ConfigError(f"split '{split}' is not valid for "
+                      f'{data_config.dataset}: {e}') from None
+  data = tfds.as_numpy(data)
   logging.info('Loaded %s[%s]: %s %s from %s', data_config.dataset, split,
-               images.shape, images.dtype, builder.data_dir)
-  return images
+               data['image'].shape, data['image'].dtype, builder.data_dir)
+  if with_labels:
+    return data['image'], data['label'].astype(np.int32)
+  return data['image']
+
+
+def load_images(data_config: ml_collections.ConfigDict) -> np.ndarray:
+  """This process's share of the training set: uint8 images [N, H, W, C], or
+  float32 points [N, 2] for the 2-D mixtures."""
+  # Imported here: synthetic_data builds Stacked MNIST on load_split.
+  from gan_jax import synthetic_data
+  if data_config.dataset in synthetic_data.DATASETS:
+    return synthetic_data.load(data_config)
+  return load_split(data_config)
 
 
 def image_shape(data_config: ml_collections.ConfigDict,
-                stored_shape: Tuple[int, ...]) -> Tuple[int, int, int]:
-  """(H, W, C) of the images the models see, after the optional resize."""
-  h, w, c = stored_shape
+                stored_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+  """Shape of one example as the models see it: (H, W, C) after the optional
+  resize, or the stored shape of non-image data, e.g. (2,) for 2-D points."""
   size = data_config.image_size
+  if len(stored_shape) != 3:
+    if size:
+      raise ConfigError(f'config.data.image_size={size} needs images, but '
+                        f"'{data_config.dataset}' examples have shape "
+                        f'{tuple(stored_shape)}; set it to 0')
+    return tuple(stored_shape)
+  h, w, c = stored_shape
   return (size, size, c) if size else (h, w, c)
 
 
 def preprocess(images: jax.Array, image_size: int = 0) -> jax.Array:
-  """uint8 [..., H, W, C] -> float32 in [-1, 1], resized to image_size."""
+  """uint8 [..., H, W, C] -> float32 in [-1, 1], resized to image_size.
+
+  Float data (the 2-D mixtures' points) are already in model units and pass
+  through unchanged; the dtype is static, so this is a trace-time branch.
+  """
+  if jnp.issubdtype(images.dtype, jnp.floating):
+    return images
   x = images.astype(jnp.float32) / 127.5 - 1.0
   if image_size and x.shape[-3:-1] != (image_size, image_size):
     shape = x.shape[:-3] + (image_size, image_size, x.shape[-1])
@@ -129,7 +167,8 @@ def batch_indices(num_examples: int, batch_size: int, seed: int,
 def train_batches(images: np.ndarray, batch_size: int, n_critic: int,
                   num_devices: int, seed: int,
                   start_step: int = 0) -> Iterator[np.ndarray]:
-  """Yields uint8 [num_devices, n_critic, batch_size // num_devices, H, W, C].
+  """Yields [num_devices, n_critic, batch_size // num_devices, *example_shape]
+  of the examples' dtype (uint8 images [.., H, W, C], float32 points [.., 2]).
 
   Step s holds batches s * n_critic ... (s + 1) * n_critic - 1 of the stream,
   one per discriminator move; device d holds rows [d * b, (d + 1) * b) of

@@ -6,13 +6,17 @@ import logging as std_logging
 import os
 import sys
 
+# TensorFlow only reads data and writes summaries; keep its C++ INFO lines
+# (CPU feature notices) out of the user's terminal.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 import tensorflow as tf
 
-from gan_jax import train
+from gan_jax import cli, train
 from gan_jax.errors import GanJaxError
 
 FLAGS = flags.FLAGS
@@ -23,17 +27,10 @@ config_flags.DEFINE_config_file('config', None, 'Training config file.',
 flags.mark_flags_as_required(['config'])
 
 
-class _QuietLibraries:
-  """Drops the INFO chatter of orbax's save/restore machinery from the log."""
-
-  def filter(self, record) -> bool:
-    return record.levelno > std_logging.INFO or '/orbax/' not in record.pathname
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  std_logging.getLogger('absl').addFilter(_QuietLibraries())
+  std_logging.getLogger('absl').addFilter(cli.QuietLibraries())
   # TensorFlow only reads data and writes summaries: keep it off accelerators.
   tf.config.set_visible_devices([], 'GPU')
   workdir = FLAGS.workdir or os.path.join(
@@ -46,4 +43,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -59,6 +59,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
         f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
   if not 0.0 <= config.ema_decay < 1.0:
     raise ConfigError(f'config.ema_decay must be in [0, 1), got {config.ema_decay}')
+  if config.nonfinite not in ('stop', 'rollback'):
+    raise ConfigError(f"config.nonfinite must be 'stop' or 'rollback', got "
+                      f"'{config.nonfinite}'")
   if config.model.latent_dim < 1:
     raise ConfigError('config.model.latent_dim must be >= 1')
 

@@ -29,10 +29,16 @@ import numpy as np
 import optax
 
 from gan_jax import checkpointing, input_pipeline, regularizers, writers
+from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax import preemption as preemption_lib
-from gan_jax.errors import ConfigError
+from gan_jax import workdir as workdir_lib
+from gan_jax.errors import ConfigError, GanJaxError
 from gan_jax.models import layers
 from gan_jax.state import AXIS, GAN, GANState, build_gan, create_state, param_count, validate
+
+
+# Steps dispatched beyond the last one known finished.
+_MAX_STEPS_AHEAD = 2
 
 
 def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
@@ -79,7 +85,7 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
       def loss_fn(params):
         d_real, stats = discriminate(params, d_batch_stats, real, real_key)
         d_fake, stats = discriminate(params, stats, fake, fake_key)
-        loss_d, _ = gan.objective.fn(d_real, d_fake)
+        loss_d, _ = gan.objective(d_real, d_fake, axis_name)
         penalty = 0.0
         if penalty_fn is not None:
           d_fn = lambda x: discriminate(params, stats, x, gp_key)[0]
@@ -125,7 +131,7 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
         d_real, new_d_stats = discriminate(d_params, new_d_stats, real, real_key)
       else:
         d_real = jnp.zeros_like(d_fake)  # unused by the objective
-      _, loss_g = gan.objective.fn(d_real, d_fake)
+      _, loss_g = gan.objective(d_real, d_fake, axis_name)
       return loss_g, (new_g_stats, new_d_stats)
 
     (loss_g, (g_batch_stats, d_batch_stats)), g_grads = jax.value_and_grad(
@@ -143,6 +149,10 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
     metrics = jax.tree.map(jnp.mean, d_metrics)  # over the n_critic moves
     metrics['loss_g'] = loss_g
     metrics['g_grad_norm'] = optax.global_norm(g_grads)
+    # Parameter norms: worth plotting, and the divergence guard's probe (a
+    # NaN or inf anywhere in the parameters makes the norm non-finite).
+    metrics['g_param_norm'] = optax.global_norm(g_params)
+    metrics['d_param_norm'] = optax.global_norm(d_params)
     metrics = jax.lax.pmean(metrics, axis_name)
     new_state = state.replace(
         step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
@@ -181,9 +191,37 @@ def _unreplicate(tree):
   return jax.tree.map(lambda x: x[0], shards)  # drops the device axis, on host
 
 
-def _write_run_info(workdir: str, config, g_count: int, d_count: int) -> None:
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+def _evaluate(evaluator, gan: GAN, config, pstate) -> dict:
+  """Quality metrics of the current generator (EMA or raw params, inference
+  mode), on the same latent draws at every evaluation."""
+  start = time.perf_counter()
+  g_params = pstate.ema_g_params if config.eval.params == 'ema' else pstate.g_params
+  params, stats = _unreplicate((g_params, pstate.g_batch_stats))
+  sample = evaluator_lib.generator_sampler(gan, params, stats, config.model.latent_dim)
+  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xE7A1)
+  results = evaluator(sample, key)
+  results['eval_seconds'] = time.perf_counter() - start
+  return results
+
+
+class DivergenceError(GanJaxError):
+  """Training produced a non-finite loss, gradient or parameter."""
+
+
+def _first_nonfinite(host_metrics, first_step: int):
+  """(step, [names]) of the first step with a non-finite metric, or None.
+
+  The metrics include the global norms of both networks' new parameters, so
+  a NaN anywhere in the parameters is caught too.
+  """
+  for i, metrics in enumerate(host_metrics):
+    bad = [k for k, v in metrics.items() if not np.all(np.isfinite(v))]
+    if bad:
+      return first_step + i, sorted(bad)
+  return None
+
+
+def _write_param_counts(workdir: str, g_count: int, d_count: int) -> None:
   with open(os.path.join(workdir, 'param_counts.json'), 'w') as f:
     json.dump({'generator': g_count, 'discriminator': d_count}, f)
 
@@ -203,12 +241,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   logging.info('Trainable parameters: generator %s, discriminator %s',
                f'{g_count:,}', f'{d_count:,}')
   is_chief = jax.process_index() == 0
-  os.makedirs(workdir, exist_ok=True)
   if is_chief:
-    _write_run_info(workdir, config, g_count, d_count)
+    workdir_lib.claim(workdir, config)
+    _write_param_counts(workdir, g_count, d_count)
 
+  if config.eval.params not in ('ema', 'raw'):
+    raise ConfigError(f"config.eval.params must be 'ema' or 'raw', got "
+                      f"'{config.eval.params}'")
+  evaluator = None
+  if config.eval_every_steps and evaluator_lib.resolve_metrics(
+      config.data.dataset, config.eval.metrics):
+    evaluator = evaluator_lib.Evaluator(config)
+  best_metric, best_mode = evaluator_lib.best_metric(config)
+  logging.info('The best checkpoint is the one with the %s %s',
+               'lowest' if best_mode == 'min' else 'highest', best_metric)
   manager = checkpointing.create_manager(
-      workdir, config.keep_checkpoints, config.best_metric, config.best_mode)
+      workdir, config.keep_checkpoints, best_metric, best_mode)
   restored, start_step = checkpointing.restore_latest(manager, state)
   if restored is None:
     start_step = 0
@@ -221,27 +269,76 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
   sample = jax.jit(lambda params, stats, z: gan.generator.apply(
       {'params': params, 'batch_stats': stats}, z, train=False))
   latents = _fixed_latents(config)
-  pstate = jax_utils.replicate(state, devices)
+  template = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
+
+  def start_from(state, step):
+    batches = input_pipeline.train_batches(
+        images, config.batch_size // jax.process_count(), config.n_critic,
+        len(devices), config.seed, step)
+    return (jax_utils.replicate(state, devices),
+            jax_utils.prefetch_to_device(batches, 2, devices))
+
+  pstate, batches = start_from(state, start_step)
   del state
-  batches = input_pipeline.train_batches(
-      images, config.batch_size // jax.process_count(), config.n_critic,
-      len(devices), config.seed, start_step)
-  batches = jax_utils.prefetch_to_device(batches, 2, devices)
   writer = writers.MetricWriter(workdir, start_step) if is_chief else None
 
   num_steps = config.num_train_steps
-  pending, scalars = [], None
+  pending, interval, scalars, eval_results = [], [], {}, {}
+  rollbacks = 0
   interval_start, interval_step = time.perf_counter(), start_step
   preemption = preemption_lib.PreemptionRequest()
+  step = start_step
   with preemption:
-    for step in range(start_step + 1, num_steps + 1):
+    while step < num_steps:
+      step += 1
       pstate, metrics = p_train_step(pstate, next(batches))
-      pending.append(metrics)  # stays on device until the next log step
+      pending.append(metrics)  # stays on device until the next sync point
+      if len(pending) > _MAX_STEPS_AHEAD:
+        # Bound how far dispatch runs ahead of the devices: enough to keep
+        # them busy, few enough that a SIGTERM is answered within a few step
+        # times (schedulers grant ~30 s) rather than after a long queue.
+        jax.block_until_ready(pending[-_MAX_STEPS_AHEAD - 1])
       is_last = step == num_steps
-      if step % config.log_every_steps == 0 or is_last:
-        host = jax.device_get(pending)
-        scalars = {k: float(np.mean([m[k][0] for m in host])) for k in host[0]}
-        pending = []
+      is_log = step % config.log_every_steps == 0 or is_last
+      is_sample = step % config.sample_every_steps == 0 or is_last
+      is_eval = evaluator and (step % config.eval_every_steps == 0 or is_last)
+      is_save = (step % config.checkpoint_every_steps == 0 or is_last or
+                 preemption.requested)
+      if not (is_log or is_sample or is_eval or is_save):
+        continue
+      # Every read of the state is preceded by the divergence check of all
+      # steps since the last one, so no non-finite state is ever sampled,
+      # evaluated or saved.
+      host = [jax.tree.map(lambda x: x[0], m) for m in jax.device_get(pending)]
+      pending = []
+      bad = _first_nonfinite(host, step - len(host) + 1)
+      if bad:
+        message = (f'non-finite {", ".join(bad[1])} at step {bad[0]}; '
+                   f'checkpoints up to step {manager.latest_step() or 0} in '
+                   f'{manager.directory} are intact')
+        if config.nonfinite != 'rollback' or rollbacks >= config.max_rollbacks:
+          raise DivergenceError(
+              f'{message}. Lower the learning rates, add a penalty, or set '
+              '--config.nonfinite=rollback')
+        rollbacks += 1
+        state, step = checkpointing.restore_latest(manager, template)
+        if state is None:
+          state, step = create_state(config, gan), 0
+        # Fresh noise from the checkpoint on; the data order is unchanged.
+        state = state.replace(rng=jax.random.fold_in(state.rng, 0xD1F + rollbacks))
+        logging.warning('%s; rolled back to step %d with new noise (%d/%d)',
+                        message, step, rollbacks, config.max_rollbacks)
+        pstate, batches = start_from(state, step)
+        del state
+        if writer:
+          writer.truncate(step)
+        interval = []
+        interval_start, interval_step = time.perf_counter(), step
+        continue
+      interval += host
+      if is_log:
+        scalars = {k: float(np.mean([m[k] for m in interval])) for k in interval[0]}
+        interval = []
         now = time.perf_counter()
         steps_per_s = (step - interval_step) / (now - interval_start)
         interval_start, interval_step = now, step
@@ -253,14 +350,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
                      writers.format_metrics(scalars))
         if writer:
           writer.write_scalars(step, scalars)
-      if writer and (step % config.sample_every_steps == 0 or is_last):
+      if writer and is_sample:
         params, stats = _unreplicate((pstate.ema_g_params, pstate.g_batch_stats))
-        path = writer.write_grid(step, writers.image_grid(
+        path = writer.write_grid(step, writers.render_samples(
             np.asarray(sample(params, stats, latents))))
         logging.info('Wrote samples to %s', path)
-      if (step % config.checkpoint_every_steps == 0 or is_last or
-          preemption.requested):
-        checkpointing.save(manager, step, _unreplicate(pstate), scalars)
+      if is_eval:
+        eval_results = _evaluate(evaluator, gan, config, pstate)
+        logging.info('eval at step %d: %s', step, ' '.join(
+            f'{k} {v:.4g}' for k, v in eval_results.items()))
+        if writer:
+          writer.write_scalars(step, eval_results, prefix='eval/')
+      if is_save:
+        checkpointing.save(manager, step, _unreplicate(pstate),
+                           {**scalars, **eval_results})
       if preemption.requested:
         logging.warning('Received %s at step %d: saved a checkpoint in %s; '
                         'run the same command to resume.', preemption.name,

@@ -1,7 +1,7 @@
 """Where a run's numbers and pictures go: TensorBoard, metrics.jsonl, PNGs."""
 import json
 import os
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional
 
 import numpy as np
 from PIL import Image
@@ -17,6 +17,77 @@ def image_grid(images: np.ndarray, rows: int = 8) -> np.ndarray:
   return x.transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
 
 
+# Colours of the 2-D scatter plots (RGB).
+_BACKGROUND = (255, 255, 255)
+_AXES = (215, 215, 215)
+_CENTER = (255, 170, 170)
+_POINT = (20, 20, 90)
+
+
+def _pixels(points: np.ndarray, extent: float, size: int) -> np.ndarray:
+  """Pixel (row, col) int [N, 2] of points in [-extent, extent]²: x grows to
+  the right, y upwards; each pixel covers a square of side 2 extent / size."""
+  scale = size / (2.0 * extent)
+  cols = np.floor((points[:, 0] + extent) * scale)
+  rows = np.floor((extent - points[:, 1]) * scale)
+  return np.stack([rows, cols], axis=1).astype(np.int64)
+
+
+def _stamp(canvas: np.ndarray, pixels: np.ndarray, radius: int, color) -> None:
+  """Fills a (2 radius + 1)² square at each pixel, clipped to the canvas."""
+  size = canvas.shape[0]
+  for dr in range(-radius, radius + 1):
+    for dc in range(-radius, radius + 1):
+      r, c = pixels[:, 0] + dr, pixels[:, 1] + dc
+      inside = (r >= 0) & (r < size) & (c >= 0) & (c < size)
+      canvas[r[inside], c[inside]] = color
+
+
+def scatter_plot(points: np.ndarray, centers: Optional[np.ndarray] = None,
+                 extent: Optional[float] = None, size: int = 512) -> np.ndarray:
+  """2-D points [N, 2] -> uint8 RGB image [size, size, 3], numpy only.
+
+  The view is the square [-extent, extent]², fixed by the target rather than
+  the samples so that successive pictures of a run are comparable: by
+  default 1.25 x the largest centre coordinate (2.5 for the ring, 5 for the
+  grid), or 5 without centres; points outside it are not drawn. Points are
+  dark 3x3 dots; `centers` [K, 2], if given, are drawn underneath as light
+  red 9x9 squares, so an uncovered mode shows as a bare square. Grey lines
+  mark the axes.
+  """
+  if extent is None:
+    extent = 5.0 if centers is None else 1.25 * float(np.max(np.abs(centers)))
+  canvas = np.empty((size, size, 3), np.uint8)
+  canvas[...] = _BACKGROUND
+  origin = _pixels(np.zeros((1, 2)), extent, size)[0]
+  if 0 <= origin[0] < size:
+    canvas[origin[0], :] = _AXES
+  if 0 <= origin[1] < size:
+    canvas[:, origin[1]] = _AXES
+  if centers is not None:
+    _stamp(canvas, _pixels(np.asarray(centers, np.float64), extent, size), 4, _CENTER)
+  points = np.asarray(points, np.float64)
+  points = points[np.all(np.isfinite(points), axis=1)]
+  _stamp(canvas, _pixels(points, extent, size), 1, _POINT)
+  return canvas
+
+
+def render_samples(samples: np.ndarray, centers: Optional[np.ndarray] = None,
+                   extent: Optional[float] = None, size: int = 512) -> np.ndarray:
+  """A picture of generated samples, uint8 [H, W, C].
+
+  Images [N, H, W, C] in [-1, 1] -> `image_grid(samples)`; 2-D points
+  [N, 2] -> `scatter_plot(samples, centers, extent, size)`.
+  """
+  samples = np.asarray(samples)
+  if samples.ndim == 4:
+    return image_grid(samples)
+  if samples.ndim == 2 and samples.shape[1] == 2:
+    return scatter_plot(samples, centers, extent, size)
+  raise ValueError(f'Expected images [N, H, W, C] or points [N, 2], got '
+                   f'{samples.shape}.')
+
+
 def save_png(grid: np.ndarray, path: str) -> None:
   Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
 
@@ -29,12 +100,12 @@ class MetricWriter:
     self._jsonl_path = os.path.join(workdir, 'metrics.jsonl')
     self._samples_dir = os.path.join(workdir, 'samples')
     os.makedirs(self._samples_dir, exist_ok=True)
-    self._drop_records_after(resume_step)
+    self.truncate(resume_step)
     self._tb = tf.summary.create_file_writer(os.path.join(workdir, 'tensorboard'))
 
-  def _drop_records_after(self, step: int) -> None:
-    # Records past the checkpoint a run resumes from are logged again by the
-    # resumed run; keep one record per step.
+  def truncate(self, step: int) -> None:
+    """Drops the metrics.jsonl records after `step`: a run that resumes (or
+    rolls back) to `step` logs those steps again; keep one record per step."""
     if not os.path.exists(self._jsonl_path):
       return
     with open(self._jsonl_path) as f:
@@ -46,13 +117,16 @@ class MetricWriter:
         f.writelines(kept)
       os.replace(tmp, self._jsonl_path)
 
-  def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
+  def write_scalars(self, step: int, scalars: Mapping[str, float],
+                    prefix: str = '') -> None:
+    """One metrics.jsonl record {step, **scalars}; TensorBoard tags get
+    `prefix` (e.g. 'eval/' groups the quality metrics in their own panel)."""
     record = {'step': int(step), **{k: float(v) for k, v in scalars.items()}}
     with open(self._jsonl_path, 'a') as f:
       f.write(json.dumps(record) + '\n')
     with self._tb.as_default():
       for key, value in scalars.items():
-        tf.summary.scalar(key, value, step=step)
+        tf.summary.scalar(prefix + key, value, step=step)
 
   def write_grid(self, step: int, grid: np.ndarray) -> str:
     path = os.path.join(self._samples_dir, f'step_{step:07d}.png')

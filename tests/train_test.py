@@ -25,6 +25,7 @@ def tiny_config(data_dir, num_train_steps):
   config.log_every_steps = 2
   config.checkpoint_every_steps = 2
   config.sample_every_steps = 4
+  config.eval_every_steps = 0  # sample quality is tested in evaluator_test.py
   return config
 
 
@@ -62,7 +63,8 @@ def test_card_command_writes_checkpoints_metrics_and_samples(tfds_data_dir, repo
       [sys.executable, '-m', 'gan_jax.main', '--config=configs/mnist.py',
        f'--workdir={workdir}', '--config.num_train_steps=3',
        '--config.batch_size=16', '--config.log_every_steps=1',
-       '--config.sample_every_steps=2', '--config.checkpoint_every_steps=2'],
+       '--config.sample_every_steps=2', '--config.checkpoint_every_steps=2',
+       '--config.eval_every_steps=0'],
       cwd=repo_dir, capture_output=True, text=True, timeout=600,
       env={**os.environ, 'TFDS_DATA_DIR': tfds_data_dir})
   assert result.returncode == 0, result.stderr[-3000:]

@@ -5,7 +5,15 @@ import flax.linen as nn
 import ml_collections
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import dcgan, dcgan64, layers, mlp
+from gan_jax.models import dcgan, dcgan64, layers, mlp, mlp2d
+
+
+# Discriminators with the spectral normalisation option (Miyato et al. 2018).
+_SPECTRAL_NORM_FAMILIES = ('dcgan28', 'dcgan64', 'mlp')
+
+
+def _spectral_norm(model_config) -> bool:
+  return bool(model_config.get('spectral_norm', False))
 
 
 def _dcgan28(model_config, image_shape, axis_name):
@@ -13,24 +21,41 @@ def _dcgan28(model_config, image_shape, axis_name):
                           conv_impl=model_config.conv_impl),
           dcgan.Discriminator(dropout_rate=model_config.dropout_rate,
                               axis_name=axis_name,
-                              conv_impl=model_config.conv_impl))
+                              conv_impl=model_config.conv_impl,
+                              spectral_norm=_spectral_norm(model_config)))
 
 
 def _dcgan64(model_config, image_shape, axis_name):
   return (dcgan64.Generator(channels=image_shape[-1], axis_name=axis_name,
                             conv_impl=model_config.conv_impl),
           dcgan64.Discriminator(axis_name=axis_name,
-                                conv_impl=model_config.conv_impl))
+                                conv_impl=model_config.conv_impl,
+                                spectral_norm=_spectral_norm(model_config)))
 
 
 def _mlp(model_config, image_shape, axis_name):
-  del model_config
   return (mlp.Generator(image_shape=tuple(image_shape), axis_name=axis_name),
-          mlp.Discriminator(axis_name=axis_name))
+          mlp.Discriminator(axis_name=axis_name,
+                            spectral_norm=_spectral_norm(model_config)))
+
+
+def _mlp2d(model_config, image_shape, axis_name):
+  # Widths are config values (model.g_hidden, model.d_hidden), set in the
+  # mixture configs; the module defaults apply where a config has none.
+  g_kwargs, d_kwargs = {}, {}
+  if model_config.get('g_hidden') is not None:
+    g_kwargs['hidden'] = tuple(model_config.g_hidden)
+  if model_config.get('d_hidden') is not None:
+    d_kwargs['hidden'] = tuple(model_config.d_hidden)
+  return (mlp2d.Generator(out_shape=tuple(image_shape),
+                          batch_norm=model_config.get('g_batch_norm', False),
+                          axis_name=axis_name, **g_kwargs),
+          mlp2d.Discriminator(**d_kwargs))
 
 
 # name -> builder(model_config, image_shape, axis_name) -> (generator, discriminator)
-_FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'mlp': _mlp}
+_FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'mlp': _mlp,
+             'mlp2d': _mlp2d}
 MODEL_NAMES = tuple(sorted(_FAMILIES))
 
 
@@ -43,13 +68,20 @@ def _family(name: str, role: str):
 
 def build(model_config: ml_collections.ConfigDict, image_shape: Sequence[int],
           axis_name: Optional[str] = None) -> Tuple[nn.Module, nn.Module]:
-  """Generator and discriminator for `image_shape` (H, W, C).
+  """Generator and discriminator for examples of `image_shape`: (H, W, C), or
+  (2,) for the 2-D mixtures' points (family mlp2d).
 
   G and D may come from different families (`model.generator`,
   `model.discriminator`). `axis_name` is the pmap axis over which batch norm
   statistics and per-example randomness are global; None outside pmap.
   """
   layers.check_conv_impl(model_config.conv_impl)
+  if (_spectral_norm(model_config) and
+      model_config.discriminator not in _SPECTRAL_NORM_FAMILIES):
+    raise ConfigError(
+        f"config.model.spectral_norm is not available for discriminator "
+        f"'{model_config.discriminator}'; it is for: "
+        f"{', '.join(_SPECTRAL_NORM_FAMILIES)}")
   generator, _ = _family(model_config.generator, 'generator')(
       model_config, image_shape, axis_name)
   _, discriminator = _family(model_config.discriminator, 'discriminator')(

@@ -45,15 +45,17 @@ class Discriminator(nn.Module):
   dropout_rate: float = 0.3
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'
+  spectral_norm: bool = False  # of every kernel (layers.spectral_norm)
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     conv = layers.conv_class(self.conv_impl)
+    sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     for features in (64, 128):
-      x = conv(features, (5, 5), strides=(2, 2), padding='SAME',
-               kernel_init=layers.keras_kernel_init)(x)
+      x = sn(conv(features, (5, 5), strides=(2, 2), padding='SAME',
+                  kernel_init=layers.keras_kernel_init))(x)
       x = nn.leaky_relu(x, _SLOPE)
       x = layers.ExampleDropout(self.dropout_rate, self.axis_name)(
           x, deterministic=not train)
     x = x.reshape(x.shape[0], -1)
-    return nn.Dense(1, kernel_init=layers.keras_kernel_init)(x)[:, 0]
+    return sn(nn.Dense(1, kernel_init=layers.keras_kernel_init))(x)[:, 0]

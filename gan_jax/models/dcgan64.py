@@ -47,18 +47,21 @@ class Discriminator(nn.Module):
   """images [B, 64, 64, C] in [-1, 1] -> logits [B] (no sigmoid)."""
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'
+  spectral_norm: bool = False  # of every kernel (layers.spectral_norm)
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     conv = layers.conv_class(self.conv_impl)
+    sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     # (features, stride, torch padding, batch norm)
     for features, stride, pad, bn in ((64, 4, 0, False), (128, 2, 1, True),
                                       (256, 2, 1, True)):
-      x = conv(features, (4, 4), strides=(stride, stride),
-               padding=layers.torch_padding(4, pad, transpose=False),
-               kernel_init=layers.torch_kernel_init)(x)
+      x = sn(conv(features, (4, 4), strides=(stride, stride),
+                  padding=layers.torch_padding(4, pad, transpose=False),
+                  kernel_init=layers.torch_kernel_init))(x)
       if bn:
         x = _norm(train, self.axis_name)(x)
       x = nn.leaky_relu(x, 0.2)
-    x = conv(1, (4, 4), padding='VALID', kernel_init=layers.torch_kernel_init)(x)
+    x = sn(conv(1, (4, 4), padding='VALID',
+                kernel_init=layers.torch_kernel_init))(x)
     return x.reshape(x.shape[0])

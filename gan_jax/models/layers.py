@@ -7,7 +7,7 @@ devices, which is what makes a 1-device and an N-device run of the same config
 agree to float tolerance.
 """
 import functools
-from typing import Optional
+from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +58,27 @@ class ExampleDropout(nn.Module):
     keys = per_example_keys(self.make_rng('dropout'), x.shape[0], self.axis_name)
     mask = jax.vmap(lambda k: jax.random.bernoulli(k, keep, x.shape[1:]))(keys)
     return jnp.where(mask, x / keep, jnp.zeros_like(x))
+
+
+def spectral_norm(layer: nn.Module, enabled: bool,
+                  train: bool) -> Callable[[jax.Array], jax.Array]:
+  """`layer`'s call, with each weight of two or more dimensions divided by its
+  largest singular value when `enabled` (spectral normalisation, Miyato et
+  al. 2018, Eq. 8; a conv kernel [kh, kw, in, out] as a (kh kw in) x out
+  matrix).
+
+  sigma is estimated by one power iteration per training call (their
+  Algorithm 1), its vector u kept in the 'batch_stats' collection by
+  `nn.SpectralNorm` and updated only when `train`. The layer's parameters
+  keep their names and shapes: construct `layer` in the caller's compact
+  method, so that it is the caller's submodule, and wrap it here. (flax
+  stores the initial kernel already divided by its first sigma estimate: the
+  same direction as without the option, another scale; W / sigma(W), and so
+  D's function, does not depend on the scale.)
+  """
+  if not enabled:
+    return layer
+  return lambda x: nn.SpectralNorm(layer)(x, update_stats=train)
 
 
 # Initialisers of the frameworks the reference models were written in, so that

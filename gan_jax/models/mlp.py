@@ -46,10 +46,13 @@ class Discriminator(nn.Module):
   """images [B, H, W, C] in [-1, 1] -> logits [B] (no sigmoid)."""
   hidden: Sequence[int] = (512, 256)
   axis_name: Optional[str] = None
+  spectral_norm: bool = False  # of every kernel (layers.spectral_norm)
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     x = x.reshape(x.shape[0], -1)
     for features in self.hidden:
-      x = nn.leaky_relu(_norm(train, self.axis_name)(_dense(features)(x)), 0.2)
-    return _dense(1)(x)[:, 0]
+      x = sn(_dense(features))(x)
+      x = nn.leaky_relu(_norm(train, self.axis_name)(x), 0.2)
+    return sn(_dense(1))(x)[:, 0]

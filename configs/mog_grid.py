@@ -1,0 +1,37 @@
+"""The 2-D grid: 25 Gaussians, std 0.05, at {-4, -2, 0, 2, 4}².
+
+Target of VEEGAN (Srivastava et al. 2017, Sec. 5.1) and PacGAN (Lin et al.
+2018, Sec. 5.1): spacing 2, variance 0.0025. A fixed training set of 100,000
+points (PacGAN's num_sample); evaluation on 2,500 generator samples.
+
+Models: ReLU MLPs without batch norm (models/mlp2d.py), as configs/mog_ring.py.
+"""
+import ml_collections
+
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.batch_size = 512
+  config.num_train_steps = 10_000
+  config.log_every_steps = 500
+  config.sample_every_steps = 1000
+  config.checkpoint_every_steps = 5000
+
+  config.data.dataset = 'mog_grid'
+  config.data.seed = config.get_ref('seed')   # the training set follows --config.seed
+  config.data.num_examples = 100_000
+  config.data.mog = ml_collections.ConfigDict(dict(
+      num_modes=25, spacing=2.0, std=0.05))   # evaluation/mog.py: GRID_STD
+
+  config.model.generator = 'mlp2d'
+  config.model.discriminator = 'mlp2d'
+  config.model.latent_dim = 2
+  config.model.g_hidden = (128, 128)
+  config.model.d_hidden = (128, 128)
+  config.model.g_batch_norm = False
+
+  config.optimizer_g = default.optimizer(3e-4, b1=0.5)
+  config.optimizer_d = default.optimizer(3e-4, b1=0.5)
+  return config

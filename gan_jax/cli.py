@@ -1,0 +1,26 @@
+"""What the command-line entry points share: flag parsing and log filtering."""
+import logging as std_logging
+import sys
+
+from absl import flags
+
+
+class QuietLibraries:
+  """Drops the INFO chatter of orbax's save/restore machinery from the log."""
+
+  def filter(self, record) -> bool:
+    return record.levelno > std_logging.INFO or '/orbax/' not in record.pathname
+
+
+def parse_flags(argv):
+  """absl's parser, with a bad --config.* override reported in one line."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f'error: {e}')
+  except (AttributeError, KeyError) as e:
+    # ml_collections raises these for an override of a key the config lacks.
+    detail = ' '.join(str(e).replace('\\n', ' ').replace('\\', '').split())
+    detail = detail.strip('\'"')
+    sys.exit(f'error: unknown config key ({detail}); the valid keys are those '
+             'of configs/default.py and the config file')

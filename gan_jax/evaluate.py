@@ -1,0 +1,148 @@
+"""Scores a trained run: python -m gan_jax.evaluate --workdir=DIR.
+
+  --checkpoint  best | latest | STEP, or two references for the table:
+                data (held-out real images scored like samples: the floor)
+                and init (the untrained generator: the ceiling)
+  --metrics     all | auto | fid,kid,is,pr,dc,parzen | modes
+  --params      ema | raw generator parameters
+
+Prints a table and writes DIR/eval/<checkpoint>.json. Image metrics live in
+the feature space of gan_jax's own classifier, not Inception's: compare them
+within gan_jax, not with published Inception-FIDs.
+"""
+import json
+import logging as std_logging
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import ml_collections
+import numpy as np
+import tensorflow as tf
+
+from gan_jax import checkpointing, cli, input_pipeline, synthetic_data
+from gan_jax.errors import GanJaxError
+from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import mog
+from gan_jax.state import build_gan, create_state
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('workdir', None, 'The run directory (holds config.json '
+                    'and checkpoints/).')
+flags.DEFINE_string('checkpoint', 'best', 'best, latest, a step, data or init.')
+flags.DEFINE_string('metrics', 'all', 'Metric groups: all, auto or a list.')
+flags.DEFINE_enum('params', 'ema', ['ema', 'raw'], 'Generator parameters.')
+flags.DEFINE_integer('num_samples', 0, 'Samples to score; 0 = the protocol.')
+flags.DEFINE_string('data_dir', None, 'TFDS data_dir; default: the run\'s, '
+                    'then $TFDS_DATA_DIR.')
+flags.DEFINE_integer('seed', 0, 'Seed of the latent draws.')
+flags.mark_flags_as_required(['workdir'])
+
+
+def load_run_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise GanJaxError(f'{workdir} is not a gan_jax run directory (no '
+                      'config.json); pass the --workdir of a training run')
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def _held_out_real(config, num_samples: int, seed: int) -> np.ndarray:
+  """Real data scored as if generated: the floor of every metric."""
+  if evaluator_lib.data_kind(config.data.dataset) == 'mog':
+    centers, std = synthetic_data.mixture(config.data)
+    rng = np.random.default_rng([seed, 0xF100])
+    return mog.sample_mixture(rng, centers, std, num_samples).astype(np.float32)
+  # Training images against the test split (the reference) for MNIST-like
+  # sets; Stacked MNIST draws its own triples.
+  images = input_pipeline.load_images(config.data)
+  rng = np.random.default_rng(seed)
+  idx = rng.choice(len(images), min(num_samples, len(images)), replace=False)
+  return np.asarray(input_pipeline.preprocess(images[np.sort(idx)]))
+
+
+def evaluate(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
+             params: str = 'ema', num_samples: int = 0,
+             data_dir: str = None, seed: int = 0) -> dict:
+  """Scores `checkpoint` of the run in `workdir`; returns and writes the report."""
+  config = load_run_config(workdir)
+  if data_dir:
+    config.data.data_dir = data_dir
+  metric_names = evaluator_lib.resolve_metrics(config.data.dataset, metrics)
+  if not metric_names:
+    raise GanJaxError("--metrics selects nothing; use e.g. --metrics=all")
+  evaluator = evaluator_lib.Evaluator(config, metric_names, num_samples)
+  start = time.perf_counter()
+  step = None
+  if checkpoint == 'data':
+    results = evaluator.score(_held_out_real(config, evaluator.num_samples, seed))
+  else:
+    images = input_pipeline.load_images(config.data)
+    gan = build_gan(config, input_pipeline.image_shape(config.data, images.shape[1:]),
+                    axis_name=None)
+    del images
+    state = create_state(config, gan)
+    if checkpoint != 'init':
+      manager = checkpointing.create_manager(
+          workdir, config.keep_checkpoints, *evaluator_lib.best_metric(config))
+      state, step = checkpointing.restore(
+          manager, checkpoint, state, *evaluator_lib.best_metric(config))
+    g_params = state.ema_g_params if params == 'ema' else state.g_params
+    sample = evaluator_lib.generator_sampler(gan, g_params, state.g_batch_stats,
+                                             config.model.latent_dim)
+    results = evaluator(sample, jax.random.PRNGKey(seed))
+  report = dict(
+      workdir=os.path.abspath(workdir), checkpoint=checkpoint, step=step,
+      params=params if checkpoint != 'data' else None,
+      dataset=config.data.dataset, num_samples=evaluator.num_samples,
+      seconds=round(time.perf_counter() - start, 2), metrics=results)
+  if evaluator.classifier_accuracy is not None:
+    report['feature_space'] = (f'gan_jax {evaluator.classifier_name} classifier '
+                               f'(test accuracy {evaluator.classifier_accuracy:.4f}), '
+                               'not Inception')
+  out_dir = os.path.join(workdir, 'eval')
+  os.makedirs(out_dir, exist_ok=True)
+  name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdigit() else checkpoint
+  path = os.path.join(out_dir, f'{name}.json')
+  with open(path, 'w') as f:
+    json.dump(report, f, indent=2)
+  report['path'] = path
+  return report
+
+
+def format_report(report: dict) -> str:
+  what = {'data': 'held-out real data (floor)',
+          'init': 'untrained generator (ceiling)'}.get(
+              report['checkpoint'],
+              f"checkpoint {report['checkpoint']} = step {report['step']}, "
+              f"{report['params']} params")
+  lines = [f"{report['dataset']}: {what}, {report['num_samples']:,} samples, "
+           f"{report['seconds']:.1f} s"]
+  if 'feature_space' in report:
+    lines.append(f"features: {report['feature_space']}")
+  width = max(len(k) for k in report['metrics'])
+  lines += [f'  {k:<{width}}  {v:12.5g}' for k, v in report['metrics'].items()]
+  lines.append(f"written to {report['path']}")
+  return '\n'.join(lines)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  std_logging.getLogger('absl').addFilter(cli.QuietLibraries())
+  tf.config.set_visible_devices([], 'GPU')  # TF only reads data here
+  try:
+    report = evaluate(FLAGS.workdir, FLAGS.checkpoint, FLAGS.metrics,
+                      FLAGS.params, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed)
+  except GanJaxError as e:
+    sys.exit(f'error: {e}')
+  print(format_report(report))
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=cli.parse_flags)

@@ -1,0 +1,240 @@
+"""Sample quality of a generator, measured the same way in training and after.
+
+What is measured depends on the data set (`kind`):
+  classifier  MNIST, Fashion-MNIST: FID, KID, IS-style score, precision/recall,
+              density/coverage in the feature space of the project's own
+              classifier (`classifier.py`; Inception weights cannot be had
+              offline, so the numbers are NOT comparable with Inception-FIDs
+              in papers), and the Parzen-window log-likelihood of Goodfellow
+              et al. 2014 in pixel space.
+  stacked     Stacked MNIST: modes covered of 1000 and KL of the mode
+              histogram to uniform, each channel read by the MNIST classifier
+              (VEEGAN / PacGAN protocol, 26,000 samples).
+  mog         the 2-D rings and grids: modes covered, share of high-quality
+              samples, KL to uniform (VEEGAN / PacGAN protocol, 2,500 samples).
+
+The reference (real) statistics are computed once, when the Evaluator is made;
+each call only samples the generator and scores the samples.
+"""
+import dataclasses
+import time
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from gan_jax import input_pipeline, synthetic_data
+from gan_jax.errors import ConfigError
+from gan_jax.evaluation import metrics as metrics_lib
+from gan_jax.evaluation import mog, parzen
+from gan_jax.models import layers
+
+# Metric groups per kind of data set; 'auto' picks the cheap ones that are
+# worth running every few thousand steps, 'all' everything.
+_METRICS = {
+    'classifier': ('fid', 'kid', 'is', 'pr', 'dc', 'parzen'),
+    'stacked': ('modes',),
+    'mog': ('modes',),
+}
+_AUTO = {'classifier': ('fid', 'kid', 'is'), 'stacked': ('modes',), 'mog': ('modes',)}
+# The quantity that picks the "best" checkpoint per kind, and its direction.
+BEST_METRIC = {'classifier': ('fid', 'min'), 'stacked': ('modes_covered', 'max'),
+               'mog': ('mode_score', 'max')}
+# Samples per evaluation when config.eval.num_samples is 0 (the protocols').
+_DEFAULT_SAMPLES = {'classifier': 10_000, 'stacked': 26_000, 'mog': 2_500}
+# Generator samples per jitted call; the last call is padded, so one compile.
+_SAMPLE_CHUNK = 1000
+# Parzen protocol: the validation set that selects sigma is the last 10,000
+# training images (Goodfellow et al. 2014 cross-validate on a held-out set).
+_PARZEN_VALIDATION = 10_000
+
+# Data sets with a gan_jax classifier (evaluation/classifier.py) to embed them.
+CLASSIFIER_DATASETS = ('mnist', 'fashion_mnist')
+
+SampleFn = Callable[[jax.Array, int], np.ndarray]
+
+
+def data_kind(dataset: str) -> Optional[str]:
+  """'classifier', 'stacked', 'mog', or None for data sets with no evaluator."""
+  if dataset in CLASSIFIER_DATASETS:
+    return 'classifier'
+  if dataset == 'stacked_mnist':
+    return 'stacked'
+  if dataset in synthetic_data.MIXTURES:
+    return 'mog'
+  return None
+
+
+def resolve_metrics(dataset: str, names: str) -> Tuple[str, ...]:
+  """The metric groups named by `names` ('auto', 'all', '' or 'fid,kid,...')."""
+  kind = data_kind(dataset)
+  names = (names or '').strip()
+  if not names or names == 'none':
+    return ()
+  if kind is None:
+    raise ConfigError(
+        f"no evaluator for config.data.dataset '{dataset}' (have: "
+        f"{', '.join(CLASSIFIER_DATASETS)}, stacked_mnist, "
+        f"{', '.join(synthetic_data.MIXTURES)}); set --config.eval.metrics=none")
+  if names == 'auto':
+    return _AUTO[kind]
+  if names == 'all':
+    return _METRICS[kind]
+  chosen = tuple(n.strip() for n in names.split(',') if n.strip())
+  unknown = [n for n in chosen if n not in _METRICS[kind]]
+  if unknown:
+    raise ConfigError(f"unknown eval metric(s) {', '.join(unknown)} for "
+                      f"'{dataset}'; valid: {', '.join(_METRICS[kind])}, auto, all, none")
+  return chosen
+
+
+def best_metric(config: ml_collections.ConfigDict) -> Tuple[str, str]:
+  """(metric, 'min'|'max') that picks the best checkpoint.
+
+  `config.best_metric='auto'` is the data set's quality metric when training
+  evaluates, else the reference code's proxy, the lowest D loss.
+  """
+  if config.best_metric != 'auto':
+    return config.best_metric, config.best_mode
+  kind = data_kind(config.data.dataset)
+  if config.get('eval_every_steps') and kind and resolve_metrics(
+      config.data.dataset, config.eval.metrics):
+    return BEST_METRIC[kind]
+  return 'loss_d', 'min'
+
+
+def generator_sampler(gan, params, batch_stats, latent_dim: int) -> SampleFn:
+  """`sample(key, n)`: n generator outputs in inference mode, float32 numpy."""
+  @jax.jit
+  def chunk(params, batch_stats, key):
+    z = layers.sample_latent(key, _SAMPLE_CHUNK, latent_dim)
+    return gan.generator.apply({'params': params, 'batch_stats': batch_stats},
+                               z, train=False)
+
+  def sample(key: jax.Array, n: int) -> np.ndarray:
+    num_chunks = -(-n // _SAMPLE_CHUNK)
+    out = [chunk(params, batch_stats, jax.random.fold_in(key, i))
+           for i in range(num_chunks)]
+    return np.concatenate(jax.device_get(out))[:n]
+
+  return sample
+
+
+@dataclasses.dataclass
+class _Reference:
+  features: Optional[np.ndarray] = None     # real test features [N, D]
+  validation: Optional[np.ndarray] = None   # Parzen: [N, H*W*C] in [0, 1]
+  test: Optional[np.ndarray] = None
+
+
+class Evaluator:
+  """Scores generator samples against the data set of `config.data`.
+
+  Usage: `Evaluator(config)(sample_fn, key)` -> {metric: float}. Results are
+  deterministic given `key`.
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict,
+               metrics: Optional[Sequence[str]] = None,
+               num_samples: Optional[int] = None):
+    data = config.data
+    self.dataset = data.dataset
+    self.kind = data_kind(data.dataset)
+    self.metrics = tuple(metrics) if metrics is not None else resolve_metrics(
+        data.dataset, config.eval.metrics)
+    self.num_samples = num_samples or config.eval.num_samples or (
+        _DEFAULT_SAMPLES.get(self.kind, 0))
+    self._ref = _Reference()
+    self._classifier = None
+    self.classifier_name = self.classifier_accuracy = None
+    if not self.metrics:
+      return
+    start = time.perf_counter()
+    if self.kind in ('classifier', 'stacked'):
+      name = 'mnist' if self.kind == 'stacked' else data.dataset
+      # Imported here: only image evaluation needs the classifier's code.
+      from gan_jax.evaluation import classifier as classifier_lib  # pylint: disable=g-import-not-at-top
+      self._classifier = classifier_lib.load_or_train(
+          name, data_dir=data.data_dir, cache_dir=config.eval.classifier_dir)
+      self.classifier_name = name
+      self.classifier_accuracy = self._classifier.test_accuracy
+    if self.kind == 'mog':
+      self._centers, self._std = synthetic_data.mixture(data)
+    if self.kind == 'classifier':
+      test = input_pipeline.load_split(data, 'test', process_shard=False)
+      if set(self.metrics) & {'fid', 'kid', 'pr', 'dc'}:
+        self._ref.features = self.features(input_pipeline.preprocess(test))
+      if 'parzen' in self.metrics:
+        train = input_pipeline.load_split(data, 'train', process_shard=False)
+        self._ref.validation = _unit_pixels(train[-_PARZEN_VALIDATION:])
+        self._ref.test = _unit_pixels(test)
+    logging.info('Evaluator for %s: %s on %d samples (reference ready in %.1f s)',
+                 self.dataset, ', '.join(self.metrics), self.num_samples,
+                 time.perf_counter() - start)
+
+  def features(self, images) -> np.ndarray:
+    return self._classifier.features_and_logits(images)[0]
+
+  def __call__(self, sample_fn: SampleFn, key: jax.Array) -> Dict[str, float]:
+    if not self.metrics:
+      return {}
+    samples = sample_fn(key, self.num_samples)
+    return self.score(samples)
+
+  def score(self, samples: np.ndarray) -> Dict[str, float]:
+    """Metrics of generated (or held-out real) samples [N, ...] in the
+    models' range ([-1, 1] images, raw 2-D points)."""
+    if self.kind == 'mog':
+      result = mog.mode_metrics(samples, self._centers, self._std)
+      result['mode_score'] = result['modes_covered'] + result['high_quality_fraction']
+      return {k: float(v) for k, v in result.items()}
+    if self.kind == 'stacked':
+      return _stacked_modes(self._classifier, samples)
+    results = {}
+    needs_features = set(self.metrics) & {'fid', 'kid', 'pr', 'dc', 'is'}
+    if needs_features:
+      features, logits = self._classifier.features_and_logits(samples)
+    if 'fid' in self.metrics:
+      results['fid'] = metrics_lib.fid(features, self._ref.features)
+    if 'kid' in self.metrics:
+      results['kid'], results['kid_std'] = metrics_lib.kid(features, self._ref.features)
+    if 'is' in self.metrics:
+      results['is'], results['is_std'] = metrics_lib.inception_score(logits)
+    if 'pr' in self.metrics:
+      results['precision'], results['recall'] = metrics_lib.precision_recall(
+          self._ref.features, features)
+    if 'dc' in self.metrics:
+      results['density'], results['coverage'] = metrics_lib.density_coverage(
+          self._ref.features, features)
+    if 'parzen' in self.metrics:
+      estimate = parzen.parzen_estimate(_unit_pixels_from_model(samples),
+                                        self._ref.validation, self._ref.test)
+      results.update(parzen=estimate['mean'], parzen_stderr=estimate['stderr'],
+                     parzen_sigma=estimate['sigma'])
+    return results
+
+
+def _unit_pixels(images_u8: np.ndarray) -> np.ndarray:
+  """uint8 images -> float32 [N, H*W*C] in [0, 1] (the Parzen protocol's scale)."""
+  return images_u8.reshape(images_u8.shape[0], -1).astype(np.float32) / 255.0
+
+
+def _unit_pixels_from_model(images: np.ndarray) -> np.ndarray:
+  x = (np.asarray(images, np.float32) + 1.0) / 2.0
+  return x.reshape(x.shape[0], -1)
+
+
+def _stacked_modes(classifier, samples: np.ndarray) -> Dict[str, float]:
+  """Modes covered of the 1000 digit triples and KL(q || uniform) of the mode
+  histogram q, each channel read by the MNIST classifier."""
+  digits = [np.argmax(classifier.features_and_logits(samples[..., c:c + 1])[1], axis=1)
+            for c in range(3)]
+  modes = 100 * digits[0] + 10 * digits[1] + digits[2]
+  counts = np.bincount(modes, minlength=1000)
+  q = counts / counts.sum()
+  occupied = q > 0
+  kl = float(np.sum(q[occupied] * np.log(1000 * q[occupied])))
+  return dict(modes_covered=float(np.count_nonzero(counts)), kl_to_uniform=kl)

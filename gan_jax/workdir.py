@@ -1,0 +1,90 @@
+"""A run directory belongs to one config: resuming it with another is refused.
+
+Re-running the same command resumes; changing what the run *computes* (loss,
+model, data, batch size, learning rates, seed ...) in the same workdir would
+silently splice two experiments into one set of checkpoints and curves. The
+keys below only say how long to run, how often to log, save or evaluate, or
+where things are, and may change on resume.
+"""
+import json
+import os
+import time
+from typing import Dict, List
+
+from absl import logging
+import ml_collections
+
+from gan_jax.errors import GanJaxError
+
+CONFIG_FILE = 'config.json'
+
+RESUMABLE_KEYS = (
+    'num_train_steps', 'log_every_steps', 'checkpoint_every_steps',
+    'sample_every_steps', 'eval_every_steps', 'keep_checkpoints', 'eval.',
+    'best_metric', 'best_mode', 'num_devices', 'distributed', 'overwrite',
+    'nonfinite', 'max_rollbacks', 'data.data_dir', 'data.download',
+    # Same mathematics, another kernel formulation (tested equal).
+    'model.conv_impl',
+)
+
+
+class WorkdirConfigMismatch(GanJaxError):
+  """The workdir holds a run of a different config."""
+
+
+def _flatten(tree, prefix: str = '') -> Dict[str, object]:
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+def _as_plain(config: ml_collections.ConfigDict) -> dict:
+  # Through JSON, so tuples/lists and placeholders compare as they are saved.
+  return json.loads(config.to_json_best_effort(sort_keys=True))
+
+
+def config_differences(saved: dict, config: ml_collections.ConfigDict) -> List[str]:
+  """'key: old -> new' for each key that differs and may not change on resume."""
+  old, new = _flatten(saved), _flatten(_as_plain(config))
+  diffs = []
+  for key in sorted(set(old) | set(new)):
+    if any(key == k or (k.endswith('.') and key.startswith(k))
+           for k in RESUMABLE_KEYS):
+      continue
+    if old.get(key, '<unset>') != new.get(key, '<unset>'):
+      diffs.append(f'{key}: {old.get(key, "<unset>")!r} -> {new.get(key, "<unset>")!r}')
+  return diffs
+
+
+def claim(workdir: str, config: ml_collections.ConfigDict) -> None:
+  """Makes `workdir` the home of a run of `config`; writes config.json.
+
+  A workdir holding a run of another config is refused with the keys that
+  differ, or, with `config.overwrite`, that run is moved to
+  `<workdir>.replaced-<time>` (never deleted) and the workdir starts afresh.
+  """
+  path = os.path.join(workdir, CONFIG_FILE)
+  if os.path.exists(path):
+    with open(path) as f:
+      saved = json.load(f)
+    diffs = config_differences(saved, config)
+    if diffs and not config.overwrite:
+      shown = '; '.join(diffs[:4]) + (f'; and {len(diffs) - 4} more' if len(diffs) > 4 else '')
+      raise WorkdirConfigMismatch(
+          f'{workdir} holds a run of a different config ({shown}); use a new '
+          '--workdir, or --config.overwrite=True to move that run aside and '
+          'start afresh')
+    if diffs:
+      aside = f'{workdir.rstrip(os.sep)}.replaced-{time.strftime("%Y%m%d-%H%M%S")}'
+      os.rename(workdir, aside)
+      logging.warning('config.overwrite: moved the previous run (%s) to %s',
+                      '; '.join(diffs[:4]), aside)
+  os.makedirs(workdir, exist_ok=True)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+  os.replace(tmp, path)

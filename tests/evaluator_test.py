@@ -1,0 +1,107 @@
+"""Evaluation wired into training and `python -m gan_jax.evaluate`.
+
+The 2-D ring is the quick path through all of it (no classifier); the image
+path is checked against real MNIST with the project's classifier.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from configs import mog_ring
+from gan_jax import evaluate, train, writers
+from gan_jax.errors import ConfigError, GanJaxError
+from gan_jax.evaluation import evaluator as evaluator_lib
+
+
+def ring_config(num_train_steps):
+  config = mog_ring.get_config()
+  config.batch_size = 64
+  config.num_train_steps = num_train_steps
+  config.log_every_steps = 2
+  config.checkpoint_every_steps = 2
+  config.sample_every_steps = 100
+  config.eval_every_steps = 2
+  config.keep_checkpoints = 1
+  config.data.num_examples = 2_000
+  return config
+
+
+@pytest.fixture(scope='module')
+def ring_run(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('ring'))
+  train.train_and_evaluate(ring_config(8), workdir)
+  return workdir
+
+
+def test_training_logs_mode_metrics_and_keeps_the_best_by_modes(ring_run):
+  records = [r for r in writers.read_metrics(ring_run) if 'mode_score' in r]
+  assert [r['step'] for r in records] == [2, 4, 6, 8]
+  for r in records:
+    assert 0 <= r['modes_covered'] <= 8 and 0 <= r['high_quality_fraction'] <= 1
+    assert r['mode_score'] == r['modes_covered'] + r['high_quality_fraction']
+  # Latest (8) plus the best by mode_score (ties: the later step).
+  best = max(records, key=lambda r: (r['mode_score'], r['step']))['step']
+  kept = sorted(int(d) for d in os.listdir(os.path.join(ring_run, 'checkpoints')))
+  assert kept == sorted({best, 8})
+
+
+def test_evaluate_scores_a_checkpoint_and_writes_json(ring_run):
+  report = evaluate.evaluate(ring_run, checkpoint='latest')
+  assert report['step'] == 8
+  saved = json.load(open(os.path.join(ring_run, 'eval', '8.json')))
+  assert saved['metrics'] == report['metrics']
+  # The same draws as the training-time evaluation at step 8.
+  logged = [r for r in writers.read_metrics(ring_run) if r['step'] == 8 and
+            'mode_score' in r][0]
+  assert report['metrics']['mode_score'] == logged['mode_score']
+  best = evaluate.evaluate(ring_run, checkpoint='best')
+  assert best['metrics']['mode_score'] >= report['metrics']['mode_score']
+
+
+def test_real_data_is_the_floor_and_untrained_generator_the_ceiling(ring_run):
+  floor = evaluate.evaluate(ring_run, checkpoint='data')['metrics']
+  assert floor['modes_covered'] == 8
+  # Within 3 std in 2-D: P(chi2_2 <= 9) = 1 - exp(-4.5) = 0.989.
+  assert abs(floor['high_quality_fraction'] - 0.989) < 0.01
+  assert floor['kl_to_uniform'] < 0.01
+  ceiling = evaluate.evaluate(ring_run, checkpoint='init')['metrics']
+  assert ceiling['mode_score'] < floor['mode_score']
+  assert os.path.exists(os.path.join(ring_run, 'eval', 'data.json'))
+
+
+def test_evaluate_cli_prints_a_table(ring_run, repo_dir):
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.evaluate', f'--workdir={ring_run}',
+       '--checkpoint=latest', '--params=raw'],
+      cwd=repo_dir, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'checkpoint latest = step 8, raw params' in result.stdout
+  assert 'modes_covered' in result.stdout
+
+
+def test_bad_requests_are_one_line_errors(ring_run, tmp_path, repo_dir):
+  with pytest.raises(ConfigError, match="unknown eval metric.*fid.*valid: modes"):
+    evaluator_lib.resolve_metrics('mog_ring', 'fid')
+  with pytest.raises(GanJaxError, match='not a gan_jax run directory'):
+    evaluate.evaluate(str(tmp_path))
+  with pytest.raises(GanJaxError, match='no checkpoint at step 3 .* have'):
+    evaluate.evaluate(ring_run, checkpoint='3')
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.evaluate', f'--workdir={tmp_path}'],
+      cwd=repo_dir, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'error: ') and 'not a gan_jax run directory' in result.stderr
+
+
+def test_best_metric_follows_the_data_set():
+  config = ring_config(2)
+  assert evaluator_lib.best_metric(config) == ('mode_score', 'max')
+  config.eval_every_steps = 0
+  assert evaluator_lib.best_metric(config) == ('loss_d', 'min')
+  config.best_metric, config.best_mode = 'loss_g', 'min'
+  assert evaluator_lib.best_metric(config) == ('loss_g', 'min')

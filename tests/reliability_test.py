@@ -1,0 +1,208 @@
+"""Runs that survive: kills, divergence, config clashes, full disks, bad input.
+
+Each failure is produced the way users meet it (a real SIGKILL of a training
+process, a NaN in the parameters, a full disk while saving) and the test
+checks what the run did: what it said, what it kept, how it resumed.
+"""
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from gan_jax import checkpointing, train, writers
+from gan_jax import workdir as workdir_lib
+from gan_jax.errors import GanJaxError
+from tests.train_test import tiny_config
+
+
+def _without_timing(records):
+  return [{k: v for k, v in r.items() if k not in ('steps_per_s', 'eval_seconds')}
+          for r in records]
+
+
+def _restore_raw(workdir, step):
+  path = os.path.join(workdir, 'checkpoints', str(step), 'default')
+  return ocp.StandardCheckpointer().restore(path)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_same_command_is_bit_identical(tfds_data_dir, repo_dir,
+                                                            tmp_path):
+  command = [sys.executable, '-m', 'gan_jax.main', '--config=configs/mnist_mlp.py',
+             '--config.batch_size=16', '--config.n_critic=2',
+             '--config.ema_decay=0.9', '--config.log_every_steps=3',
+             '--config.checkpoint_every_steps=5', '--config.sample_every_steps=1000',
+             '--config.eval_every_steps=0']
+  env = {**os.environ, 'TFDS_DATA_DIR': tfds_data_dir,
+         'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
+  straight = tmp_path / 'straight'
+  killed = tmp_path / 'killed'
+  run = lambda workdir, steps: subprocess.run(
+      command + [f'--workdir={workdir}', f'--config.num_train_steps={steps}'],
+      cwd=repo_dir, env=env, capture_output=True, text=True, timeout=600)
+  assert run(straight, 40).returncode == 0
+
+  process = subprocess.Popen(
+      command + [f'--workdir={killed}', '--config.num_train_steps=40'],
+      cwd=repo_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 300
+  while not (killed / 'checkpoints' / '15').exists():
+    assert process.poll() is None and time.time() < deadline, 'run ended too soon'
+    time.sleep(0.05)
+  process.send_signal(signal.SIGKILL)  # no handler, no clean-up: a crash
+  process.wait()
+  assert process.returncode == -signal.SIGKILL
+
+  resumed = run(killed, 40)
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert 'Resuming from the checkpoint at step' in resumed.stderr
+  a, b = _restore_raw(straight, 40), _restore_raw(killed, 40)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_array_equal(x, y)
+  assert (_without_timing(writers.read_metrics(str(straight))) ==
+          _without_timing(writers.read_metrics(str(killed))))
+
+
+def _poison_at(step_to_poison, only_first_rng=False):
+  """A make_train_step that puts a NaN into D's parameters at one step."""
+  real_make = train.make_train_step
+
+  def make(config, gan, *args, **kwargs):
+    step_fn = real_make(config, gan, *args, **kwargs)
+    first_rng = jax.random.PRNGKey(config.seed)
+    first_rng = jax.random.split(first_rng, 3)[0]  # create_state's rng
+
+    def poisoned(state, images):
+      new_state, metrics = step_fn(state, images)
+      hit = new_state.step == step_to_poison
+      if only_first_rng:
+        hit &= jnp.all(state.rng == first_rng)
+      scale = jnp.where(hit, jnp.nan, 1.0)
+      d_params = jax.tree.map(lambda p: p * scale, new_state.d_params)
+      metrics['d_param_norm'] = metrics['d_param_norm'] * scale
+      return new_state.replace(d_params=d_params), metrics
+
+    return poisoned
+
+  return make
+
+
+def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(
+    tfds_data_dir, tmp_path, monkeypatch):
+  monkeypatch.setattr(train, 'make_train_step', _poison_at(5))
+  config = tiny_config(tfds_data_dir, 12)
+  config.log_every_steps = 3
+  config.checkpoint_every_steps = 4
+  with pytest.raises(train.DivergenceError) as error:
+    train.train_and_evaluate(config, str(tmp_path))
+  message = str(error.value)
+  assert 'non-finite d_param_norm at step 5' in message and '\n' not in message
+  assert 'checkpoints up to step 4' in message
+  kept = sorted(int(d) for d in os.listdir(tmp_path / 'checkpoints') if d.isdigit())
+  assert kept == [4]  # the step-6 sync point found the NaN before any save
+  restored = _restore_raw(str(tmp_path), 4)
+  assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(restored))
+  assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [3]
+
+
+def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
+    tfds_data_dir, tmp_path, monkeypatch, caplog):
+  monkeypatch.setattr(train, 'make_train_step', _poison_at(5, only_first_rng=True))
+  config = tiny_config(tfds_data_dir, 8)
+  config.log_every_steps = 2
+  config.checkpoint_every_steps = 4
+  config.nonfinite = 'rollback'
+  with caplog.at_level('WARNING'):
+    final = train.train_and_evaluate(config, str(tmp_path))
+  assert 'non-finite d_param_norm at step 5' in caplog.text
+  assert 'rolled back to step 4 with new noise (1/3)' in caplog.text
+  assert int(final.step) == 8
+  assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(final))
+  steps = [r['step'] for r in writers.read_metrics(str(tmp_path))]
+  assert steps == [2, 4, 6, 8]  # the poisoned interval's record is not kept
+
+
+def test_workdir_of_another_config_is_refused_then_moved_aside(tfds_data_dir, tmp_path):
+  workdir = str(tmp_path / 'run')
+  train.train_and_evaluate(tiny_config(tfds_data_dir, 2), workdir)
+  other = tiny_config(tfds_data_dir, 2)
+  other.loss.name = 'hinge'
+  with pytest.raises(workdir_lib.WorkdirConfigMismatch,
+                     match=r"loss.name: 'non_saturating' -> 'hinge'.*--config.overwrite=True"):
+    train.train_and_evaluate(other, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2']
+
+  # How long to run and where things go may change on resume.
+  longer = tiny_config(tfds_data_dir, 4)
+  longer.log_every_steps = 1
+  assert int(train.train_and_evaluate(longer, workdir).step) == 4
+
+  other.overwrite = True
+  train.train_and_evaluate(other, workdir)
+  aside = [d for d in os.listdir(tmp_path) if d.startswith('run.replaced-')]
+  assert len(aside) == 1
+  assert sorted(os.listdir(tmp_path / aside[0] / 'checkpoints')) == ['2', '4']
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2']
+
+
+def test_disk_full_while_saving_keeps_previous_checkpoints(tfds_data_dir, tmp_path,
+                                                           monkeypatch):
+  config = tiny_config(tfds_data_dir, 6)
+  real_save = ocp.CheckpointManager.save
+
+  def save(self, step, *args, **kwargs):
+    if step == 4:
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return real_save(self, step, *args, **kwargs)
+
+  monkeypatch.setattr(ocp.CheckpointManager, 'save', save)
+  with pytest.raises(checkpointing.CheckpointSaveError,
+                     match='could not save the checkpoint of step 4 .*No space left'):
+    train.train_and_evaluate(config, str(tmp_path))
+  monkeypatch.setattr(ocp.CheckpointManager, 'save', real_save)
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2']
+  straight = train.train_and_evaluate(config, str(tmp_path / 'straight'))
+  resumed = train.train_and_evaluate(config, str(tmp_path))
+  for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
+    np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize('flag,message', [
+    ('--config.loss.nmae=x', 'error: unknown config key (nmae'),
+    ('--config.batch_size=abc', 'error: flag --config.batch_size=abc: invalid literal'),
+])
+def test_bad_flags_get_one_line(flag, message, repo_dir, tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.main', '--config=configs/mnist.py',
+       f'--workdir={tmp_path}', flag], cwd=repo_dir, capture_output=True, text=True,
+      timeout=300)
+  assert result.returncode == 1
+  lines = [l for l in result.stderr.strip().splitlines() if l.startswith('error:')]
+  assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-2000:]
+  assert result.stderr.strip().splitlines()[-1] == lines[0]
+  assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('n_critic', 0, 'config.n_critic must be >= 1, got 0'),
+    ('model.generator', 'foo', "unknown config.model.generator 'foo'; valid names: dcgan28"),
+    ('data.dataset', 'nope', "unknown config.data.dataset 'nope'"),
+    ('nonfinite', 'ignore', "config.nonfinite must be 'stop' or 'rollback'"),
+    ('loss.penalty', 'r3', "unknown config.loss.penalty 'r3'; valid names: none, dragan"),
+])
+def test_bad_values_get_one_line_and_write_nothing(key, value, message, tfds_data_dir,
+                                                   tmp_path):
+  config = tiny_config(tfds_data_dir, 2)
+  config.update_from_flattened_dict({key: value})
+  with pytest.raises(GanJaxError) as error:
+    train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert str(error.value).startswith(message) and '\n' not in str(error.value)
+  assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
