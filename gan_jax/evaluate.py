@@ -31,16 +31,6 @@ from gan_jax.evaluation import mog
 from gan_jax.state import build_gan, create_state
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'The run directory (holds config.json '
-                    'and checkpoints/).')
-flags.DEFINE_string('checkpoint', 'best', 'best, latest, a step, data or init.')
-flags.DEFINE_string('metrics', 'all', 'Metric groups: all, auto or a list.')
-flags.DEFINE_enum('params', 'ema', ['ema', 'raw'], 'Generator parameters.')
-flags.DEFINE_integer('num_samples', 0, 'Samples to score; 0 = the protocol.')
-flags.DEFINE_string('data_dir', None, 'TFDS data_dir; default: the run\'s, '
-                    'then $TFDS_DATA_DIR.')
-flags.DEFINE_integer('seed', 0, 'Seed of the latent draws.')
-flags.mark_flags_as_required(['workdir'])
 
 
 def load_run_config(workdir: str) -> ml_collections.ConfigDict:
@@ -131,6 +121,21 @@ def format_report(report: dict) -> str:
   return '\n'.join(lines)
 
 
+def _define_flags() -> None:
+  # Only when run as a program: tests and other tools import this module
+  # beside modules with flags of their own.
+  flags.DEFINE_string('workdir', None, 'The run directory (holds config.json '
+                      'and checkpoints/).')
+  flags.DEFINE_string('checkpoint', 'best', 'best, latest, a step, data or init.')
+  flags.DEFINE_string('metrics', 'all', 'Metric groups: all, auto or a list.')
+  flags.DEFINE_enum('params', 'ema', ['ema', 'raw'], 'Generator parameters.')
+  flags.DEFINE_integer('num_samples', 0, 'Samples to score; 0 = the protocol.')
+  flags.DEFINE_string('data_dir', None, 'TFDS data_dir; default: the run\'s, '
+                      'then $TFDS_DATA_DIR.')
+  flags.DEFINE_integer('seed', 0, 'Seed of the latent draws.')
+  flags.mark_flags_as_required(['workdir'])
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
@@ -145,4 +150,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  _define_flags()
   app.run(main, flags_parser=cli.parse_flags)

@@ -73,13 +73,13 @@ def _builder(data_config: ml_collections.ConfigDict):
 
 
 def load_split(data_config: ml_collections.ConfigDict, split: Optional[str] = None,
-               with_labels: bool = False, process_shard: bool = True):
-  """uint8 images [N, H, W, C] of a TFDS split (default `data_config.split`),
-  and int labels [N] if `with_labels`.
+               with_labels: bool = False):
+  """uint8 images [N, H, W, C] of a whole TFDS split (default
+  `data_config.split`), and int labels [N] if `with_labels`.
 
-  With `process_shard` and several processes, each reads its own contiguous
-  slice of the split (`tfds.split_for_jax_process`), so the global batch is
-  the union of the processes' batches; evaluation reads whole splits.
+  Every process reads the whole split (MNIST-sized sets fit in memory) and
+  takes its rows of each global batch, so the data order does not depend on
+  the process count.
   """
   split = split or data_config.split
   builder = _builder(data_config)
@@ -89,8 +89,6 @@ def load_split(data_config: ml_collections.ConfigDict, split: Optional[str] = No
   if with_labels and 'label' not in builder.info.features:
     raise ConfigError(f"config.data.dataset '{data_config.dataset}' has no "
                       "'label' feature")
-  if process_shard:
-    split = tfds.split_for_jax_process(split)
   try:
     data = builder.as_dataset(split=split, batch_size=-1)
   except ValueError as e:
@@ -105,8 +103,13 @@ def load_split(data_config: ml_collections.ConfigDict, split: Optional[str] = No
 
 
 def load_images(data_config: ml_collections.ConfigDict) -> np.ndarray:
-  """This process's share of the training set: uint8 images [N, H, W, C], or
-  float32 points [N, 2] for the 2-D mixtures."""
+  """The whole training set: uint8 images [N, H, W, C], or float32 points
+  [N, 2] for the 2-D mixtures.
+
+  Every process holds all of it and takes its rows of each global batch
+  (`train_batches`), so the global batches, and hence the run, do not depend
+  on the process count; the sets trained on here fit in host memory.
+  """
   # Imported here: synthetic_data builds Stacked MNIST on load_split.
   from gan_jax import synthetic_data
   if data_config.dataset in synthetic_data.DATASETS:
@@ -165,20 +168,26 @@ def batch_indices(num_examples: int, batch_size: int, seed: int,
 
 
 def train_batches(images: np.ndarray, batch_size: int, n_critic: int,
-                  num_devices: int, seed: int,
-                  start_step: int = 0) -> Iterator[np.ndarray]:
-  """Yields [num_devices, n_critic, batch_size // num_devices, *example_shape]
-  of the examples' dtype (uint8 images [.., H, W, C], float32 points [.., 2]).
+                  num_devices: int, seed: int, start_step: int = 0,
+                  process_index: int = 0,
+                  process_count: int = 1) -> Iterator[np.ndarray]:
+  """Yields this process's share of each step's batches: [num_devices,
+  n_critic, batch_size // (process_count * num_devices), *example_shape] of
+  the examples' dtype (uint8 images [.., H, W, C], float32 points [.., 2]).
 
-  Step s holds batches s * n_critic ... (s + 1) * n_critic - 1 of the stream,
-  one per discriminator move; device d holds rows [d * b, (d + 1) * b) of
-  each, so the global batch does not depend on the device count.
+  `images` is the whole training set and `batch_size` the global batch. Step
+  s holds batches s * n_critic ... (s + 1) * n_critic - 1 of the stream, one
+  per discriminator move; process p holds rows [p * B / P, (p + 1) * B / P)
+  of each, and its device d rows [d * b, (d + 1) * b) of those, so the
+  global batch does not depend on the device or the process count.
   """
-  local = batch_size // num_devices
+  per_process = batch_size // process_count
+  local = per_process // num_devices
+  rows = slice(process_index * per_process, (process_index + 1) * per_process)
   step = start_step
   while True:
     idx = np.concatenate([
-        batch_indices(len(images), batch_size, seed, step * n_critic + k)
+        batch_indices(len(images), batch_size, seed, step * n_critic + k)[rows]
         for k in range(n_critic)])
     x = images[idx].reshape((n_critic, num_devices, local) + images.shape[1:])
     yield np.swapaxes(x, 0, 1)

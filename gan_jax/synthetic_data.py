@@ -11,8 +11,8 @@
     triple.
 
 Each set is a pure function of `config.data` (its `seed` included): every
-process builds the whole set and keeps its contiguous share, so the global
-data do not depend on the process count, and the batches of
+process builds the whole set, so the data do not depend on the process
+count, and the batches of
 `input_pipeline.train_batches` index into it deterministically (exact resume).
 
 Config keys read (defaults: the papers' values):
@@ -24,7 +24,6 @@ Config keys read (defaults: the papers' values):
 import math
 
 from absl import logging
-import jax
 import ml_collections
 import numpy as np
 
@@ -59,11 +58,6 @@ def _num_examples(data_config: ml_collections.ConfigDict) -> int:
   if n < 1:
     raise ConfigError(f'config.data.num_examples must be >= 1, got {n}')
   return n
-
-
-def _process_share(data: np.ndarray) -> np.ndarray:
-  # Contiguous slices, like tfds.split_for_jax_process for TFDS splits.
-  return np.array_split(data, jax.process_count())[jax.process_index()]
 
 
 def mixture(data_config: ml_collections.ConfigDict):
@@ -132,7 +126,7 @@ def stacked_mnist(data_config: ml_collections.ConfigDict, with_modes: bool = Fal
   """The whole Stacked MNIST training set: uint8 [N, 28, 28, 3], and the mode
   ids int32 [N] (`stacked_mode_ids` of the channels' labels) if `with_modes`."""
   digits, labels = input_pipeline.load_split(
-      _mnist_config(data_config), 'train', with_labels=True, process_shard=False)
+      _mnist_config(data_config), 'train', with_labels=True)
   indices = _stacked_digit_indices(data_config, len(digits))
   images = np.stack([digits[indices[:, c], :, :, 0] for c in range(3)], axis=-1)
   if with_modes:
@@ -141,7 +135,7 @@ def stacked_mnist(data_config: ml_collections.ConfigDict, with_modes: bool = Fal
 
 
 def load(data_config: ml_collections.ConfigDict) -> np.ndarray:
-  """This process's share of the synthetic set `data_config.dataset`: float32
+  """The whole synthetic set `data_config.dataset`: float32
   [N, 2] for the mixtures, uint8 [N, 28, 28, 3] for stacked_mnist."""
   name = data_config.dataset
   if name in MIXTURES:
@@ -153,4 +147,4 @@ def load(data_config: ml_collections.ConfigDict) -> np.ndarray:
                       f"names: {', '.join(DATASETS)}")
   logging.info('Built %s (seed %d): %s %s', name, data_config.get('seed', 0),
                data.shape, data.dtype)
-  return _process_share(data)
+  return data

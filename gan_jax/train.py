@@ -174,6 +174,19 @@ def local_devices(config: ml_collections.ConfigDict):
   return devices
 
 
+def mapped_devices(devices):
+  """The devices the step is pmapped over: every process's share of them,
+  grouped by process, the same list on every process (as pmap requires).
+
+  Process p's local devices then hold axis indices p * n ... (p + 1) * n - 1
+  and so rows [p * B / P, (p + 1) * B / P) of the global batch. Only the
+  local devices would give each process its own pmean: P independent runs.
+  """
+  n = len(devices)
+  return [d for p in range(jax.process_count())
+          for d in jax.local_devices(process_index=p)[:n]]
+
+
 def _fixed_latents(config: ml_collections.ConfigDict, n: int = 64) -> jax.Array:
   # The same 64 codes for the whole run, so successive grids are comparable.
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A3B1E)
@@ -265,7 +278,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
     logging.info('Resuming from the checkpoint at step %d', start_step)
 
   p_train_step = jax.pmap(make_train_step(config, gan), axis_name=AXIS,
-                          donate_argnums=(0,), devices=devices)
+                          donate_argnums=(0,), devices=mapped_devices(devices))
   sample = jax.jit(lambda params, stats, z: gan.generator.apply(
       {'params': params, 'batch_stats': stats}, z, train=False))
   latents = _fixed_latents(config)
@@ -273,8 +286,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
 
   def start_from(state, step):
     batches = input_pipeline.train_batches(
-        images, config.batch_size // jax.process_count(), config.n_critic,
-        len(devices), config.seed, step)
+        images, config.batch_size, config.n_critic, len(devices), config.seed,
+        step, jax.process_index(), jax.process_count())
     return (jax_utils.replicate(state, devices),
             jax_utils.prefetch_to_device(batches, 2, devices))
 

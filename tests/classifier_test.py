@@ -34,7 +34,7 @@ def tiny_mnist(tfds_data_dir):
   """uint8 images [256, 28, 28, 1] and labels [256] of the MNIST train split."""
   return input_pipeline.load_split(
       _data_config('mnist', tfds_data_dir), f'train[:{_NUM_EXAMPLES}]',
-      with_labels=True, process_shard=False)
+      with_labels=True)
 
 
 @pytest.fixture(scope='module')
@@ -96,6 +96,9 @@ def test_features_and_logits_shapes_and_chunks(tiny_mnist, tiny_variables,
   np.testing.assert_allclose(from_uint8[1], logits, rtol=1e-5, atol=1e-5)
   jitted = jax.jit(clf.apply_fn)(clf.variables, images[:8])
   np.testing.assert_allclose(jitted[1], logits[:8], rtol=1e-5, atol=1e-5)
+  # 64x64 samples (the dcgan64 generator's) are resized to 28x28.
+  resized = clf.features_and_logits(np.zeros((3, 64, 64, 1), np.float32))
+  assert resized[0].shape == (3, classifier.FEATURE_DIM)
   empty = clf.features_and_logits(np.zeros((0, 28, 28, 1), np.float32))
   assert empty[0].shape == (0, classifier.FEATURE_DIM) and empty[1].shape == (0, 10)
   with pytest.raises(ValueError, match=r'\[N, H, W, 1\]'):
@@ -231,8 +234,7 @@ def test_full_classifier_accuracy(dataset, target, tmp_path, tfds_data_dir):
   assert trained.test_accuracy >= target
   # The cached copy gives the same accuracy on the test split.
   test_images, test_labels = input_pipeline.load_split(
-      _data_config(dataset, tfds_data_dir), 'test', with_labels=True,
-      process_shard=False)
+      _data_config(dataset, tfds_data_dir), 'test', with_labels=True)
   loaded = classifier.load_or_train(dataset, cache_dir=str(tmp_path))
   assert classifier.accuracy(loaded.variables, test_images, test_labels) == (
       trained.test_accuracy)

@@ -36,6 +36,16 @@ def test_batches_resume_exactly_and_split_over_devices():
                                 steps[0].reshape(2, 8))
 
 
+def test_processes_take_their_rows_of_the_global_batch():
+  images = np.arange(50, dtype=np.uint8).reshape(50, 1, 1, 1)
+  whole = next(input_pipeline.train_batches(images, 8, 2, 2, seed=3))
+  shares = [next(input_pipeline.train_batches(images, 8, 2, 1, seed=3,
+                                              process_index=p, process_count=2))
+            for p in range(2)]
+  # Process p, device 0 = device p of one process over 2 devices.
+  np.testing.assert_array_equal(np.concatenate(shares), whole)
+
+
 def test_preprocess_range_and_resize():
   x = np.array([0, 255], np.uint8).reshape(1, 1, 2, 1).repeat(2, axis=1)
   out = np.asarray(input_pipeline.preprocess(x))

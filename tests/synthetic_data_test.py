@@ -97,7 +97,7 @@ def test_stacked_mode_ids():
 @pytest.fixture(scope='module')
 def mnist_train(tfds_data_dir):
   return input_pipeline.load_split(data_config('mnist', data_dir=tfds_data_dir),
-                                   with_labels=True, process_shard=False)
+                                   with_labels=True)
 
 
 def test_stacked_mnist_channels_are_mnist_digits_with_their_mode(tfds_data_dir,
@@ -218,8 +218,8 @@ def tiny_ring_config(num_train_steps):
 def test_trains_on_the_ring_end_to_end(tmp_path):
   state = train.train_and_evaluate(tiny_ring_config(20), str(tmp_path))
   assert int(state.step) == 20
-  records = writers.read_metrics(str(tmp_path))
-  assert [r['step'] for r in records] == [10, 20]
+  records = [r for r in writers.read_metrics(str(tmp_path)) if 'loss_d' in r]
+  assert [r['step'] for r in records] == [10, 20]  # (evaluations apart)
   assert all(np.isfinite(v) for r in records for v in r.values())
   assert sorted(os.listdir(tmp_path / 'samples')) == ['step_0000010.png',
                                                       'step_0000020.png']

@@ -61,9 +61,9 @@ FEATURE_DIM = 128
 # are retrained instead of silently giving different features.
 VERSION = 1
 
-_EPOCHS = 3
+_EPOCHS = 4
 _BATCH_SIZE = 128
-_LEARNING_RATE = 1e-3
+_LEARNING_RATE = 2e-3
 _MAX_SHIFT = 2           # pixels of random translation in each direction
 # Rows per jitted forward call; shorter inputs are padded (to a power of two
 # below this), so a whole evaluation compiles once.
@@ -408,9 +408,9 @@ def load_or_train(dataset: str, data_dir: Optional[str] = None,
       dataset=dataset, data_dir=data_dir, split='train', download=True,
       image_size=0))
   images, labels = input_pipeline.load_split(
-      data_config, 'train', with_labels=True, process_shard=False)
+      data_config, 'train', with_labels=True)
   test = input_pipeline.load_split(
-      data_config, 'test', with_labels=True, process_shard=False)
+      data_config, 'test', with_labels=True)
   num_steps = _EPOCHS * (len(images) // _BATCH_SIZE)
   logging.info('Training the %s classifier: %d epochs, %d steps of %d, seed %d',
                dataset, _EPOCHS, num_steps, _BATCH_SIZE, seed)

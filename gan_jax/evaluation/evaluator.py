@@ -164,11 +164,11 @@ class Evaluator:
     if self.kind == 'mog':
       self._centers, self._std = synthetic_data.mixture(data)
     if self.kind == 'classifier':
-      test = input_pipeline.load_split(data, 'test', process_shard=False)
+      test = input_pipeline.load_split(data, 'test')
       if set(self.metrics) & {'fid', 'kid', 'pr', 'dc'}:
         self._ref.features = self.features(input_pipeline.preprocess(test))
       if 'parzen' in self.metrics:
-        train = input_pipeline.load_split(data, 'train', process_shard=False)
+        train = input_pipeline.load_split(data, 'train')
         self._ref.validation = _unit_pixels(train[-_PARZEN_VALIDATION:])
         self._ref.test = _unit_pixels(test)
     logging.info('Evaluator for %s: %s on %d samples (reference ready in %.1f s)',

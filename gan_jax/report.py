@@ -1,0 +1,310 @@
+"""Tabulates a sweep: python -m gan_jax.report --sweep_dir=DIR.
+
+  --metrics      which columns, e.g. fid,kid or mode_score,modes_covered;
+                 default: every evaluated metric, then loss_d, loss_g
+  --plot_metric  the metric plotted against the step; default the first one
+
+A run's final numbers are its last evaluation record in metrics.jsonl and its
+last loss_d / loss_g. Runs that differ only in `seed` form one variant row:
+mean ± sample standard deviation (n - 1) over its seeds, and n. Writes
+DIR/report.md (also printed), DIR/report.csv and DIR/report.png (mean over
+seeds vs step, the band spanning the seeds; needs matplotlib). Runs without
+metrics, or not yet at their last step, are listed under the table and left
+out of it.
+
+The runs are those of DIR/sweep.json (written by launch/sweep.py), or else
+every subdirectory holding a config.json, whose differing config values
+then name the variants.
+"""
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from gan_jax import sweeps
+from gan_jax.errors import GanJaxError
+
+FLAGS = flags.FLAGS
+
+
+@dataclasses.dataclass
+class RunResult:
+  """One run's final numbers, or why it has none."""
+  name: str
+  overrides: Dict[str, object]
+  final: Dict[str, float]
+  curves: Dict[str, List[Tuple[int, float]]]  # metric -> [(step, value)]
+  last_step: int
+  num_train_steps: Optional[int]
+  problem: str = ''  # '' for a finished run, else what is missing
+
+
+def _flatten(tree, prefix=''):
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+def _read_json(path: str) -> Optional[dict]:
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _derived_overrides(configs: Dict[str, dict]) -> Dict[str, Dict[str, object]]:
+  """Per run, the config values that differ between the runs."""
+  flat = {name: _flatten(c) for name, c in configs.items()}
+  keys = sorted(set().union(*flat.values())) if flat else []
+  varying = [k for k in keys if k not in _EXECUTION_KEYS and
+             len({json.dumps(f.get(k), sort_keys=True) for f in flat.values()}) > 1]
+  return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
+
+
+def _is_seed_key(key: str, results: Sequence[RunResult]) -> bool:
+  """`seed`, or a key that equals `seed` in every run (data.seed follows it)."""
+  if key == 'seed':
+    return True
+  with_seed = [r for r in results if 'seed' in r.overrides]
+  return (len({r.overrides['seed'] for r in with_seed}) > 1 and
+          all(r.overrides.get(key) == r.overrides['seed'] for r in with_seed))
+
+
+def read_run(name: str, workdir: str, overrides: Dict[str, object],
+             num_train_steps: Optional[int] = None) -> RunResult:
+  """The final metrics of the run in `workdir`; `problem` says what is missing."""
+  config = _read_json(os.path.join(workdir, 'config.json')) or {}
+  if num_train_steps is None:
+    num_train_steps = config.get('num_train_steps')
+  result = RunResult(name, overrides, {}, {}, 0, num_train_steps)
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    result.problem = 'no metrics.jsonl (not started?)'
+    return result
+  train, evals = [], []
+  with open(path) as f:
+    for line in f:
+      if line.strip():
+        try:
+          record = json.loads(line)
+        except json.JSONDecodeError:
+          continue  # a line cut by a kill mid-write
+        (train if 'loss_d' in record else evals).append(record)
+  for record in train + evals:
+    for key, value in record.items():
+      if key not in _NOT_METRICS:
+        result.curves.setdefault(key, []).append((record['step'], value))
+  for curve in result.curves.values():
+    curve.sort()
+  result.last_step = max((r['step'] for r in train + evals), default=0)
+  if evals:
+    result.final.update({k: v for k, v in evals[-1].items() if k not in _NOT_METRICS})
+  if train:
+    result.final.update({k: train[-1][k] for k in _LOSSES if k in train[-1]})
+  if not train:
+    result.problem = 'no training records'
+  elif num_train_steps and result.last_step < num_train_steps:
+    result.problem = f'unfinished: step {result.last_step}/{num_train_steps}'
+  return result
+
+
+def collect(sweep_dir: str) -> List[RunResult]:
+  """Every run of the sweep in `sweep_dir`, in the sweep's order."""
+  sweep = sweeps.read_sweep_file(sweep_dir)
+  if sweep:
+    # A run's workdir is <sweep_dir>/<name>, wherever the sweep was run from.
+    return [read_run(r['name'], os.path.join(sweep_dir, r['name']),
+                     r['overrides'], r.get('num_train_steps'))
+            for r in sweep['runs']]
+  if not os.path.isdir(sweep_dir):
+    raise GanJaxError(f'{sweep_dir} does not exist')
+  configs = {}
+  for name in sorted(os.listdir(sweep_dir)):
+    config = _read_json(os.path.join(sweep_dir, name, 'config.json'))
+    if config is not None:
+      configs[name] = config
+  if not configs:
+    raise GanJaxError(f'{sweep_dir} holds neither sweep.json nor run '
+                      'directories with a config.json')
+  overrides = _derived_overrides(configs)
+  return [read_run(name, os.path.join(sweep_dir, name), overrides[name])
+          for name in configs]
+
+
+@dataclasses.dataclass
+class Variant:
+  """Runs that differ only in their seed."""
+  name: str
+  overrides: Dict[str, object]
+  runs: List[RunResult]
+
+  def values(self, metric: str) -> np.ndarray:
+    return np.array([r.final[metric] for r in self.runs if metric in r.final],
+                    np.float64)
+
+
+def group(results: Sequence[RunResult]) -> List[Variant]:
+  """Finished runs grouped by their overrides other than the seed(s)."""
+  seed_keys = {k for r in results for k in r.overrides if _is_seed_key(k, results)}
+  variants: Dict[str, Variant] = {}
+  for run in results:
+    if run.problem:
+      continue
+    key = {k: v for k, v in run.overrides.items() if k not in seed_keys}
+    name = sweeps.run_name(key)
+    variants.setdefault(name, Variant(name, key, [])).runs.append(run)
+  return list(variants.values())
+
+
+def default_metrics(results: Sequence[RunResult]) -> List[str]:
+  """Evaluated metrics in order of appearance, then the losses."""
+  names = []
+  for run in results:
+    for key in run.final:
+      if key not in _LOSSES and key not in names:
+        names.append(key)
+  return names + [k for k in _LOSSES if any(k in r.final for r in results)]
+
+
+def mean_std(values: np.ndarray) -> Tuple[float, float]:
+  """Mean and sample std (n - 1; NaN for fewer than two values)."""
+  if values.size == 0:
+    return math.nan, math.nan
+  return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else math.nan
+
+
+def _cell(values: np.ndarray) -> str:
+  mean, std = mean_std(values)
+  if math.isnan(mean):
+    return '–'
+  return f'{mean:.4g}' if math.isnan(std) else f'{mean:.4g} ± {std:.2g}'
+
+
+def _seeds(variant: Variant) -> str:
+  seeds = [r.overrides.get('seed') for r in variant.runs]
+  return ','.join(str(s) for s in seeds if s is not None)
+
+
+def markdown(variants: Sequence[Variant], metrics: Sequence[str],
+             left_out: Sequence[RunResult]) -> str:
+  lines = ['| variant | n | ' + ' | '.join(metrics) + ' |',
+           '|---|---:|' + '---:|' * len(metrics)]
+  for v in variants:
+    cells = [_cell(v.values(m)) for m in metrics]
+    lines.append(f'| {v.name} | {len(v.runs)} | ' + ' | '.join(cells) + ' |')
+  if left_out:
+    lines += ['', f'Not in the table ({len(left_out)}):']
+    lines += [f'- {r.name}: {r.problem}' for r in left_out]
+  return '\n'.join(lines) + '\n'
+
+
+def write_csv(path: str, variants: Sequence[Variant], metrics: Sequence[str]) -> None:
+  keys = sorted({k for v in variants for k in v.overrides})
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['variant'] + keys + ['n_seeds', 'seeds'] +
+                    [f'{m}_{s}' for m in metrics for s in ('mean', 'std')])
+    for v in variants:
+      stats = [x for m in metrics for x in mean_std(v.values(m))]
+      writer.writerow([v.name] + [v.overrides.get(k, '') for k in keys] +
+                      [len(v.runs), _seeds(v)] + stats)
+
+
+def plot(path: str, variants: Sequence[Variant], metric: str) -> bool:
+  """Mean over seeds of `metric` vs step per variant, the band spanning the
+  seeds (at the steps every seed logged). False if matplotlib is missing."""
+  try:
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+  except ImportError:
+    logging.warning('matplotlib is not installed (pip install matplotlib): no plot')
+    return False
+  fig, ax = plt.subplots(figsize=(8, 5))
+  for v in variants:
+    curves = [dict(r.curves.get(metric, [])) for r in v.runs]
+    steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    if not steps:
+      continue
+    values = np.array([[c[s] for s in steps] for c in curves], np.float64)
+    line, = ax.plot(steps, values.mean(0), marker='.' if len(steps) < 3 else None,
+                    label=f'{v.name} (n={len(v.runs)})')
+    if len(curves) > 1:
+      ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2,
+                      color=line.get_color())
+  ax.set_xlabel('step')
+  ax.set_ylabel(metric)
+  ax.set_title(f'{metric}: mean over seeds; band: min to max', fontsize='small')
+  ax.grid(alpha=0.3)
+  if ax.lines:
+    ax.legend(fontsize='x-small', loc='best')
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+  return True
+
+
+def report(sweep_dir: str, metrics: Sequence[str] = (),
+           plot_metric: str = '') -> str:
+  """Writes report.md, report.csv (and report.png) in `sweep_dir`; returns
+  the Markdown."""
+  results = collect(sweep_dir)
+  variants = group(results)
+  metrics = list(metrics) or default_metrics([r for v in variants for r in v.runs])
+  left_out = [r for r in results if r.problem]
+  text = markdown(variants, metrics, left_out)
+  with open(os.path.join(sweep_dir, 'report.md'), 'w') as f:
+    f.write(text)
+  write_csv(os.path.join(sweep_dir, 'report.csv'), variants, metrics)
+  plot_metric = plot_metric or (metrics[0] if metrics else '')
+  if plot_metric and variants:
+    plot(os.path.join(sweep_dir, 'report.png'), variants, plot_metric)
+  return text
+
+
+def _define_flags() -> None:
+  # Only when run as a program: tests and other tools import this module
+  # beside modules with flags of their own.
+  flags.DEFINE_string('sweep_dir', None, 'Directory of the runs (holds sweep.json '
+                      'or run directories).')
+  flags.DEFINE_list('metrics', [], 'Columns; default: evaluated metrics, loss_d, loss_g.')
+  flags.DEFINE_string('plot_metric', '', 'Metric plotted vs step; default the first.')
+
+  # Keys of a metrics.jsonl record that are bookkeeping, not results.
+  _NOT_METRICS = ('step', 'eval_seconds', 'steps_per_s')
+  _LOSSES = ('loss_d', 'loss_g')
+  # Config keys that say how a run was executed, not what it computes; never a
+  # variant (data_dir, device counts ...), as in gan_jax/workdir.py.
+  _EXECUTION_KEYS = ('log_every_steps', 'checkpoint_every_steps',
+                     'sample_every_steps', 'keep_checkpoints', 'num_devices',
+                     'distributed', 'overwrite', 'data.data_dir', 'data.download',
+                     'model.conv_impl')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if not FLAGS.sweep_dir:
+    sys.exit('error: --sweep_dir is required')
+  try:
+    text = report(FLAGS.sweep_dir, FLAGS.metrics, FLAGS.plot_metric)
+  except GanJaxError as e:
+    sys.exit(f'error: {e}')
+  print(text, end='')
+
+
+if __name__ == '__main__':
+  _define_flags()
+  app.run(main)

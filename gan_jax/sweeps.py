@@ -1,0 +1,240 @@
+"""Sweeps as data: a config file's `sweep()` lists the runs, this expands them.
+
+A config file may define, beside `get_config()`,
+
+  def sweep():
+    return sweeps.product({'loss.name': ['hinge', 'least_squares']},
+                          seed=range(3))
+
+a list of override dicts (dotted config keys -> values), one per run. Each run
+is an ordinary gan_jax run of `get_config()` with those overrides
+(`--config.loss.name=hinge --config.seed=1`), in the workdir
+`<sweep_dir>/<run name>`, the name being the overrides themselves
+(`loss.name=hinge,seed=1`): readable, deterministic, so re-running a sweep
+finds its runs again and resumes or skips them. `launch/sweep.py` runs them;
+`gan_jax/report.py` tabulates them.
+
+A run is finished when its workdir holds the checkpoint of step
+`num_train_steps` (orbax commits a checkpoint by renaming its directory, so a
+step directory is complete). Exit codes would not do: a preempted run saves
+and exits 0 unfinished, and raising `num_train_steps` must make finished runs
+resume.
+"""
+import copy
+import dataclasses
+import hashlib
+import importlib.util
+import itertools
+import json
+import os
+import re
+import sys
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import ml_collections
+
+from gan_jax.errors import GanJaxError
+
+SWEEP_FILE = 'sweep.json'
+# Characters kept in run names; anything else becomes '_'.
+_UNSAFE = re.compile(r'[^A-Za-z0-9._=,+-]')
+# Room for the name under the usual 255-byte limit of a path component.
+_MAX_NAME = 200
+
+Overrides = Dict[str, Any]
+
+
+class SweepError(GanJaxError):
+  """A sweep that cannot be expanded (bad config file, key, or names)."""
+
+
+def product(*axes_maps: Mapping[str, Sequence[Any]],
+            **axes: Sequence[Any]) -> List[Overrides]:
+  """Every combination of the axes' values, the first axis varying slowest.
+
+  Axes are dotted config keys, given as mappings (dotted names are not Python
+  keywords) or keywords: `product({'loss.name': ['hinge', 'minimax']},
+  seed=range(3))` is 6 override dicts. A value that is itself a dict sets
+  several keys together, e.g. an objective with the learning rate it needs:
+  `product(loss=[{'loss.name': 'wgan_gp', 'n_critic': 5},
+  {'loss.name': 'hinge'}], seed=[0, 1])` (the axis name is then unused).
+  """
+  merged = {}
+  for axes_map in axes_maps + (axes,):
+    merged.update(axes_map)
+  keys, values = list(merged), []
+  for key in keys:
+    if isinstance(merged[key], (str, bytes, Mapping)):
+      raise SweepError(f"sweep axis '{key}' must be a sequence of values, got "
+                       f'{merged[key]!r}')
+    values.append(list(merged[key]))
+  runs = []
+  for combination in itertools.product(*values):
+    overrides = {}
+    for key, value in zip(keys, combination):
+      overrides.update(value if isinstance(value, Mapping) else {key: value})
+    runs.append(overrides)
+  return runs
+
+
+def format_value(value: Any) -> str:
+  """A value as ml_collections parses it back from `--config.key=VALUE`."""
+  if isinstance(value, str):
+    return value
+  if isinstance(value, (tuple, list)):
+    return '(' + ','.join(format_value(v) for v in value) + (',)' if len(value) == 1 else ')')
+  return repr(value)
+
+
+def run_name(overrides: Mapping[str, Any]) -> str:
+  """`key=value,...` over the sorted keys, made safe as a directory name
+  ('base' for no overrides; a long name is cut and given a hash suffix)."""
+  if not overrides:
+    return 'base'
+  name = ','.join(f'{k}={format_value(overrides[k])}' for k in sorted(overrides))
+  name = _UNSAFE.sub('_', name)
+  if name.startswith('.'):
+    name = '_' + name[1:]
+  if len(name) > _MAX_NAME:
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    name = f'{name[:_MAX_NAME - 11]}-{digest}'
+  return name
+
+
+def config_flags(overrides: Mapping[str, Any]) -> List[str]:
+  """`--config.key=value` flags of gan_jax.main, in the overrides' order."""
+  return [f'--config.{k}={format_value(v)}' for k, v in overrides.items()]
+
+
+def config_root(config_path: str) -> str:
+  """The directory config files import from (`from configs import default`):
+  the parent of the config's directory."""
+  return os.path.dirname(os.path.dirname(os.path.abspath(config_path.split(':')[0])))
+
+
+def load_config_module(config_path: str):
+  """The module of a config file (`path` or `path:arg` as ml_collections takes
+  it) and the argument for its get_config, or None."""
+  path, _, argument = config_path.partition(':')
+  if not os.path.isfile(path):
+    raise SweepError(f'config file {path} does not exist')
+  # Where `from configs import ...` resolves: beside the config's directory,
+  # and the working directory, as for `python -m gan_jax.main`.
+  for root in (os.getcwd(), config_root(path)):
+    if root not in sys.path:
+      sys.path.insert(0, root)
+  name = 'sweep_config_' + re.sub(r'\W', '_', os.path.splitext(os.path.basename(path))[0])
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module, argument or None
+
+
+@dataclasses.dataclass
+class Run:
+  """One run of a sweep: its overrides, name, workdir and training budget."""
+  name: str
+  overrides: Overrides
+  workdir: str
+  num_train_steps: int
+
+
+def default_sweep_dir(config_path: str) -> str:
+  base = os.path.splitext(os.path.basename(config_path.split(':')[0]))[0]
+  return os.path.join('runs', 'sweeps', base)
+
+
+def _apply(config: ml_collections.ConfigDict, overrides: Overrides,
+           name: str) -> ml_collections.ConfigDict:
+  # On a locked copy, so that a misspelt key fails here, at expansion, rather
+  # than in the middle of a sweep.
+  config = copy.deepcopy(config)
+  config.lock()
+  try:
+    config.update_from_flattened_dict(dict(overrides))
+  except (KeyError, AttributeError, TypeError, ValueError) as e:
+    detail = ' '.join(str(e).strip('\'"').split())[:300]
+    raise SweepError(f'run {name}: cannot apply its overrides ({detail})') from None
+  return config
+
+
+def expand(config_path: str, sweep_dir: str) -> List[Run]:
+  """The runs of the sweep in `config_path`, each checked against the config."""
+  module, argument = load_config_module(config_path)
+  if not hasattr(module, 'sweep'):
+    raise SweepError(f'{config_path} defines no sweep(); add one returning a '
+                     'list of override dicts (see gan_jax/sweeps.py)')
+  base = module.get_config(argument) if argument else module.get_config()
+  entries = module.sweep()
+  if not entries or not all(isinstance(e, Mapping) for e in entries):
+    raise SweepError(f'sweep() of {config_path} must return a non-empty list '
+                     'of dicts')
+  runs, seen = [], {}
+  for overrides in entries:
+    overrides = dict(overrides)
+    name = run_name(overrides)
+    if name in seen:
+      raise SweepError(f'sweep() of {config_path} has two runs named {name} '
+                       f'({seen[name]} and {overrides})')
+    seen[name] = overrides
+    config = _apply(base, overrides, name)
+    runs.append(Run(name, overrides, os.path.join(sweep_dir, name),
+                    int(config.num_train_steps)))
+  return runs
+
+
+def command(config_path: str, run: Run, python: str = sys.executable) -> List[str]:
+  """The gan_jax.main command line of `run`."""
+  return [python, '-m', 'gan_jax.main', f'--config={config_path}',
+          f'--workdir={run.workdir}'] + config_flags(run.overrides)
+
+
+def checkpoint_steps(workdir: str) -> List[int]:
+  """Steps of the committed checkpoints in `workdir`, ascending."""
+  path = os.path.join(workdir, 'checkpoints')
+  if not os.path.isdir(path):
+    return []
+  return sorted(int(d) for d in os.listdir(path)
+                if d.isdigit() and os.path.isdir(os.path.join(path, d)))
+
+
+def disk_status(run: Run) -> str:
+  """'finished' (the step-num_train_steps checkpoint exists), 'partial'
+  (earlier checkpoints: it resumes) or 'new'."""
+  steps = checkpoint_steps(run.workdir)
+  if run.num_train_steps in steps or (steps and steps[-1] > run.num_train_steps):
+    return 'finished'
+  return 'partial' if steps else 'new'
+
+
+def read_sweep_file(sweep_dir: str) -> Optional[dict]:
+  path = os.path.join(sweep_dir, SWEEP_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def write_sweep_file(sweep_dir: str, config_path: str, runs: Sequence[Run],
+                     results: Mapping[str, dict]) -> str:
+  """Writes `<sweep_dir>/sweep.json`: the config and, per run, its name,
+  overrides, workdir, budget, last checkpoint and status, plus what
+  `results[name]` adds (exit_code, error, log, job_id ...). Atomic."""
+  entries = []
+  for run in runs:
+    steps = checkpoint_steps(run.workdir)
+    entry = dict(name=run.name, overrides=run.overrides, workdir=run.workdir,
+                 num_train_steps=run.num_train_steps,
+                 last_checkpoint=steps[-1] if steps else None,
+                 status=disk_status(run))
+    entry.update(results.get(run.name, {}))
+    entries.append(entry)
+  os.makedirs(sweep_dir, exist_ok=True)
+  path = os.path.join(sweep_dir, SWEEP_FILE)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(dict(config=config_path, updated=time.strftime('%Y-%m-%d %H:%M:%S'),
+                   runs=entries), f, indent=2, default=str)
+  os.replace(tmp, path)
+  return path

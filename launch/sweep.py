@@ -1,0 +1,262 @@
+"""Runs the sweep of a config file: every run an ordinary, resumable gan_jax run.
+
+  python launch/sweep.py --config=configs/ablation_mog.py
+      [--sweep_dir=runs/sweeps/ablation_mog] [--dry_run]
+      [--parallel=N | --gpus=0,1,...] [--slurm [--sbatch_args='...']]
+
+The runs are the override dicts of the config's `sweep()` (gan_jax/sweeps.py);
+run R trains in <sweep_dir>/<R's name> with `python -m gan_jax.main`. Runs
+whose final checkpoint exists are skipped; the others start or resume from
+their latest checkpoint, so re-running the same command completes a sweep.
+
+Locally: with --gpus, one run per listed GPU at a time (CUDA_VISIBLE_DEVICES
+masks it to that GPU); without, --parallel runs at a time on the CPU, each
+pinned to its own cores (sched_setaffinity: XLA's and TensorFlow's thread
+pools size themselves to the cores a process may use) with OMP / TF thread
+counts to match, and with JAX_PLATFORMS=cpu when several share the machine.
+Output goes to <sweep_dir>/logs/<run>.log. A failed run is reported (name,
+exit code, last error line) and the others go on; the sweep exits 1 if any
+failed. SIGTERM/SIGINT stop new runs and are passed on to the running ones,
+which checkpoint and exit. <sweep_dir>/sweep.json lists the runs, their
+overrides and status.
+
+--slurm submits one `sbatch launch/slurm.sbatch` job per unfinished run (jobs
+still queued or running from a previous submission, per squeue, are not
+submitted again).
+"""
+import collections
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from gan_jax import sweeps
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('config', None, 'Config file defining get_config() and sweep().')
+flags.DEFINE_string('sweep_dir', None, 'Where the runs go; default '
+                    'runs/sweeps/<config name>.')
+flags.DEFINE_bool('dry_run', False, 'Print each run\'s command and whether it '
+                  'would be skipped; run nothing, write nothing.')
+flags.DEFINE_integer('parallel', 1, 'CPU runs at a time (without --gpus).')
+flags.DEFINE_list('gpus', [], 'GPU ids: one run per GPU at a time.')
+flags.DEFINE_bool('slurm', False, 'Submit one Slurm job per run (sbatch).')
+flags.DEFINE_string('sbatch_args', '', 'Extra sbatch options, e.g. '
+                    '"--partition=gpu --nodes=2 --gpus-per-node=8".')
+flags.mark_flags_as_required(['config'])
+
+_SBATCH_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'slurm.sbatch')
+_POLL_SECONDS = 1.0
+
+
+def _slots(gpus: List[str], parallel: int) -> List[Dict]:
+  """Per concurrent run: environment variables and CPU cores (or None)."""
+  if gpus:
+    return [dict(env={'CUDA_VISIBLE_DEVICES': g}, cores=None, label=f'GPU {g}')
+            for g in gpus]
+  if parallel < 1:
+    raise app.UsageError('--parallel must be >= 1')
+  if parallel == 1:
+    return [dict(env={}, cores=None, label='this machine')]
+  cores = sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else []
+  per_run = max(1, len(cores) // parallel) if cores else 1
+  slots = []
+  for i in range(parallel):
+    mine = [cores[(i * per_run + j) % len(cores)] for j in range(per_run)] if cores else None
+    threads = str(per_run)
+    # Several runs on one accelerator would fight over its memory.
+    env = {'JAX_PLATFORMS': 'cpu', 'OMP_NUM_THREADS': threads,
+           'TF_NUM_INTRAOP_THREADS': threads, 'TF_NUM_INTEROP_THREADS': '1'}
+    slots.append(dict(env=env, cores=mine,
+                      label=f'cores {",".join(map(str, mine))}' if mine else f'slot {i}'))
+  return slots
+
+
+def _run_env(config_path: str, extra: Dict[str, str]) -> Dict[str, str]:
+  # The config's `from configs import ...` must resolve from any cwd.
+  root = sweeps.config_root(config_path)
+  path = os.pathsep.join(p for p in (root, os.environ.get('PYTHONPATH')) if p)
+  return {**os.environ, 'PYTHONPATH': path, **extra}
+
+
+def _last_error_line(log_path: str) -> str:
+  """gan_jax's one-line `error: ...`, else the last line (a traceback's)."""
+  try:
+    with open(log_path, errors='replace') as f:
+      lines = [line.strip() for line in f.readlines()[-200:] if line.strip()]
+  except OSError:
+    return ''
+  errors = [line for line in lines if line.startswith('error:')]
+  return (errors or lines or [''])[-1][:500]
+
+
+class _StopRequest:
+  """SIGTERM/SIGINT: stop starting runs; the running ones are told to stop."""
+
+  def __init__(self):
+    self.signal = None
+
+  def __call__(self, signum, frame):
+    del frame
+    self.signal = signum
+
+
+def run_local(config_path: str, sweep_dir: str, runs: List[sweeps.Run],
+              slots: List[Dict]) -> Dict[str, dict]:
+  """Runs `runs` with at most one per slot at a time; results by run name."""
+  log_dir = os.path.join(sweep_dir, 'logs')
+  os.makedirs(log_dir, exist_ok=True)
+  queue = collections.deque(runs)
+  running = {}  # slot index -> (run, process, log file, start time)
+  results: Dict[str, dict] = {}
+  stop = _StopRequest()
+  previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+  forwarded = False
+  try:
+    while running or (queue and not stop.signal):
+      for i, slot in enumerate(slots):
+        if i in running or not queue or stop.signal:
+          continue
+        run = queue.popleft()
+        log_path = os.path.join(log_dir, f'{run.name}.log')
+        log = open(log_path, 'a')
+        cores = slot['cores']
+        process = subprocess.Popen(
+            sweeps.command(config_path, run), stdout=log, stderr=subprocess.STDOUT,
+            env=_run_env(config_path, slot['env']),
+            preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None)
+        running[i] = (run, process, log, time.time())
+        logging.info('started %s (%s) on %s; log: %s', run.name,
+                     sweeps.disk_status(run), slot['label'], log_path)
+        results[run.name] = dict(status='running', log=log_path)
+        sweeps.write_sweep_file(sweep_dir, config_path, runs, results)
+      if stop.signal and not forwarded:
+        logging.warning('received %s: stopping the %d running run(s) (they '
+                        'checkpoint); %d not started', signal.Signals(stop.signal).name,
+                        len(running), len(queue))
+        for _, process, _, _ in running.values():
+          process.send_signal(signal.SIGTERM)
+        forwarded = True
+      time.sleep(_POLL_SECONDS)
+      for i, (run, process, log, start) in list(running.items()):
+        code = process.poll()
+        if code is None:
+          continue
+        log.close()
+        del running[i]
+        result = dict(exit_code=code, seconds=round(time.time() - start, 1),
+                      log=log.name)
+        finished = sweeps.disk_status(run) == 'finished'
+        if code != 0:
+          result.update(status='failed', error=_last_error_line(log.name))
+          logging.error('FAILED %s: exit code %d: %s', run.name, code, result['error'])
+        elif not finished:
+          result['status'] = 'interrupted'
+          logging.warning('%s stopped before its last step; rerun to resume', run.name)
+        else:
+          logging.info('finished %s in %.0f s', run.name, result['seconds'])
+        results[run.name] = result
+        sweeps.write_sweep_file(sweep_dir, config_path, runs, results)
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+  return results
+
+
+def _queued_slurm_jobs(sweep_dir: str) -> Dict[str, str]:
+  """Run name -> job id of this sweep's earlier jobs still pending/running."""
+  previous = sweeps.read_sweep_file(sweep_dir) or {}
+  jobs = {r['name']: str(r['job_id']) for r in previous.get('runs', [])
+          if r.get('job_id')}
+  if not jobs or not shutil.which('squeue'):
+    return {}
+  out = subprocess.run(['squeue', '-h', '-o', '%i', '-j', ','.join(jobs.values())],
+                       capture_output=True, text=True)
+  alive = set(out.stdout.split())
+  return {name: job for name, job in jobs.items() if job in alive}
+
+
+def sbatch_command(config_path: str, sweep_dir: str, run: sweeps.Run) -> List[str]:
+  return (['sbatch', '--parsable', f'--job-name={run.name}',
+           f'--output={os.path.join(sweep_dir, "logs", run.name)}-%j.log']
+          + shlex.split(FLAGS.sbatch_args)
+          + [_SBATCH_SCRIPT, config_path, run.workdir]
+          + sweeps.config_flags(run.overrides))
+
+
+def submit_slurm(config_path: str, sweep_dir: str,
+                 runs: List[sweeps.Run]) -> Dict[str, dict]:
+  os.makedirs(os.path.join(sweep_dir, 'logs'), exist_ok=True)
+  results = {}
+  for run in runs:
+    out = subprocess.run(sbatch_command(config_path, sweep_dir, run),
+                         capture_output=True, text=True,
+                         env=_run_env(config_path, {}))
+    if out.returncode != 0:
+      error = (out.stderr.strip().splitlines() or [''])[-1]
+      results[run.name] = dict(status='failed', exit_code=out.returncode,
+                               error=f'sbatch: {error}')
+      logging.error('sbatch failed for %s: %s', run.name, error)
+      continue
+    job_id = out.stdout.strip().split(';')[0]
+    results[run.name] = dict(status='submitted', job_id=job_id)
+    logging.info('submitted %s as job %s', run.name, job_id)
+  return results
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  config_path = FLAGS.config
+  sweep_dir = FLAGS.sweep_dir or sweeps.default_sweep_dir(config_path)
+  try:
+    runs = sweeps.expand(config_path, sweep_dir)
+  except sweeps.SweepError as e:
+    sys.exit(f'error: {e}')
+  if FLAGS.slurm and not FLAGS.dry_run and not shutil.which('sbatch'):
+    sys.exit('error: --slurm needs sbatch, which is not on PATH; run on a '
+             'Slurm login node, or drop --slurm to run here')
+  queued = _queued_slurm_jobs(sweep_dir) if FLAGS.slurm else {}
+  todo, skipped = [], 0
+  for run in runs:
+    status = sweeps.disk_status(run)
+    if status == 'finished' or run.name in queued:
+      skipped += 1
+      why = 'finished' if status == 'finished' else f'job {queued[run.name]} queued'
+      if FLAGS.dry_run:
+        print(f'# skip {run.name} ({why})')
+      continue
+    todo.append(run)
+    if FLAGS.dry_run:
+      action = 'resume' if status == 'partial' else 'start'
+      cmd = (sbatch_command(config_path, sweep_dir, run) if FLAGS.slurm
+             else sweeps.command(config_path, run))
+      print(f'# {action} {run.name}\n{shlex.join(cmd)}')
+  summary = f'{len(runs)} runs: {skipped} skipped, {len(todo)} to run'
+  if FLAGS.dry_run:
+    print(f'# {summary} (dry run: nothing started)')
+    return
+  logging.info('%s; sweep dir %s', summary, sweep_dir)
+  if FLAGS.slurm:
+    results = submit_slurm(config_path, sweep_dir, todo)
+  else:
+    results = run_local(config_path, sweep_dir, todo, _slots(FLAGS.gpus, FLAGS.parallel))
+  path = sweeps.write_sweep_file(sweep_dir, config_path, runs, results)
+  failed = {n: r for n, r in results.items() if r.get('status') == 'failed'}
+  for name, result in failed.items():
+    print(f'FAILED {name}: exit code {result["exit_code"]}: {result.get("error", "")}')
+  print(f'{summary}; {len(failed)} failed. Status: {path}')
+  if failed:
+    sys.exit(1)
+
+
+if __name__ == '__main__':
+  app.run(main)

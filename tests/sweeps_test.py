@@ -1,0 +1,374 @@
+"""Sweeps: expansion and names, the launcher (dry run, skipping, Slurm
+submission, a real tiny sweep), the report's numbers, and multi-process
+training equal to one process."""
+import csv
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from configs import ablation_mnist, ablation_mog, mog_grid
+from gan_jax import losses, report, sweeps, writers
+
+# A sweep over a small MoG config: 2-D points, no TFDS, a few steps.
+_TINY_SWEEP = '''
+from configs import mog_ring
+from gan_jax import sweeps
+
+
+def get_config():
+  config = mog_ring.get_config()
+  config.batch_size = 64
+  config.num_train_steps = {steps}
+  config.log_every_steps = 1
+  config.checkpoint_every_steps = {steps}
+  config.sample_every_steps = 1000
+  config.eval_every_steps = {steps}
+  config.eval.num_samples = 500
+  config.data.num_examples = 1000
+  return config
+
+
+def sweep():
+  return sweeps.product(seed=[0, 1]) + {extra}
+'''
+
+
+def write_config(tmp_path, steps=3, extra='[]', name='tiny_sweep.py'):
+  path = tmp_path / name
+  path.write_text(_TINY_SWEEP.format(steps=steps, extra=extra))
+  return str(path)
+
+
+def launch(repo_dir, *args, env=None, timeout=120):
+  env = {**os.environ, **(env or {})}
+  env.pop('XLA_FLAGS', None)  # not the tests' 8 fake devices
+  return subprocess.run([sys.executable, 'launch/sweep.py', *args], cwd=repo_dir,
+                        capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def make_checkpoint(workdir, step):
+  os.makedirs(os.path.join(workdir, 'checkpoints', str(step)), exist_ok=True)
+
+
+# ----------------------------------------------------------- expansion ----
+def test_product_varies_the_last_axis_fastest_and_merges_dict_values():
+  runs = sweeps.product({'loss.name': ['hinge', 'minimax']}, seed=range(2))
+  assert runs == [{'loss.name': 'hinge', 'seed': 0}, {'loss.name': 'hinge', 'seed': 1},
+                  {'loss.name': 'minimax', 'seed': 0}, {'loss.name': 'minimax', 'seed': 1}]
+  runs = sweeps.product(loss=[{'loss.name': 'wgan_gp', 'n_critic': 5},
+                              {'loss.name': 'hinge'}], seed=[3])
+  assert runs == [{'loss.name': 'wgan_gp', 'n_critic': 5, 'seed': 3},
+                  {'loss.name': 'hinge', 'seed': 3}]
+  assert sweeps.product() == [{}]
+  with pytest.raises(sweeps.SweepError, match="axis 'loss.name'"):
+    sweeps.product({'loss.name': 'hinge'})  # a string is not a list of values
+
+
+def test_run_names_are_sorted_readable_and_filesystem_safe():
+  assert sweeps.run_name({'seed': 1, 'loss.name': 'hinge'}) == 'loss.name=hinge,seed=1'
+  assert sweeps.run_name({}) == 'base'
+  assert sweeps.run_name({'optimizer_d.learning_rate': 1e-4, 'ema_decay': 0.999,
+                          'model.spectral_norm': True}) == (
+                              'ema_decay=0.999,model.spectral_norm=True,'
+                              'optimizer_d.learning_rate=0.0001')
+  assert sweeps.run_name({'data.data_dir': '/a b/c'}) == 'data.data_dir=_a_b_c'
+  assert sweeps.run_name({'model.g_hidden': (64, 64)}) == 'model.g_hidden=_64,64_'
+  long = sweeps.run_name({f'key{i}': 'x' * 20 for i in range(20)})
+  assert len(long) == 200 and long != sweeps.run_name({f'key{i}': 'y' * 20 for i in range(20)})
+
+
+def test_flags_format_values_as_ml_collections_parses_them():
+  assert sweeps.config_flags({'loss.name': 'hinge', 'seed': 2, 'ema_decay': 0.5,
+                              'model.spectral_norm': False,
+                              'model.g_hidden': (64, 32)}) == [
+      '--config.loss.name=hinge', '--config.seed=2', '--config.ema_decay=0.5',
+      '--config.model.spectral_norm=False', '--config.model.g_hidden=(64,32)']
+
+
+def test_expand_checks_every_override_against_the_config(tmp_path):
+  path = write_config(tmp_path, steps=7, extra="[{'num_train_steps': 9}]")
+  runs = sweeps.expand(path, str(tmp_path / 'sweep'))
+  assert [r.name for r in runs] == ['seed=0', 'seed=1', 'num_train_steps=9']
+  assert [r.num_train_steps for r in runs] == [7, 7, 9]
+  assert runs[0].workdir == str(tmp_path / 'sweep' / 'seed=0')
+  bad = write_config(tmp_path, extra="[{'loss.nmae': 'hinge'}]", name='bad.py')
+  with pytest.raises(sweeps.SweepError, match='run loss.nmae=hinge: .*nmae'):
+    sweeps.expand(bad, str(tmp_path))
+  twice = write_config(tmp_path, extra="[{'seed': 1}]", name='twice.py')
+  with pytest.raises(sweeps.SweepError, match='two runs named seed=1'):
+    sweeps.expand(twice, str(tmp_path))
+  (tmp_path / 'plain.py').write_text('from configs import mog_ring\n'
+                                     'get_config = mog_ring.get_config\n')
+  with pytest.raises(sweeps.SweepError, match='defines no sweep'):
+    sweeps.expand(str(tmp_path / 'plain.py'), str(tmp_path))
+
+
+def _flat(config):
+  return report._flatten(json.loads(config.to_json_best_effort()))
+
+
+def test_shipped_ablations_expand_to_registered_objectives():
+  mog = sweeps.expand('configs/ablation_mog.py', 'sweep')
+  assert len(mog) == 2 * len(ablation_mog.OBJECTIVES) * 3 == 60
+  assert set(ablation_mog.OBJECTIVES) <= set(losses.OBJECTIVES)
+  mnist = sweeps.expand('configs/ablation_mnist.py', 'sweep')
+  assert len(mnist) == len(ablation_mnist.OBJECTIVES) * 3 == 18
+  assert set(ablation_mnist.OBJECTIVES) <= set(losses.OBJECTIVES)
+  # The grid runs train configs/mog_grid.py, but for data.mog (whose values
+  # are the grid's defaults).
+  grid = ablation_mog.get_config()
+  grid.data.dataset = 'mog_grid'
+  expected = {k: v for k, v in _flat(mog_grid.get_config()).items()
+              if not k.startswith('data.mog.')}
+  assert _flat(grid) == expected
+
+
+# -------------------------------------------------------------- status ----
+def test_a_run_is_finished_when_its_final_checkpoint_exists(tmp_path):
+  run = sweeps.Run('seed=0', {'seed': 0}, str(tmp_path / 'seed=0'), 10)
+  assert sweeps.disk_status(run) == 'new'
+  make_checkpoint(run.workdir, 5)
+  os.makedirs(os.path.join(run.workdir, 'checkpoints', '10.orbax-checkpoint-tmp-1'))
+  assert sweeps.disk_status(run) == 'partial'  # an uncommitted save is not one
+  make_checkpoint(run.workdir, 10)
+  assert sweeps.disk_status(run) == 'finished'
+  run.num_train_steps = 20  # a longer budget: the run resumes
+  assert sweeps.disk_status(run) == 'partial'
+
+
+def test_dry_run_prints_commands_and_skips_finished_runs(tmp_path, repo_dir):
+  config = write_config(tmp_path, steps=4)
+  sweep_dir = tmp_path / 'sweep'
+  make_checkpoint(sweep_dir / 'seed=0', 4)
+  make_checkpoint(sweep_dir / 'seed=1', 2)
+  result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}', '--dry_run')
+  assert result.returncode == 0, result.stderr[-2000:]
+  lines = result.stdout.splitlines()
+  assert lines[0] == '# skip seed=0 (finished)'
+  assert lines[1] == '# resume seed=1'
+  assert lines[2].endswith(f'-m gan_jax.main --config={config} '
+                           f'--workdir={sweep_dir}/seed=1 --config.seed=1')
+  assert lines[-1] == '# 2 runs: 1 skipped, 1 to run (dry run: nothing started)'
+  assert sorted(os.listdir(sweep_dir)) == ['seed=0', 'seed=1']  # nothing written
+
+
+def test_slurm_needs_sbatch_on_path(tmp_path, repo_dir):
+  config = write_config(tmp_path)
+  result = launch(repo_dir, f'--config={config}', f'--sweep_dir={tmp_path}/s',
+                  '--slurm', env={'PATH': str(tmp_path)})
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'error: --slurm needs sbatch, which is not on PATH')
+
+
+def test_slurm_submits_one_job_per_unfinished_run(tmp_path, repo_dir):
+  bin_dir = tmp_path / 'bin'
+  bin_dir.mkdir()
+  calls = tmp_path / 'sbatch_calls'
+  (bin_dir / 'sbatch').write_text(
+      f'#!/bin/sh\necho "$@" >> {calls}\necho "$(wc -l < {calls});cluster"\n')
+  (bin_dir / 'sbatch').chmod(0o755)
+  config = write_config(tmp_path, steps=4)
+  sweep_dir = tmp_path / 'sweep'
+  make_checkpoint(sweep_dir / 'seed=0', 4)
+  env = {'PATH': f'{bin_dir}{os.pathsep}{os.environ["PATH"]}'}
+  dry = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}',
+               '--slurm', '--sbatch_args=--partition=gpu --nodes=2', '--dry_run', env=env)
+  assert dry.returncode == 0, dry.stderr[-2000:]
+  command = dry.stdout.splitlines()[2]
+  assert command.startswith('sbatch --parsable --job-name=seed=1 ')
+  assert (f' --partition=gpu --nodes=2 {repo_dir}/launch/slurm.sbatch {config} '
+          f'{sweep_dir}/seed=1 --config.seed=1') in command
+  assert not calls.exists()
+  result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}',
+                  '--slurm', env=env)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert len(calls.read_text().splitlines()) == 1
+  runs = {r['name']: r for r in sweeps.read_sweep_file(str(sweep_dir))['runs']}
+  assert runs['seed=0']['status'] == 'finished'
+  assert runs['seed=1']['job_id'] == '1' and runs['seed=1']['status'] == 'submitted'
+
+
+# -------------------------------------------------------------- report ----
+def _fake_run(sweep_dir, name, config, records):
+  workdir = os.path.join(sweep_dir, name)
+  os.makedirs(workdir)
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    json.dump(config, f)
+  if records is not None:
+    with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
+      f.writelines(json.dumps(r) + '\n' for r in records)
+
+
+def _records(fid_curve, loss_d, steps=10):
+  """Training records every 5 steps and evaluations at the fid_curve steps."""
+  train = [dict(step=s, loss_d=loss_d + s, loss_g=2.0, steps_per_s=9.0)
+           for s in range(5, steps + 1, 5)]
+  evals = [dict(step=s, fid=v, kid=v / 10, eval_seconds=1.0) for s, v in fid_curve]
+  return sorted(train + evals, key=lambda r: r['step'])
+
+
+def _fake_sweep(sweep_dir):
+  base = dict(num_train_steps=10, log_every_steps=5, data=dict(data_dir='/x'))
+  runs = [  # name, loss, seed, fid curve, loss_d offset
+      ('a0', 'hinge', 0, [(5, 50.0), (10, 10.0)], 0.0),
+      ('a1', 'hinge', 1, [(5, 40.0), (10, 14.0)], 1.0),
+      ('a2', 'hinge', 2, [(5, 30.0), (10, 12.0)], 2.0),
+      ('b0', 'minimax', 0, [(5, 60.0), (10, 20.0)], 0.0),
+  ]
+  for name, loss, seed, curve, offset in runs:
+    config = dict(base, seed=seed, loss=dict(name=loss),
+                  data=dict(data_dir=f'/x/{name}', seed=seed))
+    _fake_run(sweep_dir, name, config, _records(curve, offset))
+  # Unfinished (step 5 of 10), and never started.
+  _fake_run(sweep_dir, 'b1', dict(base, seed=1, loss=dict(name='minimax'),
+                                  data=dict(seed=1)), _records([(5, 1.0)], 0.0, steps=5))
+  _fake_run(sweep_dir, 'b2', dict(base, seed=2, loss=dict(name='minimax'),
+                                  data=dict(seed=2)), None)
+
+
+def test_report_groups_seeds_into_mean_and_std(tmp_path):
+  _fake_sweep(str(tmp_path))
+  text = report.report(str(tmp_path))
+  lines = text.splitlines()
+  assert lines[0] == '| variant | n | fid | kid | loss_d | loss_g |'
+  # hinge: fid 10, 14, 12 -> mean 12, sample std 2; kid = fid / 10;
+  # loss_d at step 10: 10, 11, 12 -> 11 ± 1.
+  assert lines[2] == '| loss.name=hinge | 3 | 12 ± 2 | 1.2 ± 0.2 | 11 ± 1 | 2 ± 0 |'
+  assert lines[3] == '| loss.name=minimax | 1 | 20 | 2 | 10 | 2 |'
+  assert '- b1: unfinished: step 5/10' in lines
+  assert '- b2: no metrics.jsonl (not started?)' in lines
+  with open(tmp_path / 'report.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert rows[0]['variant'] == 'loss.name=hinge' and rows[0]['loss.name'] == 'hinge'
+  assert rows[0]['n_seeds'] == '3' and rows[0]['seeds'] == '0,1,2'
+  assert float(rows[0]['fid_mean']) == 12.0 and float(rows[0]['fid_std']) == 2.0
+  assert math.isnan(float(rows[1]['fid_std']))
+  assert (tmp_path / 'report.md').read_text() == text
+  if _has_matplotlib():
+    assert (tmp_path / 'report.png').stat().st_size > 0
+
+
+def _has_matplotlib():
+  try:
+    import matplotlib  # noqa: F401
+    return True
+  except ImportError:
+    return False
+
+
+def test_report_reads_the_runs_and_overrides_of_sweep_json(tmp_path):
+  _fake_sweep(str(tmp_path))
+  runs = [sweeps.Run(n, {'loss.name': l, 'seed': s}, str(tmp_path / n), 10)
+          for n, l, s in [('a0', 'hinge', 0), ('a1', 'hinge', 1), ('b0', 'minimax', 0),
+                          ('b1', 'minimax', 1), ('gone', 'minimax', 9)]]
+  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs, {})
+  text = report.report(str(tmp_path), metrics=['fid'], plot_metric='loss_d')
+  assert text.splitlines()[2:4] == ['| loss.name=hinge | 2 | 12 ± 2.8 |',
+                                    '| loss.name=minimax | 1 | 20 |']
+  assert '- gone: no metrics.jsonl (not started?)' in text
+
+
+def test_report_command_prints_the_table(tmp_path, repo_dir):
+  _fake_sweep(str(tmp_path))
+  result = subprocess.run([sys.executable, '-m', 'gan_jax.report',
+                           f'--sweep_dir={tmp_path}', '--metrics=kid'],
+                          cwd=repo_dir, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.splitlines()[2] == '| loss.name=hinge | 3 | 1.2 ± 0.2 |'
+
+
+# --------------------------------------------------------- end to end ----
+@pytest.mark.slow
+def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo_dir):
+  config = write_config(tmp_path, extra="[{'loss.name': 'no_such_loss'}]")
+  sweep_dir = tmp_path / 'sweep'
+  result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}',
+                  '--parallel=2', timeout=600)
+  # The failing run is reported; the others still ran.
+  assert result.returncode == 1, result.stderr[-3000:]
+  assert ("FAILED loss.name=no_such_loss: exit code 1: error: unknown "
+          "config.loss.name 'no_such_loss'") in result.stdout
+  runs = {r['name']: r for r in sweeps.read_sweep_file(str(sweep_dir))['runs']}
+  assert runs['seed=0']['status'] == runs['seed=1']['status'] == 'finished'
+  assert runs['loss.name=no_such_loss']['status'] == 'failed'
+  assert runs['seed=1']['overrides'] == {'seed': 1}
+  assert runs['seed=1']['last_checkpoint'] == 3
+  for name in ('seed=0', 'seed=1'):
+    records = writers.read_metrics(str(sweep_dir / name))
+    assert [r['step'] for r in records if 'loss_d' in r] == [1, 2, 3]
+    assert 'mode_score' in records[-1]  # the evaluation at the last step
+  again = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}', '--dry_run')
+  assert again.stdout.splitlines()[:2] == ['# skip seed=0 (finished)',
+                                           '# skip seed=1 (finished)']
+  text = report.report(str(sweep_dir), metrics=['mode_score', 'loss_d'])
+  assert text.splitlines()[2].startswith('| base | 2 | ')
+  assert '- loss.name=no_such_loss: no metrics.jsonl (not started?)' in text
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_train_as_one(tfds_data_dir, repo_dir, tmp_path):
+  """2 processes x 2 CPU devices (jax.distributed over localhost, as under
+  srun) compute what 1 process x 4 devices computes on the same global batch."""
+  flags = ['--config=configs/mnist_mlp.py', '--config.batch_size=16',
+           '--config.num_train_steps=3', '--config.log_every_steps=1',
+           '--config.checkpoint_every_steps=3', '--config.sample_every_steps=1000',
+           '--config.eval_every_steps=0',
+           # SGD: Adam's g / sqrt(v) turns the float noise of a different
+           # reduction order in near-zero gradients into whole steps.
+           '--config.optimizer_g.name=sgd', '--config.optimizer_g.b1=0',
+           '--config.optimizer_d.name=sgd', '--config.optimizer_d.b1=0',
+           '--config.optimizer_g.learning_rate=0.05',
+           '--config.optimizer_d.learning_rate=0.05']
+  env = {**os.environ, 'TFDS_DATA_DIR': tfds_data_dir}
+
+  def start(workdir, devices, extra_env=None, extra_flags=()):
+    return subprocess.Popen(
+        [sys.executable, '-m', 'gan_jax.main', f'--workdir={workdir}', *flags,
+         *extra_flags], cwd=repo_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**env, **(extra_env or {}), 'XLA_FLAGS':
+                        f'--xla_force_host_platform_device_count={devices}'})
+
+  # What srun sets; jax.distributed.initialize() reads it (clusters/slurm_cluster.py).
+  port = _free_port()
+  slurm = lambda i: {'SLURM_JOB_ID': '1', 'SLURM_STEP_NODELIST': 'localhost',
+                     'SLURM_NTASKS': '2', 'SLURM_PROCID': str(i),
+                     'SLURM_LOCALID': str(i),
+                     'JAX_COORDINATOR_ADDRESS': f'localhost:{port}'}
+  processes = [start(tmp_path / 'one', 4)] + [
+      start(tmp_path / 'two', 2, slurm(i), ['--config.distributed=True'])
+      for i in range(2)]
+  outputs = [p.communicate(timeout=900)[0] for p in processes]
+  for p, out in zip(processes, outputs):
+    assert p.returncode == 0, out[-3000:]
+  assert 'step 3/3' in outputs[2]  # process 1 trained too
+
+  import orbax.checkpoint as ocp
+  one = ocp.StandardCheckpointer().restore(tmp_path / 'one' / 'checkpoints' / '3' / 'default')
+  two = ocp.StandardCheckpointer().restore(tmp_path / 'two' / 'checkpoints' / '3' / 'default')
+  for key in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats'):
+    flat_one, flat_two = (report._flatten(one[key]), report._flatten(two[key]))
+    assert flat_one.keys() == flat_two.keys()
+    for name in flat_one:
+      np.testing.assert_allclose(flat_two[name], flat_one[name], rtol=1e-4,
+                                 atol=1e-6, err_msg=f'{key}.{name}')
+  drop_timing = lambda records: [{k: v for k, v in r.items() if k != 'steps_per_s'}
+                                 for r in records]
+  records_one = drop_timing(writers.read_metrics(str(tmp_path / 'one')))
+  records_two = drop_timing(writers.read_metrics(str(tmp_path / 'two')))
+  assert [r['step'] for r in records_two] == [1, 2, 3]
+  for a, b in zip(records_one, records_two):
+    for key in a:
+      np.testing.assert_allclose(b[key], a[key], rtol=1e-4, atol=1e-6, err_msg=key)
