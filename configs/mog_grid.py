@@ -4,7 +4,13 @@ Target of VEEGAN (Srivastava et al. 2017, Sec. 5.1) and PacGAN (Lin et al.
 2018, Sec. 5.1): spacing 2, variance 0.0025. A fixed training set of 100,000
 points (PacGAN's num_sample); evaluation on 2,500 generator samples.
 
-Models: ReLU MLPs without batch norm (models/mlp2d.py), as configs/mog_ring.py.
+Models: ReLU MLPs without batch norm (models/mlp2d.py), z ~ N(0, I_2) as in
+PacGAN; G one layer deeper than for the ring (2-128-128-128-2): with two
+hidden layers G keeps mass on the lines between modes for longer (3x fewer
+high-quality samples at 10k steps, measured). D 2-128-128-1. Adam 3e-4,
+b1 0.5, batch 512, non-saturating loss, 20k steps (about 4-6 minutes on 2 CPU
+cores): ~19-20 of 25 modes, about 40% of samples high quality -- far from
+converged (PacGAN trains its larger networks for 400 epochs of batch 100).
 """
 import ml_collections
 
@@ -14,9 +20,9 @@ from configs import default
 def get_config():
   config = default.get_config()
   config.batch_size = 512
-  config.num_train_steps = 10_000
+  config.num_train_steps = 20_000
   config.log_every_steps = 500
-  config.sample_every_steps = 1000
+  config.sample_every_steps = 2000
   config.checkpoint_every_steps = 5000
 
   config.data.dataset = 'mog_grid'
@@ -28,7 +34,7 @@ def get_config():
   config.model.generator = 'mlp2d'
   config.model.discriminator = 'mlp2d'
   config.model.latent_dim = 2
-  config.model.g_hidden = (128, 128)
+  config.model.g_hidden = (128, 128, 128)
   config.model.d_hidden = (128, 128)
   config.model.g_batch_norm = False
 

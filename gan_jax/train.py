@@ -28,7 +28,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from gan_jax import checkpointing, input_pipeline, regularizers, writers
+from gan_jax import checkpointing, input_pipeline, regularizers, synthetic_data, writers
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax import preemption as preemption_lib
 from gan_jax import workdir as workdir_lib
@@ -281,7 +281,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
                           donate_argnums=(0,), devices=mapped_devices(devices))
   sample = jax.jit(lambda params, stats, z: gan.generator.apply(
       {'params': params, 'batch_stats': stats}, z, train=False))
-  latents = _fixed_latents(config)
+  # 2-D data is pictured as a scatter of 2,500 points (PacGAN's evaluation
+  # size) over the mixture's mode centres; images as an 8x8 grid.
+  points = len(gan.image_shape) == 1
+  latents = _fixed_latents(config, 2500 if points else 64)
+  centers = (synthetic_data.mixture(config.data)[0]
+             if config.data.dataset in synthetic_data.MIXTURES else None)
   template = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
 
   def start_from(state, step):
@@ -366,7 +371,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
       if writer and is_sample:
         params, stats = _unreplicate((pstate.ema_g_params, pstate.g_batch_stats))
         path = writer.write_grid(step, writers.render_samples(
-            np.asarray(sample(params, stats, latents))))
+            np.asarray(sample(params, stats, latents)), centers))
         logging.info('Wrote samples to %s', path)
       if is_eval:
         eval_results = _evaluate(evaluator, gan, config, pstate)

@@ -105,3 +105,58 @@ def test_best_metric_follows_the_data_set():
   assert evaluator_lib.best_metric(config) == ('loss_d', 'min')
   config.best_metric, config.best_mode = 'loss_g', 'min'
   assert evaluator_lib.best_metric(config) == ('loss_g', 'min')
+
+
+# ----------------------------------------------------------------------------
+# Images: real MNIST scored in the feature space of a quickly trained
+# classifier (the shipped one is the same network trained for longer).
+# ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope='module')
+def mnist_evaluator(tfds_data_dir):
+  from configs import mnist
+  from gan_jax import input_pipeline
+  from gan_jax.evaluation import classifier as classifier_lib
+  config = mnist.get_config()
+  config.data.data_dir = tfds_data_dir
+  images, labels = input_pipeline.load_split(config.data, 'train', with_labels=True)
+  variables = classifier_lib.train(images[:20_000], labels[:20_000], num_steps=150,
+                                   seed=0)
+  quick = classifier_lib.Classifier(dataset='mnist', test_accuracy=0.0,
+                                    variables=variables)
+  original = classifier_lib.load_or_train
+  classifier_lib.load_or_train = lambda *args, **kwargs: quick
+  try:
+    evaluator = evaluator_lib.Evaluator(config, metrics=('fid', 'kid', 'is', 'pr', 'dc'),
+                                        num_samples=5_000)
+  finally:
+    classifier_lib.load_or_train = original
+  real = np.asarray(input_pipeline.preprocess(images[-5_000:]))
+  return evaluator, real
+
+
+def test_held_out_real_images_score_near_the_floor(mnist_evaluator):
+  evaluator, real = mnist_evaluator
+  floor = evaluator.score(real)
+  noise = evaluator.score(np.random.default_rng(0).uniform(-1, 1, real.shape)
+                          .astype(np.float32))
+  assert floor['fid'] < 0.02 * noise['fid']
+  assert abs(floor['kid']) < 3 * floor['kid_std'] + 1e-3
+  assert floor['is'] > 8.0 > noise['is']  # ten evenly used, confident classes
+  assert floor['precision'] > 0.6 and floor['recall'] > 0.6
+  assert noise['precision'] < 0.05
+  assert 0.6 < floor['density'] < 1.4 and floor['coverage'] > 0.8
+
+
+def test_one_digit_only_is_caught_by_recall_and_score(mnist_evaluator, tfds_data_dir):
+  evaluator, real = mnist_evaluator
+  from gan_jax.evaluation import classifier as classifier_lib
+  _, logits = evaluator._classifier.features_and_logits(real)
+  ones = real[np.argmax(logits, axis=1) == 1]
+  collapsed = evaluator.score(np.resize(ones, (2000,) + ones.shape[1:]))
+  floor = evaluator.score(real)
+  assert collapsed['is'] < 1.5
+  assert collapsed['recall'] < 0.3 * floor['recall']
+  assert collapsed['fid'] > 10 * floor['fid']
+  del classifier_lib

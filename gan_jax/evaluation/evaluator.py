@@ -28,6 +28,7 @@ import numpy as np
 
 from gan_jax import input_pipeline, synthetic_data
 from gan_jax.errors import ConfigError
+from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.evaluation import metrics as metrics_lib
 from gan_jax.evaluation import mog, parzen
 from gan_jax.models import layers
@@ -51,15 +52,12 @@ _SAMPLE_CHUNK = 1000
 # training images (Goodfellow et al. 2014 cross-validate on a held-out set).
 _PARZEN_VALIDATION = 10_000
 
-# Data sets with a gan_jax classifier (evaluation/classifier.py) to embed them.
-CLASSIFIER_DATASETS = ('mnist', 'fashion_mnist')
-
 SampleFn = Callable[[jax.Array, int], np.ndarray]
 
 
 def data_kind(dataset: str) -> Optional[str]:
   """'classifier', 'stacked', 'mog', or None for data sets with no evaluator."""
-  if dataset in CLASSIFIER_DATASETS:
+  if dataset in classifier_lib.SUPPORTED_DATASETS:
     return 'classifier'
   if dataset == 'stacked_mnist':
     return 'stacked'
@@ -77,7 +75,7 @@ def resolve_metrics(dataset: str, names: str) -> Tuple[str, ...]:
   if kind is None:
     raise ConfigError(
         f"no evaluator for config.data.dataset '{dataset}' (have: "
-        f"{', '.join(CLASSIFIER_DATASETS)}, stacked_mnist, "
+        f"{', '.join(classifier_lib.SUPPORTED_DATASETS)}, stacked_mnist, "
         f"{', '.join(synthetic_data.MIXTURES)}); set --config.eval.metrics=none")
   if names == 'auto':
     return _AUTO[kind]
@@ -155,8 +153,6 @@ class Evaluator:
     start = time.perf_counter()
     if self.kind in ('classifier', 'stacked'):
       name = 'mnist' if self.kind == 'stacked' else data.dataset
-      # Imported here: only image evaluation needs the classifier's code.
-      from gan_jax.evaluation import classifier as classifier_lib  # pylint: disable=g-import-not-at-top
       self._classifier = classifier_lib.load_or_train(
           name, data_dir=data.data_dir, cache_dir=config.eval.classifier_dir)
       self.classifier_name = name
