@@ -15,6 +15,7 @@ import logging as std_logging
 import os
 import sys
 import time
+from typing import Optional
 
 from absl import app
 from absl import flags
@@ -58,9 +59,11 @@ def _held_out_real(config, num_samples: int, seed: int) -> np.ndarray:
 
 def evaluate(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
              params: str = 'ema', num_samples: int = 0,
-             data_dir: str = None, seed: int = 0) -> dict:
+             data_dir: str = None, seed: Optional[int] = None) -> dict:
   """Scores `checkpoint` of the run in `workdir`; returns and writes the report."""
   config = load_run_config(workdir)
+  # By default the latent draws of the run's own evaluations.
+  seed = config.seed if seed is None else seed
   if data_dir:
     config.data.data_dir = data_dir
   metric_names = evaluator_lib.resolve_metrics(config.data.dataset, metrics)
@@ -85,7 +88,7 @@ def evaluate(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
     g_params = state.ema_g_params if params == 'ema' else state.g_params
     sample = evaluator_lib.generator_sampler(gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim)
-    results = evaluator(sample, jax.random.PRNGKey(seed))
+    results = evaluator(sample, evaluator_lib.latent_key(seed))
   report = dict(
       workdir=os.path.abspath(workdir), checkpoint=checkpoint, step=step,
       params=params if checkpoint != 'data' else None,
@@ -132,7 +135,8 @@ def _define_flags() -> None:
   flags.DEFINE_integer('num_samples', 0, 'Samples to score; 0 = the protocol.')
   flags.DEFINE_string('data_dir', None, 'TFDS data_dir; default: the run\'s, '
                       'then $TFDS_DATA_DIR.')
-  flags.DEFINE_integer('seed', 0, 'Seed of the latent draws.')
+  flags.DEFINE_integer('seed', None, 'Seed of the latent draws; default the '
+                       "run's (the draws of its training-time evaluations).")
   flags.mark_flags_as_required(['workdir'])
 
 

@@ -34,6 +34,16 @@ from gan_jax.errors import GanJaxError
 
 FLAGS = flags.FLAGS
 
+# Keys of a metrics.jsonl record that are bookkeeping, not results.
+_NOT_METRICS = ('step', 'eval_seconds', 'steps_per_s')
+_LOSSES = ('loss_d', 'loss_g')
+# Config keys that say how a run was executed, not what it computes; never a
+# variant (data_dir, device counts ...), as in gan_jax/workdir.py.
+_EXECUTION_KEYS = ('log_every_steps', 'checkpoint_every_steps',
+                   'sample_every_steps', 'keep_checkpoints', 'num_devices',
+                   'distributed', 'overwrite', 'data.data_dir', 'data.download',
+                   'model.conv_impl')
+
 
 @dataclasses.dataclass
 class RunResult:
@@ -281,16 +291,6 @@ def _define_flags() -> None:
                       'or run directories).')
   flags.DEFINE_list('metrics', [], 'Columns; default: evaluated metrics, loss_d, loss_g.')
   flags.DEFINE_string('plot_metric', '', 'Metric plotted vs step; default the first.')
-
-  # Keys of a metrics.jsonl record that are bookkeeping, not results.
-  _NOT_METRICS = ('step', 'eval_seconds', 'steps_per_s')
-  _LOSSES = ('loss_d', 'loss_g')
-  # Config keys that say how a run was executed, not what it computes; never a
-  # variant (data_dir, device counts ...), as in gan_jax/workdir.py.
-  _EXECUTION_KEYS = ('log_every_steps', 'checkpoint_every_steps',
-                     'sample_every_steps', 'keep_checkpoints', 'num_devices',
-                     'distributed', 'overwrite', 'data.data_dir', 'data.download',
-                     'model.conv_impl')
 
 
 def main(argv):

@@ -211,8 +211,7 @@ def _evaluate(evaluator, gan: GAN, config, pstate) -> dict:
   g_params = pstate.ema_g_params if config.eval.params == 'ema' else pstate.g_params
   params, stats = _unreplicate((g_params, pstate.g_batch_stats))
   sample = evaluator_lib.generator_sampler(gan, params, stats, config.model.latent_dim)
-  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0xE7A1)
-  results = evaluator(sample, key)
+  results = evaluator(sample, evaluator_lib.latent_key(config.seed))
   results['eval_seconds'] = time.perf_counter() - start
   return results
 

@@ -123,7 +123,7 @@ def test_shipped_ablations_expand_to_registered_objectives():
   # The grid runs train configs/mog_grid.py, but for data.mog (whose values
   # are the grid's defaults).
   grid = ablation_mog.get_config()
-  grid.data.dataset = 'mog_grid'
+  grid.update_from_flattened_dict(ablation_mog.DATASETS[1])
   expected = {k: v for k, v in _flat(mog_grid.get_config()).items()
               if not k.startswith('data.mog.')}
   assert _flat(grid) == expected

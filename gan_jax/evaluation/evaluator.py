@@ -104,6 +104,12 @@ def best_metric(config: ml_collections.ConfigDict) -> Tuple[str, str]:
   return 'loss_d', 'min'
 
 
+def latent_key(seed: int) -> jax.Array:
+  """The key of the evaluation's latent draws: the same at every evaluation
+  of a run (training-time and `gan_jax.evaluate`), so scores are comparable."""
+  return jax.random.fold_in(jax.random.PRNGKey(seed), 0xE7A1)
+
+
 def generator_sampler(gan, params, batch_stats, latent_dim: int) -> SampleFn:
   """`sample(key, n)`: n generator outputs in inference mode, float32 numpy."""
   @jax.jit
