@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from gan_jax.errors import ConfigError, DataNotFoundError
@@ -90,11 +91,16 @@ def load_split(data_config: ml_collections.ConfigDict, split: Optional[str] = No
     raise ConfigError(f"config.data.dataset '{data_config.dataset}' has no "
                       "'label' feature")
   try:
-    data = builder.as_dataset(split=split, batch_size=-1)
+    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
   except ValueError as e:
     raise ConfigError(f"split '{split}' is not valid for "
                       f'{data_config.dataset}: {e}') from None
-  data = tfds.as_numpy(data)
+  except tf.errors.OpError as e:  # DataLossError: a truncated/garbled file
+    detail = ' '.join(str(e).split('}}')[-1].split())[:160]
+    raise DataNotFoundError(
+        f'the prepared {data_config.dataset} in {builder.data_dir} is '
+        f'unreadable ({type(e).__name__}: {detail}); delete that directory and '
+        + _HOW_TO_PROVIDE.format(name=data_config.dataset)) from None
   logging.info('Loaded %s[%s]: %s %s from %s', data_config.dataset, split,
                data['image'].shape, data['image'].dtype, builder.data_dir)
   if with_labels:

@@ -206,3 +206,24 @@ def test_bad_values_get_one_line_and_write_nothing(key, value, message, tfds_dat
     train.train_and_evaluate(config, str(tmp_path / 'run'))
   assert str(error.value).startswith(message) and '\n' not in str(error.value)
   assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
+
+
+def test_corrupt_data_gets_one_line_saying_how_to_provide_it(tfds_data_dir, tmp_path):
+  import shutil
+  from gan_jax import input_pipeline
+  from gan_jax.errors import DataNotFoundError
+  copy = tmp_path / 'tfds' / 'mnist'
+  shutil.copytree(os.path.join(tfds_data_dir, 'mnist'), copy)
+  for root, _, files in os.walk(copy):
+    for name in files:
+      os.chmod(os.path.join(root, name), 0o644)
+  train_file = next(copy.glob('*/mnist-train.tfrecord*'))
+  data = train_file.read_bytes()
+  train_file.write_bytes(data[:len(data) // 2])  # a download cut short
+  config = tiny_config(str(tmp_path / 'tfds'), 2)
+  with pytest.raises(DataNotFoundError) as error:
+    input_pipeline.load_images(config.data)
+  message = str(error.value)
+  assert 'mnist' in message and 'is unreadable (DataLossError' in message
+  assert 'delete that directory and set --config.data.data_dir' in message
+  assert '\n' not in message
