@@ -7,14 +7,15 @@
 Both targets (configs/mog_ring.py: 8 modes; configs/mog_grid.py: 25 modes) x
 the classic and relativistic objectives x seeds 0-2 = 60 runs. Only the
 objective changes within a data set -- models, Adam 3e-4 b1 0.5, batch 512,
-10k steps, n_critic 1 -- each objective bringing its own constraint (weight
+10k steps (grid: 3-layer G, 20k steps), n_critic 1 -- each objective bringing its own constraint (weight
 clipping for wasserstein, the gradient penalty for wgan_gp). The seed also
 draws the training set (data.seed follows it). Evaluation: modes covered,
 high-quality share, KL to uniform, mode score every 1000 steps.
 
 Budget: about 2 minutes a ring run and 5 a grid run on 2 CPU cores, so
-about 3.5 hours for the sweep. The f-GAN objectives (`fgan_<divergence>[_saturating]`, 14
-more) are left out for time; add them to OBJECTIVES to include them.
+about 3.5 hours for the sweep. The f-GAN objectives
+(`fgan_<divergence>[_saturating]`, 14 more) are left out for time; add them
+to OBJECTIVES to include them.
 """
 from configs import mog_ring
 from gan_jax import sweeps
