@@ -7,8 +7,9 @@
 Both targets (configs/mog_ring.py: 8 modes; configs/mog_grid.py: 25 modes) x
 the classic and relativistic objectives x seeds 0-2 = 60 runs. Only the
 objective changes within a data set -- models, Adam 3e-4 b1 0.5, batch 512,
-10k steps (grid: 3-layer G, 20k steps), n_critic 1 -- each objective bringing its own constraint (weight
-clipping for wasserstein, the gradient penalty for wgan_gp). The seed also
+10k steps (grid: 3-layer G, 20k steps), n_critic 1 -- each objective
+bringing its own constraint (weight clipping for wasserstein, the gradient
+penalty for wgan_gp). The seed also
 draws the training set (data.seed follows it). Evaluation: modes covered,
 high-quality share, KL to uniform, mode score every 1000 steps.
 
