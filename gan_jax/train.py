@@ -319,8 +319,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
       is_log = step % config.log_every_steps == 0 or is_last
       is_sample = step % config.sample_every_steps == 0 or is_last
       is_eval = evaluator and (step % config.eval_every_steps == 0 or is_last)
-      is_save = (step % config.checkpoint_every_steps == 0 or is_last or
-                 preemption.requested)
+      # Read once: a signal arriving later in this iteration is handled at
+      # the next step, never by a break that skipped the save.
+      stop = preemption.requested
+      is_save = step % config.checkpoint_every_steps == 0 or is_last or stop
       if not (is_log or is_sample or is_eval or is_save):
         continue
       # Every read of the state is preceded by the divergence check of all
@@ -381,7 +383,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
       if is_save:
         checkpointing.save(manager, step, _unreplicate(pstate),
                            {**scalars, **eval_results})
-      if preemption.requested:
+      if stop:
         logging.warning('Received %s at step %d: saved a checkpoint in %s; '
                         'run the same command to resume.', preemption.name,
                         step, manager.directory)
