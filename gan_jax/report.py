@@ -30,6 +30,7 @@ from absl import logging
 import numpy as np
 
 from gan_jax import sweeps
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 
 FLAGS = flags.FLAGS
@@ -57,16 +58,6 @@ class RunResult:
   problem: str = ''  # '' for a finished run, else what is missing
 
 
-def _flatten(tree, prefix=''):
-  flat = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      flat.update(_flatten(value, f'{prefix}{key}.'))
-    else:
-      flat[f'{prefix}{key}'] = value
-  return flat
-
-
 def _read_json(path: str) -> Optional[dict]:
   if not os.path.exists(path):
     return None
@@ -76,7 +67,7 @@ def _read_json(path: str) -> Optional[dict]:
 
 def _derived_overrides(configs: Dict[str, dict]) -> Dict[str, Dict[str, object]]:
   """Per run, the config values that differ between the runs."""
-  flat = {name: _flatten(c) for name, c in configs.items()}
+  flat = {name: workdir_lib.flatten(c) for name, c in configs.items()}
   keys = sorted(set().union(*flat.values())) if flat else []
   varying = [k for k in keys if k not in _EXECUTION_KEYS and
              len({json.dumps(f.get(k), sort_keys=True) for f in flat.values()}) > 1]

@@ -32,11 +32,12 @@ class WorkdirConfigMismatch(GanJaxError):
   """The workdir holds a run of a different config."""
 
 
-def _flatten(tree, prefix: str = '') -> Dict[str, object]:
+def flatten(tree, prefix: str = '') -> Dict[str, object]:
+  """A nested dict as {'a.b.c': value}, the dotted keys of config overrides."""
   flat = {}
   for key, value in tree.items():
     if isinstance(value, dict):
-      flat.update(_flatten(value, f'{prefix}{key}.'))
+      flat.update(flatten(value, f'{prefix}{key}.'))
     else:
       flat[f'{prefix}{key}'] = value
   return flat
@@ -49,7 +50,7 @@ def _as_plain(config: ml_collections.ConfigDict) -> dict:
 
 def config_differences(saved: dict, config: ml_collections.ConfigDict) -> List[str]:
   """'key: old -> new' for each key that differs and may not change on resume."""
-  old, new = _flatten(saved), _flatten(_as_plain(config))
+  old, new = flatten(saved), flatten(_as_plain(config))
   diffs = []
   for key in sorted(set(old) | set(new)):
     if any(key == k or (k.endswith('.') and key.startswith(k))
