@@ -14,6 +14,7 @@ import pytest
 
 from configs import ablation_mnist, ablation_mog, mog_grid
 from gan_jax import losses, report, sweeps, writers
+from gan_jax import workdir as workdir_lib
 
 # A sweep over a small MoG config: 2-D points, no TFDS, a few steps.
 _TINY_SWEEP = '''
@@ -110,7 +111,7 @@ def test_expand_checks_every_override_against_the_config(tmp_path):
 
 
 def _flat(config):
-  return report._flatten(json.loads(config.to_json_best_effort()))
+  return workdir_lib.flatten(json.loads(config.to_json_best_effort()))
 
 
 def test_shipped_ablations_expand_to_registered_objectives():
@@ -359,7 +360,7 @@ def test_two_processes_train_as_one(tfds_data_dir, repo_dir, tmp_path):
   one = ocp.StandardCheckpointer().restore(tmp_path / 'one' / 'checkpoints' / '3' / 'default')
   two = ocp.StandardCheckpointer().restore(tmp_path / 'two' / 'checkpoints' / '3' / 'default')
   for key in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats'):
-    flat_one, flat_two = (report._flatten(one[key]), report._flatten(two[key]))
+    flat_one, flat_two = (workdir_lib.flatten(one[key]), workdir_lib.flatten(two[key]))
     assert flat_one.keys() == flat_two.keys()
     for name in flat_one:
       np.testing.assert_allclose(flat_two[name], flat_one[name], rtol=1e-4,
