@@ -36,6 +36,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.metrics = 'auto'
   config.eval.num_samples = 0        # 0 = the protocol's (10k; 26k stacked; 2.5k MoG)
   config.eval.params = 'ema'         # 'ema' or 'raw' generator params
+  # How G's batch norm runs for samples and evaluation: 'batch' normalises
+  # each sampled batch by its own statistics (as PyTorch's DCGAN, which never
+  # calls netG.eval()); 'running' uses the running averages (Keras's
+  # training=False). The averages lag a generator whose pre-norm activations
+  # drift: the MNIST DCGAN's were a whole std off at step 1000 (measured),
+  # and its 'running' samples nearly blank.
+  config.eval.bn_stats = 'batch'
   # Where the evaluator classifiers are cached; None: $GAN_JAX_CACHE or
   # ~/.cache/gan_jax.
   config.eval.classifier_dir = config_dict.placeholder(str)

@@ -14,30 +14,15 @@ converged (PacGAN trains its larger networks for 400 epochs of batch 100).
 """
 import ml_collections
 
-from configs import default
+from configs import mog_ring
 
 
 def get_config():
-  config = default.get_config()
-  config.batch_size = 512
+  config = mog_ring.get_config()  # same training set size, models, optimiser
   config.num_train_steps = 20_000
-  config.log_every_steps = 500
   config.sample_every_steps = 2000
-  config.checkpoint_every_steps = 5000
-
   config.data.dataset = 'mog_grid'
-  config.data.seed = config.get_ref('seed')   # the training set follows --config.seed
-  config.data.num_examples = 100_000
   config.data.mog = ml_collections.ConfigDict(dict(
       num_modes=25, spacing=2.0, std=0.05))   # evaluation/mog.py: GRID_STD
-
-  config.model.generator = 'mlp2d'
-  config.model.discriminator = 'mlp2d'
-  config.model.latent_dim = 2
   config.model.g_hidden = (128, 128, 128)
-  config.model.d_hidden = (128, 128)
-  config.model.g_batch_norm = False
-
-  config.optimizer_g = default.optimizer(3e-4, b1=0.5)
-  config.optimizer_d = default.optimizer(3e-4, b1=0.5)
   return config

@@ -1,13 +1,14 @@
 """Times the real training step of a config on synthetic data.
 
   python -m gan_jax.benchmark --config=configs/mnist.py [--config.batch_size=128]
-      [--steps=20] [--repeats=5] [--profile_dir=DIR]
+      [--steps=20] [--repeats=5] [--seeds=K] [--profile_dir=DIR]
 
 Compiles exactly the pmapped `train.make_train_step` that training uses,
 feeds it random uint8 images of the dataset's shape (no input pipeline), and
 prints one JSON line: images_per_s and steps_per_s (median over repeats),
 compile_s, devices, batch_size, the model names, and GFLOP/s from XLA's cost
-analysis of the compiled step.
+analysis of the compiled step. With --seeds=K, the step of K seeds trained
+together (`gan_jax.main --seeds`, vmapped); images_per_s then counts all K.
 """
 import json
 import statistics
@@ -28,11 +29,13 @@ config_flags.DEFINE_config_file('config', None, 'Training config file.',
                                 lock_config=True)
 flags.DEFINE_integer('steps', 20, 'Steps per timed repeat.')
 flags.DEFINE_integer('repeats', 5, 'Timed repeats; the median is reported.')
+flags.DEFINE_integer('seeds', 1, 'Seeds trained together (vmapped) in the step.')
 flags.DEFINE_string('profile_dir', None, 'Write a jax.profiler trace here.')
 flags.mark_flags_as_required(['config'])
 
 # Stored image shapes of the datasets the configs use.
-_STORED_SHAPES = {'mnist': (28, 28, 1), 'fashion_mnist': (28, 28, 1)}
+_STORED_SHAPES = {'mnist': (28, 28, 1), 'fashion_mnist': (28, 28, 1),
+                  'stacked_mnist': (28, 28, 3), 'mog_ring': (2,), 'mog_grid': (2,)}
 
 
 def _step_flops(compiled) -> float:
@@ -42,19 +45,25 @@ def _step_flops(compiled) -> float:
   return float(cost.get('flops', 0.0)) if cost else 0.0
 
 
-def benchmark(config, steps: int, repeats: int, profile_dir=None) -> dict:
+def benchmark(config, steps: int, repeats: int, profile_dir=None,
+              seeds: int = 1) -> dict:
   devices = train.local_devices(config)
   state_lib.validate(config, len(devices))
   stored = _STORED_SHAPES.get(config.data.dataset, (28, 28, 1))
   gan = state_lib.build_gan(config, input_pipeline.image_shape(config.data, stored))
-  state = jax_utils.replicate(state_lib.create_state(config, gan), devices)
+  states = [state_lib.create_state(train.seed_config(config, config.seed + i), gan)
+            for i in range(seeds)]
+  state = states[0] if seeds == 1 else jax.tree.map(lambda *x: np.stack(x), *states)
+  state = jax_utils.replicate(state, devices)
   local = config.batch_size // len(devices)
   rng = np.random.default_rng(0)
-  images = rng.integers(0, 256, (len(devices), config.n_critic, local) + stored,
-                        dtype=np.uint8)
+  shape = (len(devices),) + ((seeds,) if seeds > 1 else ()) + (config.n_critic, local)
+  if len(stored) == 1:  # 2-D points: float data
+    images = rng.standard_normal(shape + stored).astype(np.float32)
+  else:
+    images = rng.integers(0, 256, shape + stored, dtype=np.uint8)
   batch = next(jax_utils.prefetch_to_device(iter([images]), 1, devices))
-  step = jax.pmap(train.make_train_step(config, gan), axis_name=state_lib.AXIS,
-                  donate_argnums=(0,), devices=devices)
+  step = train.pmapped_train_step(config, gan, devices, vmapped=seeds > 1)
   start = time.perf_counter()
   compiled = step.lower(state, batch).compile()
   compile_s = time.perf_counter() - start
@@ -79,9 +88,9 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None) -> dict:
   return dict(generator=config.model.generator,
               discriminator=config.model.discriminator,
               conv_impl=config.model.conv_impl, backend=jax.default_backend(),
-              devices=len(devices), batch_size=config.batch_size,
+              devices=len(devices), batch_size=config.batch_size, seeds=seeds,
               n_critic=config.n_critic, steps_per_s=round(steps_per_s, 3),
-              images_per_s=round(steps_per_s * config.batch_size, 1),
+              images_per_s=round(steps_per_s * config.batch_size * seeds, 1),
               compile_s=round(compile_s, 2),
               gflop_per_step=round(flops * len(devices) / 1e9, 3),
               gflop_per_s=round(gflops, 1))
@@ -90,7 +99,7 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None) -> dict:
 def main(argv):
   del argv
   print(json.dumps(benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats,
-                             FLAGS.profile_dir)), flush=True)
+                             FLAGS.profile_dir, FLAGS.seeds)), flush=True)
 
 
 if __name__ == '__main__':

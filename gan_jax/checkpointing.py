@@ -90,7 +90,7 @@ def restore_latest(manager: ocp.CheckpointManager, target: Any):
     try:
       state = manager.restore(step, args=ocp.args.StandardRestore(target))
     except (ValueError, OSError, KeyError) as e:  # orbax's errors for bad files
-      quarantine = _quarantine(manager, step)
+      quarantine = set_aside(manager, step, 'corrupt_checkpoints')
       logging.warning('checkpoint %d in %s is unreadable (%s: %s); moved it to '
                       '%s and trying the previous one', step, manager.directory,
                       type(e).__name__, str(e).splitlines()[0][:200], quarantine)
@@ -139,10 +139,11 @@ def restore(manager: ocp.CheckpointManager, which: str, target: Any,
         f'({type(e).__name__}: {str(e).splitlines()[0][:200]})') from None
 
 
-def _quarantine(manager: ocp.CheckpointManager, step: int) -> str:
+def set_aside(manager: ocp.CheckpointManager, step: int, folder: str) -> str:
+  """Moves checkpoint `step` to `<workdir>/<folder>/<step>` (kept, out of the
+  manager's way); returns the new path."""
   source = os.path.join(str(manager.directory), str(step))
-  target_dir = os.path.join(os.path.dirname(str(manager.directory)),
-                            'corrupt_checkpoints')
+  target_dir = os.path.join(os.path.dirname(str(manager.directory)), folder)
   os.makedirs(target_dir, exist_ok=True)
   target = os.path.join(target_dir, str(step))
   suffix = 0

@@ -5,6 +5,7 @@
                 and init (the untrained generator: the ceiling)
   --metrics     all | auto | fid,kid,is,pr,dc,parzen | modes
   --params      ema | raw generator parameters
+  --bn_stats    batch | running: G's batch norm (default: the run's config)
 
 Prints a table and writes DIR/eval/<checkpoint>.json. Image metrics live in
 the feature space of gan_jax's own classifier, not Inception's: compare them
@@ -20,7 +21,6 @@ from typing import Optional
 from absl import app
 from absl import flags
 from absl import logging
-import jax
 import ml_collections
 import numpy as np
 import tensorflow as tf
@@ -59,7 +59,8 @@ def _held_out_real(config, num_samples: int, seed: int) -> np.ndarray:
 
 def evaluate(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
              params: str = 'ema', num_samples: int = 0,
-             data_dir: str = None, seed: Optional[int] = None) -> dict:
+             data_dir: str = None, seed: Optional[int] = None,
+             bn_stats: Optional[str] = None) -> dict:
   """Scores `checkpoint` of the run in `workdir`; returns and writes the report."""
   config = load_run_config(workdir)
   # By default the latent draws of the run's own evaluations.
@@ -86,12 +87,14 @@ def evaluate(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
       state, step = checkpointing.restore(
           manager, checkpoint, state, *evaluator_lib.best_metric(config))
     g_params = state.ema_g_params if params == 'ema' else state.g_params
+    bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
     sample = evaluator_lib.generator_sampler(gan, g_params, state.g_batch_stats,
-                                             config.model.latent_dim)
+                                             config.model.latent_dim, bn_stats)
     results = evaluator(sample, evaluator_lib.latent_key(seed))
   report = dict(
       workdir=os.path.abspath(workdir), checkpoint=checkpoint, step=step,
       params=params if checkpoint != 'data' else None,
+      bn_stats=bn_stats if checkpoint != 'data' else None,
       dataset=config.data.dataset, num_samples=evaluator.num_samples,
       seconds=round(time.perf_counter() - start, 2), metrics=results)
   if evaluator.classifier_accuracy is not None:
@@ -137,6 +140,9 @@ def _define_flags() -> None:
                       'then $TFDS_DATA_DIR.')
   flags.DEFINE_integer('seed', None, 'Seed of the latent draws; default the '
                        "run's (the draws of its training-time evaluations).")
+  flags.DEFINE_enum('bn_stats', None, list(evaluator_lib.BN_STATS),
+                    "G's batch norm when sampling: batch or running; default "
+                    "the run's config.eval.bn_stats.")
   flags.mark_flags_as_required(['workdir'])
 
 
@@ -147,7 +153,8 @@ def main(argv):
   tf.config.set_visible_devices([], 'GPU')  # TF only reads data here
   try:
     report = evaluate(FLAGS.workdir, FLAGS.checkpoint, FLAGS.metrics,
-                      FLAGS.params, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed)
+                      FLAGS.params, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,
+                      FLAGS.bn_stats)
   except GanJaxError as e:
     sys.exit(f'error: {e}')
   print(format_report(report))

@@ -1,6 +1,9 @@
 """Trains a GAN: python -m gan_jax.main --config=configs/mnist.py [--workdir=DIR].
 
 Every knob is a config value, overridable as e.g. --config.loss.name=hinge.
+`--seeds=0,1,2 --workdir='runs/ring/seed={seed}'` trains those seeds together,
+vmapped on each device, each in its own workdir (what `--config.seed=S
+--workdir=runs/ring/seed=S` would write).
 """
 import logging as std_logging
 import os
@@ -17,6 +20,7 @@ from ml_collections import config_flags
 import tensorflow as tf
 
 from gan_jax import cli, train
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 
 FLAGS = flags.FLAGS
@@ -24,6 +28,8 @@ flags.DEFINE_string('workdir', None, 'Where checkpoints, samples and logs go; '
                     'default ./runs/<config file name>.')
 config_flags.DEFINE_config_file('config', None, 'Training config file.',
                                 lock_config=True)
+flags.DEFINE_list('seeds', [], 'Train these seeds together (vmapped); the '
+                  'workdir must contain {seed}.')
 flags.mark_flags_as_required(['config'])
 
 
@@ -35,9 +41,14 @@ def main(argv):
   tf.config.set_visible_devices([], 'GPU')
   workdir = FLAGS.workdir or os.path.join(
       'runs', os.path.splitext(os.path.basename(flags.FLAGS['config'].config_filename))[0])
+  if FLAGS.seeds and not FLAGS.workdir:
+    workdir = os.path.join(workdir, 'seed={seed}')
   logging.info('workdir: %s', workdir)
   try:
-    train.train_and_evaluate(FLAGS.config, workdir)
+    if FLAGS.seeds:
+      train.train_seeds(FLAGS.config, workdir_lib.for_seeds(workdir, FLAGS.seeds))
+    else:
+      train.train_and_evaluate(FLAGS.config, workdir)
   except GanJaxError as e:
     sys.exit(f'error: {e}')
 

@@ -38,12 +38,6 @@ FLAGS = flags.FLAGS
 # Keys of a metrics.jsonl record that are bookkeeping, not results.
 _NOT_METRICS = ('step', 'eval_seconds', 'steps_per_s')
 _LOSSES = ('loss_d', 'loss_g')
-# Config keys that say how a run was executed, not what it computes; never a
-# variant (data_dir, device counts ...), as in gan_jax/workdir.py.
-_EXECUTION_KEYS = ('log_every_steps', 'checkpoint_every_steps',
-                   'sample_every_steps', 'keep_checkpoints', 'num_devices',
-                   'distributed', 'overwrite', 'data.data_dir', 'data.download',
-                   'model.conv_impl')
 
 
 @dataclasses.dataclass
@@ -69,7 +63,7 @@ def _derived_overrides(configs: Dict[str, dict]) -> Dict[str, Dict[str, object]]
   """Per run, the config values that differ between the runs."""
   flat = {name: workdir_lib.flatten(c) for name, c in configs.items()}
   keys = sorted(set().union(*flat.values())) if flat else []
-  varying = [k for k in keys if k not in _EXECUTION_KEYS and
+  varying = [k for k in keys if k not in workdir_lib.EXECUTION_KEYS and
              len({json.dumps(f.get(k), sort_keys=True) for f in flat.values()}) > 1]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
 

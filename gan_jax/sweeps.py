@@ -184,10 +184,61 @@ def expand(config_path: str, sweep_dir: str) -> List[Run]:
   return runs
 
 
-def command(config_path: str, run: Run, python: str = sys.executable) -> List[str]:
-  """The gan_jax.main command line of `run`."""
-  return [python, '-m', 'gan_jax.main', f'--config={config_path}',
-          f'--workdir={run.workdir}'] + config_flags(run.overrides)
+@dataclasses.dataclass
+class Job:
+  """One process's work: one run, or several seeds of one variant trained
+  together (`gan_jax.main --seeds`, vmapped on each device)."""
+  name: str
+  runs: List[Run]
+  workdir: str          # the run's workdir, or a template with '{seed}'
+  overrides: Overrides  # without 'seed' for a group of seeds
+  seeds: List[int]      # empty: a single run
+
+
+# Stands in for the seed while a group's workdir template is made; it must
+# survive run_name unchanged.
+_SEED_SLOT = 918273645
+
+
+def jobs(runs: Sequence[Run], sweep_dir: str, vmap_seeds: int = 0) -> List[Job]:
+  """`runs` as processes: one per run, or with `vmap_seeds` >= 2, the runs
+  that differ only in `seed` in groups of up to `vmap_seeds` (in sweep order;
+  a run whose name cannot be templated on its seed runs alone)."""
+  groups: Dict[str, List[Run]] = {}
+  singles = []
+  for run in runs:
+    template = os.path.join(sweep_dir, run_name({**run.overrides, 'seed': _SEED_SLOT}))
+    template = template.replace(str(_SEED_SLOT), '{seed}')
+    if (vmap_seeds < 2 or not isinstance(run.overrides.get('seed'), int) or
+        template.replace('{seed}', str(run.overrides['seed'])) != run.workdir):
+      singles.append(Job(run.name, [run], run.workdir, run.overrides, []))
+      continue
+    groups.setdefault(template, []).append(run)
+  result = list(singles)
+  for template, members in groups.items():
+    for i in range(0, len(members), vmap_seeds):
+      chunk = members[i:i + vmap_seeds]
+      seeds = [r.overrides['seed'] for r in chunk]
+      rest = {k: v for k, v in chunk[0].overrides.items() if k != 'seed'}
+      if len(chunk) == 1:
+        result.append(Job(chunk[0].name, chunk, chunk[0].workdir,
+                          chunk[0].overrides, []))
+        continue
+      name = run_name({**rest, 'seed': '+'.join(map(str, seeds))})
+      result.append(Job(name, chunk, template, rest, seeds))
+  order = {run.name: i for i, run in enumerate(runs)}
+  return sorted(result, key=lambda job: order[job.runs[0].name])
+
+
+def job_flags(job: Job) -> List[str]:
+  """gan_jax.main's flags of `job` after --config."""
+  flags = [f'--workdir={job.workdir}'] + config_flags(job.overrides)
+  return flags + ([f'--seeds={",".join(map(str, job.seeds))}'] if job.seeds else [])
+
+
+def command(config_path: str, job: Job, python: str = sys.executable) -> List[str]:
+  """The gan_jax.main command line of `job`."""
+  return [python, '-m', 'gan_jax.main', f'--config={config_path}'] + job_flags(job)
 
 
 def checkpoint_steps(workdir: str) -> List[int]:

@@ -15,10 +15,12 @@ updated by each call; G runs in training mode whenever it generates for a
 move, and its running averages (used for sampling) follow those calls. The
 generator move draws fresh noise.
 """
+import copy
+import dataclasses
 import json
 import os
 import time
-from typing import Callable
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from absl import logging
 from flax import jax_utils
@@ -187,6 +189,18 @@ def mapped_devices(devices):
           for d in jax.local_devices(process_index=p)[:n]]
 
 
+def pmapped_train_step(config: ml_collections.ConfigDict, gan: GAN, devices,
+                       vmapped: bool = False) -> Callable:
+  """The step as training runs it: pmapped over `devices` (of every process),
+  the state donated; with `vmapped`, over a leading seed axis of the state
+  and the batch too (after the device axis)."""
+  step_fn = make_train_step(config, gan)
+  if vmapped:
+    step_fn = jax.vmap(step_fn)
+  return jax.pmap(step_fn, axis_name=AXIS, donate_argnums=(0,),
+                  devices=mapped_devices(devices))
+
+
 def _fixed_latents(config: ml_collections.ConfigDict, n: int = 64) -> jax.Array:
   # The same 64 codes for the whole run, so successive grids are comparable.
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A3B1E)
@@ -204,13 +218,13 @@ def _unreplicate(tree):
   return jax.tree.map(lambda x: x[0], shards)  # drops the device axis, on host
 
 
-def _evaluate(evaluator, gan: GAN, config, pstate) -> dict:
-  """Quality metrics of the current generator (EMA or raw params, inference
-  mode), on the same latent draws at every evaluation."""
+def _evaluate(evaluator, gan: GAN, config, g_params, g_batch_stats) -> dict:
+  """Quality metrics of the generator with these host-side parameters
+  (inference mode), on the same latent draws at every evaluation."""
   start = time.perf_counter()
-  g_params = pstate.ema_g_params if config.eval.params == 'ema' else pstate.g_params
-  params, stats = _unreplicate((g_params, pstate.g_batch_stats))
-  sample = evaluator_lib.generator_sampler(gan, params, stats, config.model.latent_dim)
+  sample = evaluator_lib.generator_sampler(gan, g_params, g_batch_stats,
+                                           config.model.latent_dim,
+                                           config.eval.bn_stats)
   results = evaluator(sample, evaluator_lib.latent_key(config.seed))
   results['eval_seconds'] = time.perf_counter() - start
   return results
@@ -238,69 +252,166 @@ def _write_param_counts(workdir: str, g_count: int, d_count: int) -> None:
     json.dump({'generator': g_count, 'discriminator': d_count}, f)
 
 
+def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+  # A deep copy keeps the config's references (configs/mog_ring.py's
+  # data.seed follows seed), so each seed's config is the one a solo run of
+  # `--config.seed=<seed>` would have.
+  config = copy.deepcopy(config)
+  config.seed = seed
+  return config
+
+
+@dataclasses.dataclass
+class _Run:
+  """The host side of one seed: its config, data, outputs and log state."""
+  config: ml_collections.ConfigDict
+  workdir: str
+  images: np.ndarray
+  manager: Any
+  writer: Optional[writers.MetricWriter]
+  evaluator: Optional[evaluator_lib.Evaluator]
+  latents: jax.Array
+  interval: List[dict] = dataclasses.field(default_factory=list)
+  scalars: Dict[str, float] = dataclasses.field(default_factory=dict)
+  eval_results: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def _restore_runs(runs: Sequence[_Run], template):
+  """(states, step): every seed's latest checkpoint, at one common step.
+
+  The seeds of a group save together, so their latest steps differ only
+  after an interruption between two seeds' saves; the seeds ahead then go
+  back to the common step (their newer checkpoints are moved aside to
+  superseded_checkpoints/, never deleted) and recompute the same steps.
+  """
+  restored = [checkpointing.restore_latest(run.manager, template) for run in runs]
+  steps = [step for _, step in restored]
+  if all(step is None for step in steps):
+    return None, 0
+  common = 0 if None in steps else min(steps)
+  states = []
+  for run, (state, step) in zip(runs, restored):
+    if step is None or step == common:
+      states.append(state)
+      continue
+    for newer in [s for s in run.manager.all_steps() if s > common]:
+      path = checkpointing.set_aside(run.manager, newer, 'superseded_checkpoints')
+      logging.warning('%s: checkpoint %d is ahead of the group (step %d); moved '
+                      'it to %s', run.workdir, newer, common, path)
+    states.append(checkpointing.restore(run.manager, str(common), template)[0]
+                  if common else None)
+  return (states, common) if common else (None, 0)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
   """Trains (or resumes) the GAN of `config` in `workdir`; returns the final
   host-side state. Outputs: checkpoints/, tensorboard/, samples/,
   metrics.jsonl, config.json, param_counts.json."""
+  return train_seeds(config, {config.seed: workdir})[0]
+
+
+def train_seeds(config: ml_collections.ConfigDict,
+                workdirs: Mapping[int, str]) -> List[GANState]:
+  """Trains one run of `config` per seed, `workdirs[seed]` each; returns
+  their final host-side states.
+
+  Several seeds train together: one program, `jax.vmap`ped over the seeds
+  inside the pmap, steps all of them (on an accelerator, small models then
+  fill the device; on CPU the group only shares the process start, see
+  README). Each workdir is what a solo run of `--config.seed=<seed>` writes,
+  to float tolerance, and either may resume the other.
+  """
   if config.distributed:
     jax.distributed.initialize()
   devices = local_devices(config)
   validate(config, len(devices) * jax.process_count())
-  images = input_pipeline.load_images(config.data)
-  gan = build_gan(config, input_pipeline.image_shape(config.data, images.shape[1:]))
-  state = create_state(config, gan)
-  g_count, d_count = param_count(state.g_params), param_count(state.d_params)
-  logging.info('Trainable parameters: generator %s, discriminator %s',
-               f'{g_count:,}', f'{d_count:,}')
-  is_chief = jax.process_index() == 0
-  if is_chief:
-    workdir_lib.claim(workdir, config)
-    _write_param_counts(workdir, g_count, d_count)
-
   if config.eval.params not in ('ema', 'raw'):
     raise ConfigError(f"config.eval.params must be 'ema' or 'raw', got "
                       f"'{config.eval.params}'")
-  evaluator = None
-  if config.eval_every_steps and evaluator_lib.resolve_metrics(
-      config.data.dataset, config.eval.metrics):
-    evaluator = evaluator_lib.Evaluator(config)
+  if config.eval.bn_stats not in evaluator_lib.BN_STATS:
+    raise ConfigError(f"config.eval.bn_stats must be 'batch' or 'running', got "
+                      f"'{config.eval.bn_stats}'")
+  seeds = list(workdirs)
+  configs = [seed_config(config, seed) for seed in seeds]
+  vmapped = len(seeds) > 1
+  is_chief = jax.process_index() == 0
+
+  # Seeds share what does not depend on the seed: data (unless a config ties
+  # it to the seed), the evaluator's reference statistics.
+  images_by_data, evaluators = {}, {}
+  gan, states, runs = None, [], []
   best_metric, best_mode = evaluator_lib.best_metric(config)
+  for run_config in configs:
+    data_key = run_config.data.to_json()
+    if data_key not in images_by_data:
+      images_by_data[data_key] = input_pipeline.load_images(run_config.data)
+    images = images_by_data[data_key]
+    if gan is None:
+      gan = build_gan(config, input_pipeline.image_shape(config.data, images.shape[1:]))
+    states.append(create_state(run_config, gan))
+    workdir = workdirs[run_config.seed]
+    if is_chief:
+      workdir_lib.claim(workdir, run_config)
+      _write_param_counts(workdir, param_count(states[-1].g_params),
+                          param_count(states[-1].d_params))
+    evaluator = None
+    if config.eval_every_steps and evaluator_lib.resolve_metrics(
+        config.data.dataset, config.eval.metrics):
+      if data_key not in evaluators:
+        evaluators[data_key] = evaluator_lib.Evaluator(run_config)
+      evaluator = evaluators[data_key]
+    manager = checkpointing.create_manager(
+        workdir, config.keep_checkpoints, best_metric, best_mode)
+    # 2-D data is pictured as a scatter of 2,500 points (PacGAN's evaluation
+    # size) over the mixture's mode centres; images as an 8x8 grid.
+    latents = _fixed_latents(run_config, 2500 if len(gan.image_shape) == 1 else 64)
+    runs.append(_Run(run_config, workdir, images, manager, None, evaluator, latents))
+  logging.info('Trainable parameters: generator %s, discriminator %s',
+               f'{param_count(states[0].g_params):,}',
+               f'{param_count(states[0].d_params):,}')
   logging.info('The best checkpoint is the one with the %s %s',
                'lowest' if best_mode == 'min' else 'highest', best_metric)
-  manager = checkpointing.create_manager(
-      workdir, config.keep_checkpoints, best_metric, best_mode)
-  restored, start_step = checkpointing.restore_latest(manager, state)
-  if restored is None:
-    start_step = 0
-  else:
-    state = restored
+  template = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), states[0])
+  restored, start_step = _restore_runs(runs, template)
+  if restored is not None:
+    states = restored
     logging.info('Resuming from the checkpoint at step %d', start_step)
 
-  p_train_step = jax.pmap(make_train_step(config, gan), axis_name=AXIS,
-                          donate_argnums=(0,), devices=mapped_devices(devices))
-  sample = jax.jit(lambda params, stats, z: gan.generator.apply(
-      {'params': params, 'batch_stats': stats}, z, train=False))
-  # 2-D data is pictured as a scatter of 2,500 points (PacGAN's evaluation
-  # size) over the mixture's mode centres; images as an 8x8 grid.
-  points = len(gan.image_shape) == 1
-  latents = _fixed_latents(config, 2500 if points else 64)
+  p_train_step = pmapped_train_step(config, gan, devices, vmapped)
+  if vmapped:
+    logging.info('Training seeds %s together (vmapped)', seeds)
+  sample = jax.jit(evaluator_lib.generator_apply(gan, config.eval.bn_stats))
   centers = (synthetic_data.mixture(config.data)[0]
              if config.data.dataset in synthetic_data.MIXTURES else None)
-  template = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state)
 
-  def start_from(state, step):
-    batches = input_pipeline.train_batches(
-        images, config.batch_size, config.n_critic, len(devices), config.seed,
-        step, jax.process_index(), jax.process_count())
-    return (jax_utils.replicate(state, devices),
+  def stack(trees):  # the seed axis, when there is one
+    return jax.tree.map(lambda *x: np.stack(x), *trees) if vmapped else trees[0]
+
+  def seed_slice(tree, i):
+    return jax.tree.map(lambda x: x[i], tree) if vmapped else tree
+
+  def start_from(states, step):
+    streams = [input_pipeline.train_batches(
+        run.images, config.batch_size, config.n_critic, len(devices),
+        run.config.seed, step, jax.process_index(), jax.process_count())
+        for run in runs]
+    # [devices, seeds, n_critic, batch, ...]: the seed axis right after pmap's.
+    batches = (np.stack(b, axis=1) if vmapped else b[0] for b in zip(*streams))
+    return (jax_utils.replicate(stack(states), devices),
             jax_utils.prefetch_to_device(batches, 2, devices))
 
-  pstate, batches = start_from(state, start_step)
-  del state
-  writer = writers.MetricWriter(workdir, start_step) if is_chief else None
+  pstate, batches = start_from(states, start_step)
+  del states, restored
+  if is_chief:
+    for run in runs:
+      run.writer = writers.MetricWriter(run.workdir, start_step)
+
+  def host_state():
+    state = _unreplicate(pstate)
+    return [seed_slice(state, i) for i in range(len(runs))]
 
   num_steps = config.num_train_steps
-  pending, interval, scalars, eval_results = [], [], {}, {}
+  pending = []
   rollbacks = 0
   interval_start, interval_step = time.perf_counter(), start_step
   preemption = preemption_lib.PreemptionRequest()
@@ -318,7 +429,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
       is_last = step == num_steps
       is_log = step % config.log_every_steps == 0 or is_last
       is_sample = step % config.sample_every_steps == 0 or is_last
-      is_eval = evaluator and (step % config.eval_every_steps == 0 or is_last)
+      is_eval = (config.eval_every_steps and runs[0].evaluator is not None
+                 and (step % config.eval_every_steps == 0 or is_last))
       # Read once: a signal arriving later in this iteration is handled at
       # the next step, never by a break that skipped the save.
       stop = preemption.requested
@@ -330,65 +442,83 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANSt
       # evaluated or saved.
       host = [jax.tree.map(lambda x: x[0], m) for m in jax.device_get(pending)]
       pending = []
-      bad = _first_nonfinite(host, step - len(host) + 1)
+      per_run = [[seed_slice(m, i) for m in host] for i in range(len(runs))]
+      bad = {i: b for i, b in enumerate(
+          _first_nonfinite(h, step - len(h) + 1) for h in per_run) if b}
       if bad:
-        message = (f'non-finite {", ".join(bad[1])} at step {bad[0]}; '
-                   f'checkpoints up to step {manager.latest_step() or 0} in '
-                   f'{manager.directory} are intact')
+        messages = [
+            f'non-finite {", ".join(names)} at step {at}' + (
+                f' of seed {runs[i].config.seed}' if vmapped else '') +
+            f'; checkpoints up to step {runs[i].manager.latest_step() or 0} in '
+            f'{runs[i].manager.directory} are intact'
+            for i, (at, names) in bad.items()]
         if config.nonfinite != 'rollback' or rollbacks >= config.max_rollbacks:
           raise DivergenceError(
-              f'{message}. Lower the learning rates, add a penalty, or set '
-              '--config.nonfinite=rollback')
+              f'{"; ".join(messages)}. Lower the learning rates, add a penalty, '
+              'or set --config.nonfinite=rollback')
         rollbacks += 1
-        state, step = checkpointing.restore_latest(manager, template)
-        if state is None:
-          state, step = create_state(config, gan), 0
-        # Fresh noise from the checkpoint on; the data order is unchanged.
-        state = state.replace(rng=jax.random.fold_in(state.rng, 0xD1F + rollbacks))
+        states, step = _restore_runs(runs, template)
+        if states is None:
+          states = [create_state(run.config, gan) for run in runs]
+        # Fresh noise from the checkpoint on for the seeds that diverged (the
+        # others replay their steps exactly); the data order is unchanged.
+        states = [s.replace(rng=jax.random.fold_in(s.rng, 0xD1F + rollbacks))
+                  if i in bad else s for i, s in enumerate(states)]
         logging.warning('%s; rolled back to step %d with new noise (%d/%d)',
-                        message, step, rollbacks, config.max_rollbacks)
-        pstate, batches = start_from(state, step)
-        del state
-        if writer:
-          writer.truncate(step)
-        interval = []
+                        '; '.join(messages), step, rollbacks, config.max_rollbacks)
+        pstate, batches = start_from(states, step)
+        del states
+        for run in runs:
+          run.interval = []
+          if run.writer:
+            run.writer.truncate(step)
         interval_start, interval_step = time.perf_counter(), step
         continue
-      interval += host
       if is_log:
-        scalars = {k: float(np.mean([m[k] for m in interval])) for k in interval[0]}
-        interval = []
         now = time.perf_counter()
         steps_per_s = (step - interval_step) / (now - interval_start)
         interval_start, interval_step = now, step
-        scalars['steps_per_s'] = steps_per_s
-        eta = (num_steps - step) / steps_per_s
-        logging.info('step %d/%d (%.1f%%) | %.2f steps/s | ETA %s | %s', step,
-                     num_steps, 100 * step / num_steps, steps_per_s,
-                     time.strftime('%H:%M:%S', time.gmtime(eta)),
-                     writers.format_metrics(scalars))
-        if writer:
-          writer.write_scalars(step, scalars)
-      if writer and is_sample:
-        params, stats = _unreplicate((pstate.ema_g_params, pstate.g_batch_stats))
-        path = writer.write_grid(step, writers.render_samples(
-            np.asarray(sample(params, stats, latents)), centers))
-        logging.info('Wrote samples to %s', path)
-      if is_eval:
-        eval_results = _evaluate(evaluator, gan, config, pstate)
-        logging.info('eval at step %d: %s', step, ' '.join(
-            f'{k} {v:.4g}' for k, v in eval_results.items()))
-        if writer:
-          writer.write_scalars(step, eval_results, prefix='eval/')
-      if is_save:
-        checkpointing.save(manager, step, _unreplicate(pstate),
-                           {**scalars, **eval_results})
+      states = host_state() if (is_sample or is_eval or is_save) else None
+      for i, run in enumerate(runs):
+        run.interval += per_run[i]
+        label = f'seed {run.config.seed} ' if vmapped else ''
+        if is_log:
+          scalars = {k: float(np.mean([m[k] for m in run.interval]))
+                     for k in run.interval[0]}
+          run.interval = []
+          scalars['steps_per_s'] = steps_per_s
+          run.scalars = scalars
+          eta = (num_steps - step) / steps_per_s
+          logging.info('%sstep %d/%d (%.1f%%) | %.2f steps/s | ETA %s | %s', label,
+                       step, num_steps, 100 * step / num_steps, steps_per_s,
+                       time.strftime('%H:%M:%S', time.gmtime(eta)),
+                       writers.format_metrics(scalars))
+          if run.writer:
+            run.writer.write_scalars(step, scalars)
+        if run.writer and is_sample:
+          state = states[i]
+          path = run.writer.write_grid(step, writers.render_samples(np.asarray(
+              sample(state.ema_g_params, state.g_batch_stats, run.latents)), centers))
+          logging.info('Wrote samples to %s', path)
+        if is_eval:
+          state = states[i]
+          g_params = state.ema_g_params if config.eval.params == 'ema' else state.g_params
+          run.eval_results = _evaluate(run.evaluator, gan, run.config, g_params,
+                                       state.g_batch_stats)
+          logging.info('%seval at step %d: %s', label, step, ' '.join(
+              f'{k} {v:.4g}' for k, v in run.eval_results.items()))
+          if run.writer:
+            run.writer.write_scalars(step, run.eval_results, prefix='eval/')
+        if is_save:
+          checkpointing.save(run.manager, step, states[i],
+                             {**run.scalars, **run.eval_results})
       if stop:
         logging.warning('Received %s at step %d: saved a checkpoint in %s; '
                         'run the same command to resume.', preemption.name,
-                        step, manager.directory)
+                        step, ', '.join(str(r.manager.directory) for r in runs))
         break
-  manager.wait_until_finished()
-  if writer:
-    writer.flush()
-  return _unreplicate(pstate)
+  for run in runs:
+    run.manager.wait_until_finished()
+    if run.writer:
+      run.writer.flush()
+  return host_state()

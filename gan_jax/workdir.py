@@ -9,22 +9,28 @@ where things are, and may change on resume.
 import json
 import os
 import time
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 from absl import logging
 import ml_collections
 
-from gan_jax.errors import GanJaxError
+from gan_jax.errors import ConfigError, GanJaxError
 
 CONFIG_FILE = 'config.json'
 
-RESUMABLE_KEYS = (
-    'num_train_steps', 'log_every_steps', 'checkpoint_every_steps',
-    'sample_every_steps', 'eval_every_steps', 'keep_checkpoints', 'eval.',
-    'best_metric', 'best_mode', 'num_devices', 'distributed', 'overwrite',
-    'nonfinite', 'max_rollbacks', 'data.data_dir', 'data.download',
+# How a run is executed, not what it computes: never a variant of a sweep.
+EXECUTION_KEYS = (
+    'log_every_steps', 'checkpoint_every_steps', 'sample_every_steps',
+    'keep_checkpoints', 'num_devices', 'distributed', 'overwrite',
+    'data.data_dir', 'data.download',
     # Same mathematics, another kernel formulation (tested equal).
     'model.conv_impl',
+)
+# What a run may change when it resumes (a prefix ending in '.' covers a
+# subtree): the execution, the budget, and what is measured along the way.
+RESUMABLE_KEYS = EXECUTION_KEYS + (
+    'num_train_steps', 'eval_every_steps', 'eval.', 'best_metric', 'best_mode',
+    'nonfinite', 'max_rollbacks',
 )
 
 
@@ -89,3 +95,17 @@ def claim(workdir: str, config: ml_collections.ConfigDict) -> None:
   with open(tmp, 'w') as f:
     f.write(config.to_json_best_effort(indent=2, sort_keys=True))
   os.replace(tmp, path)
+
+
+def for_seeds(template: str, seeds: Sequence[str]) -> Dict[int, str]:
+  """{seed: workdir} for `--seeds`: `template` with `{seed}` filled in."""
+  try:
+    numbers = [int(s) for s in seeds]
+  except ValueError:
+    raise ConfigError(f'--seeds must be integers, got {",".join(seeds)}') from None
+  if len(set(numbers)) != len(numbers):
+    raise ConfigError(f'--seeds repeats a seed: {",".join(seeds)}')
+  if '{seed}' not in template:
+    raise ConfigError("with --seeds, --workdir must contain '{seed}', e.g. "
+                      "--workdir='runs/ring/seed={seed}'")
+  return {s: template.replace('{seed}', str(s)) for s in numbers}

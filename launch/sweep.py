@@ -2,7 +2,8 @@
 
   python launch/sweep.py --config=configs/ablation_mog.py
       [--sweep_dir=runs/sweeps/ablation_mog] [--dry_run]
-      [--parallel=N | --gpus=0,1,...] [--slurm [--sbatch_args='...']]
+      [--parallel=N | --gpus=0,1,...] [--vmap_seeds=K]
+      [--slurm [--sbatch_args='...']]
 
 The runs are the override dicts of the config's `sweep()` (gan_jax/sweeps.py);
 run R trains in <sweep_dir>/<R's name> with `python -m gan_jax.main`. Runs
@@ -20,9 +21,15 @@ failed. SIGTERM/SIGINT stop new runs and are passed on to the running ones,
 which checkpoint and exit. <sweep_dir>/sweep.json lists the runs, their
 overrides and status.
 
---slurm submits one `sbatch launch/slurm.sbatch` job per unfinished run (jobs
-still queued or running from a previous submission, per squeue, are not
-submitted again).
+--vmap_seeds=K trains the runs that differ only in their seed K at a time in
+one process (`gan_jax.main --seeds`, vmapped on each device): one compiled
+program steps them all, which pays for small models on accelerators (on CPU
+it only saves the process starts; see README). Each run's workdir is the same
+as without it.
+
+--slurm submits one `sbatch launch/slurm.sbatch` job per unfinished run, or
+group of seeds (jobs still queued or running from a previous submission, per
+squeue, are not submitted again).
 """
 import collections
 import os
@@ -48,6 +55,8 @@ flags.DEFINE_bool('dry_run', False, 'Print each run\'s command and whether it '
                   'would be skipped; run nothing, write nothing.')
 flags.DEFINE_integer('parallel', 1, 'CPU runs at a time (without --gpus).')
 flags.DEFINE_list('gpus', [], 'GPU ids: one run per GPU at a time.')
+flags.DEFINE_integer('vmap_seeds', 0, 'Train up to this many seeds of a '
+                     'variant together in one process (0: one run per process).')
 flags.DEFINE_bool('slurm', False, 'Submit one Slurm job per run (sbatch).')
 flags.DEFINE_string('sbatch_args', '', 'Extra sbatch options, e.g. '
                     '"--partition=gpu --nodes=2 --gpus-per-node=8".')
@@ -110,12 +119,12 @@ class _StopRequest:
 
 
 def run_local(config_path: str, sweep_dir: str, runs: List[sweeps.Run],
-              slots: List[Dict]) -> Dict[str, dict]:
-  """Runs `runs` with at most one per slot at a time; results by run name."""
+              jobs: List[sweeps.Job], slots: List[Dict]) -> Dict[str, dict]:
+  """Runs `jobs` with at most one per slot at a time; results by run name."""
   log_dir = os.path.join(sweep_dir, 'logs')
   os.makedirs(log_dir, exist_ok=True)
-  queue = collections.deque(runs)
-  running = {}  # slot index -> (run, process, log file, start time)
+  queue = collections.deque(jobs)
+  running = {}  # slot index -> (job, process, log file, start time)
   results: Dict[str, dict] = {}
   stop = _StopRequest()
   previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -125,45 +134,51 @@ def run_local(config_path: str, sweep_dir: str, runs: List[sweeps.Run],
       for i, slot in enumerate(slots):
         if i in running or not queue or stop.signal:
           continue
-        run = queue.popleft()
-        log_path = os.path.join(log_dir, f'{run.name}.log')
+        job = queue.popleft()
+        log_path = os.path.join(log_dir, f'{job.name}.log')
         log = open(log_path, 'a')
         cores = slot['cores']
         process = subprocess.Popen(
-            sweeps.command(config_path, run), stdout=log, stderr=subprocess.STDOUT,
+            sweeps.command(config_path, job), stdout=log, stderr=subprocess.STDOUT,
             env=_run_env(config_path, slot['env']),
             preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None)
-        running[i] = (run, process, log, time.time())
-        logging.info('started %s (%s) on %s; log: %s', run.name,
-                     sweeps.disk_status(run), slot['label'], log_path)
-        results[run.name] = dict(status='running', log=log_path)
+        running[i] = (job, process, log, time.time())
+        logging.info('started %s (%s) on %s; log: %s', job.name,
+                     ', '.join(sorted({sweeps.disk_status(r) for r in job.runs})),
+                     slot['label'], log_path)
+        for run in job.runs:
+          results[run.name] = dict(status='running', log=log_path)
         sweeps.write_sweep_file(sweep_dir, config_path, runs, results)
       if stop.signal and not forwarded:
-        logging.warning('received %s: stopping the %d running run(s) (they '
+        logging.warning('received %s: stopping the %d running job(s) (they '
                         'checkpoint); %d not started', signal.Signals(stop.signal).name,
                         len(running), len(queue))
         for _, process, _, _ in running.values():
           process.send_signal(signal.SIGTERM)
         forwarded = True
       time.sleep(_POLL_SECONDS)
-      for i, (run, process, log, start) in list(running.items()):
+      for i, (job, process, log, start) in list(running.items()):
         code = process.poll()
         if code is None:
           continue
         log.close()
         del running[i]
-        result = dict(exit_code=code, seconds=round(time.time() - start, 1),
-                      log=log.name)
-        finished = sweeps.disk_status(run) == 'finished'
+        seconds = round(time.time() - start, 1)
+        error = _last_error_line(log.name) if code != 0 else None
         if code != 0:
-          result.update(status='failed', error=_last_error_line(log.name))
-          logging.error('FAILED %s: exit code %d: %s', run.name, code, result['error'])
-        elif not finished:
-          result['status'] = 'interrupted'
-          logging.warning('%s stopped before its last step; rerun to resume', run.name)
-        else:
-          logging.info('finished %s in %.0f s', run.name, result['seconds'])
-        results[run.name] = result
+          logging.error('FAILED %s: exit code %d: %s', job.name, code, error)
+        for run in job.runs:
+          result = dict(exit_code=code, seconds=seconds, log=log.name)
+          if len(job.runs) > 1:
+            result['group'] = job.name
+          if code != 0:
+            result.update(status='failed', error=error)
+          elif sweeps.disk_status(run) != 'finished':
+            result['status'] = 'interrupted'
+            logging.warning('%s stopped before its last step; rerun to resume', run.name)
+          results[run.name] = result
+        if code == 0:
+          logging.info('finished %s in %.0f s', job.name, seconds)
         sweeps.write_sweep_file(sweep_dir, config_path, runs, results)
   finally:
     for s, handler in previous.items():
@@ -184,31 +199,33 @@ def _queued_slurm_jobs(sweep_dir: str) -> Dict[str, str]:
   return {name: job for name, job in jobs.items() if job in alive}
 
 
-def sbatch_command(config_path: str, sweep_dir: str, run: sweeps.Run) -> List[str]:
-  return (['sbatch', '--parsable', f'--job-name={run.name}',
-           f'--output={os.path.join(sweep_dir, "logs", run.name)}-%j.log']
+def sbatch_command(config_path: str, sweep_dir: str, job: sweeps.Job) -> List[str]:
+  return (['sbatch', '--parsable', f'--job-name={job.name}',
+           f'--output={os.path.join(sweep_dir, "logs", job.name)}-%j.log']
           + shlex.split(FLAGS.sbatch_args)
-          + [_SBATCH_SCRIPT, config_path, run.workdir]
-          + sweeps.config_flags(run.overrides))
+          + [_SBATCH_SCRIPT, config_path, job.workdir]
+          + sweeps.job_flags(job)[1:])  # the workdir is the script's argument
 
 
 def submit_slurm(config_path: str, sweep_dir: str,
-                 runs: List[sweeps.Run]) -> Dict[str, dict]:
+                 jobs: List[sweeps.Job]) -> Dict[str, dict]:
   os.makedirs(os.path.join(sweep_dir, 'logs'), exist_ok=True)
   results = {}
-  for run in runs:
-    out = subprocess.run(sbatch_command(config_path, sweep_dir, run),
+  for job in jobs:
+    out = subprocess.run(sbatch_command(config_path, sweep_dir, job),
                          capture_output=True, text=True,
                          env=_run_env(config_path, {}))
     if out.returncode != 0:
       error = (out.stderr.strip().splitlines() or [''])[-1]
-      results[run.name] = dict(status='failed', exit_code=out.returncode,
-                               error=f'sbatch: {error}')
-      logging.error('sbatch failed for %s: %s', run.name, error)
+      for run in job.runs:
+        results[run.name] = dict(status='failed', exit_code=out.returncode,
+                                 error=f'sbatch: {error}')
+      logging.error('sbatch failed for %s: %s', job.name, error)
       continue
     job_id = out.stdout.strip().split(';')[0]
-    results[run.name] = dict(status='submitted', job_id=job_id)
-    logging.info('submitted %s as job %s', run.name, job_id)
+    for run in job.runs:
+      results[run.name] = dict(status='submitted', job_id=job_id)
+    logging.info('submitted %s as job %s', job.name, job_id)
   return results
 
 
@@ -230,25 +247,30 @@ def main(argv):
     status = sweeps.disk_status(run)
     if status == 'finished' or run.name in queued:
       skipped += 1
-      why = 'finished' if status == 'finished' else f'job {queued[run.name]} queued'
       if FLAGS.dry_run:
+        why = 'finished' if status == 'finished' else f'job {queued[run.name]} queued'
         print(f'# skip {run.name} ({why})')
       continue
     todo.append(run)
-    if FLAGS.dry_run:
-      action = 'resume' if status == 'partial' else 'start'
-      cmd = (sbatch_command(config_path, sweep_dir, run) if FLAGS.slurm
-             else sweeps.command(config_path, run))
-      print(f'# {action} {run.name}\n{shlex.join(cmd)}')
+  jobs = sweeps.jobs(todo, sweep_dir, FLAGS.vmap_seeds)
   summary = f'{len(runs)} runs: {skipped} skipped, {len(todo)} to run'
+  if len(jobs) != len(todo):
+    summary += f' in {len(jobs)} process{"es" if len(jobs) > 1 else ""}'
   if FLAGS.dry_run:
+    for job in jobs:
+      action = ' + '.join(sorted({'resume' if sweeps.disk_status(r) == 'partial'
+                                  else 'start' for r in job.runs}))
+      cmd = (sbatch_command(config_path, sweep_dir, job) if FLAGS.slurm
+             else sweeps.command(config_path, job))
+      print(f'# {action} {job.name}\n{shlex.join(cmd)}')
     print(f'# {summary} (dry run: nothing started)')
     return
   logging.info('%s; sweep dir %s', summary, sweep_dir)
   if FLAGS.slurm:
-    results = submit_slurm(config_path, sweep_dir, todo)
+    results = submit_slurm(config_path, sweep_dir, jobs)
   else:
-    results = run_local(config_path, sweep_dir, todo, _slots(FLAGS.gpus, FLAGS.parallel))
+    results = run_local(config_path, sweep_dir, runs, jobs,
+                        _slots(FLAGS.gpus, FLAGS.parallel))
   path = sweeps.write_sweep_file(sweep_dir, config_path, runs, results)
   failed = {n: r for n, r in results.items() if r.get('status') == 'failed'}
   for name, result in failed.items():

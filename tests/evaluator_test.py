@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -160,3 +161,26 @@ def test_one_digit_only_is_caught_by_recall_and_score(mnist_evaluator, tfds_data
   assert collapsed['recall'] < 0.3 * floor['recall']
   assert collapsed['fid'] > 10 * floor['fid']
   del classifier_lib
+
+
+def test_bn_stats_batch_ignores_the_running_averages_and_running_uses_them():
+  from configs import mnist_mlp
+  from gan_jax import state as state_lib
+  config = mnist_mlp.get_config()
+  gan = state_lib.build_gan(config, (28, 28, 1))  # G bound to the pmap axis
+  state = state_lib.create_state(config, gan)
+  z = jax.random.normal(jax.random.PRNGKey(0), (32, config.model.latent_dim))
+  shifted = jax.tree.map(lambda s: s + 3.0, state.g_batch_stats)
+  batch = jax.jit(evaluator_lib.generator_apply(gan, 'batch'))
+  running = jax.jit(evaluator_lib.generator_apply(gan, 'running'))
+  a = batch(state.g_params, state.g_batch_stats, z)
+  np.testing.assert_array_equal(a, batch(state.g_params, shifted, z))
+  assert a.shape == (32, 28, 28, 1) and a.dtype == np.float32
+  # Each sample normalised with the statistics of this batch: the first
+  # half alone gives other outputs.
+  assert not np.allclose(a[:16], batch(state.g_params, state.g_batch_stats, z[:16]))
+  b = running(state.g_params, state.g_batch_stats, z)
+  assert not np.allclose(b, running(state.g_params, shifted, z))
+  np.testing.assert_array_equal(b[:16], running(state.g_params, state.g_batch_stats, z[:16]))
+  with pytest.raises(ConfigError, match="bn_stats must be 'batch' or 'running'"):
+    evaluator_lib.generator_apply(gan, 'train')

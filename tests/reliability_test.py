@@ -197,6 +197,7 @@ def test_bad_flags_get_one_line(flag, message, repo_dir, tmp_path):
     ('data.dataset', 'nope', "unknown config.data.dataset 'nope'"),
     ('nonfinite', 'ignore', "config.nonfinite must be 'stop' or 'rollback'"),
     ('loss.penalty', 'r3', "unknown config.loss.penalty 'r3'; valid names: none, dragan"),
+    ('eval.bn_stats', 'train', "config.eval.bn_stats must be 'batch' or 'running'"),
 ])
 def test_bad_values_get_one_line_and_write_nothing(key, value, message, tfds_data_dir,
                                                    tmp_path):

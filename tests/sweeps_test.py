@@ -159,6 +159,38 @@ def test_dry_run_prints_commands_and_skips_finished_runs(tmp_path, repo_dir):
   assert sorted(os.listdir(sweep_dir)) == ['seed=0', 'seed=1']  # nothing written
 
 
+def test_vmap_seeds_groups_the_runs_that_differ_only_in_seed(tmp_path):
+  runs = [sweeps.Run(sweeps.run_name(o), o, str(tmp_path / sweeps.run_name(o)), 10)
+          for o in sweeps.product({'loss.name': ['hinge', 'minimax']}, seed=range(3))]
+  runs.append(sweeps.Run('base', {}, str(tmp_path / 'base'), 10))
+  assert [len(j.runs) for j in sweeps.jobs(runs, str(tmp_path))] == [1] * 7
+  jobs = sweeps.jobs(runs, str(tmp_path), vmap_seeds=2)
+  assert [j.name for j in jobs] == [
+      'loss.name=hinge,seed=0+1', 'loss.name=hinge,seed=2',
+      'loss.name=minimax,seed=0+1', 'loss.name=minimax,seed=2', 'base']
+  group = jobs[0]
+  assert group.seeds == [0, 1] and group.overrides == {'loss.name': 'hinge'}
+  assert group.workdir == str(tmp_path / 'loss.name=hinge,seed={seed}')
+  assert sweeps.command('c.py', group)[3:] == [
+      '--config=c.py', f'--workdir={tmp_path}/loss.name=hinge,seed={{seed}}',
+      '--config.loss.name=hinge', '--seeds=0,1']
+  # A single leftover seed is an ordinary run.
+  assert jobs[1].seeds == [] and sweeps.command('c.py', jobs[1])[-1] == '--config.seed=2'
+
+
+def test_dry_run_with_vmap_seeds_prints_one_command_per_group(tmp_path, repo_dir):
+  config = write_config(tmp_path, steps=4)
+  sweep_dir = tmp_path / 'sweep'
+  result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}',
+                  '--dry_run', '--vmap_seeds=4')
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.splitlines() == [
+      '# start seed=0+1',
+      f'{sys.executable} -m gan_jax.main --config={config} '
+      f"'--workdir={sweep_dir}/seed={{seed}}' --seeds=0,1",
+      '# 2 runs: 0 skipped, 2 to run in 1 process (dry run: nothing started)']
+
+
 def test_slurm_needs_sbatch_on_path(tmp_path, repo_dir):
   config = write_config(tmp_path)
   result = launch(repo_dir, f'--config={config}', f'--sweep_dir={tmp_path}/s',

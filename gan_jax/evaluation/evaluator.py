@@ -22,7 +22,6 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from absl import logging
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -110,13 +109,40 @@ def latent_key(seed: int) -> jax.Array:
   return jax.random.fold_in(jax.random.PRNGKey(seed), 0xE7A1)
 
 
-def generator_sampler(gan, params, batch_stats, latent_dim: int) -> SampleFn:
-  """`sample(key, n)`: n generator outputs in inference mode, float32 numpy."""
+BN_STATS = ('batch', 'running')
+
+
+def generator_apply(gan, bn_stats: str) -> Callable:
+  """`apply(params, batch_stats, z) -> samples` of G for sampling: batch norm
+  by the batch's own statistics ('batch'; the running averages are left as
+  they are) or by the running averages ('running'); see configs/default.py."""
+  if bn_stats not in BN_STATS:
+    raise ConfigError(f"config.eval.bn_stats must be 'batch' or 'running', "
+                      f"got '{bn_stats}'")
+  if bn_stats == 'running':
+    return lambda params, stats, z: gan.generator.apply(
+        {'params': params, 'batch_stats': stats}, z, train=False)
+  # Statistics of this batch only, not synchronised over a pmap axis.
+  generator = gan.generator.clone(axis_name=None)
+
+  def apply(params, stats, z):
+    samples, _ = generator.apply({'params': params, 'batch_stats': stats}, z,
+                                 train=True, mutable=['batch_stats'])
+    return samples
+
+  return apply
+
+
+def generator_sampler(gan, params, batch_stats, latent_dim: int,
+                      bn_stats: str = 'batch') -> SampleFn:
+  """`sample(key, n)`: n generator outputs, float32 numpy, in chunks of
+  1,000 (batch norm: see `generator_apply`)."""
+  apply = generator_apply(gan, bn_stats)
+
   @jax.jit
   def chunk(params, batch_stats, key):
     z = layers.sample_latent(key, _SAMPLE_CHUNK, latent_dim)
-    return gan.generator.apply({'params': params, 'batch_stats': batch_stats},
-                               z, train=False)
+    return apply(params, batch_stats, z)
 
   def sample(key: jax.Array, n: int) -> np.ndarray:
     num_chunks = -(-n // _SAMPLE_CHUNK)

@@ -8,10 +8,7 @@ from gan_jax.errors import ConfigError
 from gan_jax.models import dcgan, dcgan64, layers, mlp, mlp2d
 
 
-# Discriminators with the spectral normalisation option (Miyato et al. 2018).
-_SPECTRAL_NORM_FAMILIES = ('dcgan28', 'dcgan64', 'mlp')
-
-
+# Every discriminator has the spectral normalisation option (Miyato et al. 2018).
 def _spectral_norm(model_config) -> bool:
   return bool(model_config.get('spectral_norm', False))
 
@@ -50,7 +47,8 @@ def _mlp2d(model_config, image_shape, axis_name):
   return (mlp2d.Generator(out_shape=tuple(image_shape),
                           batch_norm=model_config.get('g_batch_norm', False),
                           axis_name=axis_name, **g_kwargs),
-          mlp2d.Discriminator(**d_kwargs))
+          mlp2d.Discriminator(spectral_norm=_spectral_norm(model_config),
+                              **d_kwargs))
 
 
 # name -> builder(model_config, image_shape, axis_name) -> (generator, discriminator)
@@ -76,12 +74,6 @@ def build(model_config: ml_collections.ConfigDict, image_shape: Sequence[int],
   statistics and per-example randomness are global; None outside pmap.
   """
   layers.check_conv_impl(model_config.conv_impl)
-  if (_spectral_norm(model_config) and
-      model_config.discriminator not in _SPECTRAL_NORM_FAMILIES):
-    raise ConfigError(
-        f"config.model.spectral_norm is not available for discriminator "
-        f"'{model_config.discriminator}'; it is for: "
-        f"{', '.join(_SPECTRAL_NORM_FAMILIES)}")
   generator, _ = _family(model_config.generator, 'generator')(
       model_config, image_shape, axis_name)
   _, discriminator = _family(model_config.discriminator, 'discriminator')(

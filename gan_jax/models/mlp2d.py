@@ -16,6 +16,8 @@ from typing import Optional, Sequence
 import jax
 import flax.linen as nn
 
+from gan_jax.models import layers
+
 
 class Generator(nn.Module):
   """z [B, latent_dim] -> points [B, *out_shape] (unbounded)."""
@@ -39,11 +41,14 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
   """points [B, ...] -> logits [B] (no sigmoid)."""
   hidden: Sequence[int] = (128, 128)
+  spectral_norm: bool = False  # of every kernel (layers.spectral_norm)
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    del train  # no batch norm or dropout
+    # No batch norm or dropout: `train` only advances spectral norm's
+    # power iteration.
+    sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     x = x.reshape(x.shape[0], -1)
     for features in self.hidden:
-      x = nn.relu(nn.Dense(features)(x))
-    return nn.Dense(1)(x)[:, 0]
+      x = nn.relu(sn(nn.Dense(features))(x))
+    return sn(nn.Dense(1))(x)[:, 0]

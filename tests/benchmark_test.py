@@ -1,0 +1,40 @@
+"""`python -m gan_jax.benchmark`: the real step, timed; one JSON line."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from configs import mog_ring
+from gan_jax import benchmark
+
+
+def small_ring():
+  config = mog_ring.get_config()
+  config.batch_size = 64
+  config.num_devices = 2
+  return config
+
+
+def test_vmapped_seeds_do_k_times_the_work_of_one():
+  one = benchmark.benchmark(small_ring(), steps=2, repeats=1)
+  three = benchmark.benchmark(small_ring(), steps=2, repeats=1, seeds=3)
+  assert (one['seeds'], three['seeds'], three['devices']) == (1, 3, 2)
+  # XLA's FLOP count of the compiled step: three seeds' worth of arithmetic.
+  assert three['gflop_per_step'] == pytest.approx(3 * one['gflop_per_step'], rel=0.02)
+  assert three['images_per_s'] == pytest.approx(
+      3 * 64 * three['steps_per_s'], rel=1e-3)
+
+
+def test_command_prints_one_json_line(repo_dir):
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.benchmark', '--config=configs/mog_ring.py',
+       '--config.batch_size=32', '--steps=2', '--repeats=1'],
+      cwd=repo_dir, capture_output=True, text=True, env=env, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  line, = result.stdout.strip().splitlines()
+  record = json.loads(line)
+  assert record['generator'] == 'mlp2d' and record['batch_size'] == 32
+  assert record['steps_per_s'] > 0 and record['compile_s'] > 0
