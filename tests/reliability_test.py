@@ -130,6 +130,7 @@ def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
   assert steps == [2, 4, 6, 8]  # the poisoned interval's record is not kept
 
 
+@pytest.mark.slow  # ~2 min: four short runs
 def test_workdir_of_another_config_is_refused_then_moved_aside(tfds_data_dir, tmp_path):
   workdir = str(tmp_path / 'run')
   train.train_and_evaluate(tiny_config(tfds_data_dir, 2), workdir)
@@ -153,6 +154,7 @@ def test_workdir_of_another_config_is_refused_then_moved_aside(tfds_data_dir, tm
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2']
 
 
+@pytest.mark.slow  # ~2 min: three short runs
 def test_disk_full_while_saving_keeps_previous_checkpoints(tfds_data_dir, tmp_path,
                                                            monkeypatch):
   config = tiny_config(tfds_data_dir, 6)

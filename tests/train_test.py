@@ -99,6 +99,7 @@ def test_bad_input_gets_one_line_error(flag, message, repo_dir, tmp_path):
   assert not os.path.exists(tmp_path / 'checkpoints')
 
 
+@pytest.mark.slow  # ~2 min: a real subprocess, signalled mid-run
 def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tfds_data_dir, repo_dir,
                                                         tmp_path):
   command = [sys.executable, '-m', 'gan_jax.main', '--config=configs/mnist_mlp.py',
