@@ -7,25 +7,19 @@ import jax
 import numpy as np
 import pytest
 
-from configs import mog_ring
 from gan_jax import train, writers
-from tests import reliability_test
+from tests import evaluator_test, reliability_test
 from tests.train_test import tiny_config
 
 
 def ring_config(num_train_steps):
-  config = mog_ring.get_config()
-  config.batch_size = 64
+  """evaluator_test's small ring, on 2 devices with n_critic 2 and EMA."""
+  config = evaluator_test.ring_config(num_train_steps)
   config.num_devices = 2
   config.n_critic = 2
   config.ema_decay = 0.9
-  config.num_train_steps = num_train_steps
-  config.log_every_steps = 2
-  config.checkpoint_every_steps = 2
-  config.sample_every_steps = 100
   config.eval_every_steps = 4
   config.keep_checkpoints = 2
-  config.data.num_examples = 2_000
   return config
 
 
