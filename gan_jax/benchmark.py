@@ -9,6 +9,8 @@ prints one JSON line: images_per_s and steps_per_s (median over repeats),
 compile_s, devices, batch_size, the model names, and GFLOP/s from XLA's cost
 analysis of the compiled step. With --seeds=K, the step of K seeds trained
 together (`gan_jax.main --seeds`, vmapped); images_per_s then counts all K.
+With --config.steps_per_dispatch=k, k steps per call (lax.scan), as training
+runs them; --steps still counts steps.
 """
 import json
 import statistics
@@ -21,7 +23,7 @@ import jax
 import numpy as np
 from ml_collections import config_flags
 
-from gan_jax import input_pipeline, train
+from gan_jax import input_pipeline, train, xla_cpu
 from gan_jax import state as state_lib
 
 FLAGS = flags.FLAGS
@@ -57,17 +59,25 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
   state = jax_utils.replicate(state, devices)
   local = config.batch_size // len(devices)
   rng = np.random.default_rng(0)
-  shape = (len(devices),) + ((seeds,) if seeds > 1 else ()) + (config.n_critic, local)
+  k = config.steps_per_dispatch  # steps per call of the step function
+  shape = ((len(devices),) + ((k,) if k > 1 else ()) +
+           ((seeds,) if seeds > 1 else ()) + (config.n_critic, local))
   if len(stored) == 1:  # 2-D points: float data
     images = rng.standard_normal(shape + stored).astype(np.float32)
   else:
     images = rng.integers(0, 256, shape + stored, dtype=np.uint8)
   batch = next(jax_utils.prefetch_to_device(iter([images]), 1, devices))
-  step = train.pmapped_train_step(config, gan, devices, vmapped=seeds > 1)
+  step = train.pmapped_train_step(config, gan, devices, vmapped=seeds > 1,
+                                  steps=k)
+  dispatches = max(1, steps // k)
   start = time.perf_counter()
   compiled = step.lower(state, batch).compile()
   compile_s = time.perf_counter() - start
   flops = _step_flops(compiled)
+  if k > 1:  # cost analysis does not multiply a loop body by its trip count
+    single = train.pmapped_train_step(config, gan, devices, vmapped=seeds > 1)
+    flops = _step_flops(single.lower(
+        state, jax.tree.map(lambda x: x[:, 0], batch)).compile())
   for _ in range(3):  # warm-up
     state, metrics = step(state, batch)
   jax.block_until_ready(metrics)
@@ -76,10 +86,10 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
   rates = []
   for _ in range(repeats):
     start = time.perf_counter()
-    for _ in range(steps):
+    for _ in range(dispatches):
       state, metrics = step(state, batch)
     jax.block_until_ready(metrics)
-    rates.append(steps / (time.perf_counter() - start))
+    rates.append(dispatches * k / (time.perf_counter() - start))
   if profile_dir:
     jax.profiler.stop_trace()
   steps_per_s = statistics.median(rates)
@@ -89,7 +99,9 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
               discriminator=config.model.discriminator,
               conv_impl=config.model.conv_impl, backend=jax.default_backend(),
               devices=len(devices), batch_size=config.batch_size, seeds=seeds,
-              n_critic=config.n_critic, steps_per_s=round(steps_per_s, 3),
+              n_critic=config.n_critic, steps_per_dispatch=k,
+              compute_dtype=config.model.compute_dtype,
+              steps_per_s=round(steps_per_s, 3),
               images_per_s=round(steps_per_s * config.batch_size * seeds, 1),
               compile_s=round(compile_s, 2),
               gflop_per_step=round(flops * len(devices) / 1e9, 3),
@@ -98,6 +110,7 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
 
 def main(argv):
   del argv
+  xla_cpu.configure(FLAGS.config.xla_cpu_tuning)
   print(json.dumps(benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats,
                              FLAGS.profile_dir, FLAGS.seeds)), flush=True)
 

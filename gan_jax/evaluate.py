@@ -25,7 +25,7 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from gan_jax import checkpointing, cli, input_pipeline, synthetic_data
+from gan_jax import checkpointing, cli, input_pipeline, synthetic_data, xla_cpu
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax.evaluation import mog
@@ -151,6 +151,7 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   std_logging.getLogger('absl').addFilter(cli.QuietLibraries())
   tf.config.set_visible_devices([], 'GPU')  # TF only reads data here
+  xla_cpu.configure(True)  # the default of every config
   try:
     report = evaluate(FLAGS.workdir, FLAGS.checkpoint, FLAGS.metrics,
                       FLAGS.params, FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed,

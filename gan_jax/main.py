@@ -19,7 +19,7 @@ from absl import logging
 from ml_collections import config_flags
 import tensorflow as tf
 
-from gan_jax import cli, train
+from gan_jax import cli, train, xla_cpu
 from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 
@@ -37,6 +37,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   std_logging.getLogger('absl').addFilter(cli.QuietLibraries())
+  xla_cpu.configure(FLAGS.config.xla_cpu_tuning)
   # TensorFlow only reads data and writes summaries: keep it off accelerators.
   tf.config.set_visible_devices([], 'GPU')
   workdir = FLAGS.workdir or os.path.join(

@@ -62,6 +62,15 @@ def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
   if config.nonfinite not in ('stop', 'rollback'):
     raise ConfigError(f"config.nonfinite must be 'stop' or 'rollback', got "
                       f"'{config.nonfinite}'")
+  k = config.steps_per_dispatch
+  if k < 1:
+    raise ConfigError(f'config.steps_per_dispatch must be >= 1, got {k}')
+  for name in ('log_every_steps', 'sample_every_steps', 'checkpoint_every_steps',
+               'eval_every_steps'):
+    if config[name] % k:
+      raise ConfigError(
+          f'config.{name}={config[name]} must be a multiple of '
+          f'config.steps_per_dispatch={k}, where one dispatch ends')
   if config.model.latent_dim < 1:
     raise ConfigError('config.model.latent_dim must be >= 1')
 

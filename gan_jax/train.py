@@ -15,12 +15,13 @@ updated by each call; G runs in training mode whenever it generates for a
 move, and its running averages (used for sampling) follow those calls. The
 generator move draws fresh noise.
 """
+import collections
 import copy
 import dataclasses
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from absl import logging
 from flax import jax_utils
@@ -190,15 +191,39 @@ def mapped_devices(devices):
 
 
 def pmapped_train_step(config: ml_collections.ConfigDict, gan: GAN, devices,
-                       vmapped: bool = False) -> Callable:
+                       vmapped: bool = False, steps: int = 1) -> Callable:
   """The step as training runs it: pmapped over `devices` (of every process),
   the state donated; with `vmapped`, over a leading seed axis of the state
-  and the batch too (after the device axis)."""
+  and the batch too (after the device axis). With `steps` > 1, that many
+  consecutive steps in one dispatch (lax.scan): the batch has a steps axis
+  right after the device axis, and so have the metrics."""
   step_fn = make_train_step(config, gan)
   if vmapped:
     step_fn = jax.vmap(step_fn)
+  if steps > 1:
+    one_step = step_fn
+    step_fn = lambda state, batches: jax.lax.scan(one_step, state, batches)
   return jax.pmap(step_fn, axis_name=AXIS, donate_argnums=(0,),
                   devices=mapped_devices(devices))
+
+
+def dispatch_sizes(start: int, end: int, k: int) -> List[int]:
+  """Steps per dispatch from step `start` to `end`: single steps up to a
+  multiple of k, k at a time, single steps for what is left. Every k-step
+  dispatch then ends on a multiple of k, where logging, sampling and saving
+  happen (their intervals are multiples of k)."""
+  aligned = min(end, -(-start // k) * k)
+  full = (end - aligned) // k
+  return [1] * (aligned - start) + [k] * full + [1] * (end - aligned - full * k)
+
+
+def _group(batches: Iterator, sizes: Sequence[int]) -> Iterator:
+  """Stacks n consecutive batches along a new axis 1 (after the device axis)
+  for each n > 1 of `sizes`."""
+  for n in sizes:
+    first = next(batches)
+    yield first if n == 1 else np.stack(
+        [first] + [next(batches) for _ in range(n - 1)], axis=1)
 
 
 def _fixed_latents(config: ml_collections.ConfigDict, n: int = 64) -> jax.Array:
@@ -378,6 +403,15 @@ def train_seeds(config: ml_collections.ConfigDict,
     logging.info('Resuming from the checkpoint at step %d', start_step)
 
   p_train_step = pmapped_train_step(config, gan, devices, vmapped)
+  per_dispatch = config.steps_per_dispatch
+  p_multi_step = (pmapped_train_step(config, gan, devices, vmapped, per_dispatch)
+                  if per_dispatch > 1 else None)
+  if per_dispatch > 1 and jax.default_backend() == 'cpu' and any(
+      name.startswith('dcgan') for name in
+      (config.model.generator, config.model.discriminator)):
+    logging.warning('config.steps_per_dispatch=%d with a convolutional model on '
+                    'CPU: XLA:CPU runs convolution gradients inside the loop '
+                    'many times slower; 1 is faster here', per_dispatch)
   if vmapped:
     logging.info('Training seeds %s together (vmapped)', seeds)
   sample = jax.jit(evaluator_lib.generator_apply(gan, config.eval.bn_stats))
@@ -397,10 +431,12 @@ def train_seeds(config: ml_collections.ConfigDict,
         for run in runs]
     # [devices, seeds, n_critic, batch, ...]: the seed axis right after pmap's.
     batches = (np.stack(b, axis=1) if vmapped else b[0] for b in zip(*streams))
+    sizes = dispatch_sizes(step, config.num_train_steps, per_dispatch)
     return (jax_utils.replicate(stack(states), devices),
-            jax_utils.prefetch_to_device(batches, 2, devices))
+            jax_utils.prefetch_to_device(_group(batches, sizes), 2, devices),
+            collections.deque(sizes))
 
-  pstate, batches = start_from(states, start_step)
+  pstate, batches, sizes = start_from(states, start_step)
   del states, restored
   if is_chief:
     for run in runs:
@@ -418,14 +454,16 @@ def train_seeds(config: ml_collections.ConfigDict,
   step = start_step
   with preemption:
     while step < num_steps:
-      step += 1
-      pstate, metrics = p_train_step(pstate, next(batches))
-      pending.append(metrics)  # stays on device until the next sync point
+      n = sizes.popleft()
+      step += n
+      pstate, metrics = (p_multi_step if n > 1 else p_train_step)(
+          pstate, next(batches))
+      pending.append((n, metrics))  # on device until the next sync point
       if len(pending) > _MAX_STEPS_AHEAD:
         # Bound how far dispatch runs ahead of the devices: enough to keep
         # them busy, few enough that a SIGTERM is answered within a few step
         # times (schedulers grant ~30 s) rather than after a long queue.
-        jax.block_until_ready(pending[-_MAX_STEPS_AHEAD - 1])
+        jax.block_until_ready(pending[-_MAX_STEPS_AHEAD - 1][1])
       is_last = step == num_steps
       is_log = step % config.log_every_steps == 0 or is_last
       is_sample = step % config.sample_every_steps == 0 or is_last
@@ -440,7 +478,11 @@ def train_seeds(config: ml_collections.ConfigDict,
       # Every read of the state is preceded by the divergence check of all
       # steps since the last one, so no non-finite state is ever sampled,
       # evaluated or saved.
-      host = [jax.tree.map(lambda x: x[0], m) for m in jax.device_get(pending)]
+      host = []
+      for n, m in jax.device_get(pending):
+        m = jax.tree.map(lambda x: x[0], m)  # device 0's copy
+        host += [m] if n == 1 else [jax.tree.map(lambda x, i=i: x[i], m)
+                                    for i in range(n)]
       pending = []
       per_run = [[seed_slice(m, i) for m in host] for i in range(len(runs))]
       bad = {i: b for i, b in enumerate(
@@ -466,7 +508,7 @@ def train_seeds(config: ml_collections.ConfigDict,
                   if i in bad else s for i, s in enumerate(states)]
         logging.warning('%s; rolled back to step %d with new noise (%d/%d)',
                         '; '.join(messages), step, rollbacks, config.max_rollbacks)
-        pstate, batches = start_from(states, step)
+        pstate, batches, sizes = start_from(states, step)
         del states
         for run in runs:
           run.interval = []

@@ -24,8 +24,11 @@ EXECUTION_KEYS = (
     'keep_checkpoints', 'num_devices', 'distributed', 'overwrite',
     'data.data_dir', 'data.download',
     # Same mathematics, another kernel formulation (tested equal).
-    'model.conv_impl',
+    'model.conv_impl', 'steps_per_dispatch', 'xla_cpu_tuning',
 )
+# Keys added after runs were saved without them: a saved config that lacks
+# one has the value the code used before the key existed.
+ADDED_KEYS = {'model.compute_dtype': 'float32'}
 # What a run may change when it resumes (a prefix ending in '.' covers a
 # subtree): the execution, the budget, and what is measured along the way.
 RESUMABLE_KEYS = EXECUTION_KEYS + (
@@ -56,7 +59,7 @@ def _as_plain(config: ml_collections.ConfigDict) -> dict:
 
 def config_differences(saved: dict, config: ml_collections.ConfigDict) -> List[str]:
   """'key: old -> new' for each key that differs and may not change on resume."""
-  old, new = flatten(saved), flatten(_as_plain(config))
+  old, new = {**ADDED_KEYS, **flatten(saved)}, flatten(_as_plain(config))
   diffs = []
   for key in sorted(set(old) | set(new)):
     if any(key == k or (k.endswith('.') and key.startswith(k))

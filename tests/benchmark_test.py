@@ -27,6 +27,17 @@ def test_vmapped_seeds_do_k_times_the_work_of_one():
       3 * 64 * three['steps_per_s'], rel=1e-3)
 
 
+def test_several_steps_per_dispatch_count_one_step_of_flops():
+  one = benchmark.benchmark(small_ring(), steps=4, repeats=1)
+  config = small_ring()
+  config.steps_per_dispatch = 4
+  four = benchmark.benchmark(config, steps=4, repeats=1)
+  assert four['steps_per_dispatch'] == 4
+  # XLA counts a loop body once; the benchmark reports one step's FLOPs.
+  assert four['gflop_per_step'] == pytest.approx(one['gflop_per_step'], rel=1e-3)
+  assert four['images_per_s'] == pytest.approx(64 * four['steps_per_s'], rel=1e-3)
+
+
 def test_command_prints_one_json_line(repo_dir):
   env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
   result = subprocess.run(

@@ -1,8 +1,10 @@
 """Test-wide setup: 8 fake CPU devices, set before jax is imported."""
 import os
 
-os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                           ' --xla_force_host_platform_device_count=8').strip()
+from gan_jax import xla_cpu  # noqa: E402  (imports no jax)
+
+os.environ['XLA_FLAGS'] = xla_cpu.tuned_flags(
+    os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=8')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 import pytest  # noqa: E402  (after the environment is set)

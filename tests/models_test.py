@@ -99,3 +99,38 @@ def test_unknown_conv_impl():
   config.conv_impl = 'cudnn'
   with pytest.raises(ConfigError, match="unknown config.model.conv_impl 'cudnn'"):
     models.build(config, (28, 28, 1))
+
+
+@pytest.mark.parametrize('name,shape,latent_dim,atol', [
+    ('dcgan28', (28, 28, 1), 100, 0.05), ('dcgan64', (64, 64, 1), 100, 0.05),
+    ('mlp', (28, 28, 1), 50, 0.05), ('mlp2d', (2,), 2, 0.05)])
+def test_bfloat16_compute_keeps_float32_parameters_and_outputs(
+    name, shape, latent_dim, atol):
+  config = model_config(name)
+  g32, d32 = models.build(config, shape)
+  config.compute_dtype = 'bfloat16'
+  g16, d16 = models.build(config, shape)
+  z = jax.random.normal(jax.random.PRNGKey(0), (8, latent_dim))
+  g_vars = g32.init(jax.random.PRNGKey(1), z, train=False)
+  # The same parameters (float32, same names) serve both dtypes.
+  assert jax.tree.structure(g16.init(jax.random.PRNGKey(1), z, train=False)) == \
+      jax.tree.structure(g_vars)
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(g_vars))
+  run = lambda g, z: g.apply(g_vars, z, train=True, mutable=['batch_stats'])[0]
+  x32, x16 = run(g32, z), run(g16, z)
+  assert x16.dtype == jnp.float32 and x16.shape == x32.shape
+  # bfloat16 arithmetic (8-bit mantissa), not float32 relabelled.
+  assert 0 < float(jnp.max(jnp.abs(x16 - x32))) < atol
+  assert 'bf16' in str(jax.make_jaxpr(lambda z: run(g16, z))(z))
+  d_vars = d32.init(jax.random.PRNGKey(2), x32, train=False)
+  logits = d16.apply(d_vars, x32, train=True, mutable=['batch_stats'],
+                     rngs={'dropout': jax.random.PRNGKey(3)})[0]
+  assert logits.dtype == jnp.float32 and logits.shape == (8,)
+
+
+def test_unknown_compute_dtype():
+  config = model_config('mlp')
+  config.compute_dtype = 'float16'
+  with pytest.raises(ConfigError, match="unknown config.model.compute_dtype "
+                     "'float16'; valid: float32, bfloat16"):
+    models.build(config, (28, 28, 1))

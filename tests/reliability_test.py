@@ -5,6 +5,7 @@ process, a NaN in the parameters, a full disk while saving) and the test
 checks what the run did: what it said, what it kept, how it resumed.
 """
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -230,3 +231,14 @@ def test_corrupt_data_gets_one_line_saying_how_to_provide_it(tfds_data_dir, tmp_
   assert 'mnist' in message and 'is unreadable (DataLossError' in message
   assert 'delete that directory and set --config.data.data_dir' in message
   assert '\n' not in message
+
+
+def test_runs_saved_before_a_key_existed_resume_with_its_old_value():
+  config = tiny_config('/nonexistent', 2)
+  saved = json.loads(config.to_json_best_effort())
+  del saved['model']['compute_dtype']  # as written by older gan_jax
+  del saved['steps_per_dispatch'], saved['xla_cpu_tuning']
+  assert workdir_lib.config_differences(saved, config) == []
+  config.model.compute_dtype = 'bfloat16'  # not what that run computed
+  assert workdir_lib.config_differences(saved, config) == [
+      "model.compute_dtype: 'float32' -> 'bfloat16'"]

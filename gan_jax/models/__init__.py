@@ -2,6 +2,7 @@
 from typing import Optional, Sequence, Tuple
 
 import flax.linen as nn
+import jax.numpy as jnp
 import ml_collections
 
 from gan_jax.errors import ConfigError
@@ -13,27 +14,46 @@ def _spectral_norm(model_config) -> bool:
   return bool(model_config.get('spectral_norm', False))
 
 
+COMPUTE_DTYPES = ('float32', 'bfloat16')
+
+
+def compute_dtype(model_config) -> jnp.dtype:
+  """The layers' arithmetic dtype, config.model.compute_dtype."""
+  name = model_config.get('compute_dtype', 'float32')
+  if name not in COMPUTE_DTYPES:
+    raise ConfigError(f"unknown config.model.compute_dtype '{name}'; valid: "
+                      f"{', '.join(COMPUTE_DTYPES)}")
+  return jnp.dtype(name)
+
+
 def _dcgan28(model_config, image_shape, axis_name):
+  dtype = compute_dtype(model_config)
   return (dcgan.Generator(channels=image_shape[-1], axis_name=axis_name,
-                          conv_impl=model_config.conv_impl),
+                          conv_impl=model_config.conv_impl, dtype=dtype),
           dcgan.Discriminator(dropout_rate=model_config.dropout_rate,
                               axis_name=axis_name,
                               conv_impl=model_config.conv_impl,
-                              spectral_norm=_spectral_norm(model_config)))
+                              spectral_norm=_spectral_norm(model_config),
+                              dtype=dtype))
 
 
 def _dcgan64(model_config, image_shape, axis_name):
+  dtype = compute_dtype(model_config)
   return (dcgan64.Generator(channels=image_shape[-1], axis_name=axis_name,
-                            conv_impl=model_config.conv_impl),
+                            conv_impl=model_config.conv_impl, dtype=dtype),
           dcgan64.Discriminator(axis_name=axis_name,
                                 conv_impl=model_config.conv_impl,
-                                spectral_norm=_spectral_norm(model_config)))
+                                spectral_norm=_spectral_norm(model_config),
+                                dtype=dtype))
 
 
 def _mlp(model_config, image_shape, axis_name):
-  return (mlp.Generator(image_shape=tuple(image_shape), axis_name=axis_name),
+  dtype = compute_dtype(model_config)
+  return (mlp.Generator(image_shape=tuple(image_shape), axis_name=axis_name,
+                        dtype=dtype),
           mlp.Discriminator(axis_name=axis_name,
-                            spectral_norm=_spectral_norm(model_config)))
+                            spectral_norm=_spectral_norm(model_config),
+                            dtype=dtype))
 
 
 def _mlp2d(model_config, image_shape, axis_name):
@@ -44,11 +64,12 @@ def _mlp2d(model_config, image_shape, axis_name):
     g_kwargs['hidden'] = tuple(model_config.g_hidden)
   if model_config.get('d_hidden') is not None:
     d_kwargs['hidden'] = tuple(model_config.d_hidden)
+  dtype = compute_dtype(model_config)
   return (mlp2d.Generator(out_shape=tuple(image_shape),
                           batch_norm=model_config.get('g_batch_norm', False),
-                          axis_name=axis_name, **g_kwargs),
+                          axis_name=axis_name, dtype=dtype, **g_kwargs),
           mlp2d.Discriminator(spectral_norm=_spectral_norm(model_config),
-                              **d_kwargs))
+                              dtype=dtype, **d_kwargs))
 
 
 # name -> builder(model_config, image_shape, axis_name) -> (generator, discriminator)
@@ -74,6 +95,7 @@ def build(model_config: ml_collections.ConfigDict, image_shape: Sequence[int],
   statistics and per-example randomness are global; None outside pmap.
   """
   layers.check_conv_impl(model_config.conv_impl)
+  compute_dtype(model_config)
   generator, _ = _family(model_config.generator, 'generator')(
       model_config, image_shape, axis_name)
   _, discriminator = _family(model_config.discriminator, 'discriminator')(

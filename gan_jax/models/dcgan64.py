@@ -7,7 +7,7 @@ Layer for layer the reference's modules, with PyTorch's paddings and defaults
   D: Conv C->64 k4 s4 p0 LeakyReLU(0.2), 64->128 k4 s2 p1 BN LeakyReLU,
      128->256 k4 s2 p1 BN LeakyReLU, 256->1 k4 s1 p0.   64 -> 16 -> 8 -> 4 -> 1
 """
-from typing import Optional
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -16,9 +16,9 @@ import flax.linen as nn
 from gan_jax.models import layers
 
 
-def _norm(train: bool, axis_name: Optional[str]) -> nn.BatchNorm:
+def _norm(train: bool, axis_name: Optional[str], dtype) -> nn.BatchNorm:
   return nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                      epsilon=1e-5, axis_name=axis_name)
+                      epsilon=1e-5, axis_name=axis_name, dtype=dtype)
 
 
 class Generator(nn.Module):
@@ -26,21 +26,22 @@ class Generator(nn.Module):
   channels: int = 1
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'
+  dtype: Any = jnp.float32  # of the arithmetic; parameters stay float32
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool) -> jax.Array:
-    conv_t = layers.conv_transpose_class(self.conv_impl)
+    conv_t = layers.conv_transpose_class(self.conv_impl, self.dtype)
     x = z.reshape(z.shape[0], 1, 1, z.shape[-1])
     # (features, stride, torch padding)
     for features, stride, pad in ((256, 1, 0), (128, 2, 1), (64, 2, 1)):
       x = conv_t(features, (4, 4), strides=(stride, stride),
                  padding=layers.torch_padding(4, pad, transpose=True),
                  kernel_init=layers.torch_kernel_init)(x)
-      x = nn.relu(_norm(train, self.axis_name)(x))
+      x = nn.relu(_norm(train, self.axis_name, self.dtype)(x))
     x = conv_t(self.channels, (4, 4), strides=(4, 4),
                padding=layers.torch_padding(4, 0, transpose=True),
                kernel_init=layers.torch_kernel_init)(x)
-    return jnp.tanh(x)
+    return jnp.tanh(x).astype(jnp.float32)
 
 
 class Discriminator(nn.Module):
@@ -48,10 +49,11 @@ class Discriminator(nn.Module):
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'
   spectral_norm: bool = False  # of every kernel (layers.spectral_norm)
+  dtype: Any = jnp.float32  # of the arithmetic; parameters stay float32
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    conv = layers.conv_class(self.conv_impl)
+    conv = layers.conv_class(self.conv_impl, self.dtype)
     sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     # (features, stride, torch padding, batch norm)
     for features, stride, pad, bn in ((64, 4, 0, False), (128, 2, 1, True),
@@ -60,8 +62,8 @@ class Discriminator(nn.Module):
                   padding=layers.torch_padding(4, pad, transpose=False),
                   kernel_init=layers.torch_kernel_init))(x)
       if bn:
-        x = _norm(train, self.axis_name)(x)
+        x = _norm(train, self.axis_name, self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
     x = sn(conv(1, (4, 4), padding='VALID',
                 kernel_init=layers.torch_kernel_init))(x)
-    return x.reshape(x.shape[0])
+    return x.reshape(x.shape[0]).astype(jnp.float32)

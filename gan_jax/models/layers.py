@@ -100,19 +100,23 @@ def torch_padding(kernel_size: int, padding: int, transpose: bool):
   return ((p, p), (p, p))
 
 
-def conv_class(impl: str):
-  """The Conv module for `impl`: 'xla' is flax's own; 'fast' and 'auto' (fast
-  on CPU only) compute strided convolutions as stride-1 ones. The parameters
-  are the same either way, so checkpoints move between implementations."""
+def conv_class(impl: str, dtype=jnp.float32):
+  """The Conv module for `impl`, computing in `dtype`: 'xla' is flax's own;
+  'fast' and 'auto' (fast on CPU only) give strided convolutions CPU-friendly
+  gradients (fast_conv.py). The parameters are the same either way, so
+  checkpoints move between implementations."""
   check_conv_impl(impl)
-  return nn.Conv if impl == 'xla' else functools.partial(fast_conv.Conv, impl=impl)
+  if impl == 'xla':
+    return functools.partial(nn.Conv, dtype=dtype)
+  return functools.partial(fast_conv.Conv, impl=impl, dtype=dtype)
 
 
-def conv_transpose_class(impl: str):
+def conv_transpose_class(impl: str, dtype=jnp.float32):
   """The ConvTranspose module for `impl` (see `conv_class`)."""
   check_conv_impl(impl)
-  return (nn.ConvTranspose if impl == 'xla' else
-          functools.partial(fast_conv.ConvTranspose, impl=impl))
+  if impl == 'xla':
+    return functools.partial(nn.ConvTranspose, dtype=dtype)
+  return functools.partial(fast_conv.ConvTranspose, impl=impl, dtype=dtype)
 
 
 def check_conv_impl(impl: str) -> None:

@@ -6,7 +6,7 @@ LeakyReLU(0.2). PyTorch defaults as in the reference (BN momentum 0.1 -> flax
 0.9, eps 1e-5, biases everywhere).
 """
 import math
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -15,13 +15,13 @@ import flax.linen as nn
 from gan_jax.models import layers
 
 
-def _dense(features: int) -> nn.Dense:
-  return nn.Dense(features, kernel_init=layers.torch_kernel_init)
+def _dense(features: int, dtype) -> nn.Dense:
+  return nn.Dense(features, kernel_init=layers.torch_kernel_init, dtype=dtype)
 
 
-def _norm(train: bool, axis_name: Optional[str]) -> nn.BatchNorm:
+def _norm(train: bool, axis_name: Optional[str], dtype) -> nn.BatchNorm:
   return nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                      epsilon=1e-5, axis_name=axis_name)
+                      epsilon=1e-5, axis_name=axis_name, dtype=dtype)
 
 
 class Generator(nn.Module):
@@ -29,17 +29,18 @@ class Generator(nn.Module):
   image_shape: Sequence[int] = (28, 28, 1)
   hidden: Sequence[int] = (128, 256, 512, 1024)
   axis_name: Optional[str] = None
+  dtype: Any = jnp.float32  # of the arithmetic; parameters stay float32
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool) -> jax.Array:
     x = z
     for i, features in enumerate(self.hidden):
-      x = _dense(features)(x)
+      x = _dense(features, self.dtype)(x)
       if i > 0:
-        x = _norm(train, self.axis_name)(x)
+        x = _norm(train, self.axis_name, self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
-    x = _dense(math.prod(self.image_shape))(x)
-    return jnp.tanh(x).reshape(z.shape[0], *self.image_shape)
+    x = _dense(math.prod(self.image_shape), self.dtype)(x)
+    return jnp.tanh(x).astype(jnp.float32).reshape(z.shape[0], *self.image_shape)
 
 
 class Discriminator(nn.Module):
@@ -47,12 +48,13 @@ class Discriminator(nn.Module):
   hidden: Sequence[int] = (512, 256)
   axis_name: Optional[str] = None
   spectral_norm: bool = False  # of every kernel (layers.spectral_norm)
+  dtype: Any = jnp.float32  # of the arithmetic; parameters stay float32
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     x = x.reshape(x.shape[0], -1)
     for features in self.hidden:
-      x = sn(_dense(features))(x)
-      x = nn.leaky_relu(_norm(train, self.axis_name)(x), 0.2)
-    return sn(_dense(1))(x)[:, 0]
+      x = sn(_dense(features, self.dtype))(x)
+      x = nn.leaky_relu(_norm(train, self.axis_name, self.dtype)(x), 0.2)
+    return sn(_dense(1, self.dtype))(x)[:, 0].astype(jnp.float32)

@@ -11,9 +11,10 @@ discriminator is not provided. Flax default (LeCun normal) initialisation.
 Parameter counts, z=2, G (128, 128), D (128, 128): G 17,154; D 17,025.
 """
 import math
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import jax
+import jax.numpy as jnp
 import flax.linen as nn
 
 from gan_jax.models import layers
@@ -25,23 +26,26 @@ class Generator(nn.Module):
   hidden: Sequence[int] = (128, 128)
   batch_norm: bool = False
   axis_name: Optional[str] = None
+  dtype: Any = jnp.float32  # of the arithmetic; parameters stay float32
 
   @nn.compact
   def __call__(self, z: jax.Array, train: bool) -> jax.Array:
     x = z
     for features in self.hidden:
-      x = nn.Dense(features, use_bias=not self.batch_norm)(x)
+      x = nn.Dense(features, use_bias=not self.batch_norm, dtype=self.dtype)(x)
       if self.batch_norm:
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                         axis_name=self.axis_name)(x)
+                         axis_name=self.axis_name, dtype=self.dtype)(x)
       x = nn.relu(x)
-    return nn.Dense(math.prod(self.out_shape))(x).reshape(z.shape[0], *self.out_shape)
+    x = nn.Dense(math.prod(self.out_shape), dtype=self.dtype)(x)
+    return x.astype(jnp.float32).reshape(z.shape[0], *self.out_shape)
 
 
 class Discriminator(nn.Module):
   """points [B, ...] -> logits [B] (no sigmoid)."""
   hidden: Sequence[int] = (128, 128)
   spectral_norm: bool = False  # of every kernel (layers.spectral_norm)
+  dtype: Any = jnp.float32  # of the arithmetic; parameters stay float32
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -50,5 +54,5 @@ class Discriminator(nn.Module):
     sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     x = x.reshape(x.shape[0], -1)
     for features in self.hidden:
-      x = nn.relu(sn(nn.Dense(features))(x))
-    return sn(nn.Dense(1))(x)[:, 0]
+      x = nn.relu(sn(nn.Dense(features, dtype=self.dtype))(x))
+    return sn(nn.Dense(1, dtype=self.dtype))(x)[:, 0].astype(jnp.float32)
