@@ -6,8 +6,9 @@
 Compiles exactly the pmapped `train.make_train_step` that training uses,
 feeds it random uint8 images of the dataset's shape (no input pipeline), and
 prints one JSON line: images_per_s and steps_per_s (median over repeats),
-compile_s, devices, batch_size, the model names, and GFLOP/s from XLA's cost
-analysis of the compiled step. With --seeds=K, the step of K seeds trained
+compile_s, devices, batch_size, the model names, the model's GFLOP per step
+(XLA's cost analysis of the step with flax's own layers) and GFLOP/s, and
+that as a fraction of a large float32 matmul's GFLOP/s on the same backend. With --seeds=K, the step of K seeds trained
 together (`gan_jax.main --seeds`, vmapped); images_per_s then counts all K.
 With --config.steps_per_dispatch=k, k steps per call (lax.scan), as training
 runs them; --steps still counts steps.
@@ -20,6 +21,7 @@ from absl import app
 from absl import flags
 from flax import jax_utils
 import jax
+import jax.numpy as jnp
 import numpy as np
 from ml_collections import config_flags
 
@@ -33,6 +35,9 @@ flags.DEFINE_integer('steps', 20, 'Steps per timed repeat.')
 flags.DEFINE_integer('repeats', 5, 'Timed repeats; the median is reported.')
 flags.DEFINE_integer('seeds', 1, 'Seeds trained together (vmapped) in the step.')
 flags.DEFINE_string('profile_dir', None, 'Write a jax.profiler trace here.')
+flags.DEFINE_bool('peak', True, 'Also time a 4096x4096 float32 matmul: the '
+                  "peak that peak_fraction is of (on a single device's "
+                  'backend).')
 flags.mark_flags_as_required(['config'])
 
 # Stored image shapes of the datasets the configs use.
@@ -40,15 +45,45 @@ _STORED_SHAPES = {'mnist': (28, 28, 1), 'fashion_mnist': (28, 28, 1),
                   'stacked_mnist': (28, 28, 3), 'mog_ring': (2,), 'mog_grid': (2,)}
 
 
-def _step_flops(compiled) -> float:
-  cost = compiled.cost_analysis()
+def _flops(stage) -> float:
+  cost = stage.cost_analysis()
   if isinstance(cost, (list, tuple)):
     cost = cost[0]
   return float(cost.get('flops', 0.0)) if cost else 0.0
 
 
+def _model_flops(config, image_shape, state, batch, devices, vmapped) -> float:
+  """One device's FLOPs for one step of the model's arithmetic: XLA's cost
+  analysis of the step lowered with flax's own convolutions (conv_impl
+  'xla'). The CPU formulations compute the same function, some with padded
+  taps (more FLOPs, faster kernels), which must not count as work done; and
+  a lax.scan body is counted once, not per step."""
+  if config.steps_per_dispatch > 1:
+    batch = batch[:, 0]
+  config = train.seed_config(config, config.seed)  # a copy
+  config.model.conv_impl = 'xla'
+  config.steps_per_dispatch = 1
+  gan = state_lib.build_gan(config, image_shape)
+  step = train.pmapped_train_step(config, gan, devices, vmapped=vmapped)
+  return _flops(step.lower(state, batch))
+
+
+def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
+  """GFLOP/s of a large float32 matrix multiply through XLA, the
+  reference for '% of peak' (best of `repeats`)."""
+  a = jnp.ones((n, n), jnp.float32)
+  matmul = jax.jit(lambda a: a @ a)
+  matmul(a).block_until_ready()
+  best = float('inf')
+  for _ in range(repeats):
+    start = time.perf_counter()
+    matmul(a).block_until_ready()
+    best = min(best, time.perf_counter() - start)
+  return 2 * n ** 3 / best / 1e9
+
+
 def benchmark(config, steps: int, repeats: int, profile_dir=None,
-              seeds: int = 1) -> dict:
+              seeds: int = 1, measure_peak: bool = False) -> dict:
   devices = train.local_devices(config)
   state_lib.validate(config, len(devices))
   stored = _STORED_SHAPES.get(config.data.dataset, (28, 28, 1))
@@ -71,13 +106,9 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
                                   steps=k)
   dispatches = max(1, steps // k)
   start = time.perf_counter()
-  compiled = step.lower(state, batch).compile()
+  step.lower(state, batch).compile()
   compile_s = time.perf_counter() - start
-  flops = _step_flops(compiled)
-  if k > 1:  # cost analysis does not multiply a loop body by its trip count
-    single = train.pmapped_train_step(config, gan, devices, vmapped=seeds > 1)
-    flops = _step_flops(single.lower(
-        state, jax.tree.map(lambda x: x[:, 0], batch)).compile())
+  flops = _model_flops(config, gan.image_shape, state, batch, devices, seeds > 1)
   for _ in range(3):  # warm-up
     state, metrics = step(state, batch)
   jax.block_until_ready(metrics)
@@ -95,6 +126,7 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
   steps_per_s = statistics.median(rates)
   # XLA's cost analysis counts one device's program.
   gflops = flops * len(devices) * steps_per_s / 1e9
+  peak = matmul_peak() if measure_peak else None
   return dict(generator=config.model.generator,
               discriminator=config.model.discriminator,
               conv_impl=config.model.conv_impl, backend=jax.default_backend(),
@@ -105,14 +137,17 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
               images_per_s=round(steps_per_s * config.batch_size * seeds, 1),
               compile_s=round(compile_s, 2),
               gflop_per_step=round(flops * len(devices) / 1e9, 3),
-              gflop_per_s=round(gflops, 1))
+              gflop_per_s=round(gflops, 1),
+              matmul_peak_gflop_per_s=peak and round(peak, 1),
+              peak_fraction=peak and round(gflops / peak, 3))
 
 
 def main(argv):
   del argv
   xla_cpu.configure(FLAGS.config.xla_cpu_tuning)
   print(json.dumps(benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats,
-                             FLAGS.profile_dir, FLAGS.seeds)), flush=True)
+                             FLAGS.profile_dir, FLAGS.seeds, FLAGS.peak)),
+        flush=True)
 
 
 if __name__ == '__main__':

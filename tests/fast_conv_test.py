@@ -16,6 +16,8 @@ import pytest
 
 from gan_jax.models import fast_conv
 
+_pair = fast_conv._pair  # pylint: disable=protected-access
+
 _T, _C = 'transpose', 'conv'
 _P1 = ((1, 1), (1, 1))  # PyTorch Conv2d(k4, s2, p1)
 _TP1 = ((2, 2), (2, 2))  # PyTorch ConvTranspose2d(k4, s2, p1)
@@ -108,8 +110,9 @@ def test_matches_flax(name):
     y, g = jax.jit(functools.partial(_value_and_grads, ours))(params, x, r)
     _assert_close(y, y_ref)
     jax.tree.map(_assert_close, g, g_ref)
-    if ours is fast:  # Same forward ops as flax; only the VJP differs.
-      np.testing.assert_array_equal(y, y_ref)
+    if ours is fast and not (CASES[name][0] == _T and fast_conv.prefers_subpixel(
+        x.shape, (1, 1, 1, CASES[name][2]), _pair(CASES[name][4]))):
+      np.testing.assert_array_equal(y, y_ref)  # flax's forward op
 
 
 def _penalty_grads(module, params, x, r):

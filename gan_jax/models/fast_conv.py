@@ -11,12 +11,15 @@ conv). Strided convolutions themselves are not slow there.
 `Conv` and `ConvTranspose` keep flax's parameter names, shapes, dtypes,
 initialisers and RNG order, and its outputs and gradients. `impl` picks how:
   'xla':      flax's ops, JAX's autodiff.
-  'fast':     same forward ops, but the VJPs use the adjoint pair: the input
-              gradient of a strided conv is a transposed conv and vice versa,
-              and a transposed conv's kernel gradient is a (flipped) strided
-              conv kernel gradient, since <dy, conv_transpose(x, K)> =
+  'fast':     the VJPs use the adjoint pair: the input gradient of a strided
+              conv is a transposed conv and vice versa, and a transposed
+              conv's kernel gradient is a (flipped) strided conv kernel
+              gradient, since <dy, conv_transpose(x, K)> =
               <conv(dy, flip(K)^T), x>. PyTorch's backward works the same way.
-              Forward outputs are bitwise flax's. No forward-mode AD (jvp).
+              Transposed convs (forward, and strided convs' input gradients)
+              run as sub-pixel convs where measured faster
+              (`prefers_subpixel`); the rest are flax's forward ops. No
+              forward-mode AD (jvp).
   'subpixel': every conv rewritten to stride 1: space-to-depth for Conv and
               the sub-pixel conv (Shi et al. 2016, arXiv:1609.05158) for
               ConvTranspose. Supports jvp, but is slower than 'fast' here and
@@ -87,12 +90,26 @@ def strided_conv(x: jax.Array, kernel: jax.Array, strides: Tuple[int, int],
   return _lax_conv(x, kernel, strides, pads, precision)
 
 
+def prefers_subpixel(x_shape, kernel_shape, strides) -> bool:
+  """Whether XLA:CPU computes this transposed convolution faster as the
+  sub-pixel stride-1 conv than as the lhs-dilated one. Measured at batch 128
+  (docs/benchmarks.md): 7x7 128->64 k5 s2 38 vs 59 ms, 8x8 128->64 k4 s2 33
+  vs 47 ms, 16x16 64->1 k4 s4 0.9 vs 3.8 ms; but 4x4 256->128 k4 s2 31 vs 22
+  ms and 14x14 64->1 k5 s2 5.3 vs 4.3 ms: small inputs pay for the padded
+  phases, a single output channel for depth_to_space."""
+  h, w = x_shape[1:3]
+  return min(strides) >= 4 or (h * w >= 49 and kernel_shape[-1] >= 64)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
 def strided_conv_transpose(x: jax.Array, kernel: jax.Array,
                            strides: Tuple[int, int], pads: Pads,
                            precision: Any = None) -> jax.Array:
   """lax.conv_transpose (transpose_kernel=False), x [B, H, W, C], kernel
-  [kh, kw, C, O], `pads` of the s-dilated input; VJP through strided_conv."""
+  [kh, kw, C, O], `pads` of the s-dilated input; VJP through strided_conv.
+  Computed as the sub-pixel conv where that is faster (`prefers_subpixel`)."""
+  if prefers_subpixel(x.shape, kernel.shape, strides):
+    return subpixel_conv_transpose(x, kernel, strides, pads, precision)
   return lax.conv_transpose(x, kernel, strides, pads, dimension_numbers=_DN,
                             precision=precision)
 
