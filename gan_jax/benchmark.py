@@ -8,8 +8,9 @@ feeds it random uint8 images of the dataset's shape (no input pipeline), and
 prints one JSON line: images_per_s and steps_per_s (median over repeats),
 compile_s, devices, batch_size, the model names, the model's GFLOP per step
 (XLA's cost analysis of the step with flax's own layers) and GFLOP/s, and
-that as a fraction of a large float32 matmul's GFLOP/s on the same backend. With --seeds=K, the step of K seeds trained
-together (`gan_jax.main --seeds`, vmapped); images_per_s then counts all K.
+that as a fraction of a large float32 matmul's GFLOP/s on the same backend.
+With --seeds=K, the step of K seeds trained together (`gan_jax.main
+--seeds`, vmapped); images_per_s then counts all K.
 With --config.steps_per_dispatch=k, k steps per call (lax.scan), as training
 runs them; --steps still counts steps.
 """
@@ -90,8 +91,7 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
   gan = state_lib.build_gan(config, input_pipeline.image_shape(config.data, stored))
   states = [state_lib.create_state(train.seed_config(config, config.seed + i), gan)
             for i in range(seeds)]
-  state = states[0] if seeds == 1 else jax.tree.map(lambda *x: np.stack(x), *states)
-  state = jax_utils.replicate(state, devices)
+  state = jax_utils.replicate(train.stack_seeds(states), devices)
   local = config.batch_size // len(devices)
   rng = np.random.default_rng(0)
   k = config.steps_per_dispatch  # steps per call of the step function

@@ -207,6 +207,14 @@ def pmapped_train_step(config: ml_collections.ConfigDict, gan: GAN, devices,
                   devices=mapped_devices(devices))
 
 
+def stack_seeds(states: Sequence[Any]):
+  """The state of seeds trained together: their trees stacked along a new
+  leading seed axis; one seed's state as it is."""
+  if len(states) == 1:
+    return states[0]
+  return jax.tree.map(lambda *x: np.stack(x), *states)
+
+
 def dispatch_sizes(start: int, end: int, k: int) -> List[int]:
   """Steps per dispatch from step `start` to `end`: single steps up to a
   multiple of k, k at a time, single steps for what is left. Every k-step
@@ -418,9 +426,6 @@ def train_seeds(config: ml_collections.ConfigDict,
   centers = (synthetic_data.mixture(config.data)[0]
              if config.data.dataset in synthetic_data.MIXTURES else None)
 
-  def stack(trees):  # the seed axis, when there is one
-    return jax.tree.map(lambda *x: np.stack(x), *trees) if vmapped else trees[0]
-
   def seed_slice(tree, i):
     return jax.tree.map(lambda x: x[i], tree) if vmapped else tree
 
@@ -432,7 +437,7 @@ def train_seeds(config: ml_collections.ConfigDict,
     # [devices, seeds, n_critic, batch, ...]: the seed axis right after pmap's.
     batches = (np.stack(b, axis=1) if vmapped else b[0] for b in zip(*streams))
     sizes = dispatch_sizes(step, config.num_train_steps, per_dispatch)
-    return (jax_utils.replicate(stack(states), devices),
+    return (jax_utils.replicate(stack_seeds(states), devices),
             jax_utils.prefetch_to_device(_group(batches, sizes), 2, devices),
             collections.deque(sizes))
 
