@@ -7,7 +7,9 @@
   --params      ema | raw generator parameters
   --bn_stats    batch | running: G's batch norm (default: the run's config)
 
-Prints a table and writes DIR/eval/<checkpoint>.json. Image metrics live in
+Prints a table and writes DIR/eval/<step>.json (or data.json, init.json);
+settings other than the run's own evaluation's are added to the name, e.g.
+eval/2000,params=raw.json, and metrics of the same settings accumulate. Image metrics live in
 the feature space of gan_jax's own classifier, not Inception's: compare them
 within gan_jax, not with published Inception-FIDs.
 """
@@ -101,14 +103,45 @@ def evaluate(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
     report['feature_space'] = (f'gan_jax {evaluator.classifier_name} classifier '
                                f'(test accuracy {evaluator.classifier_accuracy:.4f}), '
                                'not Inception')
-  out_dir = os.path.join(workdir, 'eval')
-  os.makedirs(out_dir, exist_ok=True)
   name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdigit() else checkpoint
-  path = os.path.join(out_dir, f'{name}.json')
-  with open(path, 'w') as f:
-    json.dump(report, f, indent=2)
+  path = _write_report(os.path.join(workdir, 'eval'), name, report, config, seed)
   report['path'] = path
   return report
+
+
+# What makes two evaluations of one checkpoint different measurements.
+_SETTINGS = ('params', 'bn_stats', 'num_samples', 'seed')
+
+
+def _write_report(out_dir: str, name: str, report: dict,
+                  config: ml_collections.ConfigDict, seed: int) -> str:
+  """Writes eval/<name>[,<setting>=<value>...].json; returns its path.
+
+  The settings that differ from the run's own evaluation (raw params, the
+  other batch-norm mode, another sample count or seed) are part of the file
+  name, so they never overwrite it; metrics measured under the same settings
+  by an earlier call (another --metrics) are kept beside the new ones.
+  """
+  report['seed'] = seed
+  protocol = dict(params=config.eval.params, seed=config.seed,
+                  bn_stats=config.eval.get('bn_stats', 'running'),
+                  num_samples=evaluator_lib.protocol_num_samples(config))
+  name = ','.join([name] + [f'{k}={report[k]}' for k in _SETTINGS
+                            if report[k] is not None and report[k] != protocol[k]])
+  os.makedirs(out_dir, exist_ok=True)
+  path = os.path.join(out_dir, f'{name}.json')
+  try:
+    with open(path) as f:
+      earlier = json.load(f)
+  except (OSError, ValueError):  # none yet, or unreadable: replaced
+    earlier = None
+  if earlier and all(earlier.get(k) == report[k] for k in _SETTINGS + ('step',)):
+    report['metrics'] = {**earlier.get('metrics', {}), **report['metrics']}
+  tmp = f'{path}.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(report, f, indent=2)
+  os.replace(tmp, path)  # a reader never sees half a report
+  return path
 
 
 def format_report(report: dict) -> str:

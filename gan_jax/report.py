@@ -1,8 +1,11 @@
 """Tabulates a sweep: python -m gan_jax.report --sweep_dir=DIR.
 
   --metrics      which columns, e.g. fid,kid or mode_score,modes_covered;
-                 default: every evaluated metric, then loss_d, loss_g
+                 default: every evaluated metric, then loss_d, loss_g,
+                 train_minutes (the time in the training loop)
   --plot_metric  the metric plotted against the step; default the first one
+  --split_by     a config key, e.g. data.dataset: one table (and one panel of
+                 the plot) per value, its variants named by what varies in it
 
 A run's final numbers are its last evaluation record in metrics.jsonl and its
 last loss_d / loss_g. Runs that differ only in `seed` form one variant row:
@@ -38,6 +41,8 @@ FLAGS = flags.FLAGS
 # Keys of a metrics.jsonl record that are bookkeeping, not results.
 _NOT_METRICS = ('step', 'eval_seconds', 'steps_per_s')
 _LOSSES = ('loss_d', 'loss_g')
+# Minutes in the training loop, from the logged intervals' steps_per_s.
+_TRAIN_MINUTES = 'train_minutes'
 
 
 @dataclasses.dataclass
@@ -108,11 +113,26 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
     result.final.update({k: v for k, v in evals[-1].items() if k not in _NOT_METRICS})
   if train:
     result.final.update({k: train[-1][k] for k in _LOSSES if k in train[-1]})
+    result.final[_TRAIN_MINUTES] = _train_minutes(train)
   if not train:
     result.problem = 'no training records'
   elif num_train_steps and result.last_step < num_train_steps:
     result.problem = f'unfinished: step {result.last_step}/{num_train_steps}'
   return result
+
+
+def _train_minutes(train: Sequence[dict]) -> float:
+  """Time in the training loop: each logging interval's steps over its
+  steps_per_s (which counts the samples, evaluations and saves inside the
+  interval), summed over the run's segments; without the process starts and
+  the evaluation after the last log. Seeds vmapped together each show the
+  group's time."""
+  seconds, previous = 0.0, 0
+  for record in train:
+    if record.get('steps_per_s'):
+      seconds += (record['step'] - previous) / record['steps_per_s']
+    previous = record['step']
+  return seconds / 60
 
 
 def collect(sweep_dir: str) -> List[RunResult]:
@@ -164,20 +184,23 @@ def group(results: Sequence[RunResult]) -> List[Variant]:
 
 
 def default_metrics(results: Sequence[RunResult]) -> List[str]:
-  """Evaluated metrics in order of appearance, then the losses."""
+  """Evaluated metrics in order of appearance, then the losses and the
+  training minutes."""
+  tail = _LOSSES + (_TRAIN_MINUTES,)
   names = []
   for run in results:
     for key in run.final:
-      if key not in _LOSSES and key not in names:
+      if key not in tail and key not in names:
         names.append(key)
-  return names + [k for k in _LOSSES if any(k in r.final for r in results)]
+  return names + [k for k in tail if any(k in r.final for r in results)]
 
 
 def mean_std(values: np.ndarray) -> Tuple[float, float]:
   """Mean and sample std (n - 1; NaN for fewer than two values)."""
   if values.size == 0:
     return math.nan, math.nan
-  return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else math.nan
+  with np.errstate(invalid='ignore'):  # an inf value (e.g. a KL) has std NaN
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else math.nan
 
 
 def _cell(values: np.ndarray) -> str:
@@ -192,13 +215,44 @@ def _seeds(variant: Variant) -> str:
   return ','.join(str(s) for s in seeds if s is not None)
 
 
-def markdown(variants: Sequence[Variant], metrics: Sequence[str],
-             left_out: Sequence[RunResult]) -> str:
-  lines = ['| variant | n | ' + ' | '.join(metrics) + ' |',
-           '|---|---:|' + '---:|' * len(metrics)]
+Section = Tuple[str, List[Variant], Dict[str, str]]  # title, variants, labels
+
+
+def sections(variants: Sequence[Variant], split_by: str = '') -> List[Section]:
+  """The variants in one section, or with `split_by` one per value of that
+  key, each variant labelled by the keys that vary within its section."""
+  if not split_by:
+    return [('', list(variants), {v.name: v.name for v in variants})]
+  if variants and not any(split_by in v.overrides for v in variants):
+    raise GanJaxError(f"--split_by={split_by}: no run of the sweep sets it; "
+                      f"its keys: {', '.join(sorted({k for v in variants for k in v.overrides}))}")
+  parts: Dict[str, List[Variant]] = {}
   for v in variants:
-    cells = [_cell(v.values(m)) for m in metrics]
-    lines.append(f'| {v.name} | {len(v.runs)} | ' + ' | '.join(cells) + ' |')
+    value = v.overrides.get(split_by)
+    parts.setdefault(f'{split_by}={sweeps.format_value(value)}', []).append(v)
+  result = []
+  for title, members in parts.items():
+    keys = sorted({k for v in members for k in v.overrides} - {split_by})
+    varying = [k for k in keys if len({json.dumps(v.overrides.get(k), sort_keys=True)
+                                       for v in members}) > 1]
+    labels = {v.name: ','.join(f'{k}={sweeps.format_value(v.overrides[k])}'
+                               for k in varying if k in v.overrides) or 'base'
+              for v in members}
+    result.append((title, members, labels))
+  return result
+
+
+def markdown(parts: Sequence[Section], metrics: Sequence[str],
+             left_out: Sequence[RunResult]) -> str:
+  lines = []
+  for title, variants, labels in parts:
+    if title:
+      lines += ([''] if lines else []) + [f'### {title}', '']
+    lines += ['| variant | n | ' + ' | '.join(metrics) + ' |',
+              '|---|---:|' + '---:|' * len(metrics)]
+    for v in variants:
+      cells = [_cell(v.values(m)) for m in metrics]
+      lines.append(f'| {labels[v.name]} | {len(v.runs)} | ' + ' | '.join(cells) + ' |')
   if left_out:
     lines += ['', f'Not in the table ({len(left_out)}):']
     lines += [f'- {r.name}: {r.problem}' for r in left_out]
@@ -217,9 +271,10 @@ def write_csv(path: str, variants: Sequence[Variant], metrics: Sequence[str]) ->
                       [len(v.runs), _seeds(v)] + stats)
 
 
-def plot(path: str, variants: Sequence[Variant], metric: str) -> bool:
+def plot(path: str, parts: Sequence[Section], metric: str) -> bool:
   """Mean over seeds of `metric` vs step per variant, the band spanning the
-  seeds (at the steps every seed logged). False if matplotlib is missing."""
+  seeds (at the steps every seed logged); one panel per section, the legend
+  beside it. False if matplotlib is missing."""
   try:
     import matplotlib
     matplotlib.use('Agg')
@@ -227,24 +282,27 @@ def plot(path: str, variants: Sequence[Variant], metric: str) -> bool:
   except ImportError:
     logging.warning('matplotlib is not installed (pip install matplotlib): no plot')
     return False
-  fig, ax = plt.subplots(figsize=(8, 5))
-  for v in variants:
-    curves = [dict(r.curves.get(metric, [])) for r in v.runs]
-    steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
-    if not steps:
-      continue
-    values = np.array([[c[s] for s in steps] for c in curves], np.float64)
-    line, = ax.plot(steps, values.mean(0), marker='.' if len(steps) < 3 else None,
-                    label=f'{v.name} (n={len(v.runs)})')
-    if len(curves) > 1:
-      ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2,
-                      color=line.get_color())
-  ax.set_xlabel('step')
-  ax.set_ylabel(metric)
-  ax.set_title(f'{metric}: mean over seeds; band: min to max', fontsize='small')
-  ax.grid(alpha=0.3)
-  if ax.lines:
-    ax.legend(fontsize='x-small', loc='best')
+  fig, axes = plt.subplots(len(parts), 1, figsize=(11, 4.5 * len(parts)),
+                           squeeze=False)
+  for ax, (title, variants, labels) in zip(axes[:, 0], parts):
+    for v in variants:
+      curves = [dict(r.curves.get(metric, [])) for r in v.runs]
+      steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+      if not steps:
+        continue
+      values = np.array([[c[s] for s in steps] for c in curves], np.float64)
+      line, = ax.plot(steps, values.mean(0), marker='.' if len(steps) < 3 else None,
+                      label=f'{labels[v.name]} (n={len(v.runs)})')
+      if len(curves) > 1:
+        ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2,
+                        color=line.get_color())
+    ax.set_xlabel('step')
+    ax.set_ylabel(metric)
+    ax.set_title(f'{title + ": " if title else ""}{metric}, mean over seeds; '
+                 'band: min to max', fontsize='small')
+    ax.grid(alpha=0.3)
+    if ax.lines:
+      ax.legend(fontsize='x-small', loc='upper left', bbox_to_anchor=(1.01, 1.0))
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
@@ -252,20 +310,21 @@ def plot(path: str, variants: Sequence[Variant], metric: str) -> bool:
 
 
 def report(sweep_dir: str, metrics: Sequence[str] = (),
-           plot_metric: str = '') -> str:
+           plot_metric: str = '', split_by: str = '') -> str:
   """Writes report.md, report.csv (and report.png) in `sweep_dir`; returns
   the Markdown."""
   results = collect(sweep_dir)
   variants = group(results)
+  parts = sections(variants, split_by)
   metrics = list(metrics) or default_metrics([r for v in variants for r in v.runs])
   left_out = [r for r in results if r.problem]
-  text = markdown(variants, metrics, left_out)
+  text = markdown(parts, metrics, left_out)
   with open(os.path.join(sweep_dir, 'report.md'), 'w') as f:
     f.write(text)
   write_csv(os.path.join(sweep_dir, 'report.csv'), variants, metrics)
   plot_metric = plot_metric or (metrics[0] if metrics else '')
   if plot_metric and variants:
-    plot(os.path.join(sweep_dir, 'report.png'), variants, plot_metric)
+    plot(os.path.join(sweep_dir, 'report.png'), parts, plot_metric)
   return text
 
 
@@ -274,8 +333,11 @@ def _define_flags() -> None:
   # beside modules with flags of their own.
   flags.DEFINE_string('sweep_dir', None, 'Directory of the runs (holds sweep.json '
                       'or run directories).')
-  flags.DEFINE_list('metrics', [], 'Columns; default: evaluated metrics, loss_d, loss_g.')
+  flags.DEFINE_list('metrics', [], 'Columns; default: evaluated metrics, loss_d, '
+                    'loss_g, train_minutes.')
   flags.DEFINE_string('plot_metric', '', 'Metric plotted vs step; default the first.')
+  flags.DEFINE_string('split_by', '', 'Config key: one table and plot panel per '
+                      'value, e.g. data.dataset.')
 
 
 def main(argv):
@@ -284,7 +346,8 @@ def main(argv):
   if not FLAGS.sweep_dir:
     sys.exit('error: --sweep_dir is required')
   try:
-    text = report(FLAGS.sweep_dir, FLAGS.metrics, FLAGS.plot_metric)
+    text = report(FLAGS.sweep_dir, FLAGS.metrics, FLAGS.plot_metric,
+                  FLAGS.split_by)
   except GanJaxError as e:
     sys.exit(f'error: {e}')
   print(text, end='')

@@ -17,7 +17,7 @@ import pytest
 
 from gan_jax import input_pipeline
 from gan_jax.errors import ConfigError
-from gan_jax.evaluation import classifier
+from gan_jax.evaluation import classifier, classifier_net, classifier_training
 
 _NUM_EXAMPLES = 256   # two steps of 128 per epoch
 _NUM_STEPS = 4
@@ -39,7 +39,7 @@ def tiny_mnist(tfds_data_dir):
 
 @pytest.fixture(scope='module')
 def tiny_variables(tiny_mnist):
-  return classifier.train(*tiny_mnist, num_steps=_NUM_STEPS, seed=0)
+  return classifier_training.train(*tiny_mnist, num_steps=_NUM_STEPS, seed=0)
 
 
 def _tree_equal(a, b) -> bool:
@@ -55,12 +55,12 @@ def _info(**overrides):
 
 
 def test_training_is_deterministic_in_the_seed(tiny_mnist, tiny_variables):
-  again = classifier.train(*tiny_mnist, num_steps=_NUM_STEPS, seed=0)
-  other = classifier.train(*tiny_mnist, num_steps=_NUM_STEPS, seed=1)
+  again = classifier_training.train(*tiny_mnist, num_steps=_NUM_STEPS, seed=0)
+  other = classifier_training.train(*tiny_mnist, num_steps=_NUM_STEPS, seed=1)
   assert _tree_equal(again, tiny_variables)
   assert not _tree_equal(other, tiny_variables)
   # Training moved the parameters and the BatchNorm statistics.
-  initial = classifier._init_variables(0)
+  initial = classifier_training.init_variables(0)
   for collection in ('params', 'batch_stats'):
     moved = jax.tree.map(lambda a, b: not np.array_equal(a, b),
                          initial[collection], tiny_variables[collection])
@@ -70,7 +70,7 @@ def test_training_is_deterministic_in_the_seed(tiny_mnist, tiny_variables):
 def test_random_shift_translates_within_bounds():
   images = np.zeros((64, 28, 28, 1), np.uint8)
   images[:, 14, 14] = 255
-  shifted = classifier.random_shift(np.random.default_rng(0), images, max_shift=2)
+  shifted = classifier_training.random_shift(np.random.default_rng(0), images, max_shift=2)
   assert shifted.shape == images.shape and shifted.dtype == np.uint8
   rows, cols = np.nonzero(shifted[..., 0])[1:]
   assert len(rows) == 64   # the pixel is never shifted out
@@ -82,12 +82,12 @@ def test_features_and_logits_shapes_and_chunks(tiny_mnist, tiny_variables,
   clf = classifier.Classifier('mnist', 0.5, tiny_variables)
   images = np.asarray(input_pipeline.preprocess(tiny_mnist[0][:20]))
   features, logits = clf.features_and_logits(images)
-  assert features.shape == (20, classifier.FEATURE_DIM) == (20, clf.feature_dim)
+  assert features.shape == (20, classifier_net.FEATURE_DIM) == (20, clf.feature_dim)
   assert logits.shape == (20, 10)
   assert features.dtype == logits.dtype == np.float32
   assert (features >= 0).all()  # post-ReLU activations
   # Rows are independent of the chunking and of the padding of the last chunk.
-  monkeypatch.setattr(classifier, '_CHUNK', 8)
+  monkeypatch.setattr(classifier_net, '_CHUNK', 8)
   chunked = clf.features_and_logits(images)
   np.testing.assert_allclose(chunked[0], features, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(chunked[1], logits, rtol=1e-5, atol=1e-5)
@@ -98,9 +98,9 @@ def test_features_and_logits_shapes_and_chunks(tiny_mnist, tiny_variables,
   np.testing.assert_allclose(jitted[1], logits[:8], rtol=1e-5, atol=1e-5)
   # 64x64 samples (the dcgan64 generator's) are resized to 28x28.
   resized = clf.features_and_logits(np.zeros((3, 64, 64, 1), np.float32))
-  assert resized[0].shape == (3, classifier.FEATURE_DIM)
+  assert resized[0].shape == (3, classifier_net.FEATURE_DIM)
   empty = clf.features_and_logits(np.zeros((0, 28, 28, 1), np.float32))
-  assert empty[0].shape == (0, classifier.FEATURE_DIM) and empty[1].shape == (0, 10)
+  assert empty[0].shape == (0, classifier_net.FEATURE_DIM) and empty[1].shape == (0, 10)
   with pytest.raises(ValueError, match=r'\[N, H, W, 1\]'):
     clf.features_and_logits(np.zeros((2, 28, 28, 3), np.float32))
 
@@ -127,7 +127,7 @@ def test_cache_path(tmp_path, monkeypatch):
 def test_cache_round_trip(tmp_path, tiny_mnist, tiny_variables, monkeypatch):
   path = classifier.cache_path('mnist', str(tmp_path))
   classifier._save(path, tiny_variables, _info(test_accuracy=0.25))
-  monkeypatch.setattr(classifier, 'train', _no_training)
+  monkeypatch.setattr(classifier_training, 'train', _no_training)
   loaded = classifier.load_or_train('mnist', cache_dir=str(tmp_path))
   assert loaded.dataset == 'mnist' and loaded.test_accuracy == 0.25
   assert _tree_equal(loaded.variables, tiny_variables)
@@ -175,14 +175,14 @@ def test_bad_cache_is_retrained(damage, tmp_path, tiny_mnist, tiny_variables,
   # Retraining reads the tiny subset instead of the whole split, 1 epoch.
   monkeypatch.setattr(classifier.input_pipeline, 'load_split',
                       lambda *args, **kwargs: tiny_mnist)
-  monkeypatch.setattr(classifier, '_EPOCHS', 1)
+  monkeypatch.setattr(classifier_training, 'EPOCHS', 1)
   with caplog.at_level(logging.WARNING):
     retrained = classifier.load_or_train('mnist', cache_dir=str(tmp_path))
   warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
   assert len(warnings) == 1 and 'retraining' in warnings[0], warnings
   assert retrained.info['num_steps'] == _NUM_EXAMPLES // 128
   # The new cache replaced the bad one, and nothing else is left beside it.
-  monkeypatch.setattr(classifier, 'train', _no_training)
+  monkeypatch.setattr(classifier_training, 'train', _no_training)
   reloaded = classifier.load_or_train('mnist', cache_dir=str(tmp_path))
   assert _tree_equal(reloaded.variables, retrained.variables)
   assert reloaded.test_accuracy == retrained.test_accuracy

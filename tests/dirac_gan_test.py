@@ -2,7 +2,7 @@
 actually converge?", Sec. 2) played by the real update step.
 
 Data: a point mass at 0. G(z) = theta (ignores z), D(x) = psi x. The only
-equilibrium is (theta, psi) = (0, 0). `train.make_train_step` makes one
+equilibrium is (theta, psi) = (0, 0). `train_step.make_train_step` makes one
 critic move then one generator move per step (alternating gradient descent),
 here with SGD; `lax.scan` runs the steps inside one pmapped call.
 """
@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import losses, optimizers, train
+from gan_jax import losses, optimizers, train_step as train_step_lib
 from gan_jax import state as state_lib
 
 LEARNING_RATE = 0.1
@@ -61,7 +61,7 @@ def play(loss_name, penalty='none', penalty_weight=0.0, num_steps=300):
   state = state_lib.create_state(config, gan)
   state = state.replace(g_params={'theta': jnp.ones((1,))},
                         ema_g_params={'theta': jnp.ones((1,))})
-  train_step = train.make_train_step(config, gan)
+  train_step = train_step_lib.make_train_step(config, gan)
 
   def run(state, images):
     def body(state, step_images):

@@ -3,7 +3,7 @@ run as one step per dispatch, resumable across the two."""
 import pytest
 
 from gan_jax import state as state_lib
-from gan_jax import train
+from gan_jax import train, train_step
 from gan_jax.errors import ConfigError
 from tests import seeds_test
 
@@ -16,7 +16,7 @@ from tests import seeds_test
     (8, 8, 4, []),
 ])
 def test_dispatch_sizes(start, end, k, sizes):
-  assert train.dispatch_sizes(start, end, k) == sizes
+  assert train_step.dispatch_sizes(start, end, k) == sizes
 
 
 @pytest.fixture(scope='module')

@@ -63,6 +63,20 @@ def test_evaluate_scores_a_checkpoint_and_writes_json(ring_run):
   assert best['metrics']['mode_score'] >= report['metrics']['mode_score']
 
 
+def test_evaluations_under_other_settings_keep_their_own_files(ring_run):
+  default = evaluate.evaluate(ring_run, checkpoint='latest')
+  raw = evaluate.evaluate(ring_run, checkpoint='8', params='raw', num_samples=500)
+  assert raw['path'] == os.path.join(ring_run, 'eval', '8,params=raw,num_samples=500.json')
+  saved = json.load(open(os.path.join(ring_run, 'eval', '8.json')))
+  assert saved['metrics'] == default['metrics'] and saved['params'] == 'ema'
+  # Another --metrics under the same settings adds to the file, not replaces it.
+  saved['metrics'] = {'parzen_nll': 1.5}
+  json.dump(saved, open(os.path.join(ring_run, 'eval', '8.json'), 'w'))
+  again = evaluate.evaluate(ring_run, checkpoint='latest')
+  assert again['metrics'] == {'parzen_nll': 1.5, **default['metrics']}
+  assert json.load(open(again['path']))['metrics'] == again['metrics']
+
+
 def test_real_data_is_the_floor_and_untrained_generator_the_ceiling(ring_run):
   floor = evaluate.evaluate(ring_run, checkpoint='data')['metrics']
   assert floor['modes_covered'] == 8
@@ -119,11 +133,12 @@ def mnist_evaluator(tfds_data_dir):
   from configs import mnist
   from gan_jax import input_pipeline
   from gan_jax.evaluation import classifier as classifier_lib
+  from gan_jax.evaluation import classifier_training
   config = mnist.get_config()
   config.data.data_dir = tfds_data_dir
   images, labels = input_pipeline.load_split(config.data, 'train', with_labels=True)
-  variables = classifier_lib.train(images[:20_000], labels[:20_000], num_steps=150,
-                                   seed=0)
+  variables = classifier_training.train(images[:20_000], labels[:20_000],
+                                        num_steps=150, seed=0)
   quick = classifier_lib.Classifier(dataset='mnist', test_accuracy=0.0,
                                     variables=variables)
   original = classifier_lib.load_or_train

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from configs import mnist_mlp
-from gan_jax import optimizers, regularizers, train
+from gan_jax import optimizers, regularizers, train_step
 from gan_jax import state as state_lib
 from gan_jax.models import dcgan, dcgan64, mlp, mlp2d
 
@@ -205,7 +205,7 @@ def test_spectral_norm_in_the_update_step():
   gan = state_lib.build_gan(config, (28, 28, 1))
   state = state_lib.create_state(config, gan)
   devices = jax.devices()[:1]
-  step = jax.pmap(train.make_train_step(config, gan), axis_name='batch',
+  step = jax.pmap(train_step.make_train_step(config, gan), axis_name='batch',
                   devices=devices)
   images = np.random.default_rng(0).integers(0, 256, (1, 1, 4, 28, 28, 1),
                                              dtype=np.uint8)

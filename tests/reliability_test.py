@@ -18,7 +18,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from gan_jax import checkpointing, train, writers
+from gan_jax import checkpointing, train, train_step, writers
 from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 from tests.train_test import tiny_config
@@ -74,7 +74,7 @@ def test_sigkill_mid_run_then_same_command_is_bit_identical(tfds_data_dir, repo_
 
 def _poison_at(step_to_poison, only_first_rng=False):
   """A make_train_step that puts a NaN into D's parameters at one step."""
-  real_make = train.make_train_step
+  real_make = train_step.make_train_step
 
   def make(config, gan, *args, **kwargs):
     step_fn = real_make(config, gan, *args, **kwargs)
@@ -98,7 +98,7 @@ def _poison_at(step_to_poison, only_first_rng=False):
 
 def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(
     tfds_data_dir, tmp_path, monkeypatch):
-  monkeypatch.setattr(train, 'make_train_step', _poison_at(5))
+  monkeypatch.setattr(train_step, 'make_train_step', _poison_at(5))
   config = tiny_config(tfds_data_dir, 12)
   config.log_every_steps = 3
   config.checkpoint_every_steps = 4
@@ -116,7 +116,7 @@ def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(
 
 def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
     tfds_data_dir, tmp_path, monkeypatch, caplog):
-  monkeypatch.setattr(train, 'make_train_step', _poison_at(5, only_first_rng=True))
+  monkeypatch.setattr(train_step, 'make_train_step', _poison_at(5, only_first_rng=True))
   config = tiny_config(tfds_data_dir, 8)
   config.log_every_steps = 2
   config.checkpoint_every_steps = 4

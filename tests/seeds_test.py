@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import train, writers
+from gan_jax import train, train_step, writers
 from tests import evaluator_test, reliability_test
 from tests.train_test import tiny_config
 
@@ -107,7 +107,7 @@ def test_rollback_gives_only_the_diverged_seed_new_noise(
   config.seed = 1
   clean = train.train_and_evaluate(config, str(tmp_path / 'solo'))
   config.seed = 0
-  monkeypatch.setattr(train, 'make_train_step',
+  monkeypatch.setattr(train_step, 'make_train_step',
                       reliability_test._poison_at(5, only_first_rng=True))
   workdirs = {0: str(tmp_path / 'seed=0'), 1: str(tmp_path / 'seed=1')}
   with caplog.at_level('WARNING'):
@@ -124,7 +124,7 @@ def test_a_diverged_seed_is_named_when_the_group_stops(
     tfds_data_dir, tmp_path, monkeypatch):
   config = tiny_config(tfds_data_dir, 6)
   config.checkpoint_every_steps = 4
-  monkeypatch.setattr(train, 'make_train_step',
+  monkeypatch.setattr(train_step, 'make_train_step',
                       reliability_test._poison_at(5, only_first_rng=True))
   with pytest.raises(train.DivergenceError) as error:
     train.train_seeds(config, {0: str(tmp_path / 'a'), 1: str(tmp_path / 'b')})

@@ -1,15 +1,11 @@
 """Sweeps: expansion and names, the launcher (dry run, skipping, Slurm
-submission, a real tiny sweep), the report's numbers, and multi-process
-training equal to one process."""
-import csv
+submission, a real tiny sweep). The report is tested in report_test.py,
+multi-process training in multiprocess_test.py."""
 import json
-import math
 import os
-import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from configs import ablation_mnist, ablation_mog, mog_grid
@@ -228,95 +224,6 @@ def test_slurm_submits_one_job_per_unfinished_run(tmp_path, repo_dir):
   assert runs['seed=1']['job_id'] == '1' and runs['seed=1']['status'] == 'submitted'
 
 
-# -------------------------------------------------------------- report ----
-def _fake_run(sweep_dir, name, config, records):
-  workdir = os.path.join(sweep_dir, name)
-  os.makedirs(workdir)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    json.dump(config, f)
-  if records is not None:
-    with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
-      f.writelines(json.dumps(r) + '\n' for r in records)
-
-
-def _records(fid_curve, loss_d, steps=10):
-  """Training records every 5 steps and evaluations at the fid_curve steps."""
-  train = [dict(step=s, loss_d=loss_d + s, loss_g=2.0, steps_per_s=9.0)
-           for s in range(5, steps + 1, 5)]
-  evals = [dict(step=s, fid=v, kid=v / 10, eval_seconds=1.0) for s, v in fid_curve]
-  return sorted(train + evals, key=lambda r: r['step'])
-
-
-def _fake_sweep(sweep_dir):
-  base = dict(num_train_steps=10, log_every_steps=5, data=dict(data_dir='/x'))
-  runs = [  # name, loss, seed, fid curve, loss_d offset
-      ('a0', 'hinge', 0, [(5, 50.0), (10, 10.0)], 0.0),
-      ('a1', 'hinge', 1, [(5, 40.0), (10, 14.0)], 1.0),
-      ('a2', 'hinge', 2, [(5, 30.0), (10, 12.0)], 2.0),
-      ('b0', 'minimax', 0, [(5, 60.0), (10, 20.0)], 0.0),
-  ]
-  for name, loss, seed, curve, offset in runs:
-    config = dict(base, seed=seed, loss=dict(name=loss),
-                  data=dict(data_dir=f'/x/{name}', seed=seed))
-    _fake_run(sweep_dir, name, config, _records(curve, offset))
-  # Unfinished (step 5 of 10), and never started.
-  _fake_run(sweep_dir, 'b1', dict(base, seed=1, loss=dict(name='minimax'),
-                                  data=dict(seed=1)), _records([(5, 1.0)], 0.0, steps=5))
-  _fake_run(sweep_dir, 'b2', dict(base, seed=2, loss=dict(name='minimax'),
-                                  data=dict(seed=2)), None)
-
-
-def test_report_groups_seeds_into_mean_and_std(tmp_path):
-  _fake_sweep(str(tmp_path))
-  text = report.report(str(tmp_path))
-  lines = text.splitlines()
-  assert lines[0] == '| variant | n | fid | kid | loss_d | loss_g |'
-  # hinge: fid 10, 14, 12 -> mean 12, sample std 2; kid = fid / 10;
-  # loss_d at step 10: 10, 11, 12 -> 11 ± 1.
-  assert lines[2] == '| loss.name=hinge | 3 | 12 ± 2 | 1.2 ± 0.2 | 11 ± 1 | 2 ± 0 |'
-  assert lines[3] == '| loss.name=minimax | 1 | 20 | 2 | 10 | 2 |'
-  assert '- b1: unfinished: step 5/10' in lines
-  assert '- b2: no metrics.jsonl (not started?)' in lines
-  with open(tmp_path / 'report.csv') as f:
-    rows = list(csv.DictReader(f))
-  assert rows[0]['variant'] == 'loss.name=hinge' and rows[0]['loss.name'] == 'hinge'
-  assert rows[0]['n_seeds'] == '3' and rows[0]['seeds'] == '0,1,2'
-  assert float(rows[0]['fid_mean']) == 12.0 and float(rows[0]['fid_std']) == 2.0
-  assert math.isnan(float(rows[1]['fid_std']))
-  assert (tmp_path / 'report.md').read_text() == text
-  if _has_matplotlib():
-    assert (tmp_path / 'report.png').stat().st_size > 0
-
-
-def _has_matplotlib():
-  try:
-    import matplotlib  # noqa: F401
-    return True
-  except ImportError:
-    return False
-
-
-def test_report_reads_the_runs_and_overrides_of_sweep_json(tmp_path):
-  _fake_sweep(str(tmp_path))
-  runs = [sweeps.Run(n, {'loss.name': l, 'seed': s}, str(tmp_path / n), 10)
-          for n, l, s in [('a0', 'hinge', 0), ('a1', 'hinge', 1), ('b0', 'minimax', 0),
-                          ('b1', 'minimax', 1), ('gone', 'minimax', 9)]]
-  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs, {})
-  text = report.report(str(tmp_path), metrics=['fid'], plot_metric='loss_d')
-  assert text.splitlines()[2:4] == ['| loss.name=hinge | 2 | 12 ± 2.8 |',
-                                    '| loss.name=minimax | 1 | 20 |']
-  assert '- gone: no metrics.jsonl (not started?)' in text
-
-
-def test_report_command_prints_the_table(tmp_path, repo_dir):
-  _fake_sweep(str(tmp_path))
-  result = subprocess.run([sys.executable, '-m', 'gan_jax.report',
-                           f'--sweep_dir={tmp_path}', '--metrics=kid'],
-                          cwd=repo_dir, capture_output=True, text=True, timeout=120)
-  assert result.returncode == 0, result.stderr[-2000:]
-  assert result.stdout.splitlines()[2] == '| loss.name=hinge | 3 | 1.2 ± 0.2 |'
-
-
 # --------------------------------------------------------- end to end ----
 @pytest.mark.slow
 def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo_dir):
@@ -343,65 +250,3 @@ def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo
   text = report.report(str(sweep_dir), metrics=['mode_score', 'loss_d'])
   assert text.splitlines()[2].startswith('| base | 2 | ')
   assert '- loss.name=no_such_loss: no metrics.jsonl (not started?)' in text
-
-
-def _free_port():
-  with socket.socket() as s:
-    s.bind(('localhost', 0))
-    return s.getsockname()[1]
-
-
-@pytest.mark.slow
-def test_two_processes_train_as_one(tfds_data_dir, repo_dir, tmp_path):
-  """2 processes x 2 CPU devices (jax.distributed over localhost, as under
-  srun) compute what 1 process x 4 devices computes on the same global batch."""
-  flags = ['--config=configs/mnist_mlp.py', '--config.batch_size=16',
-           '--config.num_train_steps=3', '--config.log_every_steps=1',
-           '--config.checkpoint_every_steps=3', '--config.sample_every_steps=1000',
-           '--config.eval_every_steps=0',
-           # SGD: Adam's g / sqrt(v) turns the float noise of a different
-           # reduction order in near-zero gradients into whole steps.
-           '--config.optimizer_g.name=sgd', '--config.optimizer_g.b1=0',
-           '--config.optimizer_d.name=sgd', '--config.optimizer_d.b1=0',
-           '--config.optimizer_g.learning_rate=0.05',
-           '--config.optimizer_d.learning_rate=0.05']
-  env = {**os.environ, 'TFDS_DATA_DIR': tfds_data_dir}
-
-  def start(workdir, devices, extra_env=None, extra_flags=()):
-    return subprocess.Popen(
-        [sys.executable, '-m', 'gan_jax.main', f'--workdir={workdir}', *flags,
-         *extra_flags], cwd=repo_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env={**env, **(extra_env or {}), 'XLA_FLAGS':
-                        f'--xla_force_host_platform_device_count={devices}'})
-
-  # What srun sets; jax.distributed.initialize() reads it (clusters/slurm_cluster.py).
-  port = _free_port()
-  slurm = lambda i: {'SLURM_JOB_ID': '1', 'SLURM_STEP_NODELIST': 'localhost',
-                     'SLURM_NTASKS': '2', 'SLURM_PROCID': str(i),
-                     'SLURM_LOCALID': str(i),
-                     'JAX_COORDINATOR_ADDRESS': f'localhost:{port}'}
-  processes = [start(tmp_path / 'one', 4)] + [
-      start(tmp_path / 'two', 2, slurm(i), ['--config.distributed=True'])
-      for i in range(2)]
-  outputs = [p.communicate(timeout=900)[0] for p in processes]
-  for p, out in zip(processes, outputs):
-    assert p.returncode == 0, out[-3000:]
-  assert 'step 3/3' in outputs[2]  # process 1 trained too
-
-  import orbax.checkpoint as ocp
-  one = ocp.StandardCheckpointer().restore(tmp_path / 'one' / 'checkpoints' / '3' / 'default')
-  two = ocp.StandardCheckpointer().restore(tmp_path / 'two' / 'checkpoints' / '3' / 'default')
-  for key in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats'):
-    flat_one, flat_two = (workdir_lib.flatten(one[key]), workdir_lib.flatten(two[key]))
-    assert flat_one.keys() == flat_two.keys()
-    for name in flat_one:
-      np.testing.assert_allclose(flat_two[name], flat_one[name], rtol=1e-4,
-                                 atol=1e-6, err_msg=f'{key}.{name}')
-  drop_timing = lambda records: [{k: v for k, v in r.items() if k != 'steps_per_s'}
-                                 for r in records]
-  records_one = drop_timing(writers.read_metrics(str(tmp_path / 'one')))
-  records_two = drop_timing(writers.read_metrics(str(tmp_path / 'two')))
-  assert [r['step'] for r in records_two] == [1, 2, 3]
-  for a, b in zip(records_one, records_two):
-    for key in a:
-      np.testing.assert_allclose(b[key], a[key], rtol=1e-4, atol=1e-6, err_msg=key)

@@ -6,14 +6,14 @@ from flax import jax_utils
 
 from configs import mnist, mnist_mlp
 from gan_jax import state as state_lib
-from gan_jax import train
+from gan_jax import train_step
 from gan_jax.errors import ConfigError
 
 
 def run_steps(config, num_devices, batches):
   gan = state_lib.build_gan(config, (28, 28, 1))
   devices = jax.devices()[:num_devices]
-  step = jax.pmap(train.make_train_step(config, gan), axis_name='batch',
+  step = jax.pmap(train_step.make_train_step(config, gan), axis_name='batch',
                   donate_argnums=(0,), devices=devices)
   state = jax_utils.replicate(state_lib.create_state(config, gan), devices)
   history = []

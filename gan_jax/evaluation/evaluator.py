@@ -54,6 +54,13 @@ _PARZEN_VALIDATION = 10_000
 SampleFn = Callable[[jax.Array, int], np.ndarray]
 
 
+def protocol_num_samples(config: ml_collections.ConfigDict) -> int:
+  """Samples per evaluation of a run: config.eval.num_samples, or the
+  protocol's for its data when that is 0."""
+  return config.eval.num_samples or _DEFAULT_SAMPLES.get(
+      data_kind(config.data.dataset), 0)
+
+
 def data_kind(dataset: str) -> Optional[str]:
   """'classifier', 'stacked', 'mog', or None for data sets with no evaluator."""
   if dataset in classifier_lib.SUPPORTED_DATASETS:
@@ -175,8 +182,7 @@ class Evaluator:
     self.kind = data_kind(data.dataset)
     self.metrics = tuple(metrics) if metrics is not None else resolve_metrics(
         data.dataset, config.eval.metrics)
-    self.num_samples = num_samples or config.eval.num_samples or (
-        _DEFAULT_SAMPLES.get(self.kind, 0))
+    self.num_samples = num_samples or protocol_num_samples(config)
     self._ref = _Reference()
     self._classifier = None
     self.classifier_name = self.classifier_accuracy = None

@@ -1,0 +1,127 @@
+"""The sweep report: seeds grouped into mean ± std per variant, unfinished
+and missing runs listed, the runs and overrides of sweep.json, the CSV, the
+plot and the command line."""
+import csv
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gan_jax import report, sweeps
+from gan_jax.errors import GanJaxError
+
+
+def _fake_run(sweep_dir, name, config, records):
+  workdir = os.path.join(sweep_dir, name)
+  os.makedirs(workdir)
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    json.dump(config, f)
+  if records is not None:
+    with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
+      f.writelines(json.dumps(r) + '\n' for r in records)
+
+
+def _records(fid_curve, loss_d, steps=10):
+  """Training records every 5 steps and evaluations at the fid_curve steps."""
+  train = [dict(step=s, loss_d=loss_d + s, loss_g=2.0, steps_per_s=9.0)
+           for s in range(5, steps + 1, 5)]
+  evals = [dict(step=s, fid=v, kid=v / 10, eval_seconds=1.0) for s, v in fid_curve]
+  return sorted(train + evals, key=lambda r: r['step'])
+
+
+def _fake_sweep(sweep_dir):
+  base = dict(num_train_steps=10, log_every_steps=5, data=dict(data_dir='/x'))
+  runs = [  # name, loss, seed, fid curve, loss_d offset
+      ('a0', 'hinge', 0, [(5, 50.0), (10, 10.0)], 0.0),
+      ('a1', 'hinge', 1, [(5, 40.0), (10, 14.0)], 1.0),
+      ('a2', 'hinge', 2, [(5, 30.0), (10, 12.0)], 2.0),
+      ('b0', 'minimax', 0, [(5, 60.0), (10, 20.0)], 0.0),
+  ]
+  for name, loss, seed, curve, offset in runs:
+    config = dict(base, seed=seed, loss=dict(name=loss),
+                  data=dict(data_dir=f'/x/{name}', seed=seed))
+    _fake_run(sweep_dir, name, config, _records(curve, offset))
+  # Unfinished (step 5 of 10), and never started.
+  _fake_run(sweep_dir, 'b1', dict(base, seed=1, loss=dict(name='minimax'),
+                                  data=dict(seed=1)), _records([(5, 1.0)], 0.0, steps=5))
+  _fake_run(sweep_dir, 'b2', dict(base, seed=2, loss=dict(name='minimax'),
+                                  data=dict(seed=2)), None)
+
+
+def test_report_groups_seeds_into_mean_and_std(tmp_path):
+  _fake_sweep(str(tmp_path))
+  text = report.report(str(tmp_path))
+  lines = text.splitlines()
+  assert lines[0] == '| variant | n | fid | kid | loss_d | loss_g | train_minutes |'
+  # hinge: fid 10, 14, 12 -> mean 12, sample std 2; kid = fid / 10;
+  # loss_d at step 10: 10, 11, 12 -> 11 ± 1; 10 steps at 9 steps/s = 1/54 min.
+  assert lines[2] == ('| loss.name=hinge | 3 | 12 ± 2 | 1.2 ± 0.2 | 11 ± 1 | 2 ± 0 '
+                      '| 0.01852 ± 0 |')
+  assert lines[3] == '| loss.name=minimax | 1 | 20 | 2 | 10 | 2 | 0.01852 |'
+  assert '- b1: unfinished: step 5/10' in lines
+  assert '- b2: no metrics.jsonl (not started?)' in lines
+  with open(tmp_path / 'report.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert rows[0]['variant'] == 'loss.name=hinge' and rows[0]['loss.name'] == 'hinge'
+  assert rows[0]['n_seeds'] == '3' and rows[0]['seeds'] == '0,1,2'
+  assert float(rows[0]['fid_mean']) == 12.0 and float(rows[0]['fid_std']) == 2.0
+  assert math.isnan(float(rows[1]['fid_std']))
+  assert (tmp_path / 'report.md').read_text() == text
+  if _has_matplotlib():
+    assert (tmp_path / 'report.png').stat().st_size > 0
+
+
+def test_split_by_gives_a_table_per_value_named_by_what_varies_in_it(tmp_path):
+  runs = [  # name, dataset, loss, width, seed, final fid
+      ('r0', 'ring', 'hinge', 128, 0, 10.0), ('r1', 'ring', 'hinge', 128, 1, 12.0),
+      ('r2', 'ring', 'minimax', 128, 0, 30.0), ('g0', 'grid', 'hinge', 256, 0, 5.0)]
+  for name, dataset, loss, width, seed, fid in runs:
+    config = dict(num_train_steps=10, seed=seed, loss=dict(name=loss),
+                  model=dict(width=width), data=dict(dataset=dataset, seed=seed))
+    _fake_run(str(tmp_path), name, config, _records([(10, fid)], 0.0))
+  text = report.report(str(tmp_path), metrics=['fid'], split_by='data.dataset')
+  # The grid's model.width is constant within its table: not in its names.
+  assert text.splitlines() == [
+      '### data.dataset=grid', '', '| variant | n | fid |', '|---|---:|---:|',
+      '| base | 1 | 5 |', '',
+      '### data.dataset=ring', '', '| variant | n | fid |', '|---|---:|---:|',
+      '| loss.name=hinge | 2 | 11 ± 1.4 |', '| loss.name=minimax | 1 | 30 |']
+  with pytest.raises(GanJaxError, match='--split_by=data.sed: no run of the sweep '
+                     'sets it; its keys: data.dataset, loss.name, model.width'):
+    report.report(str(tmp_path), split_by='data.sed')
+
+
+def test_train_minutes_add_each_interval_at_its_own_rate():
+  records = [dict(step=100, loss_d=0.0, steps_per_s=50.0),   # 2 s
+             dict(step=300, loss_d=0.0, steps_per_s=20.0),   # 10 s
+             dict(step=360, loss_d=0.0, steps_per_s=1.0)]    # 60 s
+  assert report._train_minutes(records) == pytest.approx(72 / 60)
+
+
+def _has_matplotlib():
+  return importlib.util.find_spec('matplotlib') is not None
+
+
+def test_report_reads_the_runs_and_overrides_of_sweep_json(tmp_path):
+  _fake_sweep(str(tmp_path))
+  runs = [sweeps.Run(n, {'loss.name': l, 'seed': s}, str(tmp_path / n), 10)
+          for n, l, s in [('a0', 'hinge', 0), ('a1', 'hinge', 1), ('b0', 'minimax', 0),
+                          ('b1', 'minimax', 1), ('gone', 'minimax', 9)]]
+  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs, {})
+  text = report.report(str(tmp_path), metrics=['fid'], plot_metric='loss_d')
+  assert text.splitlines()[2:4] == ['| loss.name=hinge | 2 | 12 ± 2.8 |',
+                                    '| loss.name=minimax | 1 | 20 |']
+  assert '- gone: no metrics.jsonl (not started?)' in text
+
+
+def test_report_command_prints_the_table(tmp_path, repo_dir):
+  _fake_sweep(str(tmp_path))
+  result = subprocess.run([sys.executable, '-m', 'gan_jax.report',
+                           f'--sweep_dir={tmp_path}', '--metrics=kid'],
+                          cwd=repo_dir, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.splitlines()[2] == '| loss.name=hinge | 3 | 1.2 ± 0.2 |'
