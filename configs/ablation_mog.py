@@ -2,7 +2,8 @@
 
   python launch/sweep.py --config=configs/ablation_mog.py [--parallel=2]
   python -m gan_jax.report --sweep_dir=runs/sweeps/ablation_mog \
-    --metrics=mode_score,modes_covered,high_quality_fraction,kl_to_uniform
+    --metrics=modes_covered,high_quality_fraction,kl_to_uniform,train_minutes \
+    --split_by=data.dataset
 
 Both targets (configs/mog_ring.py: 8 modes; configs/mog_grid.py: 25 modes) x
 the classic and relativistic objectives x seeds 0-2 = 60 runs. Only the
@@ -13,8 +14,10 @@ penalty for wgan_gp). The seed also
 draws the training set (data.seed follows it). Evaluation: modes covered,
 high-quality share, KL to uniform, mode score every 1000 steps.
 
-Budget: about 2 minutes a ring run and 5 a grid run on 2 CPU cores, so
-about 3.5 hours for the sweep. The f-GAN objectives
+Budget, measured with --parallel=2 on 2 CPU cores (one core a run): 1.4-2.4
+minutes in the training loop a ring run (wgan_gp's double backprop: ~3),
+3.3-5.4 a grid run; 193 run-minutes in all, about 1 h 50 min of wall time
+with the process starts. The f-GAN objectives
 (`fgan_<divergence>[_saturating]`, 14 more) are left out for time; add them
 to OBJECTIVES to include them.
 """

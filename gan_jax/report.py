@@ -39,9 +39,18 @@ from gan_jax.errors import GanJaxError
 FLAGS = flags.FLAGS
 
 # Keys of a metrics.jsonl record that are bookkeeping, not results.
-_NOT_METRICS = ('step', 'eval_seconds', 'steps_per_s')
+# Keys of metrics.jsonl records that time the run rather than measure the
+# model: they differ between otherwise identical runs.
+TIMING_KEYS = ('steps_per_s', 'interval_seconds', 'eval_seconds')
+_NOT_METRICS = ('step',) + TIMING_KEYS
+
+
+def without_timing(records: Sequence[dict]) -> List[dict]:
+  """metrics.jsonl records without their TIMING_KEYS: what two runs of the
+  same config must agree on."""
+  return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
 _LOSSES = ('loss_d', 'loss_g')
-# Minutes in the training loop, from the logged intervals' steps_per_s.
+# Minutes in the training loop, from the logged intervals' lengths.
 _TRAIN_MINUTES = 'train_minutes'
 
 
@@ -122,14 +131,20 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
 
 
 def _train_minutes(train: Sequence[dict]) -> float:
-  """Time in the training loop: each logging interval's steps over its
-  steps_per_s (which counts the samples, evaluations and saves inside the
-  interval), summed over the run's segments; without the process starts and
-  the evaluation after the last log. Seeds vmapped together each show the
-  group's time."""
+  """Time in the training loop: the logging intervals' seconds (which
+  include the samples, evaluations and saves inside them) summed over the
+  run's segments; without the process starts and the evaluation after the
+  last log. Seeds vmapped together each show the group's time.
+
+  Records written before `interval_seconds` was logged give the interval's
+  steps over its steps_per_s instead; that overcounts the first interval
+  after a resume, which timed only the steps since the checkpoint.
+  """
   seconds, previous = 0.0, 0
   for record in train:
-    if record.get('steps_per_s'):
+    if 'interval_seconds' in record:
+      seconds += record['interval_seconds']
+    elif record.get('steps_per_s'):
       seconds += (record['step'] - previous) / record['steps_per_s']
     previous = record['step']
   return seconds / 60

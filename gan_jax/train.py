@@ -350,7 +350,8 @@ def train_seeds(config: ml_collections.ConfigDict,
         continue
       if is_log:
         now = time.perf_counter()
-        steps_per_s = (step - interval_step) / (now - interval_start)
+        interval_seconds = now - interval_start
+        steps_per_s = (step - interval_step) / interval_seconds
         interval_start, interval_step = now, step
       states = host_state() if (is_sample or is_eval or is_save) else None
       for i, run in enumerate(runs):
@@ -361,6 +362,7 @@ def train_seeds(config: ml_collections.ConfigDict,
                      for k in run.interval[0]}
           run.interval = []
           scalars['steps_per_s'] = steps_per_s
+          scalars['interval_seconds'] = interval_seconds
           run.scalars = scalars
           eta = (num_steps - step) / steps_per_s
           logging.info('%sstep %d/%d (%.1f%%) | %.2f steps/s | ETA %s | %s', label,

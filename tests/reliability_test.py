@@ -18,15 +18,10 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from gan_jax import checkpointing, train, train_step, writers
+from gan_jax import checkpointing, report, train, train_step, writers
 from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 from tests.train_test import tiny_config
-
-
-def _without_timing(records):
-  return [{k: v for k, v in r.items() if k not in ('steps_per_s', 'eval_seconds')}
-          for r in records]
 
 
 def _restore_raw(workdir, step):
@@ -68,8 +63,8 @@ def test_sigkill_mid_run_then_same_command_is_bit_identical(tfds_data_dir, repo_
   a, b = _restore_raw(straight, 40), _restore_raw(killed, 40)
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_array_equal(x, y)
-  assert (_without_timing(writers.read_metrics(str(straight))) ==
-          _without_timing(writers.read_metrics(str(killed))))
+  assert (report.without_timing(writers.read_metrics(str(straight))) ==
+          report.without_timing(writers.read_metrics(str(killed))))
 
 
 def _poison_at(step_to_poison, only_first_rng=False):

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import train, train_step, writers
+from gan_jax import report, train, train_step, writers
 from tests import evaluator_test, reliability_test
 from tests.train_test import tiny_config
 
@@ -31,8 +31,7 @@ def assert_close(a, b, rtol=2e-5, atol=2e-6):
 
 
 def records(workdir):
-  return [{k: v for k, v in r.items() if k not in ('steps_per_s', 'eval_seconds')}
-          for r in writers.read_metrics(str(workdir))]
+  return report.without_timing(writers.read_metrics(str(workdir)))
 
 
 def assert_records_close(a, b):

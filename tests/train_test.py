@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from configs import mnist_mlp
-from gan_jax import train, writers
+from gan_jax import report, train, writers
 
 
 def tiny_config(data_dir, num_train_steps):
@@ -37,10 +37,8 @@ def test_resume_continues_exactly(tfds_data_dir, tmp_path):
   assert int(resumed.step) == 6
   for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
     np.testing.assert_array_equal(x, y)
-  drop_timing = lambda records: [{k: v for k, v in r.items() if k != 'steps_per_s'}
-                                 for r in records]
-  records_a = drop_timing(writers.read_metrics(str(tmp_path / 'a')))
-  records_b = drop_timing(writers.read_metrics(str(tmp_path / 'b')))
+  records_a = report.without_timing(writers.read_metrics(str(tmp_path / 'a')))
+  records_b = report.without_timing(writers.read_metrics(str(tmp_path / 'b')))
   assert [r['step'] for r in records_b] == [2, 4, 6]
   assert records_a == records_b
 
@@ -75,6 +73,8 @@ def test_card_command_writes_checkpoints_metrics_and_samples(tfds_data_dir, repo
   for record in records:
     assert {'loss_d', 'loss_g', 'd_real', 'd_fake'} <= set(record)
     assert all(np.isfinite(v) for v in record.values())
+    assert record['interval_seconds'] > 0
+    assert record['steps_per_s'] == pytest.approx(1 / record['interval_seconds'])
   grid = Image.open(workdir / 'samples' / 'step_0000003.png')
   assert grid.size == (8 * 28, 8 * 28)
   config = json.loads((workdir / 'config.json').read_text())
