@@ -73,12 +73,19 @@ def _read_json(path: str) -> Optional[dict]:
     return json.load(f)
 
 
+def _varying_keys(flat: Sequence[Dict[str, object]]) -> List[str]:
+  """The keys (sorted) whose values differ between the flat dicts; a key
+  missing from some of them counts as the value None there."""
+  keys = sorted(set().union(*flat)) if flat else []
+  return [k for k in keys
+          if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
+
+
 def _derived_overrides(configs: Dict[str, dict]) -> Dict[str, Dict[str, object]]:
   """Per run, the config values that differ between the runs."""
   flat = {name: workdir_lib.flatten(c) for name, c in configs.items()}
-  keys = sorted(set().union(*flat.values())) if flat else []
-  varying = [k for k in keys if k not in workdir_lib.EXECUTION_KEYS and
-             len({json.dumps(f.get(k), sort_keys=True) for f in flat.values()}) > 1]
+  varying = [k for k in _varying_keys(list(flat.values()))
+             if k not in workdir_lib.EXECUTION_KEYS]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
 
 
@@ -247,9 +254,7 @@ def sections(variants: Sequence[Variant], split_by: str = '') -> List[Section]:
     parts.setdefault(f'{split_by}={sweeps.format_value(value)}', []).append(v)
   result = []
   for title, members in parts.items():
-    keys = sorted({k for v in members for k in v.overrides} - {split_by})
-    varying = [k for k in keys if len({json.dumps(v.overrides.get(k), sort_keys=True)
-                                       for v in members}) > 1]
+    varying = _varying_keys([v.overrides for v in members])
     labels = {v.name: ','.join(f'{k}={sweeps.format_value(v.overrides[k])}'
                                for k in varying if k in v.overrides) or 'base'
               for v in members}

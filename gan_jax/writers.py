@@ -7,6 +7,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
+
 def image_grid(images: np.ndarray, rows: int = 8) -> np.ndarray:
   """[N, H, W, C] in [-1, 1] -> uint8 grid [rows*H, (N/rows)*W, C]."""
   n, h, w, c = images.shape
