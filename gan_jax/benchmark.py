@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from ml_collections import config_flags
 
-from gan_jax import input_pipeline, train, train_step, xla_cpu
+from gan_jax import input_pipeline, seed_runs, train_step, xla_cpu
 from gan_jax import state as state_lib
 
 FLAGS = flags.FLAGS
@@ -61,7 +61,7 @@ def _model_flops(config, image_shape, state, batch, devices, vmapped) -> float:
   a lax.scan body is counted once, not per step."""
   if config.steps_per_dispatch > 1:
     batch = batch[:, 0]
-  config = train.seed_config(config, config.seed)  # a copy
+  config = seed_runs.seed_config(config, config.seed)  # a copy
   config.model.conv_impl = 'xla'
   config.steps_per_dispatch = 1
   gan = state_lib.build_gan(config, image_shape)
@@ -89,7 +89,7 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
   state_lib.validate(config, len(devices))
   stored = _STORED_SHAPES.get(config.data.dataset, (28, 28, 1))
   gan = state_lib.build_gan(config, input_pipeline.image_shape(config.data, stored))
-  states = [state_lib.create_state(train.seed_config(config, config.seed + i), gan)
+  states = [state_lib.create_state(seed_runs.seed_config(config, config.seed + i), gan)
             for i in range(seeds)]
   state = jax_utils.replicate(train_step.stack_seeds(states), devices)
   local = config.batch_size // len(devices)

@@ -49,7 +49,9 @@ class GAN:
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
-  """One-line errors for config values the step cannot run with."""
+  """One-line errors for config values the step cannot run with, raised
+  before any data is loaded."""
+  losses.get_objective(config.loss.name)
   if config.n_critic < 1:
     raise ConfigError(f'config.n_critic must be >= 1, got {config.n_critic}')
   if config.batch_size < 1 or config.batch_size % num_devices:

@@ -7,12 +7,8 @@ dispatches steps ahead of the devices and syncs only where it logs, samples,
 evaluates or saves.
 """
 import collections
-import copy
-import dataclasses
-import json
-import os
 import time
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Iterator, List, Mapping, Sequence
 
 from absl import logging
 from flax import jax_utils
@@ -20,14 +16,12 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpointing, input_pipeline, synthetic_data, writers
+from gan_jax import checkpointing, input_pipeline, seed_runs, synthetic_data, writers
 from gan_jax import train_step as step_lib
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax import preemption as preemption_lib
-from gan_jax import workdir as workdir_lib
 from gan_jax.errors import ConfigError, GanJaxError
-from gan_jax.models import layers
-from gan_jax.state import GAN, GANState, build_gan, create_state, param_count, validate
+from gan_jax.state import GAN, GANState, create_state, validate
 
 
 # Steps dispatched beyond the last one known finished.
@@ -41,12 +35,6 @@ def _group(batches: Iterator, sizes: Sequence[int]) -> Iterator:
     first = next(batches)
     yield first if n == 1 else np.stack(
         [first] + [next(batches) for _ in range(n - 1)], axis=1)
-
-
-def _fixed_latents(config: ml_collections.ConfigDict, n: int = 64) -> jax.Array:
-  # The same 64 codes for the whole run, so successive grids are comparable.
-  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A3B1E)
-  return layers.sample_latent(key, n, config.model.latent_dim)
 
 
 def _unreplicate(tree):
@@ -89,62 +77,6 @@ def _first_nonfinite(host_metrics, first_step: int):
   return None
 
 
-def _write_param_counts(workdir: str, g_count: int, d_count: int) -> None:
-  with open(os.path.join(workdir, 'param_counts.json'), 'w') as f:
-    json.dump({'generator': g_count, 'discriminator': d_count}, f)
-
-
-def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
-  # A deep copy keeps the config's references (configs/mog_ring.py's
-  # data.seed follows seed), so each seed's config is the one a solo run of
-  # `--config.seed=<seed>` would have.
-  config = copy.deepcopy(config)
-  config.seed = seed
-  return config
-
-
-@dataclasses.dataclass
-class _Run:
-  """The host side of one seed: its config, data, outputs and log state."""
-  config: ml_collections.ConfigDict
-  workdir: str
-  images: np.ndarray
-  manager: Any
-  writer: Optional[writers.MetricWriter]
-  evaluator: Optional[evaluator_lib.Evaluator]
-  latents: jax.Array
-  interval: List[dict] = dataclasses.field(default_factory=list)
-  scalars: Dict[str, float] = dataclasses.field(default_factory=dict)
-  eval_results: Dict[str, float] = dataclasses.field(default_factory=dict)
-
-
-def _restore_runs(runs: Sequence[_Run], template):
-  """(states, step): every seed's latest checkpoint, at one common step.
-
-  The seeds of a group save together, so their latest steps differ only
-  after an interruption between two seeds' saves; the seeds ahead then go
-  back to the common step (their newer checkpoints are moved aside to
-  superseded_checkpoints/, never deleted) and recompute the same steps.
-  """
-  restored = [checkpointing.restore_latest(run.manager, template) for run in runs]
-  steps = [step for _, step in restored]
-  if all(step is None for step in steps):
-    return None, 0
-  common = 0 if None in steps else min(steps)
-  states = []
-  for run, (state, step) in zip(runs, restored):
-    if step is None or step == common:
-      states.append(state)
-      continue
-    for newer in [s for s in run.manager.all_steps() if s > common]:
-      path = checkpointing.set_aside(run.manager, newer, 'superseded_checkpoints')
-      logging.warning('%s: checkpoint %d is ahead of the group (step %d); moved '
-                      'it to %s', run.workdir, newer, common, path)
-    states.append(checkpointing.restore(run.manager, str(common), template)[0]
-                  if common else None)
-  return (states, common) if common else (None, 0)
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
   """Trains (or resumes) the GAN of `config` in `workdir`; returns the final
   host-side state. Outputs: checkpoints/, tensorboard/, samples/,
@@ -174,47 +106,11 @@ def train_seeds(config: ml_collections.ConfigDict,
     raise ConfigError(f"config.eval.bn_stats must be 'batch' or 'running', got "
                       f"'{config.eval.bn_stats}'")
   seeds = list(workdirs)
-  configs = [seed_config(config, seed) for seed in seeds]
   vmapped = len(seeds) > 1
   is_chief = jax.process_index() == 0
-
-  # Seeds share what does not depend on the seed: data (unless a config ties
-  # it to the seed), the evaluator's reference statistics.
-  images_by_data, evaluators = {}, {}
-  gan, states, runs = None, [], []
-  best_metric, best_mode = evaluator_lib.best_metric(config)
-  for run_config in configs:
-    data_key = run_config.data.to_json()
-    if data_key not in images_by_data:
-      images_by_data[data_key] = input_pipeline.load_images(run_config.data)
-    images = images_by_data[data_key]
-    if gan is None:
-      gan = build_gan(config, input_pipeline.image_shape(config.data, images.shape[1:]))
-    states.append(create_state(run_config, gan))
-    workdir = workdirs[run_config.seed]
-    if is_chief:
-      workdir_lib.claim(workdir, run_config)
-      _write_param_counts(workdir, param_count(states[-1].g_params),
-                          param_count(states[-1].d_params))
-    evaluator = None
-    if config.eval_every_steps and evaluator_lib.resolve_metrics(
-        config.data.dataset, config.eval.metrics):
-      if data_key not in evaluators:
-        evaluators[data_key] = evaluator_lib.Evaluator(run_config)
-      evaluator = evaluators[data_key]
-    manager = checkpointing.create_manager(
-        workdir, config.keep_checkpoints, best_metric, best_mode)
-    # 2-D data is pictured as a scatter of 2,500 points (PacGAN's evaluation
-    # size) over the mixture's mode centres; images as an 8x8 grid.
-    latents = _fixed_latents(run_config, 2500 if len(gan.image_shape) == 1 else 64)
-    runs.append(_Run(run_config, workdir, images, manager, None, evaluator, latents))
-  logging.info('Trainable parameters: generator %s, discriminator %s',
-               f'{param_count(states[0].g_params):,}',
-               f'{param_count(states[0].d_params):,}')
-  logging.info('The best checkpoint is the one with the %s %s',
-               'lowest' if best_mode == 'min' else 'highest', best_metric)
+  gan, states, runs = seed_runs.build(config, workdirs, is_chief)
   template = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), states[0])
-  restored, start_step = _restore_runs(runs, template)
+  restored, start_step = seed_runs.restore(runs, template)
   if restored is not None:
     states = restored
     logging.info('Resuming from the checkpoint at step %d', start_step)
@@ -330,7 +226,7 @@ def train_seeds(config: ml_collections.ConfigDict,
               f'{"; ".join(messages)}. Lower the learning rates, add a penalty, '
               'or set --config.nonfinite=rollback')
         rollbacks += 1
-        states, step = _restore_runs(runs, template)
+        states, step = seed_runs.restore(runs, template)
         if states is None:
           states = [create_state(run.config, gan) for run in runs]
         # Fresh noise from the checkpoint on for the seeds that diverged (the
