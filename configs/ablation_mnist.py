@@ -10,11 +10,11 @@ everything else as configs/mnist.py, so the ranking is of early training.
 Scored by FID, KID and IS in the feature space of gan_jax's MNIST classifier
 (not Inception) at steps 500 and 1000, on 10,000 samples each.
 
-Budget on 2 CPU cores: the DCGAN step runs 66-170 images/s at batch 64
-(measured on slower and faster days of the development machine), so 7-17
-minutes a run plus two evaluations, 2-5 hours for the sweep. The first evaluation trains the classifier if it is not
-cached yet: before a --parallel sweep, train it once with
-`python -m gan_jax.evaluation.classifier`.
+Budget on 2 CPU cores, measured (docs/ablations.md): 13-22 minutes a run
+in the training loop, two evaluations included (WGAN-GP's penalty is the
+slowest), 302 run-minutes in all, about 3 hours at --parallel=2. The first
+evaluation trains the classifier if it is not cached yet: before a
+--parallel sweep, train it once with `python -m gan_jax.evaluation.classifier`.
 """
 from configs import mnist
 from gan_jax import sweeps

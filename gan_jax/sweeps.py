@@ -271,7 +271,13 @@ def write_sweep_file(sweep_dir: str, config_path: str, runs: Sequence[Run],
                      results: Mapping[str, dict]) -> str:
   """Writes `<sweep_dir>/sweep.json`: the config and, per run, its name,
   overrides, workdir, budget, last checkpoint and status, plus what
-  `results[name]` adds (exit_code, error, log, job_id ...). Atomic."""
+  `results[name]` adds (exit_code, error, seconds, log, job_id ...). Atomic.
+
+  A run without results this time (skipped as finished, say) keeps what the
+  file recorded for it before, so a resumed sweep does not forget the
+  earlier invocations' exit codes and times.
+  """
+  earlier = {e['name']: e for e in (read_sweep_file(sweep_dir) or {}).get('runs', [])}
   entries = []
   for run in runs:
     steps = checkpoint_steps(run.workdir)
@@ -279,7 +285,10 @@ def write_sweep_file(sweep_dir: str, config_path: str, runs: Sequence[Run],
                  num_train_steps=run.num_train_steps,
                  last_checkpoint=steps[-1] if steps else None,
                  status=disk_status(run))
-    entry.update(results.get(run.name, {}))
+    if run.name in results:
+      entry.update(results[run.name])
+    elif earlier.get(run.name, {}).get('overrides') == run.overrides:
+      entry.update({k: v for k, v in earlier[run.name].items() if k not in entry})
     entries.append(entry)
   os.makedirs(sweep_dir, exist_ok=True)
   path = os.path.join(sweep_dir, SWEEP_FILE)

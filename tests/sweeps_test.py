@@ -139,6 +139,26 @@ def test_a_run_is_finished_when_its_final_checkpoint_exists(tmp_path):
   assert sweeps.disk_status(run) == 'partial'
 
 
+def test_the_sweep_file_keeps_what_earlier_invocations_recorded(tmp_path):
+  runs = [sweeps.Run(f'seed={s}', {'seed': s}, str(tmp_path / f'seed={s}'), 10)
+          for s in (0, 1)]
+  make_checkpoint(runs[0].workdir, 10)
+  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs,
+                          {'seed=0': dict(exit_code=0, seconds=61.5, log='a.log')})
+  # Resumed: seed=0 is skipped as finished, seed=1 runs now.
+  make_checkpoint(runs[1].workdir, 5)
+  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs,
+                          {'seed=1': dict(status='running', log='b.log')})
+  first, second = sweeps.read_sweep_file(str(tmp_path))['runs']
+  assert (first['status'], first['seconds'], first['log']) == ('finished', 61.5, 'a.log')
+  assert (second['status'], second['last_checkpoint']) == ('running', 5)
+  assert 'seconds' not in second
+  # A run whose overrides changed under the same name starts a fresh record.
+  runs[0] = sweeps.Run('seed=0', {'seed': 0, 'n_critic': 2}, runs[0].workdir, 10)
+  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs, {})
+  assert 'seconds' not in sweeps.read_sweep_file(str(tmp_path))['runs'][0]
+
+
 def test_dry_run_prints_commands_and_skips_finished_runs(tmp_path, repo_dir):
   config = write_config(tmp_path, steps=4)
   sweep_dir = tmp_path / 'sweep'
