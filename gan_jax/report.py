@@ -38,20 +38,20 @@ from gan_jax.errors import GanJaxError
 
 FLAGS = flags.FLAGS
 
-# Keys of a metrics.jsonl record that are bookkeeping, not results.
 # Keys of metrics.jsonl records that time the run rather than measure the
 # model: they differ between otherwise identical runs.
 TIMING_KEYS = ('steps_per_s', 'interval_seconds', 'eval_seconds')
+# Keys of a metrics.jsonl record that are bookkeeping, not results.
 _NOT_METRICS = ('step',) + TIMING_KEYS
+_LOSSES = ('loss_d', 'loss_g')
+# Minutes in the training loop, from the logged intervals' lengths.
+_TRAIN_MINUTES = 'train_minutes'
 
 
 def without_timing(records: Sequence[dict]) -> List[dict]:
   """metrics.jsonl records without their TIMING_KEYS: what two runs of the
   same config must agree on."""
   return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
-_LOSSES = ('loss_d', 'loss_g')
-# Minutes in the training loop, from the logged intervals' lengths.
-_TRAIN_MINUTES = 'train_minutes'
 
 
 @dataclasses.dataclass

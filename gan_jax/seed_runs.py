@@ -69,6 +69,8 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
   images_by_data, evaluators = {}, {}
   gan, states, runs = None, [], []
   best_metric, best_mode = evaluator_lib.best_metric(config)
+  evaluates = bool(config.eval_every_steps and evaluator_lib.resolve_metrics(
+      config.data.dataset, config.eval.metrics))
   for seed in workdirs:
     run_config = seed_config(config, seed)
     data_key = run_config.data.to_json()
@@ -83,12 +85,9 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
       workdir_lib.claim(workdir, run_config)
       _write_param_counts(workdir, param_count(states[-1].g_params),
                           param_count(states[-1].d_params))
-    evaluator = None
-    if config.eval_every_steps and evaluator_lib.resolve_metrics(
-        config.data.dataset, config.eval.metrics):
-      if data_key not in evaluators:
-        evaluators[data_key] = evaluator_lib.Evaluator(run_config)
-      evaluator = evaluators[data_key]
+    if evaluates and data_key not in evaluators:
+      evaluators[data_key] = evaluator_lib.Evaluator(run_config)
+    evaluator = evaluators.get(data_key)
     manager = checkpointing.create_manager(
         workdir, config.keep_checkpoints, best_metric, best_mode)
     # 2-D data is pictured as a scatter of 2,500 points (PacGAN's evaluation
