@@ -22,7 +22,7 @@ with the process starts. The f-GAN objectives
 to OBJECTIVES to include them.
 """
 from configs import mog_ring
-from gan_jax import sweeps
+from gan_jax import sweep_plan
 
 # The grid gets the deeper G and longer budget of configs/mog_grid.py.
 DATASETS = ({'data.dataset': 'mog_ring'},
@@ -37,7 +37,7 @@ SEEDS = (0, 1, 2)
 def get_config():
   # mog_ring.py and mog_grid.py differ in data.dataset, data.mog, G's depth
   # and the budget; their data.mog values are the data sets' defaults
-  # (synthetic_data.DEFAULT_MIXTURES), so without data.mog the DATASETS
+  # (datasets.DEFAULT_MIXTURES), so without data.mog the DATASETS
   # overrides alone pick the target.
   config = mog_ring.get_config()
   del config.data['mog']
@@ -45,5 +45,5 @@ def get_config():
 
 
 def sweep():
-  return sweeps.product({'target': DATASETS, 'loss.name': OBJECTIVES},
-                        seed=SEEDS)
+  return sweep_plan.product({'target': DATASETS, 'loss.name': OBJECTIVES},
+                            seed=SEEDS)

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from ml_collections import config_flags
 
-from gan_jax import input_pipeline, seed_runs, train_step, xla_cpu
+from gan_jax import config_validation, datasets, dispatch, seed_runs, xla_cpu
 from gan_jax import state as state_lib
 
 FLAGS = flags.FLAGS
@@ -65,7 +65,7 @@ def _model_flops(config, image_shape, state, batch, devices, vmapped) -> float:
   config.model.conv_impl = 'xla'
   config.steps_per_dispatch = 1
   gan = state_lib.build_gan(config, image_shape)
-  step = train_step.pmapped_train_step(config, gan, devices, vmapped=vmapped)
+  step = dispatch.pmapped_train_step(config, gan, devices, vmapped=vmapped)
   return _flops(step.lower(state, batch))
 
 
@@ -85,13 +85,13 @@ def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
 
 def benchmark(config, steps: int, repeats: int, profile_dir=None,
               seeds: int = 1, measure_peak: bool = False) -> dict:
-  devices = train_step.local_devices(config)
-  state_lib.validate(config, len(devices))
+  devices = dispatch.local_devices(config)
+  config_validation.validate(config, len(devices))
   stored = _STORED_SHAPES.get(config.data.dataset, (28, 28, 1))
-  gan = state_lib.build_gan(config, input_pipeline.image_shape(config.data, stored))
+  gan = state_lib.build_gan(config, datasets.example_shape(config.data, stored))
   states = [state_lib.create_state(seed_runs.seed_config(config, config.seed + i), gan)
             for i in range(seeds)]
-  state = jax_utils.replicate(train_step.stack_seeds(states), devices)
+  state = jax_utils.replicate(dispatch.stack_seeds(states), devices)
   local = config.batch_size // len(devices)
   rng = np.random.default_rng(0)
   k = config.steps_per_dispatch  # steps per call of the step function
@@ -102,7 +102,7 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
   else:
     images = rng.integers(0, 256, shape + stored, dtype=np.uint8)
   batch = next(jax_utils.prefetch_to_device(iter([images]), 1, devices))
-  step = train_step.pmapped_train_step(config, gan, devices, vmapped=seeds > 1,
+  step = dispatch.pmapped_train_step(config, gan, devices, vmapped=seeds > 1,
                                   steps=k)
   dispatches = max(1, steps // k)
   start = time.perf_counter()

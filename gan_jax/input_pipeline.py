@@ -1,141 +1,18 @@
-"""TFDS images -> shuffled host batches -> per-device shards.
+"""A data set in host memory -> shuffled global batches -> per-device shards.
 
-The image datasets this codebase trains on (MNIST, Fashion-MNIST, ...) fit in
-host memory as uint8, so the split is read once through TFDS and batches are
-gathered by index from a per-epoch permutation (as flax/examples/mnist does).
-The batch for step s is a pure function of (seed, s): resuming at a step
-continues the exact data order without replaying the stream. Conversion to
-float and resizing happen on device, inside the update step (`preprocess`).
-
-The synthetic sets of `synthetic_data` (2-D mixtures as float32 points
-[N, 2], Stacked MNIST) are selected by the same `config.data.dataset` and go
-through the same batching.
+The data sets of `datasets` fit in host memory (uint8 images, float32 2-D
+points), so batches are gathered by index from a per-epoch permutation (as
+flax/examples/mnist does). The batch for step s is a pure function of
+(seed, s): resuming at a step continues the exact data order without
+replaying the stream. Conversion to float and resizing happen on device,
+inside the update step (`preprocess`).
 """
 import functools
-import os
-import socket
-from typing import Iterator, Optional, Tuple
+from typing import Iterator
 
-from absl import logging
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
-import tensorflow as tf
-import tensorflow_datasets as tfds
-
-from gan_jax.errors import ConfigError, DataNotFoundError
-
-_DOWNLOAD_HOST = 'storage.googleapis.com'
-_HOW_TO_PROVIDE = (
-    'set --config.data.data_dir (or $TFDS_DATA_DIR) to a directory holding the '
-    'prepared TFDS dataset, e.g. `export TFDS_DATA_DIR=../shared/data/tfds` '
-    'for the offline copy, or run once on a machine with internet: '
-    "python -c \"import tensorflow_datasets as tfds; tfds.load('{name}')\"")
-
-
-def _data_dir(data_config: ml_collections.ConfigDict) -> Optional[str]:
-  return data_config.data_dir or os.environ.get('TFDS_DATA_DIR') or None
-
-
-def _host_resolves(host: str) -> bool:
-  # TFDS retries a failed download for minutes; an offline machine is told
-  # at once instead.
-  try:
-    socket.getaddrinfo(host, 443)
-    return True
-  except OSError:
-    return False
-
-
-def _builder(data_config: ml_collections.ConfigDict):
-  name, data_dir = data_config.dataset, _data_dir(data_config)
-  try:
-    builder = tfds.builder(name, data_dir=data_dir)
-  except tfds.core.registered.DatasetNotFoundError:
-    from gan_jax import synthetic_data  # here: it imports this module
-    raise ConfigError(f"unknown config.data.dataset '{name}': neither a TFDS "
-                      'dataset (see tfds.list_builders()) nor one of '
-                      f"{', '.join(synthetic_data.DATASETS)}") from None
-  if builder.is_prepared():
-    return builder
-  where = f"'{builder.data_dir}'"
-  if not data_config.download:
-    raise DataNotFoundError(f'{name} is not prepared in {where} and '
-                            'config.data.download is False; '
-                            + _HOW_TO_PROVIDE.format(name=name))
-  if not _host_resolves(_DOWNLOAD_HOST):
-    raise DataNotFoundError(f'{name} is not prepared in {where} and cannot be '
-                            f'downloaded (no network); '
-                            + _HOW_TO_PROVIDE.format(name=name))
-  logging.info('Downloading and preparing %s into %s', name, builder.data_dir)
-  builder.download_and_prepare()
-  return builder
-
-
-def load_split(data_config: ml_collections.ConfigDict, split: Optional[str] = None,
-               with_labels: bool = False):
-  """uint8 images [N, H, W, C] of a whole TFDS split (default
-  `data_config.split`), and int labels [N] if `with_labels`.
-
-  Every process reads the whole split (MNIST-sized sets fit in memory) and
-  takes its rows of each global batch, so the data order does not depend on
-  the process count.
-  """
-  split = split or data_config.split
-  builder = _builder(data_config)
-  if 'image' not in builder.info.features:
-    raise ConfigError(f"config.data.dataset '{data_config.dataset}' has no "
-                      "'image' feature")
-  if with_labels and 'label' not in builder.info.features:
-    raise ConfigError(f"config.data.dataset '{data_config.dataset}' has no "
-                      "'label' feature")
-  try:
-    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
-  except ValueError as e:
-    raise ConfigError(f"split '{split}' is not valid for "
-                      f'{data_config.dataset}: {e}') from None
-  except tf.errors.OpError as e:  # DataLossError: a truncated/garbled file
-    detail = ' '.join(str(e).split('}}')[-1].split())[:160]
-    raise DataNotFoundError(
-        f'the prepared {data_config.dataset} in {builder.data_dir} is '
-        f'unreadable ({type(e).__name__}: {detail}); delete that directory and '
-        + _HOW_TO_PROVIDE.format(name=data_config.dataset)) from None
-  logging.info('Loaded %s[%s]: %s %s from %s', data_config.dataset, split,
-               data['image'].shape, data['image'].dtype, builder.data_dir)
-  if with_labels:
-    return data['image'], data['label'].astype(np.int32)
-  return data['image']
-
-
-def load_images(data_config: ml_collections.ConfigDict) -> np.ndarray:
-  """The whole training set: uint8 images [N, H, W, C], or float32 points
-  [N, 2] for the 2-D mixtures.
-
-  Every process holds all of it and takes its rows of each global batch
-  (`train_batches`), so the global batches, and hence the run, do not depend
-  on the process count; the sets trained on here fit in host memory.
-  """
-  # Imported here: synthetic_data builds Stacked MNIST on load_split.
-  from gan_jax import synthetic_data
-  if data_config.dataset in synthetic_data.DATASETS:
-    return synthetic_data.load(data_config)
-  return load_split(data_config)
-
-
-def image_shape(data_config: ml_collections.ConfigDict,
-                stored_shape: Tuple[int, ...]) -> Tuple[int, ...]:
-  """Shape of one example as the models see it: (H, W, C) after the optional
-  resize, or the stored shape of non-image data, e.g. (2,) for 2-D points."""
-  size = data_config.image_size
-  if len(stored_shape) != 3:
-    if size:
-      raise ConfigError(f'config.data.image_size={size} needs images, but '
-                        f"'{data_config.dataset}' examples have shape "
-                        f'{tuple(stored_shape)}; set it to 0')
-    return tuple(stored_shape)
-  h, w, c = stored_shape
-  return (size, size, c) if size else (h, w, c)
 
 
 def preprocess(images: jax.Array, image_size: int = 0) -> jax.Array:

@@ -30,13 +30,19 @@ _OPTIMIZERS = {
 }
 
 
+def check_name(name: str, key: str = 'optimizer') -> None:
+  """Raises ConfigError unless `name` is an optimiser (`key`: the config key
+  it came from, for the message)."""
+  if name not in _OPTIMIZERS:
+    raise ConfigError(f"unknown config.{key}.name '{name}'; valid names: "
+                      f"{', '.join(sorted(_OPTIMIZERS))}")
+
+
 def create(opt_config: ml_collections.ConfigDict,
            weight_clip: Optional[float] = None) -> optax.GradientTransformation:
   """Optimiser named by `opt_config.name`; b1 is Adam's beta1 / SGD momentum,
   b2 is Adam's beta2 / RMSProp's decay."""
-  if opt_config.name not in _OPTIMIZERS:
-    raise ConfigError(f"unknown optimizer name '{opt_config.name}'; valid names: "
-                      f"{', '.join(sorted(_OPTIMIZERS))}")
+  check_name(opt_config.name)
   if not opt_config.learning_rate > 0:
     raise ConfigError(f'optimizer learning_rate must be > 0, got '
                       f'{opt_config.learning_rate}')

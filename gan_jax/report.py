@@ -32,7 +32,7 @@ from absl import flags
 from absl import logging
 import numpy as np
 
-from gan_jax import sweeps
+from gan_jax import sweep_plan
 from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 
@@ -159,7 +159,7 @@ def _train_minutes(train: Sequence[dict]) -> float:
 
 def collect(sweep_dir: str) -> List[RunResult]:
   """Every run of the sweep in `sweep_dir`, in the sweep's order."""
-  sweep = sweeps.read_sweep_file(sweep_dir)
+  sweep = sweep_plan.read_sweep_file(sweep_dir)
   if sweep:
     # A run's workdir is <sweep_dir>/<name>, wherever the sweep was run from.
     return [read_run(r['name'], os.path.join(sweep_dir, r['name']),
@@ -200,7 +200,7 @@ def group(results: Sequence[RunResult]) -> List[Variant]:
     if run.problem:
       continue
     key = {k: v for k, v in run.overrides.items() if k not in seed_keys}
-    name = sweeps.run_name(key)
+    name = sweep_plan.run_name(key)
     variants.setdefault(name, Variant(name, key, [])).runs.append(run)
   return list(variants.values())
 
@@ -251,11 +251,11 @@ def sections(variants: Sequence[Variant], split_by: str = '') -> List[Section]:
   parts: Dict[str, List[Variant]] = {}
   for v in variants:
     value = v.overrides.get(split_by)
-    parts.setdefault(f'{split_by}={sweeps.format_value(value)}', []).append(v)
+    parts.setdefault(f'{split_by}={sweep_plan.format_value(value)}', []).append(v)
   result = []
   for title, members in parts.items():
     varying = _varying_keys([v.overrides for v in members])
-    labels = {v.name: ','.join(f'{k}={sweeps.format_value(v.overrides[k])}'
+    labels = {v.name: ','.join(f'{k}={sweep_plan.format_value(v.overrides[k])}'
                                for k in varying if k in v.overrides) or 'base'
               for v in members}
     result.append((title, members, labels))

@@ -1,21 +1,21 @@
-"""The host side of each seed a training process runs: its config, data,
-workdir, checkpoint manager, evaluator and fixed latents; and the restore of
-a group of seeds at one common step.
-
-`train.train_seeds` builds these once and then only steps the devices.
+"""The host side of each seed a training process runs (`Run`): its config,
+data, workdir, checkpoint manager, evaluator and fixed latents, and the
+per-step work the loop asks of it (log, samples, evaluation, checkpoint);
+`build` makes them, `restore` resumes a group of seeds at one common step.
 """
 import copy
 import dataclasses
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from absl import logging
 import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpointing, input_pipeline, writers
+from gan_jax import checkpointing, datasets, writers
 from gan_jax import workdir as workdir_lib
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax.models import layers
@@ -39,17 +39,85 @@ def fixed_latents(config: ml_collections.ConfigDict, n: int = 64) -> jax.Array:
 
 @dataclasses.dataclass
 class Run:
-  """The host side of one seed: its config, data, outputs and log state."""
+  """The host side of one seed: its config, data, outputs and log state, and
+  what the loop does for it at a step: log, write samples, evaluate, save."""
   config: ml_collections.ConfigDict
   workdir: str
-  images: np.ndarray
-  manager: Any
-  writer: Optional[writers.MetricWriter]
+  label: str                     # 'seed 3 ' in a group's log lines, else ''
+  images: np.ndarray             # the whole training set
+  manager: Any                   # orbax CheckpointManager
   evaluator: Optional[evaluator_lib.Evaluator]
-  latents: jax.Array
+  latents: jax.Array             # the sample grid's fixed codes
+  sample: Callable               # jitted (params, batch_stats, z) -> samples
+  centers: Optional[np.ndarray]  # 2-D mixtures: drawn under the samples
+  gan: GAN
+  writer: Optional[writers.MetricWriter] = None  # the chief's, once opened
   interval: List[dict] = dataclasses.field(default_factory=list)
   scalars: Dict[str, float] = dataclasses.field(default_factory=dict)
   eval_results: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+  def open_writer(self, step: int) -> None:
+    """Starts writing outputs, after the records of steps beyond `step`
+    (left by an interrupted run) are dropped."""
+    self.writer = writers.MetricWriter(self.workdir, step)
+
+  def restart_at(self, step: int) -> None:
+    """Forgets the metrics after `step` (a rollback redoes those steps)."""
+    self.interval = []
+    if self.writer:
+      self.writer.truncate(step)
+
+  def log(self, step: int, timing: Dict[str, float]) -> None:
+    """Logs the means of the metrics of the steps since the last log (in
+    `interval`), with the interval's `timing` (steps_per_s, interval_seconds)."""
+    scalars = {k: float(np.mean([m[k] for m in self.interval]))
+               for k in self.interval[0]}
+    self.interval = []
+    self.scalars = {**scalars, **timing}
+    num_steps = self.config.num_train_steps
+    eta = (num_steps - step) / timing['steps_per_s']
+    logging.info('%sstep %d/%d (%.1f%%) | %.2f steps/s | ETA %s | %s', self.label,
+                 step, num_steps, 100 * step / num_steps, timing['steps_per_s'],
+                 time.strftime('%H:%M:%S', time.gmtime(eta)),
+                 writers.format_metrics(self.scalars))
+    if self.writer:
+      self.writer.write_scalars(step, self.scalars)
+
+  def write_samples(self, step: int, state: GANState) -> None:
+    """The fixed latents' samples of G's EMA parameters, as a PNG grid (a
+    scatter over the mode centres for 2-D data)."""
+    if not self.writer:
+      return
+    samples = self.sample(state.ema_g_params, state.g_batch_stats, self.latents)
+    path = self.writer.write_grid(step, writers.render_samples(
+        np.asarray(samples), self.centers))
+    logging.info('Wrote samples to %s', path)
+
+  def evaluate(self, step: int, state: GANState) -> None:
+    """Scores G (config.eval.params: EMA or raw) with the run's evaluator, on
+    the same latent draws at every evaluation."""
+    config = self.config
+    start = time.perf_counter()
+    g_params = state.ema_g_params if config.eval.params == 'ema' else state.g_params
+    sample = evaluator_lib.generator_sampler(self.gan, g_params, state.g_batch_stats,
+                                             config.model.latent_dim,
+                                             config.eval.bn_stats)
+    results = self.evaluator(sample, evaluator_lib.latent_key(config.seed))
+    results['eval_seconds'] = time.perf_counter() - start
+    self.eval_results = results
+    logging.info('%seval at step %d: %s', self.label, step,
+                 ' '.join(f'{k} {v:.4g}' for k, v in results.items()))
+    if self.writer:
+      self.writer.write_scalars(step, results, prefix='eval/')
+
+  def save(self, step: int, state: GANState) -> None:
+    """A checkpoint of `state`, ranked by the last logged and evaluated values."""
+    checkpointing.save(self.manager, step, state, {**self.scalars, **self.eval_results})
+
+  def close(self) -> None:
+    self.manager.wait_until_finished()
+    if self.writer:
+      self.writer.flush()
 
 
 def _write_param_counts(workdir: str, g_count: int, d_count: int) -> None:
@@ -71,14 +139,17 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
   best_metric, best_mode = evaluator_lib.best_metric(config)
   evaluates = bool(config.eval_every_steps and evaluator_lib.resolve_metrics(
       config.data.dataset, config.eval.metrics))
+  centers = (datasets.mixture(config.data)[0]
+             if config.data.dataset in datasets.MIXTURES else None)
   for seed in workdirs:
     run_config = seed_config(config, seed)
     data_key = run_config.data.to_json()
     if data_key not in images_by_data:
-      images_by_data[data_key] = input_pipeline.load_images(run_config.data)
+      images_by_data[data_key] = datasets.load(run_config.data)
     images = images_by_data[data_key]
     if gan is None:
-      gan = build_gan(config, input_pipeline.image_shape(config.data, images.shape[1:]))
+      gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]))
+      sample = jax.jit(evaluator_lib.generator_apply(gan, config.eval.bn_stats))
     states.append(create_state(run_config, gan))
     workdir = workdirs[seed]
     if is_chief:
@@ -87,13 +158,14 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
                           param_count(states[-1].d_params))
     if evaluates and data_key not in evaluators:
       evaluators[data_key] = evaluator_lib.Evaluator(run_config)
-    evaluator = evaluators.get(data_key)
     manager = checkpointing.create_manager(
         workdir, config.keep_checkpoints, best_metric, best_mode)
     # 2-D data is pictured as a scatter of 2,500 points (PacGAN's evaluation
     # size) over the mixture's mode centres; images as an 8x8 grid.
     latents = fixed_latents(run_config, 2500 if len(gan.image_shape) == 1 else 64)
-    runs.append(Run(run_config, workdir, images, manager, None, evaluator, latents))
+    label = f'seed {seed} ' if len(workdirs) > 1 else ''
+    runs.append(Run(run_config, workdir, label, images, manager,
+                    evaluators.get(data_key), latents, sample, centers, gan))
   logging.info('Trainable parameters: generator %s, discriminator %s',
                f'{param_count(states[0].g_params):,}',
                f'{param_count(states[0].d_params):,}')

@@ -48,35 +48,6 @@ class GAN:
   image_shape: Tuple[int, int, int] = flax.struct.field(pytree_node=False)
 
 
-def validate(config: ml_collections.ConfigDict, num_devices: int) -> None:
-  """One-line errors for config values the step cannot run with, raised
-  before any data is loaded."""
-  losses.get_objective(config.loss.name)
-  if config.n_critic < 1:
-    raise ConfigError(f'config.n_critic must be >= 1, got {config.n_critic}')
-  if config.batch_size < 1 or config.batch_size % num_devices:
-    raise ConfigError(
-        f'config.batch_size={config.batch_size} must be a positive multiple of '
-        f'the device count ({num_devices} = devices x processes); use e.g. '
-        f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
-  if not 0.0 <= config.ema_decay < 1.0:
-    raise ConfigError(f'config.ema_decay must be in [0, 1), got {config.ema_decay}')
-  if config.nonfinite not in ('stop', 'rollback'):
-    raise ConfigError(f"config.nonfinite must be 'stop' or 'rollback', got "
-                      f"'{config.nonfinite}'")
-  k = config.steps_per_dispatch
-  if k < 1:
-    raise ConfigError(f'config.steps_per_dispatch must be >= 1, got {k}')
-  for name in ('log_every_steps', 'sample_every_steps', 'checkpoint_every_steps',
-               'eval_every_steps'):
-    if config[name] % k:
-      raise ConfigError(
-          f'config.{name}={config[name]} must be a multiple of '
-          f'config.steps_per_dispatch={k}, where one dispatch ends')
-  if config.model.latent_dim < 1:
-    raise ConfigError('config.model.latent_dim must be >= 1')
-
-
 def build_gan(config: ml_collections.ConfigDict, image_shape,
               axis_name=AXIS) -> GAN:
   """Modules, optimisers and objective named by the config."""

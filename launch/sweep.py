@@ -5,7 +5,7 @@
       [--parallel=N | --gpus=0,1,...] [--vmap_seeds=K]
       [--slurm [--sbatch_args='...']]
 
-The runs are the override dicts of the config's `sweep()` (gan_jax/sweeps.py);
+The runs are the override dicts of the config's `sweep()` (gan_jax/sweep_plan.py);
 run R trains in <sweep_dir>/<R's name> with `python -m gan_jax.main`. Runs
 whose final checkpoint exists are skipped; the others start or resume from
 their latest checkpoint, so re-running the same command completes a sweep.
@@ -45,7 +45,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from gan_jax import sweeps
+from gan_jax import sweep_plan
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('config', None, 'Config file defining get_config() and sweep().')
@@ -91,7 +91,7 @@ def _slots(gpus: List[str], parallel: int) -> List[Dict]:
 
 def _run_env(config_path: str, extra: Dict[str, str]) -> Dict[str, str]:
   # The config's `from configs import ...` must resolve from any cwd.
-  root = sweeps.config_root(config_path)
+  root = sweep_plan.config_root(config_path)
   path = os.pathsep.join(p for p in (root, os.environ.get('PYTHONPATH')) if p)
   return {**os.environ, 'PYTHONPATH': path, **extra}
 
@@ -118,8 +118,8 @@ class _StopRequest:
     self.signal = signum
 
 
-def run_local(config_path: str, sweep_dir: str, runs: List[sweeps.Run],
-              jobs: List[sweeps.Job], slots: List[Dict]) -> Dict[str, dict]:
+def run_local(config_path: str, sweep_dir: str, runs: List[sweep_plan.Run],
+              jobs: List[sweep_plan.Job], slots: List[Dict]) -> Dict[str, dict]:
   """Runs `jobs` with at most one per slot at a time; results by run name."""
   log_dir = os.path.join(sweep_dir, 'logs')
   os.makedirs(log_dir, exist_ok=True)
@@ -139,16 +139,16 @@ def run_local(config_path: str, sweep_dir: str, runs: List[sweeps.Run],
         log = open(log_path, 'a')
         cores = slot['cores']
         process = subprocess.Popen(
-            sweeps.command(config_path, job), stdout=log, stderr=subprocess.STDOUT,
+            sweep_plan.command(config_path, job), stdout=log, stderr=subprocess.STDOUT,
             env=_run_env(config_path, slot['env']),
             preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None)
         running[i] = (job, process, log, time.time())
         logging.info('started %s (%s) on %s; log: %s', job.name,
-                     ', '.join(sorted({sweeps.disk_status(r) for r in job.runs})),
+                     ', '.join(sorted({sweep_plan.disk_status(r) for r in job.runs})),
                      slot['label'], log_path)
         for run in job.runs:
           results[run.name] = dict(status='running', log=log_path)
-        sweeps.write_sweep_file(sweep_dir, config_path, runs, results)
+        sweep_plan.write_sweep_file(sweep_dir, config_path, runs, results)
       if stop.signal and not forwarded:
         logging.warning('received %s: stopping the %d running job(s) (they '
                         'checkpoint); %d not started', signal.Signals(stop.signal).name,
@@ -173,13 +173,13 @@ def run_local(config_path: str, sweep_dir: str, runs: List[sweeps.Run],
             result['group'] = job.name
           if code != 0:
             result.update(status='failed', error=error)
-          elif sweeps.disk_status(run) != 'finished':
+          elif sweep_plan.disk_status(run) != 'finished':
             result['status'] = 'interrupted'
             logging.warning('%s stopped before its last step; rerun to resume', run.name)
           results[run.name] = result
         if code == 0:
           logging.info('finished %s in %.0f s', job.name, seconds)
-        sweeps.write_sweep_file(sweep_dir, config_path, runs, results)
+        sweep_plan.write_sweep_file(sweep_dir, config_path, runs, results)
   finally:
     for s, handler in previous.items():
       signal.signal(s, handler)
@@ -188,7 +188,7 @@ def run_local(config_path: str, sweep_dir: str, runs: List[sweeps.Run],
 
 def _queued_slurm_jobs(sweep_dir: str) -> Dict[str, str]:
   """Run name -> job id of this sweep's earlier jobs still pending/running."""
-  previous = sweeps.read_sweep_file(sweep_dir) or {}
+  previous = sweep_plan.read_sweep_file(sweep_dir) or {}
   jobs = {r['name']: str(r['job_id']) for r in previous.get('runs', [])
           if r.get('job_id')}
   if not jobs or not shutil.which('squeue'):
@@ -199,16 +199,16 @@ def _queued_slurm_jobs(sweep_dir: str) -> Dict[str, str]:
   return {name: job for name, job in jobs.items() if job in alive}
 
 
-def sbatch_command(config_path: str, sweep_dir: str, job: sweeps.Job) -> List[str]:
+def sbatch_command(config_path: str, sweep_dir: str, job: sweep_plan.Job) -> List[str]:
   return (['sbatch', '--parsable', f'--job-name={job.name}',
            f'--output={os.path.join(sweep_dir, "logs", job.name)}-%j.log']
           + shlex.split(FLAGS.sbatch_args)
           + [_SBATCH_SCRIPT, config_path, job.workdir]
-          + sweeps.job_flags(job)[1:])  # the workdir is the script's argument
+          + sweep_plan.job_flags(job)[1:])  # the workdir is the script's argument
 
 
 def submit_slurm(config_path: str, sweep_dir: str,
-                 jobs: List[sweeps.Job]) -> Dict[str, dict]:
+                 jobs: List[sweep_plan.Job]) -> Dict[str, dict]:
   os.makedirs(os.path.join(sweep_dir, 'logs'), exist_ok=True)
   results = {}
   for job in jobs:
@@ -233,10 +233,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   config_path = FLAGS.config
-  sweep_dir = FLAGS.sweep_dir or sweeps.default_sweep_dir(config_path)
+  sweep_dir = FLAGS.sweep_dir or sweep_plan.default_sweep_dir(config_path)
   try:
-    runs = sweeps.expand(config_path, sweep_dir)
-  except sweeps.SweepError as e:
+    runs = sweep_plan.expand(config_path, sweep_dir)
+  except sweep_plan.SweepError as e:
     sys.exit(f'error: {e}')
   if FLAGS.slurm and not FLAGS.dry_run and not shutil.which('sbatch'):
     sys.exit('error: --slurm needs sbatch, which is not on PATH; run on a '
@@ -244,7 +244,7 @@ def main(argv):
   queued = _queued_slurm_jobs(sweep_dir) if FLAGS.slurm else {}
   todo, skipped = [], 0
   for run in runs:
-    status = sweeps.disk_status(run)
+    status = sweep_plan.disk_status(run)
     if status == 'finished' or run.name in queued:
       skipped += 1
       if FLAGS.dry_run:
@@ -252,16 +252,16 @@ def main(argv):
         print(f'# skip {run.name} ({why})')
       continue
     todo.append(run)
-  jobs = sweeps.jobs(todo, sweep_dir, FLAGS.vmap_seeds)
+  jobs = sweep_plan.jobs(todo, sweep_dir, FLAGS.vmap_seeds)
   summary = f'{len(runs)} runs: {skipped} skipped, {len(todo)} to run'
   if len(jobs) != len(todo):
     summary += f' in {len(jobs)} process{"es" if len(jobs) > 1 else ""}'
   if FLAGS.dry_run:
     for job in jobs:
-      action = ' + '.join(sorted({'resume' if sweeps.disk_status(r) == 'partial'
+      action = ' + '.join(sorted({'resume' if sweep_plan.disk_status(r) == 'partial'
                                   else 'start' for r in job.runs}))
       cmd = (sbatch_command(config_path, sweep_dir, job) if FLAGS.slurm
-             else sweeps.command(config_path, job))
+             else sweep_plan.command(config_path, job))
       print(f'# {action} {job.name}\n{shlex.join(cmd)}')
     print(f'# {summary} (dry run: nothing started)')
     return
@@ -271,7 +271,7 @@ def main(argv):
   else:
     results = run_local(config_path, sweep_dir, runs, jobs,
                         _slots(FLAGS.gpus, FLAGS.parallel))
-  path = sweeps.write_sweep_file(sweep_dir, config_path, runs, results)
+  path = sweep_plan.write_sweep_file(sweep_dir, config_path, runs, results)
   failed = {n: r for n, r in results.items() if r.get('status') == 'failed'}
   for name, result in failed.items():
     print(f'FAILED {name}: exit code {result["exit_code"]}: {result.get("error", "")}')

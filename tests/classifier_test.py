@@ -1,8 +1,9 @@
 """Tests of the evaluator classifier: deterministic training, the cache, the API.
 
-The fast tests train on 256 real MNIST images for a few steps (one compile of
-the step, shared by every test); the slow ones run the CLI, and train the
-real classifiers and check the accuracy the metrics rely on.
+The fast tests train on 256 generated MNIST-shaped images for a few steps
+(one compile of the step, shared by every test); the slow ones run the CLI,
+and train the real classifiers on the real data and check the accuracy the
+metrics rely on.
 """
 import json
 import logging
@@ -15,7 +16,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import input_pipeline
+from gan_jax import datasets, input_pipeline
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier, classifier_net, classifier_training
 
@@ -30,10 +31,10 @@ def _data_config(dataset, data_dir):
 
 
 @pytest.fixture(scope='module')
-def tiny_mnist(tfds_data_dir):
-  """uint8 images [256, 28, 28, 1] and labels [256] of the MNIST train split."""
-  return input_pipeline.load_split(
-      _data_config('mnist', tfds_data_dir), f'train[:{_NUM_EXAMPLES}]',
+def tiny_mnist(mnist_like_dir):
+  """uint8 images [256, 28, 28, 1] and labels [256] of a generated 'mnist'."""
+  return datasets.load_split(
+      _data_config('mnist', mnist_like_dir), f'train[:{_NUM_EXAMPLES}]',
       with_labels=True)
 
 
@@ -173,7 +174,7 @@ def test_bad_cache_is_retrained(damage, tmp_path, tiny_mnist, tiny_variables,
   classifier._save(path, tiny_variables, _info())
   damage(path)
   # Retraining reads the tiny subset instead of the whole split, 1 epoch.
-  monkeypatch.setattr(classifier.input_pipeline, 'load_split',
+  monkeypatch.setattr(classifier.datasets, 'load_split',
                       lambda *args, **kwargs: tiny_mnist)
   monkeypatch.setattr(classifier_training, 'EPOCHS', 1)
   with caplog.at_level(logging.WARNING):
@@ -209,16 +210,16 @@ def _run_cli(args, repo_dir, tfds_data_dir):
 
 
 @pytest.mark.slow  # two fresh processes importing TensorFlow and JAX
-def test_cli(tmp_path, tiny_variables, repo_dir, tfds_data_dir):
+def test_cli(tmp_path, tiny_variables, repo_dir, mnist_like_dir):
   path = classifier.cache_path('mnist', str(tmp_path))
   classifier._save(path, tiny_variables, _info(test_accuracy=0.99412))
   result = _run_cli(['--dataset=mnist', f'--cache_dir={tmp_path}'], repo_dir,
-                    tfds_data_dir)
+                    mnist_like_dir)
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.strip().splitlines() == [
       f'mnist classifier: test accuracy 0.9941, trained in 1 s (1 epochs on '
       f'cpu), cache {path}']
-  result = _run_cli(['--dataset=cifar10'], repo_dir, tfds_data_dir)
+  result = _run_cli(['--dataset=cifar10'], repo_dir, mnist_like_dir)
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
       "error: no evaluator classifier for dataset 'cifar10'; supported: "
@@ -233,7 +234,7 @@ def test_full_classifier_accuracy(dataset, target, tmp_path, tfds_data_dir):
                                      cache_dir=str(tmp_path))
   assert trained.test_accuracy >= target
   # The cached copy gives the same accuracy on the test split.
-  test_images, test_labels = input_pipeline.load_split(
+  test_images, test_labels = datasets.load_split(
       _data_config(dataset, tfds_data_dir), 'test', with_labels=True)
   loaded = classifier.load_or_train(dataset, cache_dir=str(tmp_path))
   assert classifier.accuracy(loaded.variables, test_images, test_labels) == (

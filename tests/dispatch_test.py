@@ -2,10 +2,9 @@
 run as one step per dispatch, resumable across the two."""
 import pytest
 
-from gan_jax import state as state_lib
-from gan_jax import train, train_step
+from gan_jax import config_validation
+from gan_jax import dispatch, train
 from gan_jax.errors import ConfigError
-from tests import seeds_test
 
 
 @pytest.mark.parametrize('start,end,k,sizes', [
@@ -16,41 +15,43 @@ from tests import seeds_test
     (8, 8, 4, []),
 ])
 def test_dispatch_sizes(start, end, k, sizes):
-  assert train_step.dispatch_sizes(start, end, k) == sizes
+  assert dispatch.dispatch_sizes(start, end, k) == sizes
 
 
 @pytest.fixture(scope='module')
-def one_per_dispatch(tmp_path_factory):
+def one_per_dispatch(tmp_path_factory, ring_group_config):
   """Seed 3 of the ring (2 devices, n_critic 2, EMA), 8 steps, one per call."""
   workdir = tmp_path_factory.mktemp('k1')
-  config = seeds_test.ring_config(8)
+  config = ring_group_config(8)
   config.seed = 3
   return workdir, train.train_and_evaluate(config, str(workdir))
 
 
-def test_two_steps_per_dispatch_train_the_same_seeds(one_per_dispatch, tmp_path):
+def test_two_steps_per_dispatch_train_the_same_seeds(one_per_dispatch, tmp_path,
+                                                     ring_group_config, assert_trees_close,
+                                                     assert_logs_close):
   solo_dir, solo = one_per_dispatch
-  config = seeds_test.ring_config(8)
+  config = ring_group_config(8)
   config.steps_per_dispatch = 2
   # Two seeds vmapped inside the scan: the batch axes are [device, step, seed].
   finals = train.train_seeds(config, {3: str(tmp_path / '3'), 7: str(tmp_path / '7')})
   assert int(finals[0].step) == 8
-  seeds_test.assert_close(finals[0], solo)
+  assert_trees_close(finals[0], solo)
   # Every step's metrics are logged, as with one step per dispatch.
-  seeds_test.assert_records_close(seeds_test.records(tmp_path / '3'),
-                                  seeds_test.records(solo_dir))
+  assert_logs_close(tmp_path / '3', solo_dir)
 
 
-def test_resuming_with_another_steps_per_dispatch(one_per_dispatch, tmp_path):
+def test_resuming_with_another_steps_per_dispatch(one_per_dispatch, tmp_path,
+                                                  ring_group_config, assert_trees_close):
   _, solo = one_per_dispatch
-  config = seeds_test.ring_config(5)
+  config = ring_group_config(5)
   config.seed = 3
   train.train_and_evaluate(config, str(tmp_path))  # saves at step 5
   config.num_train_steps = 8
   config.steps_per_dispatch = 2  # resumes with steps 6, then 7-8 in one call
   final = train.train_and_evaluate(config, str(tmp_path))
   assert int(final.step) == 8
-  seeds_test.assert_close(final, solo)
+  assert_trees_close(final, solo)
 
 
 @pytest.mark.parametrize('field,value,match', [
@@ -58,10 +59,10 @@ def test_resuming_with_another_steps_per_dispatch(one_per_dispatch, tmp_path):
     ('log_every_steps', 3, r'log_every_steps=3 must be a multiple of '
                            r'config.steps_per_dispatch=2'),
 ])
-def test_invalid_steps_per_dispatch(field, value, match):
-  config = seeds_test.ring_config(8)
+def test_invalid_steps_per_dispatch(field, value, match, ring_group_config):
+  config = ring_group_config(8)
   config.steps_per_dispatch = 2
   setattr(config, field, value)
   with pytest.raises(ConfigError, match=match):
-    state_lib.validate(config, num_devices=2)
+    config_validation.validate(config, num_devices=2)
 

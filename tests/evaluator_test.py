@@ -12,27 +12,14 @@ import jax
 import numpy as np
 import pytest
 
-from configs import mog_ring
-from gan_jax import evaluate, train, writers
+from gan_jax import train, writers
 from gan_jax.errors import ConfigError, GanJaxError
+from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import evaluator as evaluator_lib
 
 
-def ring_config(num_train_steps):
-  config = mog_ring.get_config()
-  config.batch_size = 64
-  config.num_train_steps = num_train_steps
-  config.log_every_steps = 2
-  config.checkpoint_every_steps = 2
-  config.sample_every_steps = 100
-  config.eval_every_steps = 2
-  config.keep_checkpoints = 1
-  config.data.num_examples = 2_000
-  return config
-
-
 @pytest.fixture(scope='module')
-def ring_run(tmp_path_factory):
+def ring_run(tmp_path_factory, ring_config):
   workdir = str(tmp_path_factory.mktemp('ring'))
   train.train_and_evaluate(ring_config(8), workdir)
   return workdir
@@ -51,7 +38,7 @@ def test_training_logs_mode_metrics_and_keeps_the_best_by_modes(ring_run):
 
 
 def test_evaluate_scores_a_checkpoint_and_writes_json(ring_run):
-  report = evaluate.evaluate(ring_run, checkpoint='latest')
+  report = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='latest')
   assert report['step'] == 8
   saved = json.load(open(os.path.join(ring_run, 'eval', '8.json')))
   assert saved['metrics'] == report['metrics']
@@ -59,31 +46,31 @@ def test_evaluate_scores_a_checkpoint_and_writes_json(ring_run):
   logged = [r for r in writers.read_metrics(ring_run) if r['step'] == 8 and
             'mode_score' in r][0]
   assert report['metrics']['mode_score'] == logged['mode_score']
-  best = evaluate.evaluate(ring_run, checkpoint='best')
+  best = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='best')
   assert best['metrics']['mode_score'] >= report['metrics']['mode_score']
 
 
 def test_evaluations_under_other_settings_keep_their_own_files(ring_run):
-  default = evaluate.evaluate(ring_run, checkpoint='latest')
-  raw = evaluate.evaluate(ring_run, checkpoint='8', params='raw', num_samples=500)
+  default = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='latest')
+  raw = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='8', params='raw', num_samples=500)
   assert raw['path'] == os.path.join(ring_run, 'eval', '8,params=raw,num_samples=500.json')
   saved = json.load(open(os.path.join(ring_run, 'eval', '8.json')))
   assert saved['metrics'] == default['metrics'] and saved['params'] == 'ema'
   # Another --metrics under the same settings adds to the file, not replaces it.
   saved['metrics'] = {'parzen_nll': 1.5}
   json.dump(saved, open(os.path.join(ring_run, 'eval', '8.json'), 'w'))
-  again = evaluate.evaluate(ring_run, checkpoint='latest')
+  again = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='latest')
   assert again['metrics'] == {'parzen_nll': 1.5, **default['metrics']}
   assert json.load(open(again['path']))['metrics'] == again['metrics']
 
 
 def test_real_data_is_the_floor_and_untrained_generator_the_ceiling(ring_run):
-  floor = evaluate.evaluate(ring_run, checkpoint='data')['metrics']
+  floor = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='data')['metrics']
   assert floor['modes_covered'] == 8
   # Within 3 std in 2-D: P(chi2_2 <= 9) = 1 - exp(-4.5) = 0.989.
   assert abs(floor['high_quality_fraction'] - 0.989) < 0.01
   assert floor['kl_to_uniform'] < 0.01
-  ceiling = evaluate.evaluate(ring_run, checkpoint='init')['metrics']
+  ceiling = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='init')['metrics']
   assert ceiling['mode_score'] < floor['mode_score']
   assert os.path.exists(os.path.join(ring_run, 'eval', 'data.json'))
 
@@ -102,9 +89,9 @@ def test_bad_requests_are_one_line_errors(ring_run, tmp_path, repo_dir):
   with pytest.raises(ConfigError, match="unknown eval metric.*fid.*valid: modes"):
     evaluator_lib.resolve_metrics('mog_ring', 'fid')
   with pytest.raises(GanJaxError, match='not a gan_jax run directory'):
-    evaluate.evaluate(str(tmp_path))
+    checkpoint_eval.evaluate_checkpoint(str(tmp_path))
   with pytest.raises(GanJaxError, match='no checkpoint at step 3 .* have'):
-    evaluate.evaluate(ring_run, checkpoint='3')
+    checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='3')
   result = subprocess.run(
       [sys.executable, '-m', 'gan_jax.evaluate', f'--workdir={tmp_path}'],
       cwd=repo_dir, capture_output=True, text=True, timeout=300)
@@ -113,7 +100,7 @@ def test_bad_requests_are_one_line_errors(ring_run, tmp_path, repo_dir):
       'error: ') and 'not a gan_jax run directory' in result.stderr
 
 
-def test_best_metric_follows_the_data_set():
+def test_best_metric_follows_the_data_set(ring_config):
   config = ring_config(2)
   assert evaluator_lib.best_metric(config) == ('mode_score', 'max')
   config.eval_every_steps = 0
@@ -131,12 +118,12 @@ def test_best_metric_follows_the_data_set():
 @pytest.fixture(scope='module')
 def mnist_evaluator(tfds_data_dir):
   from configs import mnist
-  from gan_jax import input_pipeline
+  from gan_jax import datasets, input_pipeline
   from gan_jax.evaluation import classifier as classifier_lib
   from gan_jax.evaluation import classifier_training
   config = mnist.get_config()
   config.data.data_dir = tfds_data_dir
-  images, labels = input_pipeline.load_split(config.data, 'train', with_labels=True)
+  images, labels = datasets.load_split(config.data, 'train', with_labels=True)
   variables = classifier_training.train(images[:20_000], labels[:20_000],
                                         num_steps=150, seed=0)
   quick = classifier_lib.Classifier(dataset='mnist', test_accuracy=0.0,

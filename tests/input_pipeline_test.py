@@ -1,17 +1,7 @@
-"""Host batches: epochs, exact resume, device split; data errors."""
-import ml_collections
+"""Host batches: epochs, exact resume, device split; preprocessing."""
 import numpy as np
-import pytest
 
 from gan_jax import input_pipeline
-from gan_jax.errors import ConfigError, DataNotFoundError
-
-
-def data_config(**overrides):
-  config = dict(dataset='mnist', split='train', data_dir=None, download=False,
-                image_size=0)
-  config.update(overrides)
-  return ml_collections.ConfigDict(config)
 
 
 def test_every_example_once_per_epoch():
@@ -51,21 +41,3 @@ def test_preprocess_range_and_resize():
   out = np.asarray(input_pipeline.preprocess(x))
   np.testing.assert_allclose(out[0, 0, :, 0], [-1.0, 1.0])
   assert input_pipeline.preprocess(np.zeros((3, 28, 28, 1), np.uint8), 64).shape == (3, 64, 64, 1)
-
-
-def test_loads_real_mnist(tfds_data_dir):
-  images = input_pipeline.load_images(data_config(data_dir=tfds_data_dir, split='test'))
-  assert images.shape == (10000, 28, 28, 1) and images.dtype == np.uint8
-
-
-def test_missing_data_says_how_to_provide_it(tmp_path, monkeypatch):
-  with pytest.raises(DataNotFoundError, match='TFDS_DATA_DIR'):
-    input_pipeline.load_images(data_config(data_dir=str(tmp_path)))
-  monkeypatch.setattr(input_pipeline, '_host_resolves', lambda host: False)
-  with pytest.raises(DataNotFoundError, match='cannot be downloaded'):
-    input_pipeline.load_images(data_config(data_dir=str(tmp_path), download=True))
-
-
-def test_unknown_dataset_name():
-  with pytest.raises(ConfigError, match="unknown config.data.dataset 'mnits'"):
-    input_pipeline.load_images(data_config(dataset='mnits'))

@@ -34,9 +34,9 @@ def _flags(num_train_steps, log_every_steps=1):
           '--config.optimizer_d.learning_rate=0.05']
 
 
-def _start(repo_dir, tfds_data_dir, workdir, devices, flags, extra_env=None,
+def _start(repo_dir, mnist_like_dir, workdir, devices, flags, extra_env=None,
            extra_flags=(), output=subprocess.PIPE):
-  env = {**os.environ, 'TFDS_DATA_DIR': tfds_data_dir, **(extra_env or {}),
+  env = {**os.environ, 'TFDS_DATA_DIR': mnist_like_dir, **(extra_env or {}),
          'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}'}
   return subprocess.Popen(
       [sys.executable, '-m', 'gan_jax.main', f'--workdir={workdir}', *flags,
@@ -53,13 +53,13 @@ def _slurm_env(port):
 
 
 @pytest.mark.slow
-def test_two_processes_train_as_one(tfds_data_dir, repo_dir, tmp_path):
+def test_two_processes_train_as_one(mnist_like_dir, repo_dir, tmp_path):
   """2 processes x 2 CPU devices (jax.distributed over localhost, as under
   srun) compute what 1 process x 4 devices computes on the same global batch."""
   flags = _flags(3)
   slurm = _slurm_env(_free_port())
-  processes = [_start(repo_dir, tfds_data_dir, tmp_path / 'one', 4, flags)] + [
-      _start(repo_dir, tfds_data_dir, tmp_path / 'two', 2, flags, slurm(i),
+  processes = [_start(repo_dir, mnist_like_dir, tmp_path / 'one', 4, flags)] + [
+      _start(repo_dir, mnist_like_dir, tmp_path / 'two', 2, flags, slurm(i),
              ['--config.distributed=True'])
       for i in range(2)]
   outputs = [p.communicate(timeout=900)[0] for p in processes]
@@ -95,7 +95,7 @@ def _wait_for(path, text, process, timeout=600):
 
 
 @pytest.mark.slow
-def test_a_signal_to_one_process_stops_all_at_one_step(tfds_data_dir, repo_dir,
+def test_a_signal_to_one_process_stops_all_at_one_step(mnist_like_dir, repo_dir,
                                                         tmp_path):
   """SIGTERM to process 1 only: both processes save the same step and exit 0
   (without the shared decision the other one would wait in the next step's
@@ -105,7 +105,7 @@ def test_a_signal_to_one_process_stops_all_at_one_step(tfds_data_dir, repo_dir,
 
   def start_both():
     slurm = _slurm_env(_free_port())
-    return [_start(repo_dir, tfds_data_dir, tmp_path / 'run', 2, flags, slurm(i),
+    return [_start(repo_dir, mnist_like_dir, tmp_path / 'run', 2, flags, slurm(i),
                    ['--config.distributed=True'], output=open(logs[i], 'w'))
             for i in range(2)]
 

@@ -13,7 +13,6 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
@@ -21,7 +20,6 @@ import pytest
 from gan_jax import checkpointing, report, train, train_step, writers
 from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
-from tests.train_test import tiny_config
 
 
 def _restore_raw(workdir, step):
@@ -30,14 +28,14 @@ def _restore_raw(workdir, step):
 
 
 @pytest.mark.slow
-def test_sigkill_mid_run_then_same_command_is_bit_identical(tfds_data_dir, repo_dir,
+def test_sigkill_mid_run_then_same_command_is_bit_identical(mnist_like_dir, repo_dir,
                                                             tmp_path):
   command = [sys.executable, '-m', 'gan_jax.main', '--config=configs/mnist_mlp.py',
              '--config.batch_size=16', '--config.n_critic=2',
              '--config.ema_decay=0.9', '--config.log_every_steps=3',
              '--config.checkpoint_every_steps=5', '--config.sample_every_steps=1000',
              '--config.eval_every_steps=0']
-  env = {**os.environ, 'TFDS_DATA_DIR': tfds_data_dir,
+  env = {**os.environ, 'TFDS_DATA_DIR': mnist_like_dir,
          'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
   straight = tmp_path / 'straight'
   killed = tmp_path / 'killed'
@@ -67,34 +65,10 @@ def test_sigkill_mid_run_then_same_command_is_bit_identical(tfds_data_dir, repo_
           report.without_timing(writers.read_metrics(str(killed))))
 
 
-def _poison_at(step_to_poison, only_first_rng=False):
-  """A make_train_step that puts a NaN into D's parameters at one step."""
-  real_make = train_step.make_train_step
-
-  def make(config, gan, *args, **kwargs):
-    step_fn = real_make(config, gan, *args, **kwargs)
-    first_rng = jax.random.PRNGKey(config.seed)
-    first_rng = jax.random.split(first_rng, 3)[0]  # create_state's rng
-
-    def poisoned(state, images):
-      new_state, metrics = step_fn(state, images)
-      hit = new_state.step == step_to_poison
-      if only_first_rng:
-        hit &= jnp.all(state.rng == first_rng)
-      scale = jnp.where(hit, jnp.nan, 1.0)
-      d_params = jax.tree.map(lambda p: p * scale, new_state.d_params)
-      metrics['d_param_norm'] = metrics['d_param_norm'] * scale
-      return new_state.replace(d_params=d_params), metrics
-
-    return poisoned
-
-  return make
-
-
 def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(
-    tfds_data_dir, tmp_path, monkeypatch):
-  monkeypatch.setattr(train_step, 'make_train_step', _poison_at(5))
-  config = tiny_config(tfds_data_dir, 12)
+    tiny_config, poison_at, tmp_path, monkeypatch):
+  monkeypatch.setattr(train_step, 'make_train_step', poison_at(5))
+  config = tiny_config(12)
   config.log_every_steps = 3
   config.checkpoint_every_steps = 4
   with pytest.raises(train.DivergenceError) as error:
@@ -110,9 +84,9 @@ def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(
 
 
 def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
-    tfds_data_dir, tmp_path, monkeypatch, caplog):
-  monkeypatch.setattr(train_step, 'make_train_step', _poison_at(5, only_first_rng=True))
-  config = tiny_config(tfds_data_dir, 8)
+    tiny_config, poison_at, tmp_path, monkeypatch, caplog):
+  monkeypatch.setattr(train_step, 'make_train_step', poison_at(5, only_first_rng=True))
+  config = tiny_config(8)
   config.log_every_steps = 2
   config.checkpoint_every_steps = 4
   config.nonfinite = 'rollback'
@@ -127,10 +101,10 @@ def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
 
 
 @pytest.mark.slow  # ~2 min: four short runs
-def test_workdir_of_another_config_is_refused_then_moved_aside(tfds_data_dir, tmp_path):
+def test_workdir_of_another_config_is_refused_then_moved_aside(tiny_config, tmp_path):
   workdir = str(tmp_path / 'run')
-  train.train_and_evaluate(tiny_config(tfds_data_dir, 2), workdir)
-  other = tiny_config(tfds_data_dir, 2)
+  train.train_and_evaluate(tiny_config(2), workdir)
+  other = tiny_config(2)
   other.loss.name = 'hinge'
   with pytest.raises(workdir_lib.WorkdirConfigMismatch,
                      match=r"loss.name: 'non_saturating' -> 'hinge'.*--config.overwrite=True"):
@@ -138,7 +112,7 @@ def test_workdir_of_another_config_is_refused_then_moved_aside(tfds_data_dir, tm
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2']
 
   # How long to run and where things go may change on resume.
-  longer = tiny_config(tfds_data_dir, 4)
+  longer = tiny_config(4)
   longer.log_every_steps = 1
   assert int(train.train_and_evaluate(longer, workdir).step) == 4
 
@@ -151,9 +125,9 @@ def test_workdir_of_another_config_is_refused_then_moved_aside(tfds_data_dir, tm
 
 
 @pytest.mark.slow  # ~2 min: three short runs
-def test_disk_full_while_saving_keeps_previous_checkpoints(tfds_data_dir, tmp_path,
+def test_disk_full_while_saving_keeps_previous_checkpoints(tiny_config, tmp_path,
                                                            monkeypatch):
-  config = tiny_config(tfds_data_dir, 6)
+  config = tiny_config(6)
   real_save = ocp.CheckpointManager.save
 
   def save(self, step, *args, **kwargs):
@@ -197,9 +171,9 @@ def test_bad_flags_get_one_line(flag, message, repo_dir, tmp_path):
     ('loss.penalty', 'r3', "unknown config.loss.penalty 'r3'; valid names: none, dragan"),
     ('eval.bn_stats', 'train', "config.eval.bn_stats must be 'batch' or 'running'"),
 ])
-def test_bad_values_get_one_line_and_write_nothing(key, value, message, tfds_data_dir,
+def test_bad_values_get_one_line_and_write_nothing(key, value, message, tiny_config,
                                                    tmp_path):
-  config = tiny_config(tfds_data_dir, 2)
+  config = tiny_config(2)
   config.update_from_flattened_dict({key: value})
   with pytest.raises(GanJaxError) as error:
     train.train_and_evaluate(config, str(tmp_path / 'run'))
@@ -207,29 +181,32 @@ def test_bad_values_get_one_line_and_write_nothing(key, value, message, tfds_dat
   assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
 
 
-def test_corrupt_data_gets_one_line_saying_how_to_provide_it(tfds_data_dir, tmp_path):
+def test_corrupt_data_gets_one_line_saying_how_to_provide_it(mnist_like_dir, tiny_config,
+                                                             tmp_path):
   import shutil
-  from gan_jax import input_pipeline
+  from gan_jax import datasets
   from gan_jax.errors import DataNotFoundError
   copy = tmp_path / 'tfds' / 'mnist'
-  shutil.copytree(os.path.join(tfds_data_dir, 'mnist'), copy)
+  shutil.copytree(os.path.join(mnist_like_dir, 'mnist'), copy)
   for root, _, files in os.walk(copy):
     for name in files:
       os.chmod(os.path.join(root, name), 0o644)
   train_file = next(copy.glob('*/mnist-train.tfrecord*'))
   data = train_file.read_bytes()
-  train_file.write_bytes(data[:len(data) // 2])  # a download cut short
-  config = tiny_config(str(tmp_path / 'tfds'), 2)
+  train_file.write_bytes(data[:len(data) // 2 + 100])  # a download cut short, mid-record
+  config = tiny_config(2)
+  config.data.data_dir = str(tmp_path / 'tfds')
   with pytest.raises(DataNotFoundError) as error:
-    input_pipeline.load_images(config.data)
+    datasets.load(config.data)
   message = str(error.value)
   assert 'mnist' in message and 'is unreadable (DataLossError' in message
   assert 'delete that directory and set --config.data.data_dir' in message
   assert '\n' not in message
 
 
-def test_runs_saved_before_a_key_existed_resume_with_its_old_value():
-  config = tiny_config('/nonexistent', 2)
+def test_runs_saved_before_a_key_existed_resume_with_its_old_value(tiny_config):
+  config = tiny_config(2)
+  config.data.data_dir = '/nonexistent'
   saved = json.loads(config.to_json_best_effort())
   del saved['model']['compute_dtype']  # as written by older gan_jax
   del saved['steps_per_dispatch'], saved['xla_cpu_tuning']

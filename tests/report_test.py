@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from gan_jax import report, sweeps
+from gan_jax import report, sweep_plan
 from gan_jax.errors import GanJaxError
 
 
@@ -112,10 +112,10 @@ def _has_matplotlib():
 
 def test_report_reads_the_runs_and_overrides_of_sweep_json(tmp_path):
   _fake_sweep(str(tmp_path))
-  runs = [sweeps.Run(n, {'loss.name': l, 'seed': s}, str(tmp_path / n), 10)
+  runs = [sweep_plan.Run(n, {'loss.name': l, 'seed': s}, str(tmp_path / n), 10)
           for n, l, s in [('a0', 'hinge', 0), ('a1', 'hinge', 1), ('b0', 'minimax', 0),
                           ('b1', 'minimax', 1), ('gone', 'minimax', 9)]]
-  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs, {})
+  sweep_plan.write_sweep_file(str(tmp_path), 'x.py', runs, {})
   text = report.report(str(tmp_path), metrics=['fid'], plot_metric='loss_d')
   assert text.splitlines()[2:4] == ['| loss.name=hinge | 2 | 12 ± 2.8 |',
                                     '| loss.name=minimax | 1 | 20 |']

@@ -1,10 +1,12 @@
-"""The pmapped update step: device-count invariance, objectives, errors."""
+"""The update step and its two moves: each move alone, their composition,
+device-count invariance, objectives, errors."""
 import jax
 import numpy as np
 import pytest
 from flax import jax_utils
 
-from configs import mnist, mnist_mlp
+from configs import mnist, mnist_mlp, mog_ring
+from gan_jax import config_validation
 from gan_jax import state as state_lib
 from gan_jax import train_step
 from gan_jax.errors import ConfigError
@@ -95,4 +97,91 @@ def test_invalid_step_config(field, value, match):
   config = mnist.get_config()
   setattr(config, field, value)
   with pytest.raises(ConfigError, match=match):
-    state_lib.validate(config, num_devices=4)
+    config_validation.validate(config, num_devices=4)
+
+
+def _one_move(move, config, state, real, key):
+  """`move` on one device: its pmean and axis_index over a named axis of 1."""
+  gan = state_lib.build_gan(config, real.shape[1:])
+  vmapped = jax.vmap(lambda s, x, k: move(s, x, k, gan, config), axis_name='batch')
+  new, metrics = vmapped(jax.tree.map(lambda x: x[None], state), real[None], key[None])
+  return jax.tree.map(lambda x: x[0], new), jax.tree.map(lambda x: x[0], metrics), gan
+
+
+def _ring_move_setup(loss_name='non_saturating'):
+  config = mog_ring.get_config()
+  config.model.g_hidden = config.model.d_hidden = (16,)
+  config.model.g_batch_norm = True  # so G's batch statistics move too
+  config.loss.name = loss_name
+  config.optimizer_g.name = config.optimizer_d.name = 'sgd'
+  config.optimizer_g.learning_rate = config.optimizer_d.learning_rate = 0.05
+  config.ema_decay = 0.5
+  gan = state_lib.build_gan(config, (2,), axis_name='batch')
+  state = state_lib.create_state(config, gan)
+  real = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32) + 3.0
+  return config, state, real
+
+
+def _unchanged(a, b):
+  return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_discriminator_move_moves_only_d_and_lowers_its_loss():
+  config, state, real = _ring_move_setup()
+  key = jax.random.PRNGKey(1)
+  moved, metrics, gan = _one_move(train_step.discriminator_move, config, state, real, key)
+  assert _unchanged(moved.g_params, state.g_params)
+  assert _unchanged(moved.g_opt_state, state.g_opt_state)
+  assert _unchanged(moved.ema_g_params, state.ema_g_params)
+  assert not _unchanged(moved.d_params, state.d_params)
+  assert not _unchanged(moved.g_batch_stats, state.g_batch_stats)  # G generated
+  # The same move again from the moved state sees the same real batch and
+  # the same noise: its loss (before its update) is the loss after the first
+  # update, lower by gradient descent.
+  again = state.replace(d_params=moved.d_params, d_opt_state=moved.d_opt_state)
+  _, metrics_after, _ = _one_move(train_step.discriminator_move, config, again, real, key)
+  assert metrics_after['loss_d'] < metrics['loss_d']
+  assert metrics['d_grad_norm'] > 0
+
+
+def test_generator_move_moves_only_g_and_lowers_its_loss():
+  config, state, real = _ring_move_setup()
+  key = jax.random.PRNGKey(2)
+  moved, metrics, _ = _one_move(train_step.generator_move, config, state, real, key)
+  assert _unchanged(moved.d_params, state.d_params)
+  assert _unchanged(moved.d_opt_state, state.d_opt_state)
+  assert not _unchanged(moved.g_params, state.g_params)
+  # EMA with decay 0.5 from the initial parameters: halfway to the new ones.
+  for e, p0, p1 in zip(jax.tree.leaves(moved.ema_g_params), jax.tree.leaves(state.g_params),
+                       jax.tree.leaves(moved.g_params)):
+    np.testing.assert_allclose(e, 0.5 * p0 + 0.5 * p1, rtol=1e-6, atol=1e-7)
+  again = state.replace(g_params=moved.g_params, g_opt_state=moved.g_opt_state)
+  _, metrics_after, _ = _one_move(train_step.generator_move, config, again, real, key)
+  assert metrics_after['loss_g'] < metrics['loss_g']
+  assert int(moved.step) == int(state.step)  # only the composed step counts
+
+
+def test_the_step_is_its_moves_composed():
+  """make_train_step = n_critic discriminator moves, then a generator move,
+  with the step's keys; then the step counter."""
+  config, state, real = _ring_move_setup()
+  config.n_critic = 2
+  images = np.stack([real, real[::-1]])
+  gan = state_lib.build_gan(config, (2,), axis_name='batch')
+  step = jax.vmap(train_step.make_train_step(config, gan), axis_name='batch')
+  stepped, metrics = step(jax.tree.map(lambda x: x[None], state), images[None])
+  step_key = jax.random.fold_in(state.rng, state.step)
+  d_keys = jax.random.split(jax.random.fold_in(step_key, 0), 2)
+  manual = state
+  d_losses = []
+  for k in range(2):
+    manual, m, _ = _one_move(train_step.discriminator_move, config, manual, images[k], d_keys[k])
+    d_losses.append(m['loss_d'])
+  manual, g_metrics, _ = _one_move(train_step.generator_move, config, manual, images[-1],
+                                   jax.random.fold_in(step_key, 1))
+  stepped = jax.tree.map(lambda x: x[0], stepped)
+  assert int(stepped.step) == int(state.step) + 1
+  for x, y in zip(jax.tree.leaves(stepped.replace(step=manual.step)), jax.tree.leaves(manual)):
+    np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(metrics['loss_d'][0], np.mean(d_losses), rtol=1e-6)
+  np.testing.assert_allclose(metrics['loss_g'][0], g_metrics['loss_g'], rtol=1e-6)

@@ -11,29 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from configs import mnist_mlp
 from gan_jax import report, train, writers
 
 
-def tiny_config(data_dir, num_train_steps):
-  config = mnist_mlp.get_config()
-  config.data.data_dir = data_dir
-  config.batch_size = 32
-  config.n_critic = 2
-  config.ema_decay = 0.5
-  config.num_train_steps = num_train_steps
-  config.log_every_steps = 2
-  config.checkpoint_every_steps = 2
-  config.sample_every_steps = 4
-  config.eval_every_steps = 0  # sample quality is tested in evaluator_test.py
-  return config
-
-
-def test_resume_continues_exactly(tfds_data_dir, tmp_path):
-  straight = train.train_and_evaluate(tiny_config(tfds_data_dir, 6), str(tmp_path / 'a'))
-  train.train_and_evaluate(tiny_config(tfds_data_dir, 4), str(tmp_path / 'b'))
+def test_resume_continues_exactly(tiny_config, tmp_path):
+  straight = train.train_and_evaluate(tiny_config(6), str(tmp_path / 'a'))
+  train.train_and_evaluate(tiny_config(4), str(tmp_path / 'b'))
   # Same command, longer budget: picks up the step-4 checkpoint.
-  resumed = train.train_and_evaluate(tiny_config(tfds_data_dir, 6), str(tmp_path / 'b'))
+  resumed = train.train_and_evaluate(tiny_config(6), str(tmp_path / 'b'))
   assert int(resumed.step) == 6
   for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
     np.testing.assert_array_equal(x, y)
@@ -43,8 +28,8 @@ def test_resume_continues_exactly(tfds_data_dir, tmp_path):
   assert records_a == records_b
 
 
-def test_keeps_latest_and_best_checkpoints(tfds_data_dir, tmp_path):
-  config = tiny_config(tfds_data_dir, 8)
+def test_keeps_latest_and_best_checkpoints(tiny_config, tmp_path):
+  config = tiny_config(8)
   config.keep_checkpoints = 1
   config.best_metric, config.best_mode = 'loss_d', 'min'
   train.train_and_evaluate(config, str(tmp_path))
@@ -54,7 +39,7 @@ def test_keeps_latest_and_best_checkpoints(tfds_data_dir, tmp_path):
   assert kept == sorted({best, 8})
 
 
-def test_card_command_writes_checkpoints_metrics_and_samples(tfds_data_dir, repo_dir,
+def test_card_command_writes_checkpoints_metrics_and_samples(mnist_like_dir, repo_dir,
                                                              tmp_path):
   workdir = tmp_path / 'run'
   result = subprocess.run(
@@ -64,7 +49,7 @@ def test_card_command_writes_checkpoints_metrics_and_samples(tfds_data_dir, repo
        '--config.sample_every_steps=2', '--config.checkpoint_every_steps=2',
        '--config.eval_every_steps=0'],
       cwd=repo_dir, capture_output=True, text=True, timeout=600,
-      env={**os.environ, 'TFDS_DATA_DIR': tfds_data_dir})
+      env={**os.environ, 'TFDS_DATA_DIR': mnist_like_dir})
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'generator 2,305,472, discriminator 212,865' in result.stderr
   assert sorted(os.listdir(workdir / 'checkpoints')) == ['2', '3']
@@ -100,13 +85,13 @@ def test_bad_input_gets_one_line_error(flag, message, repo_dir, tmp_path):
 
 
 @pytest.mark.slow  # ~2 min: a real subprocess, signalled mid-run
-def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tfds_data_dir, repo_dir,
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes(mnist_like_dir, repo_dir,
                                                         tmp_path):
   command = [sys.executable, '-m', 'gan_jax.main', '--config=configs/mnist_mlp.py',
              f'--workdir={tmp_path}', '--config.batch_size=16',
              '--config.log_every_steps=5', '--config.checkpoint_every_steps=100000',
              '--config.sample_every_steps=100000']
-  env = {**os.environ, 'TFDS_DATA_DIR': tfds_data_dir,
+  env = {**os.environ, 'TFDS_DATA_DIR': mnist_like_dir,
          'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
   process = subprocess.Popen(command + ['--config.num_train_steps=1000000'],
                              cwd=repo_dir, env=env, stderr=subprocess.PIPE, text=True)
@@ -129,9 +114,9 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(tfds_data_dir, repo_dir,
   assert writers.read_metrics(str(tmp_path))[-1]['step'] == saved[0] + 2
 
 
-def test_corrupt_latest_checkpoint_falls_back_to_previous(tfds_data_dir, tmp_path,
+def test_corrupt_latest_checkpoint_falls_back_to_previous(tiny_config, tmp_path,
                                                           caplog):
-  config = tiny_config(tfds_data_dir, 4)
+  config = tiny_config(4)
   straight = train.train_and_evaluate(config, str(tmp_path / 'a'))
   train.train_and_evaluate(config, str(tmp_path / 'b'))
   (tmp_path / 'b' / 'checkpoints' / '4' / 'default' / '_METADATA').write_text('{garbage')

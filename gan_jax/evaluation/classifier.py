@@ -49,7 +49,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import input_pipeline
+from gan_jax import datasets
 from gan_jax.errors import ConfigError, GanJaxError
 from gan_jax.evaluation import classifier_training
 from gan_jax.evaluation.classifier_net import (
@@ -182,9 +182,9 @@ def load_or_train(dataset: str, data_dir: Optional[str] = None,
   data_config = ml_collections.ConfigDict(dict(
       dataset=dataset, data_dir=data_dir, split='train', download=True,
       image_size=0))
-  images, labels = input_pipeline.load_split(
+  images, labels = datasets.load_split(
       data_config, 'train', with_labels=True)
-  test = input_pipeline.load_split(
+  test = datasets.load_split(
       data_config, 'test', with_labels=True)
   epochs, batch_size = classifier_training.EPOCHS, classifier_training.BATCH_SIZE
   num_steps = epochs * (len(images) // batch_size)

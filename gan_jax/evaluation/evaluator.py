@@ -25,7 +25,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import input_pipeline, synthetic_data
+from gan_jax import datasets, input_pipeline
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.evaluation import metrics as metrics_lib
@@ -65,9 +65,9 @@ def data_kind(dataset: str) -> Optional[str]:
   """'classifier', 'stacked', 'mog', or None for data sets with no evaluator."""
   if dataset in classifier_lib.SUPPORTED_DATASETS:
     return 'classifier'
-  if dataset == 'stacked_mnist':
+  if dataset == datasets.STACKED_MNIST:
     return 'stacked'
-  if dataset in synthetic_data.MIXTURES:
+  if dataset in datasets.MIXTURES:
     return 'mog'
   return None
 
@@ -82,7 +82,7 @@ def resolve_metrics(dataset: str, names: str) -> Tuple[str, ...]:
     raise ConfigError(
         f"no evaluator for config.data.dataset '{dataset}' (have: "
         f"{', '.join(classifier_lib.SUPPORTED_DATASETS)}, stacked_mnist, "
-        f"{', '.join(synthetic_data.MIXTURES)}); set --config.eval.metrics=none")
+        f"{', '.join(datasets.MIXTURES)}); set --config.eval.metrics=none")
   if names == 'auto':
     return _AUTO[kind]
   if names == 'all':
@@ -196,13 +196,13 @@ class Evaluator:
       self.classifier_name = name
       self.classifier_accuracy = self._classifier.test_accuracy
     if self.kind == 'mog':
-      self._centers, self._std = synthetic_data.mixture(data)
+      self._centers, self._std = datasets.mixture(data)
     if self.kind == 'classifier':
-      test = input_pipeline.load_split(data, 'test')
+      test = datasets.load_split(data, 'test')
       if set(self.metrics) & {'fid', 'kid', 'pr', 'dc'}:
         self._ref.features = self.features(input_pipeline.preprocess(test))
       if 'parzen' in self.metrics:
-        train = input_pipeline.load_split(data, 'train')
+        train = datasets.load_split(data, 'train')
         self._ref.validation = _unit_pixels(train[-_PARZEN_VALIDATION:])
         self._ref.test = _unit_pixels(test)
     logging.info('Evaluator for %s: %s on %d samples (reference ready in %.1f s)',
@@ -266,7 +266,7 @@ def _stacked_modes(classifier, samples: np.ndarray) -> Dict[str, float]:
   histogram q, each channel read by the MNIST classifier."""
   digits = [np.argmax(classifier.features_and_logits(samples[..., c:c + 1])[1], axis=1)
             for c in range(3)]
-  modes = 100 * digits[0] + 10 * digits[1] + digits[2]
+  modes = datasets.stacked_mode_ids(np.stack(digits, axis=-1))
   counts = np.bincount(modes, minlength=1000)
   q = counts / counts.sum()
   occupied = q > 0

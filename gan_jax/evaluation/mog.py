@@ -1,6 +1,7 @@
-"""The 2-D mixture-of-Gaussians mode-collapse benchmark and its metrics.
+"""The metrics of the 2-D mixture-of-Gaussians mode-collapse benchmark.
 
-Two targets, each an equal-weight mixture of isotropic Gaussians:
+Two targets, each an equal-weight mixture of isotropic Gaussians (their
+geometry: `datasets.mixture`):
   ring: 8 modes evenly spaced on a circle (Metz et al. 2016, "Unrolled GANs"),
   grid: 25 modes on the 5 x 5 grid {-4, -2, 0, 2, 4}² (Srivastava et al. 2017,
         "VEEGAN"),
@@ -16,62 +17,13 @@ Metrics, after VEEGAN (whose protocol PacGAN reuses):
 from typing import Dict
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 ArrayLike = np.ndarray | jax.Array
 
-# Mode standard deviations. Ring: 0.02 at radius 2 (Unrolled GANs; VEEGAN and
-# PacGAN use the same ring scaled to radius 1, std 0.01, i.e. variance 1e-4).
-# Grid: 0.05 at spacing 2 (VEEGAN; PacGAN's variance 0.0025).
-RING_STD = 0.02
-GRID_STD = 0.05
-
 # A sample is high quality within this many standard deviations of its
 # nearest centre (VEEGAN).
 HIGH_QUALITY_STDS = 3.0
-
-
-def ring_centers(num_modes: int = 8, radius: float = 2.0) -> np.ndarray:
-  """Mode means [num_modes, 2] at angles 2 pi k / num_modes on a circle.
-
-  Note that np.linspace(0, 2 pi, num_modes), as found in some benchmark code,
-  would put the first and last modes on top of each other.
-  """
-  angles = 2.0 * np.pi * np.arange(num_modes) / num_modes
-  return np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
-
-
-def grid_centers(side: int = 5, spacing: float = 2.0) -> np.ndarray:
-  """Mode means [side², 2] on a side x side grid centred at the origin.
-
-  With the defaults the coordinates are {-4, -2, 0, 2, 4} (VEEGAN's 2-D grid).
-  """
-  coordinates = (np.arange(side) - (side - 1) / 2.0) * spacing
-  xs, ys = np.meshgrid(coordinates, coordinates, indexing='ij')
-  return np.stack([xs.ravel(), ys.ravel()], axis=1)
-
-
-def sample_mixture(key_or_rng: jax.Array | np.random.Generator, centers: ArrayLike,
-                   std: float, n: int) -> jax.Array | np.ndarray:
-  """n draws [n, 2] from the equal-weight mixture of N(center_k, std² I).
-
-  Args:
-    key_or_rng: a jax PRNG key, giving a float32 jax.Array (jittable with
-      `n` static, for sampling inside a train step); or a
-      np.random.Generator, giving a float64 np.ndarray.
-    centers: mode means [K, 2], e.g. ring_centers() or grid_centers().
-    std: per-coordinate standard deviation (RING_STD or GRID_STD).
-    n: number of draws.
-  """
-  if isinstance(key_or_rng, np.random.Generator):
-    centers = np.asarray(centers, np.float64)
-    modes = key_or_rng.integers(centers.shape[0], size=n)
-    return centers[modes] + std * key_or_rng.standard_normal((n, centers.shape[1]))
-  centers = jnp.asarray(centers, jnp.float32)
-  mode_key, noise_key = jax.random.split(key_or_rng)
-  modes = jax.random.randint(mode_key, (n,), 0, centers.shape[0])
-  return centers[modes] + std * jax.random.normal(noise_key, (n, centers.shape[1]))
 
 
 def mode_metrics(samples: ArrayLike, centers: ArrayLike, std: float) -> Dict[str, float]:

@@ -78,10 +78,16 @@ _FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'mlp': _mlp,
 MODEL_NAMES = tuple(sorted(_FAMILIES))
 
 
-def _family(name: str, role: str):
+def check_name(name: str, role: str) -> None:
+  """Raises ConfigError unless `name` is a model family (`role`: generator or
+  discriminator, for the message)."""
   if name not in _FAMILIES:
     raise ConfigError(f"unknown config.model.{role} '{name}'; valid names: "
                       f"{', '.join(MODEL_NAMES)}")
+
+
+def _family(name: str, role: str):
+  check_name(name, role)
   return _FAMILIES[name]
 
 

@@ -9,13 +9,13 @@ import sys
 import pytest
 
 from configs import ablation_mnist, ablation_mog, mog_grid
-from gan_jax import losses, report, sweeps, writers
+from gan_jax import losses, report, sweep_plan, writers
 from gan_jax import workdir as workdir_lib
 
 # A sweep over a small MoG config: 2-D points, no TFDS, a few steps.
 _TINY_SWEEP = '''
 from configs import mog_ring
-from gan_jax import sweeps
+from gan_jax import sweep_plan
 
 
 def get_config():
@@ -32,7 +32,7 @@ def get_config():
 
 
 def sweep():
-  return sweeps.product(seed=[0, 1]) + {extra}
+  return sweep_plan.product(seed=[0, 1]) + {extra}
 '''
 
 
@@ -55,33 +55,33 @@ def make_checkpoint(workdir, step):
 
 # ----------------------------------------------------------- expansion ----
 def test_product_varies_the_last_axis_fastest_and_merges_dict_values():
-  runs = sweeps.product({'loss.name': ['hinge', 'minimax']}, seed=range(2))
+  runs = sweep_plan.product({'loss.name': ['hinge', 'minimax']}, seed=range(2))
   assert runs == [{'loss.name': 'hinge', 'seed': 0}, {'loss.name': 'hinge', 'seed': 1},
                   {'loss.name': 'minimax', 'seed': 0}, {'loss.name': 'minimax', 'seed': 1}]
-  runs = sweeps.product(loss=[{'loss.name': 'wgan_gp', 'n_critic': 5},
+  runs = sweep_plan.product(loss=[{'loss.name': 'wgan_gp', 'n_critic': 5},
                               {'loss.name': 'hinge'}], seed=[3])
   assert runs == [{'loss.name': 'wgan_gp', 'n_critic': 5, 'seed': 3},
                   {'loss.name': 'hinge', 'seed': 3}]
-  assert sweeps.product() == [{}]
-  with pytest.raises(sweeps.SweepError, match="axis 'loss.name'"):
-    sweeps.product({'loss.name': 'hinge'})  # a string is not a list of values
+  assert sweep_plan.product() == [{}]
+  with pytest.raises(sweep_plan.SweepError, match="axis 'loss.name'"):
+    sweep_plan.product({'loss.name': 'hinge'})  # a string is not a list of values
 
 
 def test_run_names_are_sorted_readable_and_filesystem_safe():
-  assert sweeps.run_name({'seed': 1, 'loss.name': 'hinge'}) == 'loss.name=hinge,seed=1'
-  assert sweeps.run_name({}) == 'base'
-  assert sweeps.run_name({'optimizer_d.learning_rate': 1e-4, 'ema_decay': 0.999,
+  assert sweep_plan.run_name({'seed': 1, 'loss.name': 'hinge'}) == 'loss.name=hinge,seed=1'
+  assert sweep_plan.run_name({}) == 'base'
+  assert sweep_plan.run_name({'optimizer_d.learning_rate': 1e-4, 'ema_decay': 0.999,
                           'model.spectral_norm': True}) == (
                               'ema_decay=0.999,model.spectral_norm=True,'
                               'optimizer_d.learning_rate=0.0001')
-  assert sweeps.run_name({'data.data_dir': '/a b/c'}) == 'data.data_dir=_a_b_c'
-  assert sweeps.run_name({'model.g_hidden': (64, 64)}) == 'model.g_hidden=_64,64_'
-  long = sweeps.run_name({f'key{i}': 'x' * 20 for i in range(20)})
-  assert len(long) == 200 and long != sweeps.run_name({f'key{i}': 'y' * 20 for i in range(20)})
+  assert sweep_plan.run_name({'data.data_dir': '/a b/c'}) == 'data.data_dir=_a_b_c'
+  assert sweep_plan.run_name({'model.g_hidden': (64, 64)}) == 'model.g_hidden=_64,64_'
+  long = sweep_plan.run_name({f'key{i}': 'x' * 20 for i in range(20)})
+  assert len(long) == 200 and long != sweep_plan.run_name({f'key{i}': 'y' * 20 for i in range(20)})
 
 
 def test_flags_format_values_as_ml_collections_parses_them():
-  assert sweeps.config_flags({'loss.name': 'hinge', 'seed': 2, 'ema_decay': 0.5,
+  assert sweep_plan.config_flags({'loss.name': 'hinge', 'seed': 2, 'ema_decay': 0.5,
                               'model.spectral_norm': False,
                               'model.g_hidden': (64, 32)}) == [
       '--config.loss.name=hinge', '--config.seed=2', '--config.ema_decay=0.5',
@@ -90,20 +90,20 @@ def test_flags_format_values_as_ml_collections_parses_them():
 
 def test_expand_checks_every_override_against_the_config(tmp_path):
   path = write_config(tmp_path, steps=7, extra="[{'num_train_steps': 9}]")
-  runs = sweeps.expand(path, str(tmp_path / 'sweep'))
+  runs = sweep_plan.expand(path, str(tmp_path / 'sweep'))
   assert [r.name for r in runs] == ['seed=0', 'seed=1', 'num_train_steps=9']
   assert [r.num_train_steps for r in runs] == [7, 7, 9]
   assert runs[0].workdir == str(tmp_path / 'sweep' / 'seed=0')
   bad = write_config(tmp_path, extra="[{'loss.nmae': 'hinge'}]", name='bad.py')
-  with pytest.raises(sweeps.SweepError, match='run loss.nmae=hinge: .*nmae'):
-    sweeps.expand(bad, str(tmp_path))
+  with pytest.raises(sweep_plan.SweepError, match='run loss.nmae=hinge: .*nmae'):
+    sweep_plan.expand(bad, str(tmp_path))
   twice = write_config(tmp_path, extra="[{'seed': 1}]", name='twice.py')
-  with pytest.raises(sweeps.SweepError, match='two runs named seed=1'):
-    sweeps.expand(twice, str(tmp_path))
+  with pytest.raises(sweep_plan.SweepError, match='two runs named seed=1'):
+    sweep_plan.expand(twice, str(tmp_path))
   (tmp_path / 'plain.py').write_text('from configs import mog_ring\n'
                                      'get_config = mog_ring.get_config\n')
-  with pytest.raises(sweeps.SweepError, match='defines no sweep'):
-    sweeps.expand(str(tmp_path / 'plain.py'), str(tmp_path))
+  with pytest.raises(sweep_plan.SweepError, match='defines no sweep'):
+    sweep_plan.expand(str(tmp_path / 'plain.py'), str(tmp_path))
 
 
 def _flat(config):
@@ -111,10 +111,10 @@ def _flat(config):
 
 
 def test_shipped_ablations_expand_to_registered_objectives():
-  mog = sweeps.expand('configs/ablation_mog.py', 'sweep')
+  mog = sweep_plan.expand('configs/ablation_mog.py', 'sweep')
   assert len(mog) == 2 * len(ablation_mog.OBJECTIVES) * 3 == 60
   assert set(ablation_mog.OBJECTIVES) <= set(losses.OBJECTIVES)
-  mnist = sweeps.expand('configs/ablation_mnist.py', 'sweep')
+  mnist = sweep_plan.expand('configs/ablation_mnist.py', 'sweep')
   assert len(mnist) == len(ablation_mnist.OBJECTIVES) * 3 == 18
   assert set(ablation_mnist.OBJECTIVES) <= set(losses.OBJECTIVES)
   # The grid runs train configs/mog_grid.py, but for data.mog (whose values
@@ -128,35 +128,35 @@ def test_shipped_ablations_expand_to_registered_objectives():
 
 # -------------------------------------------------------------- status ----
 def test_a_run_is_finished_when_its_final_checkpoint_exists(tmp_path):
-  run = sweeps.Run('seed=0', {'seed': 0}, str(tmp_path / 'seed=0'), 10)
-  assert sweeps.disk_status(run) == 'new'
+  run = sweep_plan.Run('seed=0', {'seed': 0}, str(tmp_path / 'seed=0'), 10)
+  assert sweep_plan.disk_status(run) == 'new'
   make_checkpoint(run.workdir, 5)
   os.makedirs(os.path.join(run.workdir, 'checkpoints', '10.orbax-checkpoint-tmp-1'))
-  assert sweeps.disk_status(run) == 'partial'  # an uncommitted save is not one
+  assert sweep_plan.disk_status(run) == 'partial'  # an uncommitted save is not one
   make_checkpoint(run.workdir, 10)
-  assert sweeps.disk_status(run) == 'finished'
+  assert sweep_plan.disk_status(run) == 'finished'
   run.num_train_steps = 20  # a longer budget: the run resumes
-  assert sweeps.disk_status(run) == 'partial'
+  assert sweep_plan.disk_status(run) == 'partial'
 
 
 def test_the_sweep_file_keeps_what_earlier_invocations_recorded(tmp_path):
-  runs = [sweeps.Run(f'seed={s}', {'seed': s}, str(tmp_path / f'seed={s}'), 10)
+  runs = [sweep_plan.Run(f'seed={s}', {'seed': s}, str(tmp_path / f'seed={s}'), 10)
           for s in (0, 1)]
   make_checkpoint(runs[0].workdir, 10)
-  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs,
+  sweep_plan.write_sweep_file(str(tmp_path), 'x.py', runs,
                           {'seed=0': dict(exit_code=0, seconds=61.5, log='a.log')})
   # Resumed: seed=0 is skipped as finished, seed=1 runs now.
   make_checkpoint(runs[1].workdir, 5)
-  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs,
+  sweep_plan.write_sweep_file(str(tmp_path), 'x.py', runs,
                           {'seed=1': dict(status='running', log='b.log')})
-  first, second = sweeps.read_sweep_file(str(tmp_path))['runs']
+  first, second = sweep_plan.read_sweep_file(str(tmp_path))['runs']
   assert (first['status'], first['seconds'], first['log']) == ('finished', 61.5, 'a.log')
   assert (second['status'], second['last_checkpoint']) == ('running', 5)
   assert 'seconds' not in second
   # A run whose overrides changed under the same name starts a fresh record.
-  runs[0] = sweeps.Run('seed=0', {'seed': 0, 'n_critic': 2}, runs[0].workdir, 10)
-  sweeps.write_sweep_file(str(tmp_path), 'x.py', runs, {})
-  assert 'seconds' not in sweeps.read_sweep_file(str(tmp_path))['runs'][0]
+  runs[0] = sweep_plan.Run('seed=0', {'seed': 0, 'n_critic': 2}, runs[0].workdir, 10)
+  sweep_plan.write_sweep_file(str(tmp_path), 'x.py', runs, {})
+  assert 'seconds' not in sweep_plan.read_sweep_file(str(tmp_path))['runs'][0]
 
 
 def test_dry_run_prints_commands_and_skips_finished_runs(tmp_path, repo_dir):
@@ -176,22 +176,22 @@ def test_dry_run_prints_commands_and_skips_finished_runs(tmp_path, repo_dir):
 
 
 def test_vmap_seeds_groups_the_runs_that_differ_only_in_seed(tmp_path):
-  runs = [sweeps.Run(sweeps.run_name(o), o, str(tmp_path / sweeps.run_name(o)), 10)
-          for o in sweeps.product({'loss.name': ['hinge', 'minimax']}, seed=range(3))]
-  runs.append(sweeps.Run('base', {}, str(tmp_path / 'base'), 10))
-  assert [len(j.runs) for j in sweeps.jobs(runs, str(tmp_path))] == [1] * 7
-  jobs = sweeps.jobs(runs, str(tmp_path), vmap_seeds=2)
+  runs = [sweep_plan.Run(sweep_plan.run_name(o), o, str(tmp_path / sweep_plan.run_name(o)), 10)
+          for o in sweep_plan.product({'loss.name': ['hinge', 'minimax']}, seed=range(3))]
+  runs.append(sweep_plan.Run('base', {}, str(tmp_path / 'base'), 10))
+  assert [len(j.runs) for j in sweep_plan.jobs(runs, str(tmp_path))] == [1] * 7
+  jobs = sweep_plan.jobs(runs, str(tmp_path), vmap_seeds=2)
   assert [j.name for j in jobs] == [
       'loss.name=hinge,seed=0+1', 'loss.name=hinge,seed=2',
       'loss.name=minimax,seed=0+1', 'loss.name=minimax,seed=2', 'base']
   group = jobs[0]
   assert group.seeds == [0, 1] and group.overrides == {'loss.name': 'hinge'}
   assert group.workdir == str(tmp_path / 'loss.name=hinge,seed={seed}')
-  assert sweeps.command('c.py', group)[3:] == [
+  assert sweep_plan.command('c.py', group)[3:] == [
       '--config=c.py', f'--workdir={tmp_path}/loss.name=hinge,seed={{seed}}',
       '--config.loss.name=hinge', '--seeds=0,1']
   # A single leftover seed is an ordinary run.
-  assert jobs[1].seeds == [] and sweeps.command('c.py', jobs[1])[-1] == '--config.seed=2'
+  assert jobs[1].seeds == [] and sweep_plan.command('c.py', jobs[1])[-1] == '--config.seed=2'
 
 
 def test_dry_run_with_vmap_seeds_prints_one_command_per_group(tmp_path, repo_dir):
@@ -239,7 +239,7 @@ def test_slurm_submits_one_job_per_unfinished_run(tmp_path, repo_dir):
                   '--slurm', env=env)
   assert result.returncode == 0, result.stderr[-2000:]
   assert len(calls.read_text().splitlines()) == 1
-  runs = {r['name']: r for r in sweeps.read_sweep_file(str(sweep_dir))['runs']}
+  runs = {r['name']: r for r in sweep_plan.read_sweep_file(str(sweep_dir))['runs']}
   assert runs['seed=0']['status'] == 'finished'
   assert runs['seed=1']['job_id'] == '1' and runs['seed=1']['status'] == 'submitted'
 
@@ -255,7 +255,7 @@ def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo
   assert result.returncode == 1, result.stderr[-3000:]
   assert ("FAILED loss.name=no_such_loss: exit code 1: error: unknown "
           "config.loss.name 'no_such_loss'") in result.stdout
-  runs = {r['name']: r for r in sweeps.read_sweep_file(str(sweep_dir))['runs']}
+  runs = {r['name']: r for r in sweep_plan.read_sweep_file(str(sweep_dir))['runs']}
   assert runs['seed=0']['status'] == runs['seed=1']['status'] == 'finished'
   assert runs['loss.name=no_such_loss']['status'] == 'failed'
   assert runs['seed=1']['overrides'] == {'seed': 1}

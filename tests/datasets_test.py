@@ -1,4 +1,4 @@
-"""Synthetic data sets (2-D mixtures, Stacked MNIST), their models, pictures
+"""The data sets by name (2-D mixtures, Stacked MNIST, TFDS), their models, pictures
 and an end-to-end run."""
 import os
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from configs import mog_grid, mog_ring
-from gan_jax import input_pipeline, models, regularizers, synthetic_data, train, writers
-from gan_jax.errors import ConfigError
+from gan_jax import datasets, input_pipeline, models, regularizers, train, writers
+from gan_jax.errors import ConfigError, DataNotFoundError
 from gan_jax.evaluation import mog
 from gan_jax.models import layers
 from gan_jax.state import build_gan, param_count
@@ -27,9 +27,9 @@ def data_config(dataset, **overrides):
 def test_mixture_modes_are_equally_likely_with_the_configured_spread(get_config):
   config = get_config().data
   config.num_examples = 20_000
-  points = input_pipeline.load_images(config)
+  points = datasets.load(config)
   assert points.shape == (20_000, 2) and points.dtype == np.float32
-  centers, std = synthetic_data.mixture(config)
+  centers, std = datasets.mixture(config)
   assert std == config.mog.std and len(centers) == config.mog.num_modes
   nearest = np.argmin(np.sum((points[:, None] - centers[None]) ** 2, axis=2), axis=1)
   counts = np.bincount(nearest, minlength=len(centers))
@@ -51,22 +51,22 @@ def test_mixture_modes_are_equally_likely_with_the_configured_spread(get_config)
 
 def test_mixture_shape_is_a_config_value():
   ring = data_config('mog_ring', mog=dict(num_modes=5, radius=3.0, std=0.1))
-  centers, std = synthetic_data.mixture(ring)
+  centers, std = datasets.mixture(ring)
   np.testing.assert_allclose(np.linalg.norm(centers, axis=1), 3.0)
   assert centers.shape == (5, 2) and std == 0.1
   grid = data_config('mog_grid', mog=dict(num_modes=9, spacing=1.5, std=0.05))
-  centers, _ = synthetic_data.mixture(grid)
+  centers, _ = datasets.mixture(grid)
   assert sorted(set(centers[:, 0])) == [-1.5, 0.0, 1.5]
   with pytest.raises(ConfigError, match='square number'):
-    synthetic_data.mixture(data_config('mog_grid', mog=dict(num_modes=10, spacing=2.0, std=0.05)))
+    datasets.mixture(data_config('mog_grid', mog=dict(num_modes=10, spacing=2.0, std=0.05)))
   with pytest.raises(ConfigError, match=r"\['spacing'\]"):
-    synthetic_data.mixture(data_config('mog_ring', mog=dict(spacing=2.0)))
+    datasets.mixture(data_config('mog_ring', mog=dict(spacing=2.0)))
 
 
 def test_mixture_is_a_function_of_the_seed():
-  a = input_pipeline.load_images(data_config('mog_grid', num_examples=1000))
-  b = input_pipeline.load_images(data_config('mog_grid', num_examples=1000))
-  c = input_pipeline.load_images(data_config('mog_grid', num_examples=1000, seed=1))
+  a = datasets.load(data_config('mog_grid', num_examples=1000))
+  b = datasets.load(data_config('mog_grid', num_examples=1000))
+  c = datasets.load(data_config('mog_grid', num_examples=1000, seed=1))
   np.testing.assert_array_equal(a, b)
   assert not np.allclose(a, c)
   # The config's data seed follows --config.seed.
@@ -78,35 +78,35 @@ def test_mixture_is_a_function_of_the_seed():
 def test_points_pass_preprocessing_unchanged():
   points = np.random.default_rng(0).normal(size=(4, 3, 2)).astype(np.float32) * 4
   np.testing.assert_array_equal(input_pipeline.preprocess(points), points)
-  assert input_pipeline.image_shape(data_config('mog_ring'), (2,)) == (2,)
+  assert datasets.example_shape(data_config('mog_ring'), (2,)) == (2,)
   with pytest.raises(ConfigError, match='image_size=32 needs images'):
-    input_pipeline.image_shape(data_config('mog_ring', image_size=32), (2,))
+    datasets.example_shape(data_config('mog_ring', image_size=32), (2,))
 
 
 def test_unknown_dataset_lists_the_synthetic_ones():
   with pytest.raises(ConfigError, match="unknown config.data.dataset 'mog_rnig'.*"
                      'mog_grid, mog_ring, stacked_mnist'):
-    input_pipeline.load_images(data_config('mog_rnig'))
+    datasets.load(data_config('mog_rnig'))
 
 
 def test_stacked_mode_ids():
   np.testing.assert_array_equal(
-      synthetic_data.stacked_mode_ids([[1, 2, 3], [9, 9, 9], [0, 0, 7]]), [123, 999, 7])
+      datasets.stacked_mode_ids([[1, 2, 3], [9, 9, 9], [0, 0, 7]]), [123, 999, 7])
 
 
 @pytest.fixture(scope='module')
-def mnist_train(tfds_data_dir):
-  return input_pipeline.load_split(data_config('mnist', data_dir=tfds_data_dir),
-                                   with_labels=True)
+def mnist_train(mnist_like_dir):
+  return datasets.load_split(data_config('mnist', data_dir=mnist_like_dir),
+                             with_labels=True)
 
 
-def test_stacked_mnist_channels_are_mnist_digits_with_their_mode(tfds_data_dir,
+def test_stacked_mnist_channels_are_mnist_digits_with_their_mode(mnist_like_dir,
                                                                  mnist_train):
-  config = data_config('stacked_mnist', data_dir=tfds_data_dir, num_examples=2000)
-  images, modes = synthetic_data.stacked_mnist(config, with_modes=True)
+  config = data_config('stacked_mnist', data_dir=mnist_like_dir, num_examples=2000)
+  images, modes = datasets.stacked_mnist(config)
   assert images.shape == (2000, 28, 28, 3) and images.dtype == np.uint8
   assert modes.shape == (2000,) and modes.dtype == np.int32
-  np.testing.assert_array_equal(input_pipeline.load_images(config), images)
+  np.testing.assert_array_equal(datasets.load(config), images)
   # Each channel is one MNIST training image; its label gives the mode digit.
   digits, labels = mnist_train
   label_of = {image.tobytes(): label for image, label in zip(digits[..., 0], labels)}
@@ -117,9 +117,9 @@ def test_stacked_mnist_channels_are_mnist_digits_with_their_mode(tfds_data_dir,
   # Channels are drawn independently and uniformly: 2000 draws of 1000 modes
   # hit about 1000 (1 - exp(-2)) = 865 distinct ones.
   assert 820 < len(np.unique(modes)) < 910
-  other_seed = data_config('stacked_mnist', data_dir=tfds_data_dir,
+  other_seed = data_config('stacked_mnist', data_dir=mnist_like_dir,
                            num_examples=2000, seed=1)
-  assert not np.array_equal(synthetic_data.stacked_mnist(other_seed), images)
+  assert not np.array_equal(datasets.stacked_mnist(other_seed)[0], images)
 
 
 @pytest.mark.parametrize('hidden,latent_dim,g_count,d_count', [
@@ -198,7 +198,7 @@ def test_render_samples():
   assert tuple(picture[10, 10]) == (255, 255, 255)
   # Without an extent the view is 1.25 x the centres' range: the ring of
   # radius 2 in [-2.5, 2.5]², whose point (2, 0) is at column 460.
-  ring = writers.render_samples(mog.ring_centers()[:1], centers=mog.ring_centers())
+  ring = writers.render_samples(datasets.ring_centers()[:1], centers=datasets.ring_centers())
   assert np.all(ring[255, 459:462] < 100)
   with pytest.raises(ValueError, match=r'\[N, 2\]'):
     writers.render_samples(np.zeros((4, 3)))
@@ -234,6 +234,24 @@ def test_ring_config_covers_the_modes(tmp_path):
   z = layers.sample_latent(jax.random.PRNGKey(1), 2500, config.model.latent_dim)
   samples = gan.generator.apply(
       {'params': state.ema_g_params, 'batch_stats': state.g_batch_stats}, z, train=False)
-  centers, std = synthetic_data.mixture(config.data)
+  centers, std = datasets.mixture(config.data)
   metrics = mog.mode_metrics(np.asarray(samples), centers, std)
   assert metrics['modes_covered'] >= 6, metrics
+
+
+def test_loads_real_mnist(tfds_data_dir):
+  images = datasets.load(data_config('mnist', data_dir=tfds_data_dir, split='test'))
+  assert images.shape == (10000, 28, 28, 1) and images.dtype == np.uint8
+
+
+def test_missing_data_says_how_to_provide_it(tmp_path, monkeypatch):
+  with pytest.raises(DataNotFoundError, match='TFDS_DATA_DIR'):
+    datasets.load(data_config('mnist', data_dir=str(tmp_path)))
+  monkeypatch.setattr(datasets, '_host_resolves', lambda host: False)
+  with pytest.raises(DataNotFoundError, match='cannot be downloaded'):
+    datasets.load(data_config('mnist', data_dir=str(tmp_path), download=True))
+
+
+def test_unknown_dataset_name():
+  with pytest.raises(ConfigError, match="unknown config.data.dataset 'mnits'"):
+    datasets.load(data_config('mnits'))

@@ -1,10 +1,12 @@
-"""Sweeps as data: a config file's `sweep()` lists the runs, this expands them.
+"""The plan of a sweep: a config file's `sweep()` lists the runs as data, this
+expands them into named runs, commands and jobs, and tracks their status
+(`launch/sweep.py` is the program that runs them).
 
 A config file may define, beside `get_config()`,
 
   def sweep():
-    return sweeps.product({'loss.name': ['hinge', 'least_squares']},
-                          seed=range(3))
+    return sweep_plan.product({'loss.name': ['hinge', 'least_squares']},
+                              seed=range(3))
 
 a list of override dicts (dotted config keys -> values), one per run. Each run
 is an ordinary gan_jax run of `get_config()` with those overrides
@@ -164,7 +166,7 @@ def expand(config_path: str, sweep_dir: str) -> List[Run]:
   module, argument = load_config_module(config_path)
   if not hasattr(module, 'sweep'):
     raise SweepError(f'{config_path} defines no sweep(); add one returning a '
-                     'list of override dicts (see gan_jax/sweeps.py)')
+                     'list of override dicts (see gan_jax/sweep_plan.py)')
   base = module.get_config(argument) if argument else module.get_config()
   entries = module.sweep()
   if not entries or not all(isinstance(e, Mapping) for e in entries):

@@ -1,0 +1,131 @@
+"""Every check of a training config, in one pass, before anything is read or
+written: names (objective, penalty, models, optimisers, metrics, modes) and
+the range of every numeric key. Each failure is one line naming the key, the
+value and what is allowed (`ConfigError`).
+
+What needs the data (a split, a model whose output does not match the
+examples) is checked when the data loads, still before the workdir is
+touched.
+"""
+import math
+from typing import Optional
+
+import ml_collections
+
+from gan_jax import datasets, losses, models, optimizers, regularizers
+from gan_jax.errors import ConfigError
+from gan_jax.evaluation import evaluator as evaluator_lib
+
+_INF = math.inf
+# key: (low, high, low_inclusive, high_inclusive, integer), for the keys of
+# configs/default.py; a key a config does not have is skipped. Intervals may
+# be 0: log and checkpoint only at the last step (and, checkpoints, on a
+# stop), samples and evaluations off.
+RANGES = {
+    'seed': (0, _INF, True, False, True),
+    'batch_size': (1, _INF, True, False, True),
+    'num_train_steps': (0, _INF, True, False, True),
+    'n_critic': (1, _INF, True, False, True),
+    'ema_decay': (0.0, 1.0, True, False, False),
+    'log_every_steps': (0, _INF, True, False, True),
+    'checkpoint_every_steps': (0, _INF, True, False, True),
+    'sample_every_steps': (0, _INF, True, False, True),
+    'eval_every_steps': (0, _INF, True, False, True),
+    'keep_checkpoints': (1, _INF, True, False, True),
+    'max_rollbacks': (0, _INF, True, False, True),
+    'num_devices': (0, _INF, True, False, True),
+    'steps_per_dispatch': (1, _INF, True, False, True),
+    'eval.num_samples': (0, _INF, True, False, True),
+    'data.image_size': (0, _INF, True, False, True),
+    'data.num_examples': (0, _INF, True, False, True),
+    'data.seed': (0, _INF, True, False, True),
+    'model.latent_dim': (1, _INF, True, False, True),
+    'model.dropout_rate': (0.0, 1.0, True, False, False),
+    'loss.penalty_weight': (0.0, _INF, True, False, False),
+    'loss.weight_clip': (0.0, _INF, False, False, False),
+}
+# Each player's optimiser (b1: Adam's beta1 or SGD's momentum; b2: Adam's
+# beta2 or RMSProp's decay).
+for _player in ('optimizer_g', 'optimizer_d'):
+  RANGES.update({
+      f'{_player}.learning_rate': (0.0, _INF, False, False, False),
+      f'{_player}.b1': (0.0, 1.0, True, False, False),
+      f'{_player}.b2': (0.0, 1.0, True, False, False),
+      f'{_player}.eps': (0.0, _INF, True, False, False),
+  })
+_CHOICES = {
+    'nonfinite': ('stop', 'rollback'),
+    'best_mode': ('min', 'max'),
+    'eval.params': ('ema', 'raw'),
+    'eval.bn_stats': evaluator_lib.BN_STATS,
+}
+
+
+def _get(config: ml_collections.ConfigDict, key: str):
+  node = config
+  for part in key.split('.'):
+    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      return None
+    node = node[part]
+  return node
+
+
+def _range_text(low, high, low_in, high_in) -> str:
+  if high == _INF:
+    return f"{'>=' if low_in else '>'} {low}"
+  return f"in {'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}"
+
+
+def check_range(key: str, value, low, high, low_in=True, high_in=False,
+                integer=False) -> None:
+  """Raises ConfigError unless `value` (of config key `key`) lies in the
+  interval; None (an unset optional key) passes."""
+  if value is None:
+    return
+  number = (int,) if integer else (int, float)
+  if not isinstance(value, number) or isinstance(value, bool):
+    raise ConfigError(f"config.{key} must be {'an integer' if integer else 'a number'}, "
+                      f'got {value!r}')
+  if not (math.isfinite(value) and (low <= value if low_in else low < value) and
+          (value <= high if high_in else value < high)):
+    raise ConfigError(f'config.{key} must be {_range_text(low, high, low_in, high_in)}, '
+                      f'got {value!r}')
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = None) -> None:
+  """Checks every value of a training config; `num_devices` (devices x
+  processes), when given, must divide the batch. Raises ConfigError."""
+  for key, bounds in RANGES.items():
+    check_range(key, _get(config, key), *bounds)
+  for key, choices in _CHOICES.items():
+    value = _get(config, key)
+    if value is not None and value not in choices:
+      quoted = [f"'{c}'" for c in choices]
+      allowed = (' or '.join(quoted) if len(quoted) == 2
+                 else 'one of ' + ', '.join(quoted))
+      raise ConfigError(f"config.{key} must be {allowed}, got '{value}'")
+  for role in ('generator', 'discriminator'):
+    models.check_name(config.model[role], role)
+  models.compute_dtype(config.model)
+  objective = losses.get_objective(config.loss.name)
+  penalty = config.loss.penalty or objective.penalty
+  if penalty != 'none' and penalty not in regularizers.PENALTIES:
+    raise ConfigError(f"unknown config.loss.penalty '{penalty}'; valid names: "
+                      f"none, {', '.join(sorted(regularizers.PENALTIES))}")
+  for name in ('optimizer_g', 'optimizer_d'):
+    optimizers.check_name(config[name].name, name)
+  datasets.check_name(config.data.dataset)
+  if config.eval_every_steps:
+    evaluator_lib.resolve_metrics(config.data.dataset, config.eval.metrics)
+  if num_devices and config.batch_size % num_devices:
+    raise ConfigError(
+        f'config.batch_size={config.batch_size} must be a positive multiple of '
+        f'the device count ({num_devices} = devices x processes); use e.g. '
+        f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
+  k = config.steps_per_dispatch
+  for name in ('log_every_steps', 'sample_every_steps', 'checkpoint_every_steps',
+               'eval_every_steps'):
+    if config[name] % k:
+      raise ConfigError(
+          f'config.{name}={config[name]} must be a multiple of '
+          f'config.steps_per_dispatch={k}, where one dispatch ends')

@@ -1,0 +1,148 @@
+"""Scores one checkpoint of a trained run, as `python -m gan_jax.evaluate`
+does: `evaluate_checkpoint(workdir, ...)` returns the report and writes it
+to `<workdir>/eval/<step>.json` (or data.json, init.json for the floor and
+the ceiling), `format_report` prints it.
+
+Image metrics live in the feature space of gan_jax's own classifier, not
+Inception's: compare them within gan_jax, not with published Inception-FIDs.
+"""
+import json
+import os
+import time
+from typing import Optional
+
+import ml_collections
+import numpy as np
+
+from gan_jax import checkpointing, datasets, input_pipeline
+from gan_jax.errors import GanJaxError
+from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.state import build_gan, create_state
+
+
+def load_run_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise GanJaxError(f'{workdir} is not a gan_jax run directory (no '
+                      'config.json); pass the --workdir of a training run')
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def held_out_real(config, num_samples: int, seed: int) -> np.ndarray:
+  """Real data scored as if generated: the floor of every metric."""
+  if evaluator_lib.data_kind(config.data.dataset) == 'mog':
+    centers, std = datasets.mixture(config.data)
+    rng = np.random.default_rng([seed, 0xF100])
+    return datasets.sample_mixture(rng, centers, std, num_samples).astype(np.float32)
+  # Training images against the test split (the reference) for MNIST-like
+  # sets; Stacked MNIST draws its own triples.
+  images = datasets.load(config.data)
+  rng = np.random.default_rng(seed)
+  idx = rng.choice(len(images), min(num_samples, len(images)), replace=False)
+  return np.asarray(input_pipeline.preprocess(images[np.sort(idx)]))
+
+
+def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
+             params: str = 'ema', num_samples: int = 0,
+             data_dir: str = None, seed: Optional[int] = None,
+             bn_stats: Optional[str] = None) -> dict:
+  """Scores `checkpoint` of the run in `workdir` (best | latest | a step |
+  data: held-out real data, the floor | init: the untrained generator, the
+  ceiling) with the metric groups `metrics`; returns the report and writes
+  it (see `_write_report`). Raises GanJaxError for a workdir that is not a
+  run, a missing checkpoint, or metrics that select nothing."""
+  config = load_run_config(workdir)
+  # By default the latent draws of the run's own evaluations.
+  seed = config.seed if seed is None else seed
+  if data_dir:
+    config.data.data_dir = data_dir
+  metric_names = evaluator_lib.resolve_metrics(config.data.dataset, metrics)
+  if not metric_names:
+    raise GanJaxError("--metrics selects nothing; use e.g. --metrics=all")
+  evaluator = evaluator_lib.Evaluator(config, metric_names, num_samples)
+  start = time.perf_counter()
+  step = None
+  if checkpoint == 'data':
+    results = evaluator.score(held_out_real(config, evaluator.num_samples, seed))
+  else:
+    images = datasets.load(config.data)
+    gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]),
+                    axis_name=None)
+    del images
+    state = create_state(config, gan)
+    if checkpoint != 'init':
+      manager = checkpointing.create_manager(
+          workdir, config.keep_checkpoints, *evaluator_lib.best_metric(config))
+      state, step = checkpointing.restore(
+          manager, checkpoint, state, *evaluator_lib.best_metric(config))
+    g_params = state.ema_g_params if params == 'ema' else state.g_params
+    bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
+    sample = evaluator_lib.generator_sampler(gan, g_params, state.g_batch_stats,
+                                             config.model.latent_dim, bn_stats)
+    results = evaluator(sample, evaluator_lib.latent_key(seed))
+  report = dict(
+      workdir=os.path.abspath(workdir), checkpoint=checkpoint, step=step,
+      params=params if checkpoint != 'data' else None,
+      bn_stats=bn_stats if checkpoint != 'data' else None,
+      dataset=config.data.dataset, num_samples=evaluator.num_samples,
+      seconds=round(time.perf_counter() - start, 2), metrics=results)
+  if evaluator.classifier_accuracy is not None:
+    report['feature_space'] = (f'gan_jax {evaluator.classifier_name} classifier '
+                               f'(test accuracy {evaluator.classifier_accuracy:.4f}), '
+                               'not Inception')
+  name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdigit() else checkpoint
+  path = _write_report(os.path.join(workdir, 'eval'), name, report, config, seed)
+  report['path'] = path
+  return report
+
+
+# What makes two evaluations of one checkpoint different measurements.
+_SETTINGS = ('params', 'bn_stats', 'num_samples', 'seed')
+
+
+def _write_report(out_dir: str, name: str, report: dict,
+                  config: ml_collections.ConfigDict, seed: int) -> str:
+  """Writes eval/<name>[,<setting>=<value>...].json; returns its path.
+
+  The settings that differ from the run's own evaluation (raw params, the
+  other batch-norm mode, another sample count or seed) are part of the file
+  name, so they never overwrite it; metrics measured under the same settings
+  by an earlier call (another --metrics) are kept beside the new ones.
+  """
+  report['seed'] = seed
+  protocol = dict(params=config.eval.params, seed=config.seed,
+                  bn_stats=config.eval.get('bn_stats', 'running'),
+                  num_samples=evaluator_lib.protocol_num_samples(config))
+  name = ','.join([name] + [f'{k}={report[k]}' for k in _SETTINGS
+                            if report[k] is not None and report[k] != protocol[k]])
+  os.makedirs(out_dir, exist_ok=True)
+  path = os.path.join(out_dir, f'{name}.json')
+  try:
+    with open(path) as f:
+      earlier = json.load(f)
+  except (OSError, ValueError):  # none yet, or unreadable: replaced
+    earlier = None
+  if earlier and all(earlier.get(k) == report[k] for k in _SETTINGS + ('step',)):
+    report['metrics'] = {**earlier.get('metrics', {}), **report['metrics']}
+  tmp = f'{path}.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(report, f, indent=2)
+  os.replace(tmp, path)  # a reader never sees half a report
+  return path
+
+
+def format_report(report: dict) -> str:
+  what = {'data': 'held-out real data (floor)',
+          'init': 'untrained generator (ceiling)'}.get(
+              report['checkpoint'],
+              f"checkpoint {report['checkpoint']} = step {report['step']}, "
+              f"{report['params']} params")
+  lines = [f"{report['dataset']}: {what}, {report['num_samples']:,} samples, "
+           f"{report['seconds']:.1f} s"]
+  if 'feature_space' in report:
+    lines.append(f"features: {report['feature_space']}")
+  width = max(len(k) for k in report['metrics'])
+  lines += [f'  {k:<{width}}  {v:12.5g}' for k, v in report['metrics'].items()]
+  lines.append(f"written to {report['path']}")
+  return '\n'.join(lines)

@@ -1,0 +1,99 @@
+"""Every config key's range and name, checked in one pass
+(gan_jax.config_validation): one line naming the key and what is allowed."""
+import math
+
+import pytest
+
+from configs import default, mog_ring
+from gan_jax import config_validation
+from gan_jax.errors import ConfigError
+
+
+def _config():
+  # The ring's config has every key of the table (data.seed, num_examples).
+  return mog_ring.get_config()
+
+
+def _outside_and_inside(low, high, low_in, high_in, integer):
+  """(values that must be refused, values that must pass) of an interval."""
+  step = 1 if integer else 1e-3
+  outside = [low - step if low_in else low]
+  inside = [low if low_in else low + step]
+  if high != math.inf:
+    outside.append(high if not high_in else high + step)
+    inside.append(high - step if not high_in else high)
+  else:
+    inside.append(10 ** 6)
+  if not integer:
+    outside.append(math.nan)
+  return outside, inside
+
+
+def test_every_key_of_the_table_is_a_config_key():
+  config = _config()
+  for key in config_validation.RANGES:
+    node = config
+    for part in key.split('.'):
+      assert part in node, key
+      node = node[part]
+
+
+def test_every_numeric_default_key_has_a_range():
+  flat = default.get_config().to_dict()
+
+  def numeric_keys(tree, prefix=''):
+    for k, v in tree.items():
+      if isinstance(v, dict):
+        yield from numeric_keys(v, f'{prefix}{k}.')
+      elif isinstance(v, (int, float)) and not isinstance(v, bool):
+        yield prefix + k
+
+  assert set(numeric_keys(flat)) <= set(config_validation.RANGES)
+
+
+@pytest.mark.parametrize('key', sorted(config_validation.RANGES))
+def test_each_range_refuses_outside_and_accepts_inside(key):
+  low, high, low_in, high_in, integer = config_validation.RANGES[key]
+  outside, inside = _outside_and_inside(low, high, low_in, high_in, integer)
+  # The ring's data.seed follows seed (a reference): either may be named.
+  named = ('config.seed ', 'config.data.seed ') if key == 'data.seed' else (f'config.{key} ',)
+  for value in inside:
+    config = _config()
+    if key == 'steps_per_dispatch':  # the intervals must be its multiples
+      config.log_every_steps = config.sample_every_steps = 0
+      config.checkpoint_every_steps = config.eval_every_steps = 0
+    config.update_from_flattened_dict({key: value})
+    config_validation.validate(config)
+  for value in outside:
+    config = _config()
+    config.update_from_flattened_dict({key: value})
+    with pytest.raises(ConfigError) as error:
+      config_validation.validate(config)
+    message = str(error.value)
+    assert message.startswith(named) and ' must be ' in message and '\n' not in message
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('loss.weight_clip', -0.01, 'config.loss.weight_clip must be > 0.0, got -0.01'),
+    ('ema_decay', 1.0, 'config.ema_decay must be in [0.0, 1.0), got 1.0'),
+    ('eval.num_samples', -5, 'config.eval.num_samples must be >= 0, got -5'),
+    ('nonfinite', 'ignore', "config.nonfinite must be 'stop' or 'rollback', got 'ignore'"),
+    ('optimizer_d.name', 'adamw', "unknown config.optimizer_d.name 'adamw'; valid names: "),
+    ('model.discriminator', 'dcgan32', "unknown config.model.discriminator 'dcgan32'"),
+    ('data.dataset', 'mnits', "unknown config.data.dataset 'mnits'"),
+    ('eval.metrics', 'fid', 'unknown eval metric(s) fid'),
+])
+def test_bad_values_are_named_in_one_line(key, value, message):
+  config = _config()
+  config.update_from_flattened_dict({key: value})
+  with pytest.raises(ConfigError) as error:
+    config_validation.validate(config)
+  assert str(error.value).startswith(message), str(error.value)
+
+
+def test_the_batch_must_divide_over_the_devices():
+  config = _config()
+  config.batch_size = 30
+  config_validation.validate(config, num_devices=2)
+  with pytest.raises(ConfigError, match='multiple of the device count'):
+    config_validation.validate(config, num_devices=4)
