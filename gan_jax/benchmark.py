@@ -91,7 +91,7 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
   gan = state_lib.build_gan(config, datasets.example_shape(config.data, stored))
   states = [state_lib.create_state(seed_runs.seed_config(config, config.seed + i), gan)
             for i in range(seeds)]
-  state = jax_utils.replicate(dispatch.stack_seeds(states), devices)
+  state = dispatch.replicate(dispatch.stack_seeds(states), devices)
   local = config.batch_size // len(devices)
   rng = np.random.default_rng(0)
   k = config.steps_per_dispatch  # steps per call of the step function

@@ -91,6 +91,18 @@ def stack_seeds(states: Sequence[Any]):
   return jax.tree.map(lambda *x: np.stack(x), *states)
 
 
+def replicate(tree, devices):
+  """A copy of `tree` on each of `devices`, stacked on a leading device axis,
+  as the pmapped step takes its state.
+
+  From host copies (replicating device arrays stacks each leaf with a
+  compiled op per leaf shape), and on a mesh axis of the step's own name:
+  the state then has the sharding the step returns it with, so the step
+  compiles once, not twice (6 s each for the MLP GAN on CPU, measured).
+  """
+  return jax_utils.replicate(jax.device_get(tree), devices, axis_name=AXIS)
+
+
 def dispatch_sizes(start: int, end: int, k: int) -> List[int]:
   """Steps per dispatch from step `start` to `end`: single steps up to a
   multiple of k, k at a time, single steps for what is left. Every k-step
@@ -159,7 +171,7 @@ class Dispatcher:
     # [devices, seeds, n_critic, batch, ...]: the seed axis right after pmap's.
     batches = (np.stack(b, axis=1) if self._vmapped else b[0] for b in zip(*streams))
     sizes = dispatch_sizes(step, config.num_train_steps, config.steps_per_dispatch)
-    self._state = jax_utils.replicate(stack_seeds(states), devices)
+    self._state = replicate(stack_seeds(states), devices)
     self._batches = jax_utils.prefetch_to_device(_group(batches, sizes), 2, devices)
     self._sizes = collections.deque(sizes)
     self._pending = []            # (steps, metrics on device) per dispatch

@@ -38,6 +38,7 @@ def test_several_steps_per_dispatch_count_one_step_of_flops():
   assert four['images_per_s'] == pytest.approx(64 * four['steps_per_s'], rel=1e-3)
 
 
+@pytest.mark.slow  # a fresh process; the other tests time the step in-process
 def test_command_prints_one_json_line(repo_dir):
   env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
   result = subprocess.run(

@@ -6,8 +6,12 @@ import tempfile
 
 from gan_jax import xla_cpu  # noqa: E402  (imports no jax)
 
+# Compiling dominates the tests' time, and their programs run a few steps:
+# XLA:CPU's backend optimisation level 0 compiles them faster (the same
+# computation; the code is slower to run).
 os.environ['XLA_FLAGS'] = xla_cpu.tuned_flags(
-    os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=8')
+    os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=8'
+    ' --xla_backend_optimization_level=0')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 # XLA's persistent compilation cache, shared by the tests and the training
 # processes they start: most tests compile programs an earlier one compiled

@@ -139,6 +139,7 @@ def mnist_evaluator(tfds_data_dir):
   return evaluator, real
 
 
+@pytest.mark.slow  # trains a classifier on real MNIST (~1 min)
 def test_held_out_real_images_score_near_the_floor(mnist_evaluator):
   evaluator, real = mnist_evaluator
   floor = evaluator.score(real)
@@ -152,6 +153,7 @@ def test_held_out_real_images_score_near_the_floor(mnist_evaluator):
   assert 0.6 < floor['density'] < 1.4 and floor['coverage'] > 0.8
 
 
+@pytest.mark.slow  # trains a classifier on real MNIST (~1 min)
 def test_one_digit_only_is_caught_by_recall_and_score(mnist_evaluator, tfds_data_dir):
   evaluator, real = mnist_evaluator
   from gan_jax.evaluation import classifier as classifier_lib

@@ -149,7 +149,9 @@ def test_disk_full_while_saving_keeps_previous_checkpoints(tiny_config, tmp_path
 
 @pytest.mark.parametrize('flag,message', [
     ('--config.loss.nmae=x', 'error: unknown config key (nmae'),
-    ('--config.batch_size=abc', 'error: flag --config.batch_size=abc: invalid literal'),
+    pytest.param('--config.batch_size=abc',
+                 'error: flag --config.batch_size=abc: invalid literal',
+                 marks=pytest.mark.slow),  # a fresh process
 ])
 def test_bad_flags_get_one_line(flag, message, repo_dir, tmp_path):
   result = subprocess.run(

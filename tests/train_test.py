@@ -67,9 +67,15 @@ def test_card_command_writes_checkpoints_metrics_and_samples(mnist_like_dir, rep
   assert os.listdir(workdir / 'tensorboard')
 
 
+# A fresh process each: one in the default suite, the others (whose values
+# config_validation_test refuses in-process too) in the slow one.
 @pytest.mark.parametrize('flag,message', [
-    ('--config.loss.name=hing', "error: unknown config.loss.name 'hing'; valid names: "),
-    ('--config.batch_size=30', 'error: config.batch_size=30 must be a positive multiple'),
+    pytest.param('--config.loss.name=hing',
+                 "error: unknown config.loss.name 'hing'; valid names: ",
+                 marks=pytest.mark.slow),
+    pytest.param('--config.batch_size=30',
+                 'error: config.batch_size=30 must be a positive multiple',
+                 marks=pytest.mark.slow),
     ('--config.data.data_dir=/nonexistent', 'error: mnist is not prepared in'),
 ])
 def test_bad_input_gets_one_line_error(flag, message, repo_dir, tmp_path):
