@@ -100,6 +100,24 @@ def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
   assert steps == [2, 4, 6, 8]  # the poisoned interval's record is not kept
 
 
+def test_when_the_rollbacks_run_out_the_error_says_so(tiny_config, poison_at, tmp_path,
+                                                      monkeypatch, caplog):
+  # Every attempt diverges at step 5 (the poison ignores the fresh noise).
+  monkeypatch.setattr(train_step, 'make_train_step', poison_at(5))
+  config = tiny_config(8)
+  config.checkpoint_every_steps = 4
+  config.nonfinite = 'rollback'
+  config.max_rollbacks = 1
+  with caplog.at_level('WARNING'), pytest.raises(train.DivergenceError) as error:
+    train.train_and_evaluate(config, str(tmp_path))
+  assert 'rolled back to step 4 with new noise (1/1)' in caplog.text
+  message = str(error.value)
+  assert 'non-finite d_param_norm at step 5' in message and '\n' not in message
+  assert 'All 1 rollbacks (config.max_rollbacks) are used up' in message
+  assert 'set --config.nonfinite=rollback' not in message
+  assert 'checkpoints up to step 4' in message
+
+
 @pytest.mark.slow  # ~2 min: four short runs
 def test_workdir_of_another_config_is_refused_then_moved_aside(tiny_config, tmp_path):
   workdir = str(tmp_path / 'run')

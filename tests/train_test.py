@@ -134,3 +134,32 @@ def test_corrupt_latest_checkpoint_falls_back_to_previous(tiny_config, tmp_path,
     np.testing.assert_array_equal(x, y)
   assert (tmp_path / 'b' / 'checkpoints' / '2').exists()
   assert (tmp_path / 'b' / 'corrupt_checkpoints' / '4' / 'default').exists()
+
+
+@pytest.mark.parametrize('intervals,step,stop,due', [
+    # (log, sample, checkpoint, eval) every ..., at step of 10
+    ((2, 4, 5, 5), 4, False, dict(log=True, sample=True, evaluate=False, save=False)),
+    ((2, 4, 5, 5), 5, False, dict(log=False, sample=False, evaluate=True, save=True)),
+    ((2, 4, 5, 5), 3, True, dict(log=False, sample=False, evaluate=False, save=True)),
+    ((3, 3, 3, 3), 10, False, dict(log=True, sample=True, evaluate=True, save=True)),
+    # 0: log and save at the last step only; no samples, no evaluations.
+    ((0, 0, 0, 0), 4, False, dict(log=False, sample=False, evaluate=False, save=False)),
+    ((0, 0, 0, 0), 10, False, dict(log=True, sample=False, evaluate=False, save=True)),
+    ((0, 0, 0, 0), 7, True, dict(log=False, sample=False, evaluate=False, save=True)),
+])
+def test_what_is_due_at_a_step(intervals, step, stop, due, tiny_config):
+  config = tiny_config(10)
+  (config.log_every_steps, config.sample_every_steps, config.checkpoint_every_steps,
+   config.eval_every_steps) = intervals
+  assert train.due_at(config, step, stop, evaluates=True) == train.Due(**due)
+  assert not train.due_at(config, 5, False, evaluates=False).evaluate
+
+
+def test_intervals_of_zero_log_and_save_only_at_the_end(ring_config, tmp_path):
+  config = ring_config(4)
+  config.log_every_steps = config.sample_every_steps = 0
+  config.checkpoint_every_steps = config.eval_every_steps = 0
+  train.train_and_evaluate(config, str(tmp_path))
+  assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [4]
+  assert os.listdir(tmp_path / 'checkpoints') == ['4']
+  assert os.listdir(tmp_path / 'samples') == []
