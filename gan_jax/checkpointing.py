@@ -26,17 +26,22 @@ def create_manager(workdir: str, keep: int, best_metric: str,
                    best_mode: str) -> ocp.CheckpointManager:
   if best_mode not in ('min', 'max'):
     raise GanJaxError(f"config.best_mode must be 'min' or 'max', got '{best_mode}'")
+  metric_fn = functools.partial(_metric_or_worst, best_metric, best_mode)
   preservation = policies.AnyPreservationPolicy([
       policies.LatestN(n=keep),
-      policies.BestN(get_metric_fn=functools.partial(
-                         _metric_or_worst, best_metric, best_mode),
-                     reverse=best_mode == 'min', n=1,
+      policies.BestN(get_metric_fn=metric_fn, reverse=best_mode == 'min', n=1,
                      keep_checkpoints_without_metrics=False),
   ])
   return ocp.CheckpointManager(
       os.path.abspath(os.path.join(workdir, 'checkpoints')),
       options=ocp.CheckpointManagerOptions(
-          preservation_policy=preservation, create=True,
+          preservation_policy=preservation,
+          # Orbax writes a checkpoint's metrics to disk only when it is given
+          # a best_fn (CheckpointManager._track_best, orbax 0.12); without
+          # one, a resumed run's policy saw no metric for the earlier
+          # checkpoints and dropped the best of them.
+          best_fn=metric_fn, best_mode=best_mode,
+          create=True,
           cleanup_tmp_directories=True,
           # Orbax's async finalize thread runs a cross-device barrier; run
           # concurrently with the pmapped step, the two collectives can reach

@@ -18,6 +18,7 @@ import numpy as np
 from gan_jax import checkpointing, datasets, writers
 from gan_jax import workdir as workdir_lib
 from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.errors import ConfigError
 from gan_jax.models import layers
 from gan_jax.state import GAN, GANState, build_gan, create_state, param_count
 
@@ -120,6 +121,24 @@ class Run:
       self.writer.flush()
 
 
+def check_batch_norm_batch(config: ml_collections.ConfigDict, state: GANState) -> None:
+  """Refuses a batch in which a batch norm would normalise over one example.
+
+  Each network call normalises one batch: the global batch_size examples
+  (the statistics are synchronised across devices and processes), real and
+  fake apart. At 1, a batch norm after a dense layer maps every feature to 0
+  and G ignores z (PyTorch refuses this case too). Raises ConfigError.
+  """
+  with_norm = [name for name, stats in (('generator', state.g_batch_stats),
+                                        ('discriminator', state.d_batch_stats)) if stats]
+  if config.batch_size < 2 and with_norm:
+    raise ConfigError(
+        f'config.batch_size={config.batch_size}: batch norm in the {" and ".join(with_norm)} '
+        'would normalise each feature over a single example (to 0, so G ignores z); '
+        'use --config.batch_size=2 or more (the global batch: the statistics are '
+        'synchronised across devices)')
+
+
 def _write_param_counts(workdir: str, g_count: int, d_count: int) -> None:
   with open(os.path.join(workdir, 'param_counts.json'), 'w') as f:
     json.dump({'generator': g_count, 'discriminator': d_count}, f)
@@ -151,6 +170,8 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
       gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]))
       sample = jax.jit(evaluator_lib.generator_apply(gan, config.eval.bn_stats))
     states.append(create_state(run_config, gan))
+    if len(states) == 1:
+      check_batch_norm_batch(config, states[0])
     workdir = workdirs[seed]
     if is_chief:
       workdir_lib.claim(workdir, run_config)

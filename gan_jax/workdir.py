@@ -79,9 +79,17 @@ def claim(workdir: str, config: ml_collections.ConfigDict) -> None:
   """
   path = os.path.join(workdir, CONFIG_FILE)
   if os.path.exists(path):
-    with open(path) as f:
-      saved = json.load(f)
-    diffs = config_differences(saved, config)
+    try:
+      with open(path) as f:
+        saved = json.load(f)
+    except ValueError as e:  # written atomically: changed outside gan_jax
+      if not config.overwrite:
+        raise WorkdirConfigMismatch(
+            f'{path} is unreadable ({e}); restore it, use a new --workdir, or '
+            '--config.overwrite=True to move that run aside and start afresh') from None
+      saved = None
+    diffs = (config_differences(saved, config) if saved is not None
+             else ['config.json unreadable'])
     if diffs and not config.overwrite:
       shown = '; '.join(diffs[:4]) + (f'; and {len(diffs) - 4} more' if len(diffs) > 4 else '')
       raise WorkdirConfigMismatch(

@@ -1,11 +1,14 @@
 """Where a run's numbers and pictures go: TensorBoard, metrics.jsonl, PNGs."""
 import json
 import os
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
+from absl import logging
 import numpy as np
 from PIL import Image
 import tensorflow as tf
+
+from gan_jax.errors import GanJaxError
 
 
 def image_grid(images: np.ndarray, rows: int = 8) -> np.ndarray:
@@ -109,9 +112,13 @@ class MetricWriter:
     if not os.path.exists(self._jsonl_path):
       return
     with open(self._jsonl_path) as f:
-      records = [line for line in f if line.strip()]
-    kept = [r for r in records if json.loads(r)['step'] <= step]
-    if len(kept) != len(records):
+      lines = [line for line in f if line.strip()]
+    records, torn = parse_records(lines, self._jsonl_path)
+    if torn:
+      logging.warning('Dropped the torn last record of %s (a write cut short by a '
+                      'crash): %.80s', self._jsonl_path, torn)
+    kept = [line for line, record in zip(lines, records) if record['step'] <= step]
+    if len(kept) != len(lines):
       tmp = self._jsonl_path + '.tmp'
       with open(tmp, 'w') as f:
         f.writelines(kept)
@@ -139,10 +146,31 @@ class MetricWriter:
     self._tb.flush()
 
 
+def parse_records(lines: List[str], path: str) -> Tuple[List[dict], Optional[str]]:
+  """(records, torn last line or None) of metrics.jsonl's non-blank lines.
+
+  Records are appended one line at a time, so a crash can leave only the
+  last one half written: it is returned apart. Raises GanJaxError for an
+  unreadable line before the last (the file was edited).
+  """
+  records = []
+  for i, line in enumerate(lines):
+    try:
+      records.append(json.loads(line))
+    except ValueError:
+      if i == len(lines) - 1:
+        return records, line.strip()
+      raise GanJaxError(f'{path} line {i + 1} is not a JSON record ({line.strip()[:60]!r}); '
+                        'fix or delete that line, then rerun') from None
+  return records, None
+
+
 def read_metrics(workdir: str) -> list:
-  """The records of `workdir/metrics.jsonl`, in order."""
-  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  """The records of `workdir/metrics.jsonl`, in order (a torn last record,
+  e.g. of a run being written, left out)."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  with open(path) as f:
+    return parse_records([line for line in f if line.strip()], path)[0]
 
 
 def format_metrics(scalars: Dict[str, float]) -> str:

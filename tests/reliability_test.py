@@ -5,6 +5,7 @@ process, a NaN in the parameters, a full disk while saving) and the test
 checks what the run did: what it said, what it kept, how it resumed.
 """
 import errno
+import importlib
 import json
 import os
 import signal
@@ -17,9 +18,10 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from gan_jax import checkpointing, report, train, train_step, writers
+from gan_jax import checkpointing, report, seed_runs, train, train_step, writers
+from gan_jax import state as state_lib
 from gan_jax import workdir as workdir_lib
-from gan_jax.errors import GanJaxError
+from gan_jax.errors import ConfigError, GanJaxError
 
 
 def _restore_raw(workdir, step):
@@ -234,3 +236,34 @@ def test_runs_saved_before_a_key_existed_resume_with_its_old_value(tiny_config):
   config.model.compute_dtype = 'bfloat16'  # not what that run computed
   assert workdir_lib.config_differences(saved, config) == [
       "model.compute_dtype: 'float32' -> 'bfloat16'"]
+
+
+@pytest.mark.parametrize('config_name,batch_norm', [
+    ('mnist', 'generator'), ('mnist_dcgan64', 'generator and discriminator')])
+def test_a_batch_norm_over_one_example_is_refused(config_name, batch_norm, tmp_path):
+  config = importlib.import_module(f'configs.{config_name}').get_config()
+  config.batch_size, config.num_devices = 1, 1
+  state = state_lib.create_state(config, state_lib.build_gan(
+      config, (config.data.image_size or 28,) * 2 + (1,)))
+  with pytest.raises(ConfigError) as error:
+    seed_runs.check_batch_norm_batch(config, state)
+  message = str(error.value)
+  assert message.startswith('config.batch_size=1: batch norm in the ' + batch_norm)
+  assert '\n' not in message
+  config.batch_size = 2
+  seed_runs.check_batch_norm_batch(config, state)
+
+
+def test_a_batch_of_one_with_batch_norm_writes_nothing(tiny_config, tmp_path):
+  config = tiny_config(2)  # the MLP GAN: batch norm in G
+  config.batch_size, config.num_devices = 1, 1
+  with pytest.raises(ConfigError, match='config.batch_size=1: batch norm in the generator'):
+    train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not os.path.exists(tmp_path / 'run')
+
+
+def test_batch_of_one_without_batch_norm_trains(ring_config, tmp_path):
+  config = ring_config(2)  # the ring's MLPs have no batch norm
+  config.batch_size, config.num_devices, config.eval_every_steps = 1, 1, 0
+  final = train.train_and_evaluate(config, str(tmp_path))
+  assert int(final.step) == 2

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from gan_jax import report, train, writers
+from gan_jax.evaluation import checkpoint_eval
 
 
 def test_resume_continues_exactly(tiny_config, tmp_path):
@@ -163,3 +164,30 @@ def test_intervals_of_zero_log_and_save_only_at_the_end(ring_config, tmp_path):
   assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [4]
   assert os.listdir(tmp_path / 'checkpoints') == ['4']
   assert os.listdir(tmp_path / 'samples') == []
+
+
+@pytest.mark.parametrize('best_metric,best_mode', [('loss_d', 'min'),
+                                                   ('d_param_norm', 'max')])
+def test_the_best_checkpoint_survives_a_resume(best_metric, best_mode, ring_config,
+                                               tmp_path):
+  """The best of the first run's checkpoints is kept when a resumed run saves
+  worse ones, and --checkpoint=best restores it (orbax keeps the metrics of
+  a checkpoint on disk only when told how to rank them)."""
+  def config(steps):
+    c = ring_config(steps)
+    c.batch_size, c.eval_every_steps, c.sample_every_steps = 32, 0, 0
+    c.keep_checkpoints, c.log_every_steps, c.checkpoint_every_steps = 1, 10, 10
+    c.best_metric, c.best_mode = best_metric, best_mode
+    return c
+
+  train.train_and_evaluate(config(30), str(tmp_path))
+  train.train_and_evaluate(config(50), str(tmp_path))  # resumes at step 30
+  records = writers.read_metrics(str(tmp_path))
+  assert [r['step'] for r in records] == [10, 20, 30, 40, 50]
+  pick = min if best_mode == 'min' else max
+  best = pick(records, key=lambda r: r[best_metric])['step']
+  assert best <= 30  # saved by the first run: what a resume used to drop
+  kept = sorted(int(d) for d in os.listdir(tmp_path / 'checkpoints') if d.isdigit())
+  assert kept == sorted({best, 50})
+  report = checkpoint_eval.evaluate_checkpoint(str(tmp_path), checkpoint='best')
+  assert report['step'] == best
