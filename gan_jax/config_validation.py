@@ -116,7 +116,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
     optimizers.check_name(config[name].name, name)
   datasets.check_name(config.data.dataset)
   if config.eval_every_steps:
-    evaluator_lib.resolve_metrics(config.data.dataset, config.eval.metrics)
+    metrics = evaluator_lib.resolve_metrics(config.data.dataset, config.eval.metrics)
+    evaluator_lib.check_num_samples(metrics, evaluator_lib.protocol_num_samples(config))
   if num_devices and config.batch_size % num_devices:
     raise ConfigError(
         f'config.batch_size={config.batch_size} must be a positive multiple of '

@@ -252,6 +252,11 @@ def mixture(data_config: ml_collections.ConfigDict) -> Tuple[np.ndarray, float]:
                         f"{name} does not use; valid: {', '.join(params)}")
     params.update(data_config.mog.to_dict())
   num_modes = params['num_modes']
+  if not num_modes >= 1:
+    raise ConfigError(f'config.data.mog.num_modes must be >= 1, got {num_modes}')
+  for key in ('radius', 'spacing', 'std'):
+    if key in params and not params[key] > 0:
+      raise ConfigError(f'config.data.mog.{key} must be > 0, got {params[key]}')
   if name == 'mog_ring':
     centers = ring_centers(num_modes, params['radius'])
   else:
@@ -260,8 +265,6 @@ def mixture(data_config: ml_collections.ConfigDict) -> Tuple[np.ndarray, float]:
       raise ConfigError('config.data.mog.num_modes must be a square number '
                         f'for mog_grid, got {num_modes}')
     centers = grid_centers(side, params['spacing'])
-  if params['std'] <= 0:
-    raise ConfigError(f"config.data.mog.std must be > 0, got {params['std']}")
   return centers, float(params['std'])
 
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from configs import default, mog_ring
+from configs import default, mnist, mog_ring
 from gan_jax import config_validation
 from gan_jax.errors import ConfigError
 
@@ -97,3 +97,21 @@ def test_the_batch_must_divide_over_the_devices():
   config_validation.validate(config, num_devices=2)
   with pytest.raises(ConfigError, match='multiple of the device count'):
     config_validation.validate(config, num_devices=4)
+
+
+@pytest.mark.parametrize('metrics,num_samples,message', [
+    ('is', 5, 'config.eval.num_samples=5 is too few samples for is (it needs at least 10)'),
+    ('fid,pr', 3, 'config.eval.num_samples=3 is too few samples for pr (it needs at least 4)'),
+    ('dc', 5, 'config.eval.num_samples=5 is too few samples for dc (it needs at least 6)'),
+])
+def test_too_few_evaluation_samples_are_refused_before_training(metrics, num_samples,
+                                                                 message):
+  config = mnist.get_config()
+  config.eval.metrics, config.eval.num_samples = metrics, num_samples
+  with pytest.raises(ConfigError) as error:
+    config_validation.validate(config)
+  assert str(error.value).startswith(message)
+  config.eval.num_samples = 10
+  config_validation.validate(config)
+  config.eval_every_steps, config.eval.num_samples = 0, 1  # evaluation off
+  config_validation.validate(config)

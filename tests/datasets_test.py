@@ -255,3 +255,15 @@ def test_missing_data_says_how_to_provide_it(tmp_path, monkeypatch):
 def test_unknown_dataset_name():
   with pytest.raises(ConfigError, match="unknown config.data.dataset 'mnits'"):
     datasets.load(data_config('mnits'))
+
+
+@pytest.mark.parametrize('dataset,mog,message', [
+    ('mog_ring', dict(num_modes=0), 'config.data.mog.num_modes must be >= 1, got 0'),
+    ('mog_ring', dict(radius=-1.0), 'config.data.mog.radius must be > 0, got -1.0'),
+    ('mog_grid', dict(spacing=0.0), 'config.data.mog.spacing must be > 0, got 0.0'),
+    ('mog_grid', dict(std=0.0), 'config.data.mog.std must be > 0, got 0.0'),
+])
+def test_a_mixture_geometry_out_of_range_is_one_line(dataset, mog, message):
+  with pytest.raises(ConfigError) as error:
+    datasets.mixture(data_config(dataset, mog=mog))
+  assert str(error.value) == message

@@ -92,6 +92,10 @@ def test_bad_requests_are_one_line_errors(ring_run, tmp_path, repo_dir):
     checkpoint_eval.evaluate_checkpoint(str(tmp_path))
   with pytest.raises(GanJaxError, match='no checkpoint at step 3 .* have'):
     checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='3')
+  with pytest.raises(GanJaxError, match='--num_samples must be >= 0'):
+    checkpoint_eval.evaluate_checkpoint(ring_run, num_samples=-5)
+  with pytest.raises(ConfigError, match='--num_samples=3 is too few samples for pr'):
+    evaluator_lib.check_num_samples(('fid', 'pr'), 3, '--num_samples')
   result = subprocess.run(
       [sys.executable, '-m', 'gan_jax.evaluate', f'--workdir={tmp_path}'],
       cwd=repo_dir, capture_output=True, text=True, timeout=300)

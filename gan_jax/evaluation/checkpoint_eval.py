@@ -60,6 +60,11 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   metric_names = evaluator_lib.resolve_metrics(config.data.dataset, metrics)
   if not metric_names:
     raise GanJaxError("--metrics selects nothing; use e.g. --metrics=all")
+  if num_samples < 0:
+    raise GanJaxError(f'--num_samples must be >= 0 (0: the protocol), got {num_samples}')
+  evaluator_lib.check_num_samples(
+      metric_names, num_samples or evaluator_lib.protocol_num_samples(config),
+      '--num_samples')
   evaluator = evaluator_lib.Evaluator(config, metric_names, num_samples)
   start = time.perf_counter()
   step = None

@@ -43,6 +43,10 @@ _AUTO = {'classifier': ('fid', 'kid', 'is'), 'stacked': ('modes',), 'mog': ('mod
 # The quantity that picks the "best" checkpoint per kind, and its direction.
 BEST_METRIC = {'classifier': ('fid', 'min'), 'stacked': ('modes_covered', 'max'),
                'mog': ('mode_score', 'max')}
+# The fewest generated samples each metric group can score: a covariance (FID)
+# and KID's unbiased MMD need 2, the IS-style score 10 splits, precision/
+# recall k = 3 and density/coverage k = 5 neighbours besides each point.
+MIN_SAMPLES = {'fid': 2, 'kid': 2, 'is': 10, 'pr': 4, 'dc': 6, 'parzen': 1, 'modes': 1}
 # Samples per evaluation when config.eval.num_samples is 0 (the protocols').
 _DEFAULT_SAMPLES = {'classifier': 10_000, 'stacked': 26_000, 'mog': 2_500}
 # Generator samples per jitted call; the last call is padded, so one compile.
@@ -93,6 +97,17 @@ def resolve_metrics(dataset: str, names: str) -> Tuple[str, ...]:
     raise ConfigError(f"unknown eval metric(s) {', '.join(unknown)} for "
                       f"'{dataset}'; valid: {', '.join(_METRICS[kind])}, auto, all, none")
   return chosen
+
+
+def check_num_samples(metrics: Sequence[str], num_samples: int,
+                      key: str = 'config.eval.num_samples') -> None:
+  """Raises ConfigError when `num_samples` generated samples are too few for
+  one of `metrics` (metric groups); `key` names the setting in the message."""
+  for name in metrics:
+    if num_samples < MIN_SAMPLES[name]:
+      raise ConfigError(f'{key}={num_samples} is too few samples for {name} (it needs '
+                        f'at least {MIN_SAMPLES[name]}); raise it, or leave {name} '
+                        'out of the metrics')
 
 
 def best_metric(config: ml_collections.ConfigDict) -> Tuple[str, str]:
