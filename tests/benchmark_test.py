@@ -27,6 +27,7 @@ def test_vmapped_seeds_do_k_times_the_work_of_one():
       3 * 64 * three['steps_per_s'], rel=1e-3)
 
 
+@pytest.mark.slow  # two more compilations; the step's timing is tested above
 def test_several_steps_per_dispatch_count_one_step_of_flops():
   one = benchmark.benchmark(small_ring(), steps=4, repeats=1)
   config = small_ring()

@@ -65,6 +65,8 @@ def test_a_group_resumes_from_solo_checkpoints_at_their_common_step(
             if 'loss_d' in r] == [2, 4, 6, 8]
 
 
+@pytest.mark.slow  # two compilations of the vmapped MLP GAN (~40 s); the
+# single-seed rollback is in reliability_test's default tests
 def test_rollback_gives_only_the_diverged_seed_new_noise(
     tiny_config, poison_at, assert_trees_close, tmp_path, monkeypatch, caplog):
   """BN, EMA and n_critic > 1 on MNIST-shaped data; a NaN hits seed 0 at step 5."""
@@ -92,6 +94,7 @@ def test_rollback_gives_only_the_diverged_seed_new_noise(
     assert [r['step'] for r in writers.read_metrics(workdir)] == [2, 4, 6, 8]
 
 
+@pytest.mark.slow  # the vmapped MLP GAN's compilation (~20 s)
 def test_a_diverged_seed_is_named_when_the_group_stops(
     tiny_config, poison_at, tmp_path, monkeypatch):
   config = tiny_config(6)
