@@ -23,14 +23,11 @@ os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '-1')
 
-import jax  # noqa: E402  (after the environment is set)
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import tensorflow_datasets as tfds  # noqa: E402
+import pytest  # noqa: E402  (after the environment is set)
 
-from configs import mnist_mlp, mog_ring  # noqa: E402
-from gan_jax import report, train_step, writers  # noqa: E402
+# JAX, TensorFlow and gan_jax are imported inside the fixtures: with xdist,
+# this file is also loaded by the controller process, which runs no test
+# and would spend ~7 s importing them before the workers start.
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -52,26 +49,32 @@ def tfds_data_dir():
   pytest.skip('prepared TFDS mnist not found: set TFDS_DATA_DIR (see README)')
 
 
-# Looked up (and so registered) before the subclass below, which must not
-# replace it in TFDS's registry.
-_MNIST = tfds.builder_cls('mnist')
+def _generated_mnist_builder(data_dir: str):
+  """TFDS's mnist builder with generated examples: the real features, shapes
+  and dtypes (uint8 [28, 28, 1] images, 10 labels), random pixels."""
+  import numpy as np
+  import tensorflow_datasets as tfds
+  # Looked up (and so registered) before the subclass below, which must not
+  # replace it in TFDS's registry.
+  mnist = tfds.builder_cls('mnist')
 
-with tfds.core.registered.skip_registration():
+  with tfds.core.registered.skip_registration():
 
-  class _GeneratedMnist(_MNIST):
-    """TFDS's mnist with generated examples: the real features, shapes and
-    dtypes (uint8 [28, 28, 1] images, 10 labels), random pixels."""
-    name = 'mnist'
+    class GeneratedMnist(mnist):
+      name = 'mnist'
 
-    def _split_generators(self, dl_manager):
-      del dl_manager  # nothing to download
-      return {'train': self._examples(512, seed=0), 'test': self._examples(256, seed=1)}
+      def _split_generators(self, dl_manager):
+        del dl_manager  # nothing to download
+        return {'train': self._examples(512, seed=0),
+                'test': self._examples(256, seed=1)}
 
-    def _examples(self, n, seed):
-      rng = np.random.default_rng(seed)
-      for i in range(n):
-        yield i, {'image': rng.integers(0, 256, (28, 28, 1), dtype=np.uint8),
-                  'label': i % 10}
+      def _examples(self, n, seed):
+        rng = np.random.default_rng(seed)
+        for i in range(n):
+          yield i, {'image': rng.integers(0, 256, (28, 28, 1), dtype=np.uint8),
+                    'label': i % 10}
+
+  return GeneratedMnist(data_dir=data_dir)
 
 
 @pytest.fixture(scope='session')
@@ -80,7 +83,7 @@ def mnist_like_dir(tmp_path_factory):
   test examples), prepared once per session: the loop tests run on any
   machine, with or without the real data, and load it in milliseconds."""
   data_dir = str(tmp_path_factory.mktemp('tfds'))
-  _GeneratedMnist(data_dir=data_dir).download_and_prepare()
+  _generated_mnist_builder(data_dir).download_and_prepare()
   return data_dir
 
 
@@ -88,6 +91,8 @@ def mnist_like_dir(tmp_path_factory):
 def tiny_config(mnist_like_dir):
   """`make(num_train_steps)`: the MLP GAN on 28x28 data with batch norm, EMA
   and two D moves per step, logging and saving every 2 steps."""
+
+  from configs import mnist_mlp
 
   def make(num_train_steps):
     config = mnist_mlp.get_config()
@@ -107,6 +112,7 @@ def tiny_config(mnist_like_dir):
 
 def small_ring_config(num_train_steps):
   """The 2-D ring on 2,000 points, batch 64, evaluating every 2 steps."""
+  from configs import mog_ring
   config = mog_ring.get_config()
   config.batch_size = 64
   config.num_train_steps = num_train_steps
@@ -148,6 +154,9 @@ def poison_at():
   monkeypatch over train_step's) whose step puts a NaN into D's parameters
   at one step -- with `only_first_rng`, only while the state's rng is the
   seed's initial one (a rollback's fresh noise then clears it)."""
+  import jax
+  import jax.numpy as jnp
+  from gan_jax import train_step
   real_make = train_step.make_train_step
 
   def poison(step_to_poison, only_first_rng=False):
@@ -178,6 +187,8 @@ def poison_at():
 def assert_trees_close():
   """`check(a, b, rtol=2e-5, atol=2e-6)`: two PyTrees (states) are equal
   leaf by leaf to float tolerance."""
+  import jax
+  import numpy as np
 
   def check(a, b, rtol=2e-5, atol=2e-6):
     leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
@@ -192,6 +203,8 @@ def assert_trees_close():
 def assert_logs_close():
   """`check(workdir_a, workdir_b)`: two runs logged the same records (keys,
   and values to float tolerance), timing aside."""
+  import numpy as np
+  from gan_jax import report, writers
 
   def check(workdir_a, workdir_b):
     a = report.without_timing(writers.read_metrics(str(workdir_a)))

@@ -52,7 +52,8 @@ def test_evaluate_scores_a_checkpoint_and_writes_json(ring_run):
 
 def test_evaluations_under_other_settings_keep_their_own_files(ring_run):
   default = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='latest')
-  raw = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='8', params='raw', num_samples=500)
+  raw = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='8', params='raw',
+                                            num_samples=500)
   assert raw['path'] == os.path.join(ring_run, 'eval', '8,params=raw,num_samples=500.json')
   saved = json.load(open(os.path.join(ring_run, 'eval', '8.json')))
   assert saved['metrics'] == default['metrics'] and saved['params'] == 'ema'

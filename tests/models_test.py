@@ -35,9 +35,10 @@ def test_parameter_counts_and_shapes(name):
   shape, latent_dim, g_count, d_count = REFERENCE_COUNTS[name]
   generator, discriminator = models.build(model_config(name), shape)
   z = jax.random.normal(jax.random.PRNGKey(0), (3, latent_dim))
-  g_vars = generator.init(jax.random.PRNGKey(1), z, train=False)
-  x = generator.apply(g_vars, z, train=False)
-  d_vars = discriminator.init(jax.random.PRNGKey(2), x, train=False)
+  # Jitted: one compilation each instead of one per operation.
+  g_vars = jax.jit(lambda k: generator.init(k, z, train=False))(jax.random.PRNGKey(1))
+  x = jax.jit(lambda v: generator.apply(v, z, train=False))(g_vars)
+  d_vars = jax.jit(lambda k: discriminator.init(k, x, train=False))(jax.random.PRNGKey(2))
   assert param_count(g_vars['params']) == g_count
   assert param_count(d_vars['params']) == d_count
   assert x.shape == (3,) + shape and x.dtype == jnp.float32
