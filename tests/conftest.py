@@ -88,15 +88,17 @@ def mnist_like_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def tiny_config(mnist_like_dir):
-  """`make(num_train_steps)`: the MLP GAN on 28x28 data with batch norm, EMA
-  and two D moves per step, logging and saving every 2 steps."""
-
-  from configs import mnist_mlp
+def tiny_config():
+  """`make(num_train_steps)`: the loop tests' run. The 2-D ring's MLPs (64, 64)
+  with batch norm in G, EMA and two D moves per step, logging and saving
+  every 2 steps: what the loop does is the same for any model, and this one
+  compiles in a third of the MNIST MLP GAN's time (2.6 s vs 5.5 s, and 6.6
+  s vs 15.5 s for a whole 6-step run, measured)."""
 
   def make(num_train_steps):
-    config = mnist_mlp.get_config()
-    config.data.data_dir = mnist_like_dir
+    config = small_ring_config(num_train_steps)
+    config.model.g_batch_norm = True
+    config.model.g_hidden = config.model.d_hidden = (64, 64)
     config.batch_size = 32
     config.n_critic = 2
     config.ema_decay = 0.5
@@ -104,6 +106,7 @@ def tiny_config(mnist_like_dir):
     config.log_every_steps = 2
     config.checkpoint_every_steps = 2
     config.sample_every_steps = 4
+    config.keep_checkpoints = 3
     config.eval_every_steps = 0  # sample quality is tested in evaluator_test.py
     return config
 

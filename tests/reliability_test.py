@@ -18,6 +18,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from configs import mnist_mlp
 from gan_jax import checkpointing, report, seed_runs, train, train_step, writers
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdir_lib
@@ -203,8 +204,7 @@ def test_bad_values_get_one_line_and_write_nothing(key, value, message, tiny_con
   assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
 
 
-def test_corrupt_data_gets_one_line_saying_how_to_provide_it(mnist_like_dir, tiny_config,
-                                                             tmp_path):
+def test_corrupt_data_gets_one_line_saying_how_to_provide_it(mnist_like_dir, tmp_path):
   import shutil
   from gan_jax import datasets
   from gan_jax.errors import DataNotFoundError
@@ -216,7 +216,7 @@ def test_corrupt_data_gets_one_line_saying_how_to_provide_it(mnist_like_dir, tin
   train_file = next(copy.glob('*/mnist-train.tfrecord*'))
   data = train_file.read_bytes()
   train_file.write_bytes(data[:len(data) // 2 + 100])  # a download cut short, mid-record
-  config = tiny_config(2)
+  config = mnist_mlp.get_config()
   config.data.data_dir = str(tmp_path / 'tfds')
   with pytest.raises(DataNotFoundError) as error:
     datasets.load(config.data)
@@ -255,7 +255,7 @@ def test_a_batch_norm_over_one_example_is_refused(config_name, batch_norm, tmp_p
 
 
 def test_a_batch_of_one_with_batch_norm_writes_nothing(tiny_config, tmp_path):
-  config = tiny_config(2)  # the MLP GAN: batch norm in G
+  config = tiny_config(2)  # batch norm in G
   config.batch_size, config.num_devices = 1, 1
   with pytest.raises(ConfigError, match='config.batch_size=1: batch norm in the generator'):
     train.train_and_evaluate(config, str(tmp_path / 'run'))

@@ -69,7 +69,7 @@ def test_a_group_resumes_from_solo_checkpoints_at_their_common_step(
 # single-seed rollback is in reliability_test's default tests
 def test_rollback_gives_only_the_diverged_seed_new_noise(
     tiny_config, poison_at, assert_trees_close, tmp_path, monkeypatch, caplog):
-  """BN, EMA and n_critic > 1 on MNIST-shaped data; a NaN hits seed 0 at step 5."""
+  """BN, EMA and n_critic > 1 (tiny_config); a NaN hits seed 0 at step 5."""
   config = tiny_config(8)
   config.checkpoint_every_steps = 4
   config.nonfinite = 'rollback'
