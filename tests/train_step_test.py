@@ -34,16 +34,32 @@ def random_batches(config, num_steps, seed=0):
                        dtype=np.uint8) for _ in range(num_steps)]
 
 
+def random_points(config, num_steps, seed=0):
+  rng = np.random.default_rng(seed)
+  return [rng.normal(size=(config.n_critic, config.batch_size, 2)).astype(np.float32)
+          for _ in range(num_steps)]
+
+
+def ring_with_batch_norm():
+  """The 2-D ring's MLPs (64, 64) with batch norm in G."""
+  config = mog_ring.get_config()
+  config.model.g_batch_norm = True
+  config.model.g_hidden = config.model.d_hidden = (64, 64)
+  return config
+
+
 def assert_trees_close(a, b, rtol, atol):
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
 
 
-# The DCGAN's two compilations take ~30 s: it runs in the slow suite.
-@pytest.mark.parametrize('get_config', [
-    pytest.param(mnist.get_config, marks=pytest.mark.slow), mnist_mlp.get_config],
-    ids=['dcgan28', 'mlp'])
-def test_one_and_four_devices_agree(get_config):
+# The image models' two compilations take 30-40 s each: they run in the slow
+# suite (dropout's device invariance is also models_test's).
+@pytest.mark.parametrize('get_config,make_batches', [
+    pytest.param(mnist.get_config, random_batches, marks=pytest.mark.slow),
+    pytest.param(mnist_mlp.get_config, random_batches, marks=pytest.mark.slow),
+    (ring_with_batch_norm, random_points)], ids=['dcgan28', 'mlp', 'ring_bn'])
+def test_one_and_four_devices_agree(get_config, make_batches):
   # SGD instead of the config's Adam: Adam's first steps are ~lr * sign(g), so
   # float rounding in gradient components near zero (which differs with the
   # reduction order across devices) would show up as lr-sized differences
@@ -52,7 +68,7 @@ def test_one_and_four_devices_agree(get_config):
   config.batch_size, config.n_critic, config.ema_decay = 16, 2, 0.9
   config.optimizer_g.name = config.optimizer_d.name = 'sgd'
   config.optimizer_g.learning_rate = config.optimizer_d.learning_rate = 0.05
-  batches = random_batches(config, 3)
+  batches = make_batches(config, 3)
   state1, history1 = run_steps(config, 1, batches)
   state4, history4 = run_steps(config, 4, batches)
   for m1, m4 in zip(history1, history4):
@@ -63,16 +79,10 @@ def test_one_and_four_devices_agree(get_config):
   assert_trees_close(state1.ema_g_params, state4.ema_g_params, rtol=1e-4, atol=1e-5)
   assert int(state4.step) == 3
   # The step really moved the parameters (and both players).
-  initial = state_lib.create_state(config, state_lib.build_gan(config, (28, 28, 1)))
+  initial = state_lib.create_state(config, state_lib.build_gan(config, batches[0].shape[2:]))
   for before, after in ((initial.g_params, state1.g_params),
                         (initial.d_params, state1.d_params)):
     assert not np.allclose(jax.tree.leaves(before)[0], jax.tree.leaves(after)[0])
-
-
-def random_points(config, num_steps, seed=0):
-  rng = np.random.default_rng(seed)
-  return [rng.normal(size=(config.n_critic, config.batch_size, 2)).astype(np.float32)
-          for _ in range(num_steps)]
 
 
 def test_wasserstein_clips_critic_and_wgan_gp_penalises():
