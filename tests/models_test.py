@@ -112,20 +112,23 @@ def test_bfloat16_compute_keeps_float32_parameters_and_outputs(
   config.compute_dtype = 'bfloat16'
   g16, d16 = models.build(config, shape)
   z = jax.random.normal(jax.random.PRNGKey(0), (8, latent_dim))
-  g_vars = g32.init(jax.random.PRNGKey(1), z, train=False)
+  # Jitted: one compilation each instead of one per operation.
+  init = lambda module, x: jax.jit(
+      lambda k: module.init(k, x, train=False))(jax.random.PRNGKey(1))
+  g_vars = init(g32, z)
   # The same parameters (float32, same names) serve both dtypes.
-  assert jax.tree.structure(g16.init(jax.random.PRNGKey(1), z, train=False)) == \
-      jax.tree.structure(g_vars)
+  assert jax.tree.structure(jax.eval_shape(lambda k: g16.init(k, z, train=False),
+                                           jax.random.PRNGKey(1))) == jax.tree.structure(g_vars)
   assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(g_vars))
   run = lambda g, z: g.apply(g_vars, z, train=True, mutable=['batch_stats'])[0]
-  x32, x16 = run(g32, z), run(g16, z)
+  x32, x16 = jax.jit(lambda z: run(g32, z))(z), jax.jit(lambda z: run(g16, z))(z)
   assert x16.dtype == jnp.float32 and x16.shape == x32.shape
   # bfloat16 arithmetic (8-bit mantissa), not float32 relabelled.
   assert 0 < float(jnp.max(jnp.abs(x16 - x32))) < atol
   assert 'bf16' in str(jax.make_jaxpr(lambda z: run(g16, z))(z))
-  d_vars = d32.init(jax.random.PRNGKey(2), x32, train=False)
-  logits = d16.apply(d_vars, x32, train=True, mutable=['batch_stats'],
-                     rngs={'dropout': jax.random.PRNGKey(3)})[0]
+  d_vars = init(d32, x32)
+  logits = jax.jit(lambda x: d16.apply(d_vars, x, train=True, mutable=['batch_stats'],
+                                       rngs={'dropout': jax.random.PRNGKey(3)})[0])(x32)
   assert logits.dtype == jnp.float32 and logits.shape == (8,)
 
 
