@@ -17,6 +17,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.n_critic = 1                # discriminator moves per generator move
   config.ema_decay = 0.0             # EMA of G's params; 0 = off
 
+  # Intervals in generator moves. 0: log and checkpoint at the last step only
+  # (a checkpoint also on SIGTERM); no samples, no evaluations.
   config.log_every_steps = 100
   config.checkpoint_every_steps = 1000
   config.sample_every_steps = 500
