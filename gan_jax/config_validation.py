@@ -42,7 +42,7 @@ RANGES = {
     'model.latent_dim': (1, _INF, True, False, True),
     'model.dropout_rate': (0.0, 1.0, True, False, False),
     'loss.penalty_weight': (0.0, _INF, True, False, False),
-    'loss.weight_clip': (0.0, _INF, False, False, False),
+    'loss.weight_clip': (0.0, _INF, True, False, False),  # 0: no clipping
 }
 # Each player's optimiser (b1: Adam's beta1 or SGD's momentum; b2: Adam's
 # beta2 or RMSProp's decay).

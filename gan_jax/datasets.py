@@ -125,8 +125,8 @@ def _host_resolves(host: str) -> bool:
 def check_name(name: str) -> None:
   """Raises ConfigError unless `name` is a synthetic set or a TFDS builder
   (the data need not be prepared)."""
-  if name in SYNTHETIC:
-    return
+  if name in SYNTHETIC or ':' in name.split('/')[0]:
+    return  # a community namespace ('huggingface:...'): TFDS resolves it
   try:
     tfds.builder_cls(name.split(':')[0].split('/')[0])  # 'name[/config][:version]'
   except tfds.core.registered.DatasetNotFoundError:

@@ -26,6 +26,10 @@ from gan_jax.state import AXIS, GAN, GANState
 # devices busy, few enough that a SIGTERM is answered within a few step times
 # (schedulers grant ~30 s) rather than after a long queue.
 MAX_STEPS_AHEAD = 2
+# Dispatches whose metrics stay on the devices before they are copied to the
+# host anyway: a run that logs and saves only at its end (intervals of 0)
+# would otherwise hold a buffer per metric and step for the whole run.
+_MAX_PENDING = 1000
 
 
 def local_devices(config: ml_collections.ConfigDict):
@@ -175,6 +179,7 @@ class Dispatcher:
     self._batches = jax_utils.prefetch_to_device(_group(batches, sizes), 2, devices)
     self._sizes = collections.deque(sizes)
     self._pending = []            # (steps, metrics on device) per dispatch
+    self._fetched = []            # metrics per step already on the host
     self._stop_flags = collections.deque()
     self.step = step
 
@@ -202,16 +207,22 @@ class Dispatcher:
     self._pending.append((n, metrics))
     if len(self._pending) > MAX_STEPS_AHEAD:
       jax.block_until_ready(self._pending[-MAX_STEPS_AHEAD - 1][1])
+    if len(self._pending) >= _MAX_PENDING:
+      self._fetch()
     return self.step, stop
+
+  def _fetch(self) -> None:
+    """Copies the pending dispatches' metrics to the host, one dict per step."""
+    for n, metrics in jax.device_get(self._pending):
+      metrics = jax.tree.map(lambda x: x[0], metrics)  # device 0's copy
+      self._fetched += [metrics] if n == 1 else [_seed_slice(metrics, i) for i in range(n)]
+    self._pending = []
 
   def drain(self) -> List[List[dict]]:
     """The metrics of every step since the last drain, on the host: one list
     per seed, one dict of numpy scalars per step."""
-    host = []
-    for n, metrics in jax.device_get(self._pending):
-      metrics = jax.tree.map(lambda x: x[0], metrics)  # device 0's copy
-      host += [metrics] if n == 1 else [_seed_slice(metrics, i) for i in range(n)]
-    self._pending = []
+    self._fetch()
+    host, self._fetched = self._fetched, []
     if not self._vmapped:
       return [host]
     return [[_seed_slice(m, i) for m in host] for i in range(len(self._data))]

@@ -27,20 +27,25 @@ from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import evaluator as evaluator_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('workdir', None, 'The run directory (holds config.json '
-                    'and checkpoints/).')
-flags.DEFINE_string('checkpoint', 'best', 'best, latest, a step, data or init.')
-flags.DEFINE_string('metrics', 'all', 'Metric groups: all, auto or a list.')
-flags.DEFINE_enum('params', 'ema', ['ema', 'raw'], 'Generator parameters.')
-flags.DEFINE_integer('num_samples', 0, 'Samples to score; 0 = the protocol.')
-flags.DEFINE_string('data_dir', None, 'TFDS data_dir; default: the run\'s, '
-                    'then $TFDS_DATA_DIR.')
-flags.DEFINE_integer('seed', None, 'Seed of the latent draws; default the '
-                     "run's (the draws of its training-time evaluations).")
-flags.DEFINE_enum('bn_stats', None, list(evaluator_lib.BN_STATS),
-                  "G's batch norm when sampling: batch or running; default "
-                  "the run's config.eval.bn_stats.")
-flags.mark_flags_as_required(['workdir'])
+
+
+def _define_flags() -> None:
+  # Only when run as a program: other tools may import this module beside
+  # modules with flags of their own (gan_jax.main's --workdir).
+  flags.DEFINE_string('workdir', None, 'The run directory (holds config.json '
+                      'and checkpoints/).')
+  flags.DEFINE_string('checkpoint', 'best', 'best, latest, a step, data or init.')
+  flags.DEFINE_string('metrics', 'all', 'Metric groups: all, auto or a list.')
+  flags.DEFINE_enum('params', 'ema', ['ema', 'raw'], 'Generator parameters.')
+  flags.DEFINE_integer('num_samples', 0, 'Samples to score; 0 = the protocol.')
+  flags.DEFINE_string('data_dir', None, 'TFDS data_dir; default: the run\'s, '
+                      'then $TFDS_DATA_DIR.')
+  flags.DEFINE_integer('seed', None, 'Seed of the latent draws; default the '
+                       "run's (the draws of its training-time evaluations).")
+  flags.DEFINE_enum('bn_stats', None, list(evaluator_lib.BN_STATS),
+                    "G's batch norm when sampling: batch or running; default "
+                    "the run's config.eval.bn_stats.")
+  flags.mark_flags_as_required(['workdir'])
 
 
 def main(argv):
@@ -59,4 +64,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  _define_flags()
   app.run(main, flags_parser=cli.parse_flags)

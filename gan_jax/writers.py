@@ -112,13 +112,16 @@ class MetricWriter:
     if not os.path.exists(self._jsonl_path):
       return
     with open(self._jsonl_path) as f:
-      lines = [line for line in f if line.strip()]
+      text = f.read()
+    lines = [line + '\n' for line in text.splitlines() if line.strip()]
     records, torn = parse_records(lines, self._jsonl_path)
     if torn:
       logging.warning('Dropped the torn last record of %s (a write cut short by a '
                       'crash): %.80s', self._jsonl_path, torn)
     kept = [line for line, record in zip(lines, records) if record['step'] <= step]
-    if len(kept) != len(lines):
+    # Rewritten also when a crash cut the last record before its newline:
+    # the next record would be appended to the same line.
+    if len(kept) != len(lines) or not text.endswith('\n'):
       tmp = self._jsonl_path + '.tmp'
       with open(tmp, 'w') as f:
         f.writelines(kept)

@@ -74,7 +74,7 @@ def test_each_range_refuses_outside_and_accepts_inside(key):
 
 
 @pytest.mark.parametrize('key,value,message', [
-    ('loss.weight_clip', -0.01, 'config.loss.weight_clip must be > 0.0, got -0.01'),
+    ('loss.weight_clip', -0.01, 'config.loss.weight_clip must be >= 0.0, got -0.01'),
     ('ema_decay', 1.0, 'config.ema_decay must be in [0.0, 1.0), got 1.0'),
     ('eval.num_samples', -5, 'config.eval.num_samples must be >= 0, got -5'),
     ('nonfinite', 'ignore', "config.nonfinite must be 'stop' or 'rollback', got 'ignore'"),

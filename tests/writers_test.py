@@ -54,3 +54,19 @@ def test_an_unreadable_config_json_is_one_line_or_moved_aside(content, tmp_path)
   aside = [p for p in os.listdir(tmp_path) if p.startswith('run.replaced-')]
   assert len(aside) == 1 and (tmp_path / aside[0] / 'metrics.jsonl').exists()
   assert json.loads((workdir / 'config.json').read_text())['overwrite'] is True
+
+
+def test_a_record_cut_before_its_newline_does_not_glue_the_next_one(tmp_path):
+  _write_lines(tmp_path / 'metrics.jsonl', ['{"step": 10}\n', '{"step": 20}'])
+  writer = writers.MetricWriter(str(tmp_path), resume_step=20)
+  writer.write_scalars(30, {'loss_d': 0.5})
+  writer.flush()
+  assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [10, 20, 30]
+
+
+def test_evaluate_reports_an_unreadable_config_json_in_one_line(tmp_path):
+  from gan_jax.evaluation import checkpoint_eval
+  (tmp_path / 'config.json').write_text('{"seed": ')
+  with pytest.raises(GanJaxError, match='config.json is unreadable') as error:
+    checkpoint_eval.evaluate_checkpoint(str(tmp_path))
+  assert '\n' not in str(error.value)

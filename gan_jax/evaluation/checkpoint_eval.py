@@ -25,8 +25,12 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
   if not os.path.exists(path):
     raise GanJaxError(f'{workdir} is not a gan_jax run directory (no '
                       'config.json); pass the --workdir of a training run')
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+  try:
+    with open(path) as f:
+      return ml_collections.ConfigDict(json.load(f))
+  except ValueError as e:
+    raise GanJaxError(f'{path} is unreadable ({e}); it is the run\'s config, '
+                      'written by gan_jax.main: restore it') from None
 
 
 def held_out_real(config, num_samples: int, seed: int) -> np.ndarray:
