@@ -12,7 +12,7 @@ from typing import Optional
 
 import ml_collections
 
-from gan_jax import datasets, losses, models, optimizers, regularizers
+from gan_jax import datasets, models, optimizers, state
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import evaluator as evaluator_lib
 
@@ -107,11 +107,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
   for role in ('generator', 'discriminator'):
     models.check_name(config.model[role], role)
   models.compute_dtype(config.model)
-  objective = losses.get_objective(config.loss.name)
-  penalty = config.loss.penalty or objective.penalty
-  if penalty != 'none' and penalty not in regularizers.PENALTIES:
-    raise ConfigError(f"unknown config.loss.penalty '{penalty}'; valid names: "
-                      f"none, {', '.join(sorted(regularizers.PENALTIES))}")
+  state.penalty_name(config.loss)  # the objective's name and the penalty's
   for name in ('optimizer_g', 'optimizer_d'):
     optimizers.check_name(config[name].name, name)
   datasets.check_name(config.data.dataset)

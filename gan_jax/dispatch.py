@@ -137,7 +137,8 @@ def _unreplicate(tree):
   return jax.tree.map(lambda x: x[0], shards)  # drops the device axis, on host
 
 
-def _seed_slice(tree, i: int):
+def _index(tree, i: int):
+  """Entry i of every leaf's leading axis (a seed's or a step's)."""
   return jax.tree.map(lambda x: x[i], tree)
 
 
@@ -215,7 +216,7 @@ class Dispatcher:
     """Copies the pending dispatches' metrics to the host, one dict per step."""
     for n, metrics in jax.device_get(self._pending):
       metrics = jax.tree.map(lambda x: x[0], metrics)  # device 0's copy
-      self._fetched += [metrics] if n == 1 else [_seed_slice(metrics, i) for i in range(n)]
+      self._fetched += [metrics] if n == 1 else [_index(metrics, i) for i in range(n)]
     self._pending = []
 
   def drain(self) -> List[List[dict]]:
@@ -225,11 +226,11 @@ class Dispatcher:
     host, self._fetched = self._fetched, []
     if not self._vmapped:
       return [host]
-    return [[_seed_slice(m, i) for m in host] for i in range(len(self._data))]
+    return [[_index(m, i) for m in host] for i in range(len(self._data))]
 
   def host_states(self) -> List[GANState]:
     """Each seed's current state, on the host (device 0's replica)."""
     state = _unreplicate(self._state)
     if not self._vmapped:
       return [state]
-    return [_seed_slice(state, i) for i in range(len(self._data))]
+    return [_index(state, i) for i in range(len(self._data))]

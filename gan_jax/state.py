@@ -48,14 +48,22 @@ class GAN:
   image_shape: Tuple[int, int, int] = flax.struct.field(pytree_node=False)
 
 
+def penalty_name(loss_config: ml_collections.ConfigDict) -> str:
+  """The penalty a run uses: loss.penalty, or its objective's own when ''.
+
+  Raises ConfigError for an unknown objective or penalty name."""
+  penalty = loss_config.penalty or losses.get_objective(loss_config.name).penalty
+  if penalty != 'none' and penalty not in regularizers.PENALTIES:
+    raise ConfigError(f"unknown config.loss.penalty '{penalty}'; valid names: "
+                      f"none, {', '.join(sorted(regularizers.PENALTIES))}")
+  return penalty
+
+
 def build_gan(config: ml_collections.ConfigDict, image_shape,
               axis_name=AXIS) -> GAN:
   """Modules, optimisers and objective named by the config."""
   objective = losses.get_objective(config.loss.name)
-  penalty = config.loss.penalty or objective.penalty
-  if penalty != 'none' and penalty not in regularizers.PENALTIES:
-    raise ConfigError(f"unknown config.loss.penalty '{penalty}'; valid names: "
-                      f"none, {', '.join(sorted(regularizers.PENALTIES))}")
+  penalty = penalty_name(config.loss)
   weight_clip = config.loss.weight_clip
   if weight_clip is None:
     weight_clip = objective.weight_clip
