@@ -15,6 +15,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.batch_size = 256            # global: over all devices and processes
   config.num_train_steps = 5000      # generator moves
   config.n_critic = 1                # discriminator moves per generator move
+  # 'alternating': D's moves, then G's against the new D (Goodfellow et al.
+  # 2014, Alg. 1); 'simultaneous': both from the same state (needs n_critic 1).
+  config.update_order = 'alternating'
   config.ema_decay = 0.0             # EMA of G's params; 0 = off
 
   # Intervals in generator moves. 0: log and checkpoint at the last step only
@@ -82,6 +85,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.generator = 'dcgan28'
   config.model.discriminator = 'dcgan28'
   config.model.latent_dim = 100
+  # PacGAN packing (Lin et al. 2018): D judges this many samples at once,
+  # concatenated along channels/features; batch_size still counts examples,
+  # so it must be a multiple of pack per device. 1 = no packing.
+  config.model.pack = 1
   config.model.dropout_rate = 0.3    # D dropout, where the family has one
   config.model.spectral_norm = False  # spectral normalisation of D's layers (Miyato et al. 2018)
   config.model.conv_impl = 'auto'    # 'auto' (fast on CPU) | 'xla' | 'fast' | 'subpixel'

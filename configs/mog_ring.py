@@ -36,6 +36,11 @@ def get_config():
   config.model.g_hidden = (128, 128)
   config.model.d_hidden = (128, 128)
   config.model.g_batch_norm = False
+  # PacGAN's networks set these (models/mlp2d.py, configs/repro_pacgan_2d.py).
+  config.model.bn_momentum = 0.9       # G's batch-norm running averages
+  config.model.bn_epsilon = 1e-5
+  config.model.d_maxout_pieces = 0     # > 0: LinearMaxout D layers
+  config.model.init_std = 0.0          # N(0, std^2) weights; 0: LeCun normal
 
   config.optimizer_g = default.optimizer(3e-4, b1=0.5)
   config.optimizer_d = default.optimizer(3e-4, b1=0.5)

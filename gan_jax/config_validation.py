@@ -40,6 +40,11 @@ RANGES = {
     'data.num_examples': (0, _INF, True, False, True),
     'data.seed': (0, _INF, True, False, True),
     'model.latent_dim': (1, _INF, True, False, True),
+    'model.pack': (1, _INF, True, False, True),
+    'model.bn_momentum': (0.0, 1.0, True, False, False),
+    'model.bn_epsilon': (0.0, _INF, False, False, False),
+    'model.d_maxout_pieces': (0, _INF, True, False, True),
+    'model.init_std': (0.0, _INF, True, False, False),
     'model.dropout_rate': (0.0, 1.0, True, False, False),
     'loss.penalty_weight': (0.0, _INF, True, False, False),
     'loss.weight_clip': (0.0, _INF, True, False, False),  # 0: no clipping
@@ -55,6 +60,7 @@ for _player in ('optimizer_g', 'optimizer_d'):
   })
 _CHOICES = {
     'nonfinite': ('stop', 'rollback'),
+    'update_order': ('alternating', 'simultaneous'),
     'best_mode': ('min', 'max'),
     'eval.params': ('ema', 'raw'),
     'eval.bn_stats': evaluator_lib.BN_STATS,
@@ -119,6 +125,16 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
         f'config.batch_size={config.batch_size} must be a positive multiple of '
         f'the device count ({num_devices} = devices x processes); use e.g. '
         f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
+  if config.get('update_order') == 'simultaneous' and config.n_critic != 1:
+    raise ConfigError(f'config.update_order=simultaneous makes one move of each '
+                      f'player per step; set config.n_critic=1 (got {config.n_critic})')
+  pack = config.model.get('pack', 1)
+  local_batch = config.batch_size // (num_devices or 1)
+  if local_batch % pack:
+    raise ConfigError(
+        f'config.model.pack={pack} must divide the batch per device '
+        f'({local_batch}): D judges packs of consecutive examples; set '
+        f'batch_size to a multiple of pack x devices')
   k = config.steps_per_dispatch
   for name in ('log_every_steps', 'sample_every_steps', 'checkpoint_every_steps',
                'eval_every_steps'):

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from gan_jax import losses, models, optimizers, regularizers
+from gan_jax import losses, models, optimizers, packing, regularizers
 from gan_jax.errors import ConfigError
 
 PyTree = Any
@@ -46,6 +46,13 @@ class GAN:
   objective: losses.Objective = flax.struct.field(pytree_node=False)
   penalty: str = flax.struct.field(pytree_node=False)
   image_shape: Tuple[int, int, int] = flax.struct.field(pytree_node=False)
+  # PacGAN packing degree (packing.py): D's input is `pack` examples.
+  pack: int = flax.struct.field(pytree_node=False, default=1)
+
+  @property
+  def d_input_shape(self) -> Tuple[int, ...]:
+    """One D input: an example, with `pack` times its channels/features."""
+    return packing.packed_shape(self.image_shape, self.pack)
 
 
 def penalty_name(loss_config: ml_collections.ConfigDict) -> str:
@@ -72,7 +79,8 @@ def build_gan(config: ml_collections.ConfigDict, image_shape,
              g_tx=optimizers.create(config.optimizer_g),
              d_tx=optimizers.create(config.optimizer_d, weight_clip),
              objective=objective, penalty=penalty,
-             image_shape=tuple(image_shape))
+             image_shape=tuple(image_shape),
+             pack=int(config.model.get('pack', 1)))
 
 
 def create_state(config: ml_collections.ConfigDict, gan: GAN) -> GANState:
@@ -81,7 +89,7 @@ def create_state(config: ml_collections.ConfigDict, gan: GAN) -> GANState:
   Raises ConfigError when G's samples do not have the data's shape.
   """
   z = jnp.zeros((1, config.model.latent_dim), jnp.float32)
-  x = jnp.zeros((1,) + gan.image_shape, jnp.float32)
+  x = jnp.zeros((1,) + gan.d_input_shape, jnp.float32)
 
   def init(rng):
     rng, g_key, d_key = jax.random.split(rng, 3)

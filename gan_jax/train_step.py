@@ -2,7 +2,9 @@
 
 `train_step(state, images) -> (state, metrics)` makes `n_critic`
 discriminator moves, each on its own real batch, then one generator move:
-the alternating gradient play of Goodfellow et al. 2014, Algorithm 1. Each
+the alternating gradient play of Goodfellow et al. 2014, Algorithm 1
+(`config.update_order='simultaneous'`: one D move and one G move from the same
+state, as ALI's and PacGAN's code do). Each
 move is a pure function of the state (`discriminator_move`,
 `generator_move`); `make_train_step` composes them, and `dispatch` pmaps the
 result over the devices with axis 'batch': gradients and metrics are
@@ -25,7 +27,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from gan_jax import input_pipeline, regularizers
+from gan_jax import input_pipeline, packing, regularizers
 from gan_jax.models import layers
 from gan_jax.state import AXIS, GAN, GANState, PyTree
 
@@ -43,8 +45,9 @@ def generate(gan: GAN, g_params: PyTree, g_batch_stats: PyTree,
 
 def discriminate(gan: GAN, d_params: PyTree, d_batch_stats: PyTree,
                  x: jax.Array, key: jax.Array) -> Tuple[jax.Array, PyTree]:
-  """D(x) in training mode: (logits float32 [B], new batch stats); `key`
-  drives dropout."""
+  """D(x) in training mode on D inputs x [P, *gan.d_input_shape] (packs of
+  `gan.pack` examples, packing.pack): (logits float32 [P], new batch stats);
+  `key` drives dropout."""
   logits, updates = gan.discriminator.apply(
       {'params': d_params, 'batch_stats': d_batch_stats}, x, train=True,
       rngs={'dropout': key}, mutable=['batch_stats'])
@@ -75,7 +78,10 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
   real = input_pipeline.preprocess(real_u8, config.data.image_size)
   z = layers.sample_latent(z_key, real.shape[0], config.model.latent_dim, axis_name)
   fake, g_batch_stats = generate(gan, state.g_params, state.g_batch_stats, z)
-  fake = jax.lax.stop_gradient(fake)
+  # D's inputs are packs of `gan.pack` examples (PacGAN); penalties act on
+  # D's input space, so they interpolate and differentiate packs.
+  real = packing.pack(real, gan.pack)
+  fake = packing.pack(jax.lax.stop_gradient(fake), gan.pack)
   penalty_fn = regularizers.PENALTIES.get(gan.penalty)
 
   def loss_fn(d_params):
@@ -131,10 +137,12 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
 
   def loss_fn(g_params):
     fake, g_stats = generate(gan, g_params, state.g_batch_stats, z)
+    fake = packing.pack(fake, gan.pack)
     d_fake, d_stats = discriminate(gan, state.d_params, state.d_batch_stats,
                                    fake, fake_key)
     if gan.objective.generator_uses_real:
-      real = input_pipeline.preprocess(real_u8, config.data.image_size)
+      real = packing.pack(
+          input_pipeline.preprocess(real_u8, config.data.image_size), gan.pack)
       d_real, d_stats = discriminate(gan, state.d_params, d_stats, real, real_key)
     else:
       d_real = jnp.zeros_like(d_fake)  # unused by the objective
@@ -176,14 +184,28 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
     # lax.scan: inside a while-loop body XLA:CPU compiles the kernel
     # gradients of strided convolutions to a partitioned slow path (1.7 s vs
     # tens of ms for D's 64->128 conv at batch 128, measured).
-    d_metrics = []
-    for k in range(config.n_critic):
-      state, metrics = discriminator_move(state, images[k], d_keys[k], gan,
+    if config.get('update_order', 'alternating') == 'simultaneous':
+      # Both players move from the same state: G's gradient is taken against
+      # D before D's move (simultaneous gradient descent, as ALI's and
+      # PacGAN's code do; config_validation holds n_critic at 1).
+      d_state, d_metrics = discriminator_move(state, images[0], d_keys[0], gan,
+                                              config, axis_name)
+      g_state, g_metrics = generator_move(state, images[-1],
+                                          jax.random.fold_in(step_key, 1), gan,
                                           config, axis_name)
-      d_metrics.append(metrics)
-    state, g_metrics = generator_move(state, images[-1],
-                                      jax.random.fold_in(step_key, 1), gan,
-                                      config, axis_name)
+      state = d_state.replace(
+          g_params=g_state.g_params, g_batch_stats=g_state.g_batch_stats,
+          g_opt_state=g_state.g_opt_state, ema_g_params=g_state.ema_g_params)
+      d_metrics = [d_metrics]
+    else:
+      d_metrics = []
+      for k in range(config.n_critic):
+        state, metrics = discriminator_move(state, images[k], d_keys[k], gan,
+                                            config, axis_name)
+        d_metrics.append(metrics)
+      state, g_metrics = generator_move(state, images[-1],
+                                        jax.random.fold_in(step_key, 1), gan,
+                                        config, axis_name)
     metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics)
     metrics.update(g_metrics, d_param_norm=optax.tree.norm(state.d_params))
     return (state.replace(step=state.step + 1),

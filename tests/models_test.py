@@ -138,3 +138,33 @@ def test_unknown_compute_dtype():
   with pytest.raises(ConfigError, match="unknown config.model.compute_dtype "
                      "'float16'; valid: float32, bfloat16"):
     models.build(config, (28, 28, 1))
+
+
+@pytest.mark.parametrize('pack', [1, 2, 4])
+def test_pacgan_2d_networks_have_the_reference_parameter_counts(pack):
+  # fjxmlzn/PacGAN's 2-D nets (its pacgan_task.py prints these counts):
+  # G 2-400x4-2, bias-free hidden layers with batch norm; D 3 LinearMaxout
+  # layers of 200 x 5 pieces on 2*pack inputs, then Linear 1.
+  from configs import repro_pacgan_2d
+  from gan_jax import state as state_lib
+  config = repro_pacgan_2d.get_config()
+  config.model.pack = pack
+  gan = state_lib.build_gan(config, (2,))
+  state = state_lib.create_state(config, gan)
+  assert param_count(state.g_params) == 484_802
+  assert param_count(state.d_params) == 405_201 + 2_000 * (pack - 1)
+  # N(0, 0.02^2) weights, zero biases.
+  kernel = np.asarray(state.g_params['Dense_1']['kernel'])
+  assert abs(kernel.std() - 0.02) < 0.001
+  assert not np.any(state.d_params['Maxout_0']['Dense_0']['bias'])
+
+
+def test_maxout_is_the_max_over_each_units_pieces():
+  from gan_jax.models import mlp2d
+  layer = mlp2d.Maxout(units=3, pieces=4)
+  x = np.random.default_rng(0).normal(size=(5, 7)).astype(np.float32)
+  params = layer.init(jax.random.PRNGKey(0), x)
+  dense = params['params']['Dense_0']
+  affine = x @ np.asarray(dense['kernel']) + np.asarray(dense['bias'])   # [5, 12]
+  np.testing.assert_allclose(layer.apply(params, x),
+                             affine.reshape(5, 3, 4).max(axis=-1), rtol=1e-6, atol=1e-6)

@@ -204,3 +204,33 @@ def test_the_step_is_its_moves_composed():
     np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
   np.testing.assert_allclose(metrics['loss_d'][0], np.mean(d_losses), rtol=1e-6)
   np.testing.assert_allclose(metrics['loss_g'][0], g_metrics['loss_g'], rtol=1e-6)
+
+
+def test_simultaneous_moves_start_from_the_same_state():
+  """update_order='simultaneous': D's move and G's move both from the step's
+  state (G against the old D), with the step's keys."""
+  config, state, real = _ring_move_setup()
+  config.update_order = 'simultaneous'
+  gan = state_lib.build_gan(config, (2,), axis_name='batch')
+  step = jax.vmap(train_step.make_train_step(config, gan), axis_name='batch')
+  stepped, _ = step(jax.tree.map(lambda x: x[None], state), real[None, None])
+  stepped = jax.tree.map(lambda x: x[0], stepped)
+  step_key = jax.random.fold_in(state.rng, state.step)
+  d_key = jax.random.split(jax.random.fold_in(step_key, 0), 1)[0]
+  d_moved, _, _ = _one_move(train_step.discriminator_move, config, state, real, d_key)
+  g_moved, _, _ = _one_move(train_step.generator_move, config, state, real,
+                            jax.random.fold_in(step_key, 1))
+  for got, want in ((stepped.d_params, d_moved.d_params),
+                    (stepped.g_params, g_moved.g_params),
+                    (stepped.ema_g_params, g_moved.ema_g_params)):
+    for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+      np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+  # ...which differs from the alternating step, whose G faces the moved D.
+  config.update_order = 'alternating'
+  alternating = jax.vmap(train_step.make_train_step(config, gan), axis_name='batch')
+  alt, _ = alternating(jax.tree.map(lambda x: x[None], state), real[None, None])
+  assert not np.allclose(jax.tree.leaves(alt.g_params)[0][0],
+                         jax.tree.leaves(stepped.g_params)[0])
+  config.update_order, config.n_critic = 'simultaneous', 2
+  with pytest.raises(ConfigError, match='simultaneous.*set config.n_critic=1'):
+    config_validation.validate(config)

@@ -65,10 +65,16 @@ def _mlp2d(model_config, image_shape, axis_name):
   if model_config.get('d_hidden') is not None:
     d_kwargs['hidden'] = tuple(model_config.d_hidden)
   dtype = compute_dtype(model_config)
+  init_std = model_config.get('init_std', 0.0)
   return (mlp2d.Generator(out_shape=tuple(image_shape),
                           batch_norm=model_config.get('g_batch_norm', False),
-                          axis_name=axis_name, dtype=dtype, **g_kwargs),
-          mlp2d.Discriminator(spectral_norm=_spectral_norm(model_config),
+                          bn_momentum=model_config.get('bn_momentum', 0.9),
+                          bn_epsilon=model_config.get('bn_epsilon', 1e-5),
+                          init_std=init_std, axis_name=axis_name, dtype=dtype,
+                          **g_kwargs),
+          mlp2d.Discriminator(maxout_pieces=model_config.get('d_maxout_pieces', 0),
+                              init_std=init_std,
+                              spectral_norm=_spectral_norm(model_config),
                               dtype=dtype, **d_kwargs))
 
 

@@ -1,0 +1,75 @@
+"""Reproduction of PacGAN's Table 1: the 2-D ring and grid, GAN vs PacGAN2-4.
+
+  python launch/sweep.py --config=configs/repro_pacgan_2d.py --parallel=2
+  python -m gan_jax.report --sweep_dir=runs/sweeps/repro_pacgan_2d \
+    --metrics=modes_covered,high_quality_fraction,kl_to_uniform \
+    --split_by=data.dataset
+
+Everything as in the reference code (fjxmlzn/PacGAN,
+synthetic_data_experiments/2D{Ring,Grid}_GAN&PacGAN; docs/reproductions.md):
+  * targets: ring of 8 Gaussians of radius 1, std 0.01; grid of 25 at
+    {-4,-2,0,2,4}^2, std 0.05; a fixed training set of 100,000 points;
+  * G 2-400-400-400-400-2 with batch norm, D three LinearMaxout layers of
+    200 units x 5 pieces, N(0, 0.02^2) weights (models/mlp2d.py);
+  * z ~ N(0, I_2); Adam 1e-4, b1 0.8; the non-saturating loss; one
+    simultaneous move of each player per step (ALI's algorithm);
+  * a batch of 100 packs: batch_size = 100 x pack examples;
+  * evaluation on 2,500 samples with G's batch norm on its population
+    averages (Blocks' inference graph), 3-std high quality.
+The paper trains 400 epochs of 1,000 steps (400k steps). The default budget
+here is `num_train_steps` below, a stated fraction of it (see the docs).
+"""
+import ml_collections
+from ml_collections import config_dict
+
+from configs import mog_ring
+from gan_jax import sweep_plan
+
+PACKS = (1, 2, 3, 4)
+SEEDS = (0, 1, 2)
+PACKS_PER_BATCH = 100   # PacGAN's batch_size counts packs
+TARGETS = (
+    {'data.dataset': 'mog_ring', 'data.mog.num_modes': 8,
+     'data.mog.radius': 1.0, 'data.mog.std': 0.01},
+    {'data.dataset': 'mog_grid', 'data.mog.num_modes': 25,
+     'data.mog.spacing': 2.0, 'data.mog.std': 0.05},
+)
+
+
+def get_config():
+  config = mog_ring.get_config()
+  config.num_train_steps = 40_000
+  config.log_every_steps = 1000
+  config.sample_every_steps = 10_000
+  config.checkpoint_every_steps = 10_000
+  config.eval_every_steps = 2000
+  config.steps_per_dispatch = 1000
+  config.update_order = 'simultaneous'
+
+  config.batch_size = PACKS_PER_BATCH
+  # Each target sets its own keys (TARGETS); unset ones keep the defaults.
+  config.data.mog = ml_collections.ConfigDict(dict(
+      num_modes=8, radius=config_dict.placeholder(float),
+      spacing=config_dict.placeholder(float), std=0.01))
+
+  config.model.latent_dim = 2
+  config.model.g_hidden = (400,) * 4
+  config.model.g_batch_norm = True
+  config.model.bn_momentum = 0.95
+  config.model.bn_epsilon = 1e-4
+  config.model.d_hidden = (200,) * 3
+  config.model.d_maxout_pieces = 5
+  config.model.init_std = 0.02
+  config.model.pack = 1
+
+  config.loss.name = 'non_saturating'
+  config.optimizer_g = mog_ring.default.optimizer(1e-4, b1=0.8)
+  config.optimizer_d = mog_ring.default.optimizer(1e-4, b1=0.8)
+  config.eval.bn_stats = 'running'
+  config.eval.params = 'raw'
+  return config
+
+
+def sweep():
+  packs = [{'model.pack': m, 'batch_size': PACKS_PER_BATCH * m} for m in PACKS]
+  return sweep_plan.product({'target': TARGETS, 'pack': packs}, seed=SEEDS)
