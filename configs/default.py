@@ -13,14 +13,15 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
   config.batch_size = 256            # global: over all devices and processes
-  config.num_train_steps = 5000      # generator moves
-  config.n_critic = 1                # discriminator moves per generator move
+  config.num_train_steps = 5000      # steps: n_critic D moves, n_generator G moves
+  config.n_critic = 1                # discriminator moves per step
+  config.n_generator = 1             # generator moves per step (PacGAN's VEEGAN setup: 2)
   # 'alternating': D's moves, then G's against the new D (Goodfellow et al.
   # 2014, Alg. 1); 'simultaneous': both from the same state (needs n_critic 1).
   config.update_order = 'alternating'
   config.ema_decay = 0.0             # EMA of G's params; 0 = off
 
-  # Intervals in generator moves. 0: log and checkpoint at the last step only
+  # Intervals in steps. 0: log and checkpoint at the last step only
   # (a checkpoint also on SIGTERM); no samples, no evaluations.
   config.log_every_steps = 100
   config.checkpoint_every_steps = 1000
@@ -85,6 +86,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.generator = 'dcgan28'
   config.model.discriminator = 'dcgan28'
   config.model.latent_dim = 100
+  config.model.latent_distribution = 'normal'   # z ~ N(0, I); 'uniform': U[-1, 1)
   # PacGAN packing (Lin et al. 2018): D judges this many samples at once,
   # concatenated along channels/features; batch_size still counts examples,
   # so it must be a multiple of pack per device. 1 = no packing.

@@ -13,6 +13,7 @@ from typing import Optional
 import ml_collections
 
 from gan_jax import datasets, models, optimizers, state
+from gan_jax.models import layers
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import evaluator as evaluator_lib
 
@@ -26,6 +27,7 @@ RANGES = {
     'batch_size': (1, _INF, True, False, True),
     'num_train_steps': (0, _INF, True, False, True),
     'n_critic': (1, _INF, True, False, True),
+    'n_generator': (1, _INF, True, False, True),
     'ema_decay': (0.0, 1.0, True, False, False),
     'log_every_steps': (0, _INF, True, False, True),
     'checkpoint_every_steps': (0, _INF, True, False, True),
@@ -61,6 +63,7 @@ for _player in ('optimizer_g', 'optimizer_d'):
 _CHOICES = {
     'nonfinite': ('stop', 'rollback'),
     'update_order': ('alternating', 'simultaneous'),
+    'model.latent_distribution': layers.LATENT_DISTRIBUTIONS,
     'best_mode': ('min', 'max'),
     'eval.params': ('ema', 'raw'),
     'eval.bn_stats': evaluator_lib.BN_STATS,
@@ -125,9 +128,11 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
         f'config.batch_size={config.batch_size} must be a positive multiple of '
         f'the device count ({num_devices} = devices x processes); use e.g. '
         f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
-  if config.get('update_order') == 'simultaneous' and config.n_critic != 1:
-    raise ConfigError(f'config.update_order=simultaneous makes one move of each '
-                      f'player per step; set config.n_critic=1 (got {config.n_critic})')
+  if config.get('update_order') == 'simultaneous':
+    for key in ('n_critic', 'n_generator'):
+      if config.get(key, 1) != 1:
+        raise ConfigError(f'config.update_order=simultaneous makes one move of '
+                          f'each player per step; set config.{key}=1 (got {config[key]})')
   pack = config.model.get('pack', 1)
   local_batch = config.batch_size // (num_devices or 1)
   if local_batch % pack:

@@ -246,14 +246,11 @@ def mixture(data_config: ml_collections.ConfigDict) -> Tuple[np.ndarray, float]:
                       f"valid names: {', '.join(MIXTURES)}")
   params = dict(DEFAULT_MIXTURES[name])
   if data_config.get('mog') is not None:
-    # Unset (None) keys keep the defaults, so one config can carry the keys of
-    # both mixtures and a sweep set those of each.
-    given = {k: v for k, v in data_config.mog.to_dict().items() if v is not None}
-    unknown = set(given) - set(params)
+    unknown = set(data_config.mog) - set(params)
     if unknown:
       raise ConfigError(f'config.data.mog has keys {sorted(unknown)} that '
                         f"{name} does not use; valid: {', '.join(params)}")
-    params.update(given)
+    params.update(data_config.mog.to_dict())
   num_modes = params['num_modes']
   if not num_modes >= 1:
     raise ConfigError(f'config.data.mog.num_modes must be >= 1, got {num_modes}')

@@ -6,6 +6,9 @@
   --plot_metric  the metric plotted against the step; default the first one
   --split_by     a config key, e.g. data.dataset: one table (and one panel of
                  the plot) per value, its variants named by what varies in it
+  --at_step      tabulate each run as it was at this step (its last records
+                 at or before it): a scaled budget read off runs that go on
+                 to the full one
 
 A run's final numbers are its last evaluation record in metrics.jsonl and its
 last loss_d / loss_g. Runs that differ only in `seed` form one variant row:
@@ -99,8 +102,11 @@ def _is_seed_key(key: str, results: Sequence[RunResult]) -> bool:
 
 
 def read_run(name: str, workdir: str, overrides: Dict[str, object],
-             num_train_steps: Optional[int] = None) -> RunResult:
-  """The final metrics of the run in `workdir`; `problem` says what is missing."""
+             num_train_steps: Optional[int] = None,
+             at_step: Optional[int] = None) -> RunResult:
+  """The final metrics of the run in `workdir` -- or, with `at_step`, those at
+  that step (records after it ignored; a run short of it is unfinished);
+  `problem` says what is missing."""
   config = _read_json(os.path.join(workdir, 'config.json')) or {}
   if num_train_steps is None:
     num_train_steps = config.get('num_train_steps')
@@ -117,7 +123,10 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
           record = json.loads(line)
         except json.JSONDecodeError:
           continue  # a line cut by a kill mid-write
-        (train if 'loss_d' in record else evals).append(record)
+        if at_step is None or record.get('step', 0) <= at_step:
+          (train if 'loss_d' in record else evals).append(record)
+  if at_step is not None:
+    num_train_steps = at_step
   for record in train + evals:
     for key, value in record.items():
       if key not in _NOT_METRICS:
@@ -157,13 +166,14 @@ def _train_minutes(train: Sequence[dict]) -> float:
   return seconds / 60
 
 
-def collect(sweep_dir: str) -> List[RunResult]:
-  """Every run of the sweep in `sweep_dir`, in the sweep's order."""
+def collect(sweep_dir: str, at_step: Optional[int] = None) -> List[RunResult]:
+  """Every run of the sweep in `sweep_dir`, in the sweep's order (as at
+  `at_step`, if given: `read_run`)."""
   sweep = sweep_plan.read_sweep_file(sweep_dir)
   if sweep:
     # A run's workdir is <sweep_dir>/<name>, wherever the sweep was run from.
     return [read_run(r['name'], os.path.join(sweep_dir, r['name']),
-                     r['overrides'], r.get('num_train_steps'))
+                     r['overrides'], r.get('num_train_steps'), at_step)
             for r in sweep['runs']]
   if not os.path.isdir(sweep_dir):
     raise GanJaxError(f'{sweep_dir} does not exist')
@@ -176,7 +186,8 @@ def collect(sweep_dir: str) -> List[RunResult]:
     raise GanJaxError(f'{sweep_dir} holds neither sweep.json nor run '
                       'directories with a config.json')
   overrides = _derived_overrides(configs)
-  return [read_run(name, os.path.join(sweep_dir, name), overrides[name])
+  return [read_run(name, os.path.join(sweep_dir, name), overrides[name],
+                   at_step=at_step)
           for name in configs]
 
 
@@ -330,21 +341,23 @@ def plot(path: str, parts: Sequence[Section], metric: str) -> bool:
 
 
 def report(sweep_dir: str, metrics: Sequence[str] = (),
-           plot_metric: str = '', split_by: str = '') -> str:
-  """Writes report.md, report.csv (and report.png) in `sweep_dir`; returns
-  the Markdown."""
-  results = collect(sweep_dir)
+           plot_metric: str = '', split_by: str = '',
+           at_step: Optional[int] = None) -> str:
+  """Writes report.md, report.csv (and report.png) in `sweep_dir` (with
+  `at_step`: report_step<S>.*, the runs as at step S); returns the Markdown."""
+  results = collect(sweep_dir, at_step)
   variants = group(results)
   parts = sections(variants, split_by)
   metrics = list(metrics) or default_metrics([r for v in variants for r in v.runs])
   left_out = [r for r in results if r.problem]
   text = markdown(parts, metrics, left_out)
-  with open(os.path.join(sweep_dir, 'report.md'), 'w') as f:
+  stem = os.path.join(sweep_dir, 'report' if at_step is None else f'report_step{at_step}')
+  with open(stem + '.md', 'w') as f:
     f.write(text)
-  write_csv(os.path.join(sweep_dir, 'report.csv'), variants, metrics)
+  write_csv(stem + '.csv', variants, metrics)
   plot_metric = plot_metric or (metrics[0] if metrics else '')
   if plot_metric and variants:
-    plot(os.path.join(sweep_dir, 'report.png'), parts, plot_metric)
+    plot(stem + '.png', parts, plot_metric)
   return text
 
 
@@ -358,6 +371,8 @@ def _define_flags() -> None:
   flags.DEFINE_string('plot_metric', '', 'Metric plotted vs step; default the first.')
   flags.DEFINE_string('split_by', '', 'Config key: one table and plot panel per '
                       'value, e.g. data.dataset.')
+  flags.DEFINE_integer('at_step', None, 'Tabulate the runs as they were at this '
+                       'step (a scaled budget of longer runs).', lower_bound=1)
 
 
 def main(argv):
@@ -367,7 +382,7 @@ def main(argv):
     sys.exit('error: --sweep_dir is required')
   try:
     text = report(FLAGS.sweep_dir, FLAGS.metrics, FLAGS.plot_metric,
-                  FLAGS.split_by)
+                  FLAGS.split_by, FLAGS.at_step)
   except GanJaxError as e:
     sys.exit(f'error: {e}')
   print(text, end='')

@@ -35,7 +35,8 @@ def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.
 def fixed_latents(config: ml_collections.ConfigDict, n: int = 64) -> jax.Array:
   # The same codes for the whole run, so successive sample grids compare.
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A3B1E)
-  return layers.sample_latent(key, n, config.model.latent_dim)
+  return layers.sample_latent(key, n, config.model.latent_dim,
+                              distribution=config.model.get('latent_distribution', 'normal'))
 
 
 @dataclasses.dataclass
@@ -102,7 +103,8 @@ class Run:
     g_params = state.ema_g_params if config.eval.params == 'ema' else state.g_params
     sample = evaluator_lib.generator_sampler(self.gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim,
-                                             config.eval.bn_stats)
+                                             config.eval.bn_stats,
+                                             config.model.get('latent_distribution', 'normal'))
     results = self.evaluator(sample, evaluator_lib.latent_key(config.seed))
     results['eval_seconds'] = time.perf_counter() - start
     self.eval_results = results

@@ -25,7 +25,7 @@ class GANState(flax.struct.PyTreeNode):
   It checkpoints and replicates as one tree; the modules and optimisers that
   interpret it are static and rebuilt from the config (`GAN`).
   """
-  step: jax.Array               # int32 [], generator moves made
+  step: jax.Array               # int32 [], training steps made
   g_params: PyTree
   g_batch_stats: PyTree
   d_params: PyTree

@@ -16,6 +16,11 @@ is an ordinary gan_jax run of `get_config()` with those overrides
 finds its runs again and resumes or skips them. `launch/sweep.py` runs them;
 `gan_jax/report.py` tabulates them.
 
+A config taking an argument (`--config=configs/x.py:arg`, ml_collections'
+`get_config(arg)`) gets it in `sweep(arg)` too, and its sweep's default
+directory is runs/sweeps/x_arg: one file can hold several related sweeps
+(configs/repro_stacked_mnist.py's two setups).
+
 A run is finished when its workdir holds the checkpoint of step
 `num_train_steps` (orbax commits a checkpoint by renaming its directory, so a
 step directory is complete). Exit codes would not do: a preempted run saves
@@ -143,7 +148,11 @@ class Run:
 
 
 def default_sweep_dir(config_path: str) -> str:
-  base = os.path.splitext(os.path.basename(config_path.split(':')[0]))[0]
+  """runs/sweeps/<config name>, or <config name>_<argument> for `path:arg`."""
+  path, _, argument = config_path.partition(':')
+  base = os.path.splitext(os.path.basename(path))[0]
+  if argument:
+    base += '_' + _UNSAFE.sub('_', argument)
   return os.path.join('runs', 'sweeps', base)
 
 
@@ -168,7 +177,7 @@ def expand(config_path: str, sweep_dir: str) -> List[Run]:
     raise SweepError(f'{config_path} defines no sweep(); add one returning a '
                      'list of override dicts (see gan_jax/sweep_plan.py)')
   base = module.get_config(argument) if argument else module.get_config()
-  entries = module.sweep()
+  entries = module.sweep(argument) if argument else module.sweep()
   if not entries or not all(isinstance(e, Mapping) for e in entries):
     raise SweepError(f'sweep() of {config_path} must return a non-empty list '
                      'of dicts')

@@ -1,7 +1,8 @@
 """The update step that plays the GAN game, as its two named moves.
 
 `train_step(state, images) -> (state, metrics)` makes `n_critic`
-discriminator moves, each on its own real batch, then one generator move:
+discriminator moves, each on its own real batch, then `n_generator` (usually
+one) generator moves:
 the alternating gradient play of Goodfellow et al. 2014, Algorithm 1
 (`config.update_order='simultaneous'`: one D move and one G move from the same
 state, as ALI's and PacGAN's code do). Each
@@ -76,7 +77,8 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
   """
   z_key, real_key, fake_key, gp_key = jax.random.split(key, 4)
   real = input_pipeline.preprocess(real_u8, config.data.image_size)
-  z = layers.sample_latent(z_key, real.shape[0], config.model.latent_dim, axis_name)
+  z = layers.sample_latent(z_key, real.shape[0], config.model.latent_dim, axis_name,
+                           config.model.get('latent_distribution', 'normal'))
   fake, g_batch_stats = generate(gan, state.g_params, state.g_batch_stats, z)
   # D's inputs are packs of `gan.pack` examples (PacGAN); penalties act on
   # D's input space, so they interpolate and differentiate packs.
@@ -133,7 +135,7 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
   """
   z_key, fake_key, real_key = jax.random.split(key, 3)
   z = layers.sample_latent(z_key, real_u8.shape[0], config.model.latent_dim,
-                           axis_name)
+                           axis_name, config.model.get('latent_distribution', 'normal'))
 
   def loss_fn(g_params):
     fake, g_stats = generate(gan, g_params, state.g_batch_stats, z)
@@ -171,9 +173,10 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
   """The pure update step `(state, images) -> (state, metrics)`.
 
   `images`: this device's real examples [n_critic, local_batch,
-  *stored_shape], one batch per discriminator move; the generator move reuses
-  the last. Metrics are device-global means (over the n_critic moves for D's):
-  those of the two moves, and d_param_norm.
+  *stored_shape], one batch per discriminator move; the generator moves
+  reuse the last. Metrics are device-global means (over the n_critic moves
+  for D's, the n_generator moves for G's): those of the two moves, and
+  d_param_norm.
   """
 
   def train_step(state: GANState, images: jax.Array):
@@ -203,9 +206,15 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
         state, metrics = discriminator_move(state, images[k], d_keys[k], gan,
                                             config, axis_name)
         d_metrics.append(metrics)
-      state, g_metrics = generator_move(state, images[-1],
-                                        jax.random.fold_in(step_key, 1), gan,
-                                        config, axis_name)
+      g_metrics = []
+      for j in range(config.get('n_generator', 1)):
+        # Extra G moves (PacGAN's VEEGAN setup makes two) get their own keys;
+        # the first keeps the key of the one-move step.
+        g_key = jax.random.fold_in(step_key, 1 if j == 0 else 1 + 0x100 * j)
+        state, metrics = generator_move(state, images[-1], g_key, gan, config,
+                                        axis_name)
+        g_metrics.append(metrics)
+      g_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *g_metrics)
     metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics)
     metrics.update(g_metrics, d_param_norm=optax.tree.norm(state.d_params))
     return (state.replace(step=state.step + 1),

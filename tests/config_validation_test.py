@@ -62,6 +62,8 @@ def test_each_range_refuses_outside_and_accepts_inside(key):
     if key == 'steps_per_dispatch':  # the intervals must be its multiples
       config.log_every_steps = config.sample_every_steps = 0
       config.checkpoint_every_steps = config.eval_every_steps = 0
+    if key == 'model.pack':  # the batch must split into packs
+      config.batch_size = value
     config.update_from_flattened_dict({key: value})
     config_validation.validate(config)
   for value in outside:

@@ -267,14 +267,3 @@ def test_a_mixture_geometry_out_of_range_is_one_line(dataset, mog, message):
   with pytest.raises(ConfigError) as error:
     datasets.mixture(data_config(dataset, mog=mog))
   assert str(error.value) == message
-
-
-def test_unset_mixture_keys_keep_the_defaults_and_set_foreign_ones_are_refused():
-  # One config carries both mixtures' keys (configs/repro_pacgan_2d.py); a
-  # run sets those of its target.
-  centers, std = datasets.mixture(data_config(
-      'mog_grid', mog=dict(num_modes=25, radius=None, spacing=1.0, std=None)))
-  np.testing.assert_allclose(centers, datasets.grid_centers(5, 1.0))
-  assert std == datasets.GRID_STD
-  with pytest.raises(ConfigError, match=r"keys \['radius'\] that mog_grid does not use"):
-    datasets.mixture(data_config('mog_grid', mog=dict(radius=1.0, spacing=None)))

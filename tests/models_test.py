@@ -168,3 +168,51 @@ def test_maxout_is_the_max_over_each_units_pieces():
   affine = x @ np.asarray(dense['kernel']) + np.asarray(dense['bias'])   # [5, 12]
   np.testing.assert_allclose(layer.apply(params, x),
                              affine.reshape(5, 3, 4).max(axis=-1), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('family,ratio,pack,g_count,d_count', [
+    # By hand from fjxmlzn/PacGAN's stacked_MNIST_experiments model.py files
+    # (DCGAN-tensorflow layers: biases everywhere, batch norm with scale and
+    # offset per channel): VEEGAN setup G 206,848 + 1,024 + 3,277,056 + 512
+    # + 819,328 + 256 + 204,864 + 128 + 4,803; D 4,864 + 204,928 + 256 +
+    # 819,456 + 512 + 3,277,312 + 1,024 + 2,049. Packing widens D's first
+    # conv by 5*5*3*64 per extra sample.
+    ('dcgan_veegan', 0.25, 1, 4_514_819, 4_310_401),
+    ('dcgan_veegan', 0.25, 2, 4_514_819, 4_310_401 + 4_800),
+    ('dcgan_unrolled', 0.25, 1, 287_875, 585),
+    ('dcgan_unrolled', 0.5, 1, 287_875, 1_889),
+    ('dcgan_unrolled', 0.25, 3, 287_875, 585 + 2 * 54),
+])
+def test_stacked_mnist_dcgans_have_the_reference_parameter_counts(
+    family, ratio, pack, g_count, d_count):
+  config = ml_collections.ConfigDict(dict(
+      generator=family, discriminator=family, d_width_ratio=ratio,
+      conv_impl='auto', compute_dtype='float32'))
+  generator, discriminator = models.build(config, (28, 28, 3))
+  z = jnp.zeros((2, 100 if family == 'dcgan_veegan' else 256))
+  g_vars = generator.init(jax.random.PRNGKey(0), z, train=False)
+  assert generator.apply(g_vars, z, train=False).shape == (2, 28, 28, 3)
+  d_vars = discriminator.init(jax.random.PRNGKey(0), jnp.zeros((2, 28, 28, 3 * pack)),
+                              train=False)
+  assert param_count(g_vars['params']) == g_count
+  assert param_count(d_vars['params']) == d_count
+
+
+@pytest.mark.parametrize('in_size,out_size,kernel', [(2, 4, 5), (4, 7, 5), (7, 14, 5),
+                                                     (4, 7, 3), (14, 28, 3)])
+def test_transpose_padding_inverts_tf_same_convolution(in_size, out_size, kernel):
+  # TF's conv2d_transpose(output_shape=out) is the input gradient of the
+  # 'SAME' conv out -> in: so is the padded flax ConvTranspose, exactly.
+  from gan_jax.models import stacked_dcgan
+  pads = stacked_dcgan.transpose_pads(in_size, out_size, kernel, 2)
+  w = jax.random.normal(jax.random.PRNGKey(0), (kernel, kernel, 2, 3))
+  conv = lambda x: jax.lax.conv_general_dilated(
+      x, w, (2, 2), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  y = jax.random.normal(jax.random.PRNGKey(1), (1, in_size, in_size, 3))
+  _, vjp = jax.vjp(conv, jnp.zeros((1, out_size, out_size, 2)))
+  expected = vjp(y)[0]
+  got = jax.lax.conv_transpose(y, w, (2, 2), (pads, pads),
+                               dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+                               transpose_kernel=True)
+  assert got.shape == (1, out_size, out_size, 2)
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

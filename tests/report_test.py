@@ -129,3 +129,18 @@ def test_report_command_prints_the_table(tmp_path, repo_dir):
                           cwd=repo_dir, capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stdout.splitlines()[2] == '| loss.name=hinge | 3 | 1.2 ± 0.2 |'
+
+
+def test_at_step_tabulates_the_runs_as_they_were_then(tmp_path):
+  _fake_sweep(str(tmp_path))
+  text = report.report(str(tmp_path), metrics=['fid', 'loss_d'], at_step=5)
+  lines = text.splitlines()
+  # hinge at step 5: fid 50, 40, 30; loss_d 5, 6, 7. b1 reached step 5, so
+  # minimax has 2 seeds; b2 never started.
+  assert lines[2] == '| loss.name=hinge | 3 | 40 ± 10 | 6 ± 1 |'
+  assert lines[3] == '| loss.name=minimax | 2 | 30.5 ± 42 | 5 ± 0 |'   # fid 60, 1
+  assert '- b2: no metrics.jsonl (not started?)' in lines
+  assert (tmp_path / 'report_step5.md').read_text() == text
+  assert not (tmp_path / 'report.md').exists()
+  # Past the runs' last step, every run is unfinished.
+  assert '- a0: unfinished: step 10/11' in report.report(str(tmp_path), at_step=11)

@@ -88,7 +88,8 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     g_params = state.ema_g_params if params == 'ema' else state.g_params
     bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
     sample = evaluator_lib.generator_sampler(gan, g_params, state.g_batch_stats,
-                                             config.model.latent_dim, bn_stats)
+                                             config.model.latent_dim, bn_stats,
+                                             config.model.get('latent_distribution', 'normal'))
     results = evaluator(sample, evaluator_lib.latent_key(seed))
   report = dict(
       workdir=os.path.abspath(workdir), checkpoint=checkpoint, step=step,

@@ -156,14 +156,16 @@ def generator_apply(gan, bn_stats: str) -> Callable:
 
 
 def generator_sampler(gan, params, batch_stats, latent_dim: int,
-                      bn_stats: str = 'batch') -> SampleFn:
+                      bn_stats: str = 'batch',
+                      latent_distribution: str = 'normal') -> SampleFn:
   """`sample(key, n)`: n generator outputs, float32 numpy, in chunks of
-  1,000 (batch norm: see `generator_apply`)."""
+  1,000 (batch norm: see `generator_apply`; z: `layers.sample_latent`)."""
   apply = generator_apply(gan, bn_stats)
 
   @jax.jit
   def chunk(params, batch_stats, key):
-    z = layers.sample_latent(key, _SAMPLE_CHUNK, latent_dim)
+    z = layers.sample_latent(key, _SAMPLE_CHUNK, latent_dim,
+                             distribution=latent_distribution)
     return apply(params, batch_stats, z)
 
   def sample(key: jax.Array, n: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import dcgan, dcgan64, layers, mlp, mlp2d
+from gan_jax.models import dcgan, dcgan64, layers, mlp, mlp2d, stacked_dcgan
 
 
 # Every discriminator has the spectral normalisation option (Miyato et al. 2018).
@@ -78,9 +78,23 @@ def _mlp2d(model_config, image_shape, axis_name):
                               dtype=dtype, **d_kwargs))
 
 
+def _dcgan_veegan(model_config, image_shape, axis_name):
+  return stacked_dcgan.veegan(
+      image_shape[-1], axis_name=axis_name, conv_impl=model_config.conv_impl,
+      spectral_norm=_spectral_norm(model_config), dtype=compute_dtype(model_config))
+
+
+def _dcgan_unrolled(model_config, image_shape, axis_name):
+  return stacked_dcgan.unrolled(
+      image_shape[-1], model_config.get('d_width_ratio', 0.25),
+      axis_name=axis_name, conv_impl=model_config.conv_impl,
+      spectral_norm=_spectral_norm(model_config), dtype=compute_dtype(model_config))
+
+
 # name -> builder(model_config, image_shape, axis_name) -> (generator, discriminator)
 _FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'mlp': _mlp,
-             'mlp2d': _mlp2d}
+             'mlp2d': _mlp2d, 'dcgan_veegan': _dcgan_veegan,
+             'dcgan_unrolled': _dcgan_unrolled}
 MODEL_NAMES = tuple(sorted(_FAMILIES))
 
 

@@ -34,11 +34,22 @@ def per_example_keys(key: jax.Array, local_batch: int,
   return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids)
 
 
+LATENT_DISTRIBUTIONS = ('normal', 'uniform')
+
+
 def sample_latent(key: jax.Array, local_batch: int, latent_dim: int,
-                  axis_name: Optional[str] = None) -> jax.Array:
-  """Standard normal latent codes z, float32 [local_batch, latent_dim]."""
+                  axis_name: Optional[str] = None,
+                  distribution: str = 'normal') -> jax.Array:
+  """Latent codes z, float32 [local_batch, latent_dim]: standard normal, or
+  uniform on [-1, 1) (`distribution='uniform'`, DCGAN-tensorflow's and so
+  PacGAN's Stacked-MNIST code). Each example's code depends only on `key`
+  and its global index."""
   keys = per_example_keys(key, local_batch, axis_name)
-  return jax.vmap(lambda k: jax.random.normal(k, (latent_dim,)))(keys)
+  if distribution == 'uniform':
+    draw = lambda k: jax.random.uniform(k, (latent_dim,), minval=-1.0, maxval=1.0)
+  else:
+    draw = lambda k: jax.random.normal(k, (latent_dim,))
+  return jax.vmap(draw)(keys)
 
 
 class ExampleDropout(nn.Module):
