@@ -59,6 +59,11 @@ for _player in ('optimizer_g', 'optimizer_d'):
       f'{_player}.b1': (0.0, 1.0, True, False, False),
       f'{_player}.b2': (0.0, 1.0, True, False, False),
       f'{_player}.eps': (0.0, _INF, True, False, False),
+      f'{_player}.decay_rate': (0.0, 1.0, False, True, False),
+      f'{_player}.decay_steps': (1, _INF, True, False, True),
+      f'{_player}.end_learning_rate': (0.0, _INF, True, False, False),
+      f'{_player}.b1_final': (0.0, 1.0, True, False, False),
+      f'{_player}.b1_ramp_steps': (0, _INF, True, False, True),
   })
 _CHOICES = {
     'nonfinite': ('stop', 'rollback'),
@@ -67,6 +72,8 @@ _CHOICES = {
     'best_mode': ('min', 'max'),
     'eval.params': ('ema', 'raw'),
     'eval.bn_stats': evaluator_lib.BN_STATS,
+    'optimizer_g.schedule': optimizers.SCHEDULES,
+    'optimizer_d.schedule': optimizers.SCHEDULES,
 }
 
 

@@ -1,4 +1,17 @@
-"""Optax optimisers for G and D, built from `config.optimizer_g/_d`."""
+"""Optax optimisers for G and D, built from `config.optimizer_g/_d`.
+
+Each optimiser's learning rate follows `schedule`, counted in that player's
+own updates (D makes n_critic per step):
+  constant     learning_rate;
+  exponential  learning_rate * decay_rate^t, floored at end_learning_rate (the
+               ExponentialDecay of pylearn2 that Goodfellow et al. 2014 used,
+               decay_rate = 1 / 1.000004);
+  cosine       from learning_rate to end_learning_rate over `decay_steps`
+               (Loshchilov & Hutter 2017, without restarts).
+SGD's momentum (b1) may ramp linearly to b1_final over b1_ramp_steps updates
+(pylearn2's MomentumAdjustor; 0 = constant).
+"""
+import math
 from typing import Optional
 
 import jax
@@ -23,11 +36,40 @@ def weight_clipping(clip_value: float) -> optax.GradientTransformation:
   return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
 
 
+def _sgd(c, lr):
+  ramp = c.get('b1_ramp_steps', 0)
+  if not ramp:
+    return optax.sgd(lr, momentum=c.b1 or None)
+  momentum = optax.linear_schedule(c.b1, c.get('b1_final', c.b1), ramp)
+  return optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=momentum)
+
+
 _OPTIMIZERS = {
-    'adam': lambda c: optax.adam(c.learning_rate, b1=c.b1, b2=c.b2, eps=c.eps),
-    'rmsprop': lambda c: optax.rmsprop(c.learning_rate, decay=c.b2, eps=c.eps),
-    'sgd': lambda c: optax.sgd(c.learning_rate, momentum=c.b1 or None),
+    'adam': lambda c, lr: optax.adam(lr, b1=c.b1, b2=c.b2, eps=c.eps),
+    'rmsprop': lambda c, lr: optax.rmsprop(lr, decay=c.b2, eps=c.eps),
+    'sgd': _sgd,
 }
+SCHEDULES = ('constant', 'exponential', 'cosine')
+
+
+def learning_rate(opt_config: ml_collections.ConfigDict):
+  """The learning rate of `opt_config`: a float, or an optax schedule of the
+  update count. Raises ConfigError for an unknown schedule."""
+  name = opt_config.get('schedule', 'constant')
+  lr = opt_config.learning_rate
+  end = opt_config.get('end_learning_rate', 0.0)
+  if name == 'constant':
+    return lr
+  if name == 'exponential':
+    # exp(t log r) with log r taken in float64: optax's r ** t in float32
+    # rounds r = 1 / 1.000004 by 3e-8, 0.1 % of the rate after 10^5 updates.
+    log_rate = math.log(opt_config.decay_rate)
+    return lambda count: jnp.maximum(lr * jnp.exp(count * log_rate), end)
+  if name == 'cosine':
+    return optax.cosine_decay_schedule(lr, opt_config.decay_steps,
+                                       alpha=end / lr)
+  raise ConfigError(f"unknown optimizer schedule '{name}'; valid: "
+                    f"{', '.join(SCHEDULES)}")
 
 
 def check_name(name: str, key: str = 'optimizer') -> None:
@@ -46,7 +88,7 @@ def create(opt_config: ml_collections.ConfigDict,
   if not opt_config.learning_rate > 0:
     raise ConfigError(f'optimizer learning_rate must be > 0, got '
                       f'{opt_config.learning_rate}')
-  tx = _OPTIMIZERS[opt_config.name](opt_config)
+  tx = _OPTIMIZERS[opt_config.name](opt_config, learning_rate(opt_config))
   if weight_clip:
     tx = optax.chain(tx, weight_clipping(weight_clip))
   return tx

@@ -216,3 +216,33 @@ def test_transpose_padding_inverts_tf_same_convolution(in_size, out_size, kernel
                                transpose_kernel=True)
   assert got.shape == (1, out_size, out_size, 2)
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_goodfellow2014_networks_match_the_reference_counts_and_function():
+  # goodfeli/adversarial mnist.yaml: G 100-1200-1200-784 ReLU + sigmoid on
+  # z ~ U(-sqrt3, sqrt3); D maxout 240 x 5, twice, then one sigmoid unit.
+  config = ml_collections.ConfigDict(dict(
+      generator='maxout_mlp', discriminator='maxout_mlp', conv_impl='auto',
+      compute_dtype='float32'))
+  generator, discriminator = models.build(config, (28, 28, 1))
+  z = np.random.default_rng(0).uniform(-1, 1, (4, 100)).astype(np.float32)
+  g_vars = generator.init(jax.random.PRNGKey(0), z, train=False)
+  d_vars = discriminator.init(jax.random.PRNGKey(1), jnp.zeros((2, 28, 28, 1)), train=False)
+  assert param_count(g_vars['params']) == 2_503_984
+  assert param_count(d_vars['params']) == 1_231_441
+  p = jax.tree.map(np.asarray, g_vars['params'])
+  assert np.abs(p['Dense_0']['kernel']).max() <= 0.05
+  # The paper's sigmoid output on z * sqrt(3), mapped from [0, 1] to [-1, 1].
+  h = np.maximum(np.sqrt(3) * z @ p['Dense_0']['kernel'] + p['Dense_0']['bias'], 0)
+  h = np.maximum(h @ p['Dense_1']['kernel'] + p['Dense_1']['bias'], 0)
+  a = h @ p['Dense_2']['kernel'] + p['Dense_2']['bias']
+  expected = 2 / (1 + np.exp(-a)) - 1
+  np.testing.assert_allclose(generator.apply(g_vars, z, train=False).reshape(4, -1),
+                             expected, rtol=1e-4, atol=1e-5)
+  # Dropout only while training: inference is deterministic, training not.
+  x = jnp.ones((2, 28, 28, 1))
+  rngs = lambda k: {'dropout': jax.random.PRNGKey(k)}
+  np.testing.assert_array_equal(discriminator.apply(d_vars, x, train=False),
+                                discriminator.apply(d_vars, x, train=False))
+  assert not np.allclose(discriminator.apply(d_vars, x, train=True, rngs=rngs(0)),
+                         discriminator.apply(d_vars, x, train=True, rngs=rngs(1)))

@@ -69,7 +69,10 @@ def test_select_sigma_recovers_the_missing_variance():
   rng = np.random.default_rng(4)
   samples = rng.standard_normal((5000, 1))
   validation = np.sqrt(2.0) * rng.standard_normal((5000, 1))
-  assert parzen.select_sigma(samples, validation, sigmas=[0.25, 1.0, 2.0]) == 1.0
+  sigma, validation_ll = parzen.select_sigma(samples, validation, sigmas=[0.25, 1.0, 2.0])
+  assert sigma == 1.0
+  assert validation_ll == pytest.approx(
+      parzen.parzen_log_likelihood(samples, validation, 1.0).mean(), rel=1e-9)
 
 
 def test_parzen_estimate_reports_the_selected_sigma():
@@ -82,6 +85,7 @@ def test_parzen_estimate_reports_the_selected_sigma():
   test_ll = parzen.parzen_log_likelihood(samples, test, result['sigma'])
   assert result['mean'] == pytest.approx(test_ll.mean(), rel=1e-6)
   assert result['stderr'] == pytest.approx(test_ll.std(ddof=1) / np.sqrt(120), rel=1e-6)
+  assert result['validation'] == pytest.approx(max(mean_validation), rel=1e-9)
 
 
 def test_rejects_bad_inputs():

@@ -264,7 +264,8 @@ class Evaluator:
       estimate = parzen.parzen_estimate(_unit_pixels_from_model(samples),
                                         self._ref.validation, self._ref.test)
       results.update(parzen=estimate['mean'], parzen_stderr=estimate['stderr'],
-                     parzen_sigma=estimate['sigma'])
+                     parzen_sigma=estimate['sigma'],
+                     parzen_validation=estimate['validation'])
     return results
 
 

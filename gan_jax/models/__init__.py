@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import dcgan, dcgan64, layers, mlp, mlp2d, stacked_dcgan
+from gan_jax.models import (dcgan, dcgan64, layers, maxout_mlp, mlp, mlp2d,
+                            stacked_dcgan)
 
 
 # Every discriminator has the spectral normalisation option (Miyato et al. 2018).
@@ -91,10 +92,18 @@ def _dcgan_unrolled(model_config, image_shape, axis_name):
       spectral_norm=_spectral_norm(model_config), dtype=compute_dtype(model_config))
 
 
+def _maxout_mlp(model_config, image_shape, axis_name):
+  dtype = compute_dtype(model_config)
+  return (maxout_mlp.Generator(image_shape=tuple(image_shape), dtype=dtype),
+          maxout_mlp.Discriminator(axis_name=axis_name,
+                                   spectral_norm=_spectral_norm(model_config),
+                                   dtype=dtype))
+
+
 # name -> builder(model_config, image_shape, axis_name) -> (generator, discriminator)
 _FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'mlp': _mlp,
              'mlp2d': _mlp2d, 'dcgan_veegan': _dcgan_veegan,
-             'dcgan_unrolled': _dcgan_unrolled}
+             'dcgan_unrolled': _dcgan_unrolled, 'maxout_mlp': _maxout_mlp}
 MODEL_NAMES = tuple(sorted(_FAMILIES))
 
 

@@ -1,0 +1,77 @@
+"""The MNIST networks of the original GAN paper (Goodfellow et al. 2014).
+
+As in its code (goodfeli/adversarial, mnist.yaml; pylearn2 layers):
+  G: z [100] -> Dense 1200 -> ReLU -> Dense 1200 -> ReLU -> Dense 784 ->
+     sigmoid, weights U(-0.05, 0.05), biases 0. z ~ U(-sqrt 3, sqrt 3)^100
+     (unit variance): this module takes z ~ U[-1, 1) (latent_distribution
+     'uniform') and scales it by sqrt 3 itself. The sigmoid's [0, 1] output
+     is mapped to gan_jax's pixel range [-1, 1] as 2 sigmoid(a) - 1 =
+     tanh(a / 2), the same function of the same parameters.
+  D: dropout (keep 0.8) -> Maxout 240 units x 5 pieces -> dropout (keep 0.5)
+     -> Maxout 240 x 5 -> dropout (keep 0.5) -> Dense 1 (a logit; the paper's
+     sigmoid is in the loss), weights U(-0.005, 0.005), biases 0. Dropout is
+     on whenever D trains, including in G's loss (no_drop_in_d_for_g False).
+Not reproduced: G's output bias initialised to the logit of the training
+pixels' mean (init_sigmoid_bias_from_marginals) -- it starts at 0.
+
+Parameters: G 2,503,984 (121,200 + 1,441,200 + 941,584); D 1,231,441
+(942,000 + 289,200 + 241).
+"""
+import math
+from typing import Any, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+from gan_jax.models import layers
+from gan_jax.models.mlp2d import Maxout
+
+
+def _uniform(scale: float):
+  """U(-scale, scale), pylearn2's `irange` initialisation."""
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -scale, scale)
+  return init
+
+
+class Generator(nn.Module):
+  """z [B, latent_dim] in [-1, 1) -> images [B, *image_shape] in [-1, 1]."""
+  image_shape: Sequence[int] = (28, 28, 1)
+  hidden: Sequence[int] = (1200, 1200)
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+    del train  # no batch norm, no dropout
+    init = _uniform(0.05)
+    x = z * math.sqrt(3.0)
+    for features in self.hidden:
+      x = nn.relu(nn.Dense(features, kernel_init=init, dtype=self.dtype)(x))
+    x = nn.Dense(math.prod(self.image_shape), kernel_init=init, dtype=self.dtype)(x)
+    return jnp.tanh(0.5 * x).astype(jnp.float32).reshape(z.shape[0], *self.image_shape)
+
+
+class Discriminator(nn.Module):
+  """images [B, H, W, C] in [-1, 1] -> logits [B]."""
+  units: int = 240
+  pieces: int = 5
+  num_layers: int = 2
+  input_dropout: float = 0.2    # drop rates: keep 0.8 of the pixels
+  hidden_dropout: float = 0.5
+  axis_name: Optional[str] = None
+  spectral_norm: bool = False
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
+    init = _uniform(0.005)
+    x = x.reshape(x.shape[0], -1)
+    for i in range(self.num_layers):
+      rate = self.input_dropout if i == 0 else self.hidden_dropout
+      x = layers.ExampleDropout(rate, self.axis_name)(x, deterministic=not train)
+      x = sn(Maxout(self.units, self.pieces, init, self.dtype))(x)
+    x = layers.ExampleDropout(self.hidden_dropout, self.axis_name)(
+        x, deterministic=not train)
+    return sn(nn.Dense(1, kernel_init=init, dtype=self.dtype))(x)[:, 0].astype(jnp.float32)
