@@ -32,4 +32,4 @@ def get_config():
 
 
 def sweep():
-  return sweep_plan.product({'ema_decay': (0.0, 0.99, 0.999)}, seed=(0, 1, 2))
+  return sweep_plan.product({'ema_decay': (0.0, 0.999)}, seed=(0, 1, 2))

@@ -106,6 +106,21 @@ def test_expand_checks_every_override_against_the_config(tmp_path):
     sweep_plan.expand(str(tmp_path / 'plain.py'), str(tmp_path))
 
 
+def test_a_config_argument_reaches_sweep_and_names_the_sweep_dir():
+  runs = sweep_plan.expand('configs/repro_pacgan_2d.py:ring,20000', 'sweep')
+  assert [r.name for r in runs[:2]] == ['batch_size=100,model.pack=1,seed=0',
+                                        'batch_size=100,model.pack=1,seed=1']
+  assert {r.num_train_steps for r in runs} == {20_000} and len(runs) == 12
+  assert sweep_plan.default_sweep_dir('configs/repro_pacgan_2d.py:ring,20000') == \
+      os.path.join('runs', 'sweeps', 'repro_pacgan_2d_ring,20000')
+  assert sweep_plan.default_sweep_dir('configs/ablation_mog.py') == \
+      os.path.join('runs', 'sweeps', 'ablation_mog')
+  unrolled = sweep_plan.expand('configs/repro_stacked_mnist.py:unrolled', 'sweep')
+  assert len(unrolled) == 2 * 4 * 3
+  assert unrolled[-1].overrides == {'model.d_width_ratio': 0.5, 'model.pack': 4,
+                                    'batch_size': 512, 'seed': 2}
+
+
 def _flat(config):
   return workdir_lib.flatten(json.loads(config.to_json_best_effort()))
 
@@ -118,12 +133,17 @@ def test_shipped_ablations_expand_to_registered_objectives():
   assert len(mnist) == len(ablation_mnist.OBJECTIVES) * 3 == 18
   assert set(ablation_mnist.OBJECTIVES) <= set(losses.OBJECTIVES)
   # The grid runs train configs/mog_grid.py, but for data.mog (whose values
-  # are the grid's defaults).
+  # are the grid's defaults) and the sweep's dispatch of 1,000 steps.
   grid = ablation_mog.get_config()
   grid.update_from_flattened_dict(ablation_mog.DATASETS[1])
   expected = {k: v for k, v in _flat(mog_grid.get_config()).items()
               if not k.startswith('data.mog.')}
+  expected.update(log_every_steps=1000, steps_per_dispatch=1000)
   assert _flat(grid) == expected
+  fgan = sweep_plan.expand('configs/ablation_mog.py:fgan', 'sweep')
+  assert len(fgan) == 2 * 7 * 3
+  assert {r.overrides['loss.name'] for r in fgan} == set(ablation_mog.FGAN_OBJECTIVES)
+  assert set(ablation_mog.FGAN_OBJECTIVES) <= set(losses.OBJECTIVES)
 
 
 # -------------------------------------------------------------- status ----
