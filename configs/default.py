@@ -9,11 +9,12 @@ def optimizer(learning_rate: float, b1: float = 0.9, b2: float = 0.999,
   constant learning rate and momentum: schedule ('constant', 'exponential',
   'cosine'), decay_rate (exponential, per update), decay_steps (cosine),
   end_learning_rate (the floor / final value), b1_final and b1_ramp_steps
-  (SGD momentum ramped linearly from b1; 0 steps = constant)."""
+  (SGD momentum ramped linearly from b1 to b1_final, unset = b1; 0 steps =
+  constant)."""
   config = ml_collections.ConfigDict(dict(
       name=name, learning_rate=learning_rate, b1=b1, b2=b2, eps=1e-8,
       schedule='constant', decay_rate=1.0, decay_steps=1, end_learning_rate=0.0,
-      b1_final=b1, b1_ramp_steps=0))
+      b1_final=config_dict.placeholder(float), b1_ramp_steps=0))
   config.update(schedule)
   return config
 

@@ -40,7 +40,8 @@ def _sgd(c, lr):
   ramp = c.get('b1_ramp_steps', 0)
   if not ramp:
     return optax.sgd(lr, momentum=c.b1 or None)
-  momentum = optax.linear_schedule(c.b1, c.get('b1_final', c.b1), ramp)
+  final = c.b1 if c.get('b1_final') is None else c.b1_final
+  momentum = optax.linear_schedule(c.b1, final, ramp)
   return optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=momentum)
 
 

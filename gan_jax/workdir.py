@@ -27,8 +27,20 @@ EXECUTION_KEYS = (
     'model.conv_impl', 'steps_per_dispatch', 'xla_cpu_tuning',
 )
 # Keys added after runs were saved without them: a saved config that lacks
-# one has the value the code used before the key existed.
-ADDED_KEYS = {'model.compute_dtype': 'float32'}
+# one has the value the code used before the key existed (compared only when
+# the new config has the key: the mixtures' model keys are theirs alone).
+ADDED_KEYS = {
+    'model.compute_dtype': 'float32',
+    'model.pack': 1, 'model.latent_distribution': 'normal',
+    'update_order': 'alternating', 'n_generator': 1,
+    'model.bn_momentum': 0.9, 'model.bn_epsilon': 1e-5,
+    'model.d_maxout_pieces': 0, 'model.init_std': 0.0,
+}
+for _player in ('optimizer_g', 'optimizer_d'):
+  ADDED_KEYS.update({
+      f'{_player}.schedule': 'constant', f'{_player}.decay_rate': 1.0,
+      f'{_player}.decay_steps': 1, f'{_player}.end_learning_rate': 0.0,
+      f'{_player}.b1_final': None, f'{_player}.b1_ramp_steps': 0})
 # What a run may change when it resumes (a prefix ending in '.' covers a
 # subtree): the execution, the budget, and what is measured along the way.
 RESUMABLE_KEYS = EXECUTION_KEYS + (
@@ -59,7 +71,10 @@ def _as_plain(config: ml_collections.ConfigDict) -> dict:
 
 def config_differences(saved: dict, config: ml_collections.ConfigDict) -> List[str]:
   """'key: old -> new' for each key that differs and may not change on resume."""
-  old, new = {**ADDED_KEYS, **flatten(saved)}, flatten(_as_plain(config))
+  old, new = flatten(saved), flatten(_as_plain(config))
+  for key, value in ADDED_KEYS.items():
+    if key in new and key not in old:
+      old[key] = value
   diffs = []
   for key in sorted(set(old) | set(new)):
     if any(key == k or (k.endswith('.') and key.startswith(k))
