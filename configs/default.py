@@ -59,8 +59,11 @@ def get_config() -> ml_collections.ConfigDict:
   # drift: the MNIST DCGAN's were a whole std off at step 1000 (measured),
   # and its 'running' samples nearly blank.
   config.eval.bn_stats = 'batch'
-  # Where the evaluator classifiers are cached; None: $GAN_JAX_CACHE or
-  # ~/.cache/gan_jax.
+  # The feature network of FID/KID/IS and the Stacked-MNIST modes: 'shipped'
+  # (the weights shipped with gan_jax: the same evaluator id everywhere, no
+  # training) or 'trained' (trained on this machine and cached in
+  # classifier_dir; None: $GAN_JAX_CACHE or ~/.cache/gan_jax).
+  config.eval.classifier = 'shipped'
   config.eval.classifier_dir = config_dict.placeholder(str)
 
   # On a non-finite loss, gradient or parameter: 'stop' (one-line error; the

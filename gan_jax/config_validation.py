@@ -15,6 +15,7 @@ import ml_collections
 from gan_jax import datasets, models, optimizers, state
 from gan_jax.models import layers
 from gan_jax.errors import ConfigError
+from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.evaluation import evaluator as evaluator_lib
 
 _INF = math.inf
@@ -72,6 +73,7 @@ _CHOICES = {
     'best_mode': ('min', 'max'),
     'eval.params': ('ema', 'raw'),
     'eval.bn_stats': evaluator_lib.BN_STATS,
+    'eval.classifier': classifier_lib.SOURCES,
     'optimizer_g.schedule': optimizers.SCHEDULES,
     'optimizer_d.schedule': optimizers.SCHEDULES,
 }

@@ -6,6 +6,9 @@
   --metrics     all | auto | fid,kid,is,pr,dc,parzen | modes
   --params      ema | raw generator parameters
   --bn_stats    batch | running: G's batch norm (default: the run's config)
+  --fid_infinity  sample counts, e.g. 5000,10000,...,50000: FID at each and
+                the extrapolated FID∞ (Chong & Forsyth 2020), for comparing
+                FIDs measured at different N
 
 Prints a table and writes DIR/eval/<step>.json (or data.json, init.json);
 settings other than the run's own evaluation's are added to the name, e.g.
@@ -45,7 +48,16 @@ def _define_flags() -> None:
   flags.DEFINE_enum('bn_stats', None, list(evaluator_lib.BN_STATS),
                     "G's batch norm when sampling: batch or running; default "
                     "the run's config.eval.bn_stats.")
+  flags.DEFINE_list('fid_infinity', [], 'Sample counts N for FID_N and FID∞, '
+                    'e.g. 5000,10000,20000,30000,40000,50000.')
   flags.mark_flags_as_required(['workdir'])
+
+
+def _sample_counts(values):
+  try:
+    return [int(v) for v in values]
+  except ValueError:
+    raise GanJaxError(f'--fid_infinity takes sample counts, got {",".join(values)}') from None
 
 
 def main(argv):
@@ -57,7 +69,8 @@ def main(argv):
   try:
     report = checkpoint_eval.evaluate_checkpoint(
         FLAGS.workdir, FLAGS.checkpoint, FLAGS.metrics, FLAGS.params,
-        FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed, FLAGS.bn_stats)
+        FLAGS.num_samples, FLAGS.data_dir, FLAGS.seed, FLAGS.bn_stats,
+        _sample_counts(FLAGS.fid_infinity))
   except GanJaxError as e:
     sys.exit(f'error: {e}')
   print(checkpoint_eval.format_report(report))

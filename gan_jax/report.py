@@ -11,7 +11,11 @@
                  to the full one
 
 A run's final numbers are its last evaluation record in metrics.jsonl and its
-last loss_d / loss_g. Runs that differ only in `seed` form one variant row:
+last loss_d / loss_g. Each evaluation record names its protocol (evaluator
+id, samples, reference, EMA/raw, batch-norm mode, latent seed); runs averaged
+into one row must share it but for the latent seed, which follows each run's
+seed -- else the report stops with one line -- and each table lists the
+protocols of its rows. Runs that differ only in `seed` form one variant row:
 mean ± sample standard deviation (n - 1) over its seeds, and n. Writes
 DIR/report.md (also printed), DIR/report.csv and DIR/report.png (mean over
 seeds vs step, the band spanning the seeds; needs matplotlib). Runs without
@@ -45,7 +49,9 @@ FLAGS = flags.FLAGS
 # model: they differ between otherwise identical runs.
 TIMING_KEYS = ('steps_per_s', 'interval_seconds', 'eval_seconds')
 # Keys of a metrics.jsonl record that are bookkeeping, not results.
-_NOT_METRICS = ('step',) + TIMING_KEYS
+_NOT_METRICS = ('step', 'protocol') + TIMING_KEYS
+# Protocol fields allowed to differ between the seeds of a variant.
+_PER_SEED_PROTOCOL = ('latent_seed',)
 _LOSSES = ('loss_d', 'loss_g')
 # Minutes in the training loop, from the logged intervals' lengths.
 _TRAIN_MINUTES = 'train_minutes'
@@ -67,6 +73,7 @@ class RunResult:
   last_step: int
   num_train_steps: Optional[int]
   problem: str = ''  # '' for a finished run, else what is missing
+  protocol: Optional[Dict[str, object]] = None  # of its last evaluation
 
 
 def _read_json(path: str) -> Optional[dict]:
@@ -136,6 +143,7 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   result.last_step = max((r['step'] for r in train + evals), default=0)
   if evals:
     result.final.update({k: v for k, v in evals[-1].items() if k not in _NOT_METRICS})
+    result.protocol = evals[-1].get('protocol')
   if train:
     result.final.update({k: train[-1][k] for k in _LOSSES if k in train[-1]})
     result.final[_TRAIN_MINUTES] = _train_minutes(train)
@@ -213,7 +221,26 @@ def group(results: Sequence[RunResult]) -> List[Variant]:
     key = {k: v for k, v in run.overrides.items() if k not in seed_keys}
     name = sweep_plan.run_name(key)
     variants.setdefault(name, Variant(name, key, [])).runs.append(run)
+  for variant in variants.values():
+    protocols = {}  # protocol -> the first run evaluated under it
+    for r in variant.runs:
+      protocols.setdefault(_protocol_text(r.protocol), r.name)
+    if len(protocols) > 1:
+      (a, run_a), (b, run_b) = list(protocols.items())[:2]
+      raise GanJaxError(
+          f'variant {variant.name}: runs {run_a} and {run_b} were evaluated under '
+          f'different protocols ({a} vs {b}); evaluate them again under one '
+          '(python -m gan_jax.evaluate) before averaging them')
   return list(variants.values())
+
+
+def _protocol_text(protocol: Optional[Dict[str, object]]) -> str:
+  """The protocol but its per-seed fields, as one line ('unrecorded' for runs
+  evaluated before protocols were recorded)."""
+  if not protocol:
+    return 'unrecorded'
+  return ', '.join(f'{k} {v}' for k, v in sorted(protocol.items())
+                   if k not in _PER_SEED_PROTOCOL)
 
 
 def default_metrics(results: Sequence[RunResult]) -> List[str]:
@@ -284,6 +311,9 @@ def markdown(parts: Sequence[Section], metrics: Sequence[str],
     for v in variants:
       cells = [_cell(v.values(m)) for m in metrics]
       lines.append(f'| {labels[v.name]} | {len(v.runs)} | ' + ' | '.join(cells) + ' |')
+    protocols = sorted({_protocol_text(v.runs[0].protocol) for v in variants})
+    if protocols != ['unrecorded']:
+      lines += [''] + [f'Protocol: {p}' for p in protocols]
   if left_out:
     lines += ['', f'Not in the table ({len(left_out)}):']
     lines += [f'- {r.name}: {r.problem}' for r in left_out]

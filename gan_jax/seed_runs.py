@@ -111,7 +111,8 @@ class Run:
     logging.info('%seval at step %d: %s', self.label, step,
                  ' '.join(f'{k} {v:.4g}' for k, v in results.items()))
     if self.writer:
-      self.writer.write_scalars(step, results, prefix='eval/')
+      self.writer.write_scalars(step, results, prefix='eval/',
+                                extra={'protocol': self.evaluator.protocol})
 
   def save(self, step: int, state: GANState) -> None:
     """A checkpoint of `state`, ranked by the last logged and evaluated values."""

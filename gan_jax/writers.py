@@ -128,10 +128,13 @@ class MetricWriter:
       os.replace(tmp, self._jsonl_path)
 
   def write_scalars(self, step: int, scalars: Mapping[str, float],
-                    prefix: str = '') -> None:
-    """One metrics.jsonl record {step, **scalars}; TensorBoard tags get
-    `prefix` (e.g. 'eval/' groups the quality metrics in their own panel)."""
-    record = {'step': int(step), **{k: float(v) for k, v in scalars.items()}}
+                    prefix: str = '', extra: Optional[Mapping[str, object]] = None) -> None:
+    """One metrics.jsonl record {step, **scalars, **extra}; TensorBoard tags
+    get `prefix` (e.g. 'eval/' groups the quality metrics in their own
+    panel). `extra`: JSON values for the record only (an evaluation's
+    protocol)."""
+    record = {'step': int(step), **{k: float(v) for k, v in scalars.items()},
+              **(extra or {})}
     with open(self._jsonl_path, 'a') as f:
       f.write(json.dumps(record) + '\n')
     with self._tb.as_default():

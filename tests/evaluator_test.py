@@ -31,6 +31,10 @@ def test_training_logs_mode_metrics_and_keeps_the_best_by_modes(ring_run):
   for r in records:
     assert 0 <= r['modes_covered'] <= 8 and 0 <= r['high_quality_fraction'] <= 1
     assert r['mode_score'] == r['modes_covered'] + r['high_quality_fraction']
+    # Every evaluation names what it depends on besides the model.
+    assert r['protocol'] == dict(evaluator='mog-closed-form', num_samples=2500,
+                                 params='ema', bn_stats='batch', latent_seed=0,
+                                 reference='mixture', centers=8, std=0.02)
   # Latest (8) plus the best by mode_score (ties: the later step).
   best = max(records, key=lambda r: (r['mode_score'], r['step']))['step']
   kept = sorted(int(d) for d in os.listdir(os.path.join(ring_run, 'checkpoints')))
@@ -46,6 +50,7 @@ def test_evaluate_scores_a_checkpoint_and_writes_json(ring_run):
   logged = [r for r in writers.read_metrics(ring_run) if r['step'] == 8 and
             'mode_score' in r][0]
   assert report['metrics']['mode_score'] == logged['mode_score']
+  assert saved['protocol'] == logged['protocol']
   best = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='best')
   assert best['metrics']['mode_score'] >= report['metrics']['mode_score']
 
@@ -74,6 +79,34 @@ def test_real_data_is_the_floor_and_untrained_generator_the_ceiling(ring_run):
   ceiling = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='init')['metrics']
   assert ceiling['mode_score'] < floor['mode_score']
   assert os.path.exists(os.path.join(ring_run, 'eval', 'data.json'))
+
+
+def test_fid_infinity_of_held_out_images(mnist_like_dir, tmp_path, repo_dir):
+  # The shipped MNIST evaluator on the generated stand-in's 512 training
+  # images, scored as samples against its test split.
+  from configs import mnist
+  config = mnist.get_config()
+  config.data.data_dir = mnist_like_dir
+  (tmp_path / 'config.json').write_text(config.to_json_best_effort())
+  report = checkpoint_eval.evaluate_checkpoint(
+      str(tmp_path), checkpoint='data', metrics='fid', num_samples=200,
+      fid_infinity_sizes=[100, 200, 400])
+  curve = report['fid_by_num_samples']
+  assert [c['num_samples'] for c in curve] == [100, 200, 400]
+  inverse = [1 / c['num_samples'] for c in curve]
+  slope, intercept = np.polyfit(inverse, [c['fid'] for c in curve], 1)
+  assert report['metrics']['fid_infinity'] == pytest.approx(intercept)
+  assert report['protocol']['evaluator'].startswith('mnist-cnn-v')
+  with pytest.raises(GanJaxError, match='only 512 held-out images for N up to 600'):
+    checkpoint_eval.evaluate_checkpoint(str(tmp_path), checkpoint='data', metrics='fid',
+                                        num_samples=200, fid_infinity_sizes=[300, 600])
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.evaluate', f'--workdir={tmp_path}',
+       '--checkpoint=data', '--metrics=kid', '--fid_infinity=100,200'],
+      cwd=repo_dir, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'error: --fid_infinity needs the fid metric')
 
 
 def test_evaluate_cli_prints_a_table(ring_run, repo_dir):
@@ -133,13 +166,13 @@ def mnist_evaluator(tfds_data_dir):
                                         num_steps=150, seed=0)
   quick = classifier_lib.Classifier(dataset='mnist', test_accuracy=0.0,
                                     variables=variables)
-  original = classifier_lib.load_or_train
-  classifier_lib.load_or_train = lambda *args, **kwargs: quick
+  original = classifier_lib.get
+  classifier_lib.get = lambda *args, **kwargs: quick
   try:
     evaluator = evaluator_lib.Evaluator(config, metrics=('fid', 'kid', 'is', 'pr', 'dc'),
                                         num_samples=5_000)
   finally:
-    classifier_lib.load_or_train = original
+    classifier_lib.get = original
   real = np.asarray(input_pipeline.preprocess(images[-5_000:]))
   return evaluator, real
 

@@ -144,3 +144,26 @@ def test_at_step_tabulates_the_runs_as_they_were_then(tmp_path):
   assert not (tmp_path / 'report.md').exists()
   # Past the runs' last step, every run is unfinished.
   assert '- a0: unfinished: step 10/11' in report.report(str(tmp_path), at_step=11)
+
+
+def test_runs_evaluated_under_different_protocols_are_not_averaged(tmp_path):
+  def protocol(evaluator, seed):
+    return dict(evaluator=evaluator, num_samples=10000, params='ema',
+                bn_stats='batch', latent_seed=seed, reference_split='test',
+                reference_size=10000)
+  base = dict(num_train_steps=10, loss=dict(name='hinge'))
+  for name, seed, evaluator in (('s0', 0, 'mnist-cnn-v1-aaa'), ('s1', 1, 'mnist-cnn-v1-aaa')):
+    records = _records([(10, 5.0 + seed)], 0.0)
+    records[-1]['protocol'] = protocol(evaluator, seed)
+    _fake_run(str(tmp_path), name, dict(base, seed=seed, data=dict(seed=seed)), records)
+  # Seeds differ in their latent seed only: averaged, the protocol listed.
+  text = report.report(str(tmp_path), metrics=['fid'])
+  assert '| base | 2 | 5.5 ± 0.71 |' in text
+  assert ('Protocol: bn_stats batch, evaluator mnist-cnn-v1-aaa, num_samples 10000, '
+          'params ema, reference_size 10000, reference_split test') in text
+  records = _records([(10, 9.0)], 0.0)
+  records[-1]['protocol'] = protocol('mnist-cnn-v1-bbb', 2)
+  _fake_run(str(tmp_path), 's2', dict(base, seed=2, data=dict(seed=2)), records)
+  with pytest.raises(GanJaxError, match=r'runs s0 and s2 were evaluated under '
+                     r'different protocols \(.*mnist-cnn-v1-aaa.* vs .*mnist-cnn-v1-bbb'):
+    report.report(str(tmp_path), metrics=['fid'])

@@ -5,18 +5,23 @@ the ceiling), `format_report` prints it.
 
 Image metrics live in the feature space of gan_jax's own classifier, not
 Inception's: compare them within gan_jax, not with published Inception-FIDs.
+Each report records its protocol (evaluator id, samples, reference, params,
+batch-norm mode, latent seed); `fid_infinity_sizes` adds FID at several
+sample counts and its extrapolation FID∞ (Chong & Forsyth 2020).
 """
 import json
 import os
 import time
-from typing import Optional
+from typing import Optional, Sequence
 
+import jax
 import ml_collections
 import numpy as np
 
 from gan_jax import checkpointing, datasets, input_pipeline
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import metrics as metrics_lib
 from gan_jax.state import build_gan, create_state
 
 
@@ -50,12 +55,15 @@ def held_out_real(config, num_samples: int, seed: int) -> np.ndarray:
 def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
              params: str = 'ema', num_samples: int = 0,
              data_dir: str = None, seed: Optional[int] = None,
-             bn_stats: Optional[str] = None) -> dict:
+             bn_stats: Optional[str] = None,
+             fid_infinity_sizes: Sequence[int] = ()) -> dict:
   """Scores `checkpoint` of the run in `workdir` (best | latest | a step |
   data: held-out real data, the floor | init: the untrained generator, the
   ceiling) with the metric groups `metrics`; returns the report and writes
-  it (see `_write_report`). Raises GanJaxError for a workdir that is not a
-  run, a missing checkpoint, or metrics that select nothing."""
+  it (see `_write_report`). With `fid_infinity_sizes` (sample counts N, e.g.
+  5000..50000) the report also holds FID at each N and FID∞, the intercept of
+  FID_N against 1/N. Raises GanJaxError for a workdir that is not a run, a
+  missing checkpoint, metrics that select nothing, or FID∞ without FID."""
   config = load_run_config(workdir)
   # By default the latent draws of the run's own evaluations.
   seed = config.seed if seed is None else seed
@@ -69,6 +77,11 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   evaluator_lib.check_num_samples(
       metric_names, num_samples or evaluator_lib.protocol_num_samples(config),
       '--num_samples')
+  sizes = sorted({int(n) for n in fid_infinity_sizes})
+  if sizes and ('fid' not in metric_names or len(sizes) < 2 or sizes[0] < 2):
+    raise GanJaxError('--fid_infinity needs the fid metric and two or more sample '
+                      f'counts >= 2, got metrics {",".join(metric_names)} and '
+                      f'counts {sizes}')
   evaluator = evaluator_lib.Evaluator(config, metric_names, num_samples)
   start = time.perf_counter()
   step = None
@@ -91,12 +104,28 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
                                              config.model.latent_dim, bn_stats,
                                              config.model.get('latent_distribution', 'normal'))
     results = evaluator(sample, evaluator_lib.latent_key(seed))
+  curve = None
+  if sizes:
+    generated = (held_out_real(config, sizes[-1], seed + 1) if checkpoint == 'data'
+                 else sample(jax.random.fold_in(evaluator_lib.latent_key(seed), 1),
+                             sizes[-1]))
+    if len(generated) < sizes[-1]:
+      raise GanJaxError(f'--fid_infinity: only {len(generated)} held-out images for '
+                        f'N up to {sizes[-1]}')
+    results['fid_infinity'], curve = metrics_lib.fid_infinity(
+        evaluator.features(generated), *evaluator.fid_reference(), sizes, seed)
+  protocol = dict(evaluator.protocol, latent_seed=seed)
+  if checkpoint != 'data':
+    protocol.update(params=params, bn_stats=bn_stats)
   report = dict(
       workdir=os.path.abspath(workdir), checkpoint=checkpoint, step=step,
       params=params if checkpoint != 'data' else None,
       bn_stats=bn_stats if checkpoint != 'data' else None,
       dataset=config.data.dataset, num_samples=evaluator.num_samples,
-      seconds=round(time.perf_counter() - start, 2), metrics=results)
+      seconds=round(time.perf_counter() - start, 2), metrics=results,
+      protocol=protocol)
+  if curve:
+    report['fid_by_num_samples'] = [dict(num_samples=n, fid=v) for n, v in curve]
   if evaluator.classifier_accuracy is not None:
     report['feature_space'] = (f'gan_jax {evaluator.classifier_name} classifier '
                                f'(test accuracy {evaluator.classifier_accuracy:.4f}), '
@@ -133,7 +162,8 @@ def _write_report(out_dir: str, name: str, report: dict,
       earlier = json.load(f)
   except (OSError, ValueError):  # none yet, or unreadable: replaced
     earlier = None
-  if earlier and all(earlier.get(k) == report[k] for k in _SETTINGS + ('step',)):
+  if earlier and all(earlier.get(k) == report[k]
+                     for k in _SETTINGS + ('step', 'protocol')):
     report['metrics'] = {**earlier.get('metrics', {}), **report['metrics']}
   tmp = f'{path}.tmp'
   with open(tmp, 'w') as f:
@@ -152,6 +182,7 @@ def format_report(report: dict) -> str:
            f"{report['seconds']:.1f} s"]
   if 'feature_space' in report:
     lines.append(f"features: {report['feature_space']}")
+  lines.append('protocol: ' + ', '.join(f'{k} {v}' for k, v in report['protocol'].items()))
   width = max(len(k) for k in report['metrics'])
   lines += [f'  {k:<{width}}  {v:12.5g}' for k, v in report['metrics'].items()]
   lines.append(f"written to {report['path']}")

@@ -1,12 +1,19 @@
 """The evaluator classifiers: small CNNs whose feature space defines the metrics.
 
 FID, KID, the IS-style score and the Stacked-MNIST mode count need a fixed
-embedding network. Inception weights cannot be had offline, so gan_jax trains
-its own classifier per data set (MNIST, Fashion-MNIST), once, and caches it:
-the penultimate activations are the features [N, 128], the class logits [N, 10]
-give the IS-style score and the digit read from each Stacked-MNIST channel.
-Numbers measured in this space are comparable between gan_jax runs that use
-the same cached classifier, NOT with Inception-FIDs in papers.
+embedding network. Inception weights cannot be had offline, so gan_jax has
+its own classifier per data set (MNIST, Fashion-MNIST): the penultimate
+activations are the features [N, 128], the class logits [N, 10] give the
+IS-style score and the digit read from each Stacked-MNIST channel. Numbers
+measured in this space are comparable between evaluations with the same
+evaluator id (shipped.py), NOT with Inception-FIDs in papers.
+
+Two sources (`get`, config.eval.classifier):
+  'shipped'  the weights shipped with gan_jax (shipped.py): no training, the
+             same evaluator id on every machine. The default.
+  'trained'  a classifier trained on this machine by the recipe below and
+             cached; its weights, and so its evaluator id, differ from the
+             shipped ones.
 
 Recipe: a conv32-pool-conv64-pool-conv128-dense128-dense10 network with
 BatchNorm, Adam (2e-3, cosine-decayed to 0), random shifts of up to 2 px, 4
@@ -30,7 +37,10 @@ The network and its inference are in classifier_net.py, the training in
 classifier_training.py; this module holds `Classifier`, the cache and the CLI.
 
 CLI: python -m gan_jax.evaluation.classifier --dataset=mnist [--data_dir=DIR]
-         [--cache_dir=DIR] [--retrain]
+         [--cache_dir=DIR] [--retrain] [--ship]
+`--ship` writes the (cached or newly trained) classifier, its test-split
+statistics and check value into gan_jax's shipped files: how the shipped
+evaluators were made.
 """
 import dataclasses
 import json
@@ -51,11 +61,12 @@ import numpy as np
 
 from gan_jax import datasets
 from gan_jax.errors import ConfigError, GanJaxError
-from gan_jax.evaluation import classifier_training
+from gan_jax.evaluation import classifier_training, metrics, shipped
 from gan_jax.evaluation.classifier_net import (
     FEATURE_DIM, IMAGE_SHAPE, Variables, accuracy, apply_fn, batched_forward, template)
 
 SUPPORTED_DATASETS = ('mnist', 'fashion_mnist')
+SOURCES = ('shipped', 'trained')
 
 # Bump when the architecture or the recipe changes: caches of another version
 # are retrained instead of silently giving different features.
@@ -71,6 +82,9 @@ class Classifier:
   dataset: str
   test_accuracy: float
   variables: Variables = dataclasses.field(repr=False, compare=False)
+  # <dataset>-cnn-v<version>-<weights' sha256 prefix> (shipped.evaluator_id).
+  evaluator_id: str = ''
+  shipped: bool = False
   info: Dict[str, Any] = dataclasses.field(repr=False, compare=False,
                                            default_factory=dict)
   # `apply_fn(variables, images)`, pure: for use inside other jitted code.
@@ -119,15 +133,54 @@ def _load(path: str, dataset: str, seed: int) -> Classifier:
   found = {k: info.get(k) for k in expected}
   if found != expected:
     raise _StaleCache(f'it holds {found}, wanted {expected}')
-  expected_tree = template()
   with open(os.path.join(path, _VARIABLES_FILE), 'rb') as f:
-    variables = serialization.from_bytes(expected_tree, f.read())
+    variables = _from_bytes(f.read())
+  return Classifier(dataset=dataset, test_accuracy=float(info['test_accuracy']),
+                    variables=jax.device_put(variables), info=info,
+                    evaluator_id=_evaluator_id(dataset, variables))
+
+
+def _evaluator_id(dataset: str, variables: Variables) -> str:
+  return shipped.evaluator_id(dataset, VERSION, serialization.to_bytes(
+      jax.device_get(variables)))
+
+
+def _from_bytes(data: bytes) -> Variables:
+  expected_tree = template()
+  variables = serialization.from_bytes(expected_tree, data)
   # from_bytes checks the tree's keys, not the arrays' shapes.
   shapes = jax.tree.map(lambda a: (tuple(a.shape), np.dtype(a.dtype)), variables)
   if shapes != jax.tree.map(lambda a: (a.shape, np.dtype(a.dtype)), expected_tree):
     raise ValueError('array shapes differ from the CNN\'s')
+  return variables
+
+
+def load_shipped(dataset: str, directory: str = shipped.SHIPPED_DIR) -> Classifier:
+  """The classifier shipped with gan_jax for `dataset` (no data, no training).
+
+  Raises ConfigError (unknown dataset) or shipped.ShippedFileError (none
+  shipped, a file missing or not matching its sha256, another recipe)."""
+  _check_dataset(dataset)
+  data, info = shipped.weights(dataset, directory)
+  if info.get('version') != VERSION:
+    raise shipped.ShippedFileError(
+        f"the shipped {dataset} evaluator is of recipe version {info.get('version')}, "
+        f'this gan_jax computes version {VERSION}; reinstall gan_jax')
   return Classifier(dataset=dataset, test_accuracy=float(info['test_accuracy']),
-                    variables=jax.device_put(variables), info=info)
+                    variables=jax.device_put(_from_bytes(data)), info=info,
+                    evaluator_id=info['evaluator_id'], shipped=True)
+
+
+def get(dataset: str, source: str = 'shipped', data_dir: Optional[str] = None,
+        cache_dir: Optional[str] = None) -> Classifier:
+  """The evaluator classifier of `dataset` from `source` ('shipped' or
+  'trained', see the module docstring)."""
+  if source not in SOURCES:
+    raise ConfigError(f"config.eval.classifier must be 'shipped' or 'trained', "
+                      f"got '{source}'")
+  if source == 'shipped':
+    return load_shipped(dataset)
+  return load_or_train(dataset, data_dir=data_dir, cache_dir=cache_dir)
 
 
 def _save(path: str, variables: Variables, info: Dict[str, Any]) -> None:
@@ -205,7 +258,32 @@ def load_or_train(dataset: str, data_dir: Optional[str] = None,
   logging.info('Trained the %s classifier in %.0f s: test accuracy %.4f; '
                'cached in %s', dataset, seconds, test_accuracy, path)
   return Classifier(dataset=dataset, test_accuracy=test_accuracy,
-                    variables=jax.device_put(variables), info=info)
+                    variables=jax.device_put(variables), info=info,
+                    evaluator_id=_evaluator_id(dataset, variables))
+
+
+def ship(classifier: Classifier, data_dir: Optional[str] = None,
+         directory: str = shipped.SHIPPED_DIR) -> Dict[str, Any]:
+  """Writes `classifier` as gan_jax's shipped evaluator of its data set, with
+  the Gaussian statistics of its test-split features and the check value
+  (the FID between the two halves of the test split). Returns the manifest
+  entry."""
+  data_config = ml_collections.ConfigDict(dict(
+      dataset=classifier.dataset, data_dir=data_dir, split='test', download=True,
+      image_size=0))
+  test = datasets.load_split(data_config, 'test')
+  features, _ = classifier.features_and_logits(test)
+  mean, covariance = metrics.gaussian_statistics(features)
+  half = len(features) // 2
+  info = {k: classifier.info[k] for k in ('seed', 'epochs', 'num_steps', 'batch_size',
+                                          'train_seconds', 'jax_version', 'backend',
+                                          'created') if k in classifier.info}
+  info.update(dataset=classifier.dataset, test_accuracy=classifier.test_accuracy,
+              reference=dict(split='test', num_examples=len(features)),
+              check_fid_test_halves=metrics.fid(features[:half], features[half:]))
+  return shipped.write(classifier.dataset, VERSION,
+                       serialization.to_bytes(jax.device_get(classifier.variables)),
+                       mean, covariance, info, directory)
 
 
 def _define_flags() -> None:
@@ -218,6 +296,8 @@ def _define_flags() -> None:
                       'else ~/.cache/gan_jax.')
   flags.DEFINE_integer('seed', 0, 'Training seed.')
   flags.DEFINE_bool('retrain', False, 'Train even if a cached classifier exists.')
+  flags.DEFINE_bool('ship', False, "Write it as gan_jax's shipped evaluator "
+                    '(weights, test statistics, manifest).')
   flags.mark_flags_as_required(['dataset'])
 
 
@@ -232,14 +312,17 @@ def main(argv):
     classifier = load_or_train(f.dataset, data_dir=f.data_dir,
                                cache_dir=f.cache_dir, seed=f.seed,
                                retrain=f.retrain)
+    if f.ship:
+      entry = ship(classifier, data_dir=f.data_dir)
+      print(f"shipped {entry['evaluator_id']} to {shipped.SHIPPED_DIR}")
   except GanJaxError as e:
     sys.exit(f'error: {e}')
   info = classifier.info
   # The command's result, on stdout (progress goes to the log on stderr).
   print(f'{classifier.dataset} classifier: test accuracy '
         f'{classifier.test_accuracy:.4f}, trained in {info["train_seconds"]:.0f} s '
-        f'({info["epochs"]} epochs on {info["backend"]}), cache '
-        f'{cache_path(f.dataset, f.cache_dir, f.seed)}')
+        f'({info["epochs"]} epochs on {info["backend"]}), evaluator id '
+        f'{classifier.evaluator_id}, cache {cache_path(f.dataset, f.cache_dir, f.seed)}')
 
 
 if __name__ == '__main__':

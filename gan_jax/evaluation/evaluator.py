@@ -29,7 +29,7 @@ from gan_jax import datasets, input_pipeline
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.evaluation import metrics as metrics_lib
-from gan_jax.evaluation import mog, parzen
+from gan_jax.evaluation import mog, parzen, shipped
 from gan_jax.models import layers
 
 # Metric groups per kind of data set; 'auto' picks the cheap ones that are
@@ -180,6 +180,8 @@ def generator_sampler(gan, params, batch_stats, latent_dim: int,
 @dataclasses.dataclass
 class _Reference:
   features: Optional[np.ndarray] = None     # real test features [N, D]
+  fid_statistics: Optional[tuple] = None    # their (mean [D], covariance [D, D])
+  size: int = 0                             # test examples the reference holds
   validation: Optional[np.ndarray] = None   # Parzen: [N, H*W*C] in [0, 1]
   test: Optional[np.ndarray] = None
 
@@ -203,31 +205,70 @@ class Evaluator:
     self._ref = _Reference()
     self._classifier = None
     self.classifier_name = self.classifier_accuracy = None
+    self.protocol = {}
     if not self.metrics:
       return
     start = time.perf_counter()
     if self.kind in ('classifier', 'stacked'):
       name = 'mnist' if self.kind == 'stacked' else data.dataset
-      self._classifier = classifier_lib.load_or_train(
-          name, data_dir=data.data_dir, cache_dir=config.eval.classifier_dir)
+      self._classifier = classifier_lib.get(
+          name, config.eval.get('classifier', 'shipped'), data_dir=data.data_dir,
+          cache_dir=config.eval.classifier_dir)
       self.classifier_name = name
       self.classifier_accuracy = self._classifier.test_accuracy
     if self.kind == 'mog':
       self._centers, self._std = datasets.mixture(data)
     if self.kind == 'classifier':
-      test = datasets.load_split(data, 'test')
-      if set(self.metrics) & {'fid', 'kid', 'pr', 'dc'}:
+      # The shipped evaluator brings the test split's statistics: FID alone
+      # reads no real data. KID, precision/recall, density/coverage need the
+      # test features themselves, Parzen the images.
+      needs_features = bool(set(self.metrics) & {'kid', 'pr', 'dc'}) or (
+          'fid' in self.metrics and not self._classifier.shipped)
+      test = None
+      if needs_features or 'parzen' in self.metrics:
+        test = datasets.load_split(data, 'test')
+        self._ref.size = len(test)
+      if needs_features:
         self._ref.features = self.features(input_pipeline.preprocess(test))
+      if 'fid' in self.metrics:
+        if self._classifier.shipped:
+          self._ref.fid_statistics = shipped.test_statistics(name)
+          self._ref.size = self._classifier.info['reference']['num_examples']
+        else:
+          self._ref.fid_statistics = metrics_lib.gaussian_statistics(self._ref.features)
       if 'parzen' in self.metrics:
         train = datasets.load_split(data, 'train')
         self._ref.validation = _unit_pixels(train[-_PARZEN_VALIDATION:])
         self._ref.test = _unit_pixels(test)
+    self.protocol = self._protocol(config)
     logging.info('Evaluator for %s: %s on %d samples (reference ready in %.1f s)',
                  self.dataset, ', '.join(self.metrics), self.num_samples,
                  time.perf_counter() - start)
 
+  def _protocol(self, config: ml_collections.ConfigDict) -> Dict[str, object]:
+    """What the numbers depend on besides the model: the evaluator (its id
+    names the weights), the number of samples, the reference, how G is
+    sampled. Two runs' numbers compare only under equal protocols (but for
+    latent_seed, which follows each run's seed)."""
+    protocol = dict(evaluator=(self._classifier.evaluator_id if self._classifier
+                               else f'{self.kind}-closed-form'),
+                    num_samples=self.num_samples, params=config.eval.params,
+                    bn_stats=config.eval.bn_stats, latent_seed=config.seed)
+    if self.kind == 'classifier' and self._ref.size:
+      protocol.update(reference_split='test', reference_size=self._ref.size)
+    elif self.kind == 'mog':
+      protocol.update(reference='mixture', centers=len(self._centers), std=self._std)
+    return protocol
+
   def features(self, images) -> np.ndarray:
     return self._classifier.features_and_logits(images)[0]
+
+  def fid_reference(self) -> Tuple[np.ndarray, np.ndarray]:
+    """(mean [D], covariance [D, D]) of the reference's features: FID's other
+    Gaussian."""
+    if self._ref.fid_statistics is None:
+      raise ConfigError('this evaluator does not compute FID')
+    return self._ref.fid_statistics
 
   def __call__(self, sample_fn: SampleFn, key: jax.Array) -> Dict[str, float]:
     if not self.metrics:
@@ -249,7 +290,8 @@ class Evaluator:
     if needs_features:
       features, logits = self._classifier.features_and_logits(samples)
     if 'fid' in self.metrics:
-      results['fid'] = metrics_lib.fid(features, self._ref.features)
+      results['fid'] = metrics_lib.frechet_distance(
+          *metrics_lib.gaussian_statistics(features), *self._ref.fid_statistics)
     if 'kid' in self.metrics:
       results['kid'], results['kid_std'] = metrics_lib.kid(features, self._ref.features)
     if 'is' in self.metrics:

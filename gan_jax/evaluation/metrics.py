@@ -94,6 +94,41 @@ def fid(features_a: ArrayLike, features_b: ArrayLike) -> float:
   return frechet_distance(*gaussian_statistics(features_a), *gaussian_statistics(features_b))
 
 
+def fid_infinity(features: ArrayLike, reference_mu: ArrayLike,
+                 reference_sigma: ArrayLike, sample_sizes, seed: int = 0):
+  """FID extrapolated to infinitely many samples (Chong & Forsyth 2020, FID∞).
+
+  FID is biased upwards by about c / N for N generated samples. FID_N is
+  computed on a random subset of N of the feature vectors for each N in
+  `sample_sizes`, a line FID_N = FID∞ + c / N is fitted by least squares,
+  and its intercept is FID∞.
+
+  Args:
+    features: generated features [M, D], M >= max(sample_sizes).
+    reference_mu, reference_sigma: the reference's Gaussian statistics.
+    sample_sizes: the N, at least two distinct values, each >= 2.
+    seed: of the subsets.
+  Returns:
+    (FID∞, [(N, FID_N), ...]) in the order of sample_sizes.
+  """
+  features = _as_features(features, 'features')
+  sizes = [int(n) for n in sample_sizes]
+  if len(set(sizes)) < 2 or min(sizes) < 2 or max(sizes) > features.shape[0]:
+    raise ValueError(f'FID∞ needs two or more distinct sample sizes in [2, '
+                     f'{features.shape[0]}], got {sizes}')
+  rng = np.random.default_rng(seed)
+  curve = []
+  for n in sizes:
+    subset = features[rng.choice(features.shape[0], n, replace=False)]
+    curve.append((n, frechet_distance(*gaussian_statistics(subset),
+                                      reference_mu, reference_sigma)))
+  inverse = np.array([1.0 / n for n, _ in curve])
+  values = np.array([v for _, v in curve])
+  slope, intercept = np.polyfit(inverse, values, 1)
+  del slope
+  return float(intercept), curve
+
+
 # ----------------------------------------------------------------------------
 # Kernel inception distance (Bińkowski et al. 2018).
 # ----------------------------------------------------------------------------
