@@ -219,6 +219,10 @@ class Dispatcher:
       self._fetched += [metrics] if n == 1 else [_index(metrics, i) for i in range(n)]
     self._pending = []
 
+  def wait(self) -> None:
+    """Blocks until the dispatched steps have run (nothing is copied)."""
+    jax.block_until_ready(self._state)
+
   def drain(self) -> List[List[dict]]:
     """The metrics of every step since the last drain, on the host: one list
     per seed, one dict of numpy scalars per step."""

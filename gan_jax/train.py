@@ -67,6 +67,13 @@ def due_at(config: ml_collections.ConfigDict, step: int, stop: bool,
       save=stop or itstime(step, config.checkpoint_every_steps, total))
 
 
+def _next_log(config: ml_collections.ConfigDict, step: int) -> int:
+  every = config.log_every_steps
+  if not every:
+    return config.num_train_steps
+  return min(config.num_train_steps, -(-step // every) * every)
+
+
 class _Clock:
   """Wall time and steps of the current logging interval."""
 
@@ -75,6 +82,9 @@ class _Clock:
 
   def reset(self, step: int) -> None:
     self._time, self._step = time.perf_counter(), step
+
+  def seconds(self) -> float:
+    return time.perf_counter() - self._time
 
   def lap(self, step: int) -> Dict[str, float]:
     now = time.perf_counter()
@@ -184,9 +194,18 @@ def train_seeds(config: ml_collections.ConfigDict,
       run.open_writer(step)
   evaluates = runs[0].evaluator is not None
   clock, rollbacks = _Clock(step), 0
+  first_dispatch = step < config.num_train_steps
   with preemption_lib.PreemptionRequest() as preemption:
     while step < config.num_train_steps:
       step, stop = dispatcher.dispatch(preemption.requested)
+      if first_dispatch:
+        # One wait, so the console shows life within seconds of the start
+        # rather than at the first logged step (minutes for a CPU DCGAN).
+        dispatcher.wait()
+        logging.info('Step %d done, %.1f s after the loop started (compilation '
+                     'included); the first log is at step %d', step,
+                     clock.seconds(), _next_log(config, step))
+        first_dispatch = False
       due = due_at(config, step, stop, evaluates)
       if not due.anything:
         continue
