@@ -9,7 +9,7 @@ The argument is the target, `ring` or `grid`, optionally with a scaled
 budget in steps: `:grid,40000` trains 40,000 steps (sweep directory
 runs/sweeps/repro_pacgan_2d_grid,40000).
 
-Everything as in the reference code (fjxmlzn/PacGAN,
+As in the reference code but for two details (fjxmlzn/PacGAN,
 synthetic_data_experiments/2D{Ring,Grid}_GAN&PacGAN; docs/reproductions.md):
   * targets: ring of 8 Gaussians of radius 1, std 0.01; grid of 25 at
     {-4,-2,0,2,4}^2, std 0.05; a fixed training set of 100,000 points;
@@ -20,6 +20,10 @@ synthetic_data_experiments/2D{Ring,Grid}_GAN&PacGAN; docs/reproductions.md):
   * a batch of 100 packs: batch_size = 100 x pack examples;
   * evaluation on 2,500 samples with G's batch norm on its population
     averages (Blocks' inference graph), 3-std high quality.
+The two details: with packing the reference calls G once per pack slot
+(each batch-norm call normalises 100 samples), gan_jax once on all 100 x m;
+the reference draws each pack's members with replacement, gan_jax takes
+consecutive examples of a shuffled batch.
 The paper trains 400 epochs of 1,000 steps: 400,000 steps, the default
 here. On 2 CPU cores that is ~1.7 h for one GAN run (66 steps/s, both
 cores) and ~m times that with packing degree m; docs/reproductions.md says

@@ -23,7 +23,9 @@ drawn from the MNIST training split (the veegan-setup code pools train and
 test); real images are scaled to [-1, 1] like G's output (that code feeds
 [0, 1]); the unrolled setup trains on a fixed set of 128,000 images (the
 reference draws fresh triples every batch); the two G moves draw their own
-noise (the reference reuses the D move's).
+noise (the reference reuses the D move's); with packing the reference calls
+G once per pack slot, so each G batch-norm call normalises 64 (128) samples,
+gan_jax once on all of a batch's 64 (128) x m.
 """
 from configs import default, stacked_mnist
 from gan_jax import sweep_plan

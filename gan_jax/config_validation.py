@@ -142,6 +142,13 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
       if config.get(key, 1) != 1:
         raise ConfigError(f'config.update_order=simultaneous makes one move of '
                           f'each player per step; set config.{key}=1 (got {config[key]})')
+  for name in ('optimizer_g', 'optimizer_d'):
+    opt = config[name]
+    if opt.get('schedule') == 'cosine' and opt.get('decay_steps', 1) < 2:
+      raise ConfigError(f'config.{name}.schedule=cosine decays over decay_steps '
+                        f'updates, got {opt.get("decay_steps", 1)}; set '
+                        f'config.{name}.decay_steps, e.g. to num_train_steps '
+                        f'({config.num_train_steps})')
   pack = config.model.get('pack', 1)
   local_batch = config.batch_size // (num_devices or 1)
   if local_batch % pack:

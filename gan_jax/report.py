@@ -224,13 +224,14 @@ def group(results: Sequence[RunResult]) -> List[Variant]:
   for variant in variants.values():
     protocols = {}  # protocol -> the first run evaluated under it
     for r in variant.runs:
-      protocols.setdefault(_protocol_text(r.protocol), r.name)
+      if r.protocol:  # runs evaluated before protocols were recorded: unknown
+        protocols.setdefault(_protocol_text(r.protocol), r.name)
     if len(protocols) > 1:
       (a, run_a), (b, run_b) = list(protocols.items())[:2]
       raise GanJaxError(
           f'variant {variant.name}: runs {run_a} and {run_b} were evaluated under '
-          f'different protocols ({a} vs {b}); evaluate them again under one '
-          '(python -m gan_jax.evaluate) before averaging them')
+          f'different protocols ({a} vs {b}), so their numbers do not average; '
+          'train them again under one protocol, or tabulate them apart')
   return list(variants.values())
 
 
@@ -311,9 +312,13 @@ def markdown(parts: Sequence[Section], metrics: Sequence[str],
     for v in variants:
       cells = [_cell(v.values(m)) for m in metrics]
       lines.append(f'| {labels[v.name]} | {len(v.runs)} | ' + ' | '.join(cells) + ' |')
-    protocols = sorted({_protocol_text(v.runs[0].protocol) for v in variants})
+    protocols = sorted({_protocol_text(r.protocol) for v in variants for r in v.runs})
     if protocols != ['unrecorded']:
-      lines += [''] + [f'Protocol: {p}' for p in protocols]
+      lines += [''] + [f'Protocol: {p}' for p in protocols if p != 'unrecorded']
+      unrecorded = [r.name for v in variants for r in v.runs if not r.protocol]
+      if unrecorded:
+        lines.append(f'Protocol unrecorded (evaluated before gan_jax recorded '
+                     f'protocols): {", ".join(unrecorded)}')
   if left_out:
     lines += ['', f'Not in the table ({len(left_out)}):']
     lines += [f'- {r.name}: {r.problem}' for r in left_out]

@@ -111,8 +111,9 @@ class Run:
     logging.info('%seval at step %d: %s', self.label, step,
                  ' '.join(f'{k} {v:.4g}' for k, v in results.items()))
     if self.writer:
-      self.writer.write_scalars(step, results, prefix='eval/',
-                                extra={'protocol': self.evaluator.protocol})
+      # Seeds trained together share one evaluator: the latent seed is this run's.
+      protocol = dict(self.evaluator.protocol, latent_seed=config.seed)
+      self.writer.write_scalars(step, results, prefix='eval/', extra={'protocol': protocol})
 
   def save(self, step: int, state: GANState) -> None:
     """A checkpoint of `state`, ranked by the last logged and evaluated values."""
@@ -132,14 +133,37 @@ def check_batch_norm_batch(config: ml_collections.ConfigDict, state: GANState) -
   fake apart. At 1, a batch norm after a dense layer maps every feature to 0
   and G ignores z (PyTorch refuses this case too). Raises ConfigError.
   """
-  with_norm = [name for name, stats in (('generator', state.g_batch_stats),
-                                        ('discriminator', state.d_batch_stats)) if stats]
-  if config.batch_size < 2 and with_norm:
+  pack = config.model.get('pack', 1)
+  # D normalises packs: batch_size / pack of them per call.
+  too_small = [name for name, stats, n in (
+      ('generator', state.g_batch_stats, config.batch_size),
+      ('discriminator', state.d_batch_stats, config.batch_size // pack)) if stats and n < 2]
+  if too_small:
     raise ConfigError(
-        f'config.batch_size={config.batch_size}: batch norm in the {" and ".join(with_norm)} '
-        'would normalise each feature over a single example (to 0, so G ignores z); '
-        'use --config.batch_size=2 or more (the global batch: the statistics are '
-        'synchronised across devices)')
+        f'config.batch_size={config.batch_size} (model.pack={pack}): batch norm in the '
+        f'{" and ".join(too_small)} would normalise each feature over a single '
+        'example (to 0, so G ignores z); use --config.batch_size of 2 x pack or '
+        'more (the global batch: the statistics are synchronised across devices)')
+
+
+def _keep_feature_space(config: ml_collections.ConfigDict,
+                        workdirs: Mapping[int, str]) -> ml_collections.ConfigDict:
+  """A run begun before the evaluators shipped measured with a classifier
+  trained on this machine: it resumes with that one, so that its FIDs, and
+  the best checkpoint chosen by them, stay in one feature space."""
+  if config.eval.get('classifier', 'shipped') != 'shipped':
+    return config
+  old = [w for w in workdirs.values()
+         if (saved := workdir_lib.saved_config(w)) is not None
+         and 'eval.classifier' not in saved]
+  if not old:
+    return config
+  logging.warning('%s began before gan_jax shipped its evaluators: resuming with '
+                  'the classifier trained on this machine (eval.classifier=trained)',
+                  ', '.join(old))
+  config = copy.deepcopy(config)
+  config.eval.classifier = 'trained'
+  return config
 
 
 def _write_param_counts(workdir: str, g_count: int, d_count: int) -> None:
@@ -158,6 +182,7 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
   # it to the seed), the evaluator's reference statistics.
   images_by_data, evaluators = {}, {}
   gan, states, runs = None, [], []
+  config = _keep_feature_space(config, workdirs)
   best_metric, best_mode = evaluator_lib.best_metric(config)
   evaluates = bool(config.eval_every_steps and evaluator_lib.resolve_metrics(
       config.data.dataset, config.eval.metrics))

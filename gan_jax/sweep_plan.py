@@ -176,8 +176,11 @@ def expand(config_path: str, sweep_dir: str) -> List[Run]:
   if not hasattr(module, 'sweep'):
     raise SweepError(f'{config_path} defines no sweep(); add one returning a '
                      'list of override dicts (see gan_jax/sweep_plan.py)')
-  base = module.get_config(argument) if argument else module.get_config()
-  entries = module.sweep(argument) if argument else module.sweep()
+  try:
+    base = module.get_config(argument) if argument else module.get_config()
+    entries = module.sweep(argument) if argument else module.sweep()
+  except (ValueError, TypeError) as e:  # e.g. an argument the config does not take
+    raise SweepError(f'{config_path}: {e}') from None
   if not entries or not all(isinstance(e, Mapping) for e in entries):
     raise SweepError(f'sweep() of {config_path} must return a non-empty list '
                      'of dicts')

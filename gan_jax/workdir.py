@@ -9,7 +9,7 @@ where things are, and may change on resume.
 import json
 import os
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 import ml_collections
@@ -83,6 +83,16 @@ def config_differences(saved: dict, config: ml_collections.ConfigDict) -> List[s
     if old.get(key, '<unset>') != new.get(key, '<unset>'):
       diffs.append(f'{key}: {old.get(key, "<unset>")!r} -> {new.get(key, "<unset>")!r}')
   return diffs
+
+
+def saved_config(workdir: str) -> Optional[dict]:
+  """The flattened config.json of the run in `workdir`, or None (no run, or
+  unreadable: `claim` reports that)."""
+  try:
+    with open(os.path.join(workdir, CONFIG_FILE)) as f:
+      return flatten(json.load(f))
+  except (OSError, ValueError):
+    return None
 
 
 def claim(workdir: str, config: ml_collections.ConfigDict) -> None:

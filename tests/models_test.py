@@ -246,3 +246,20 @@ def test_goodfellow2014_networks_match_the_reference_counts_and_function():
                                 discriminator.apply(d_vars, x, train=False))
   assert not np.allclose(discriminator.apply(d_vars, x, train=True, rngs=rngs(0)),
                          discriminator.apply(d_vars, x, train=True, rngs=rngs(1)))
+
+
+def test_pacgan_2d_layer_options_reach_the_layers():
+  from configs import repro_pacgan_2d
+  from gan_jax import state as state_lib
+  config = repro_pacgan_2d.get_config()
+  gan = state_lib.build_gan(config, (2,), axis_name=None)
+  assert gan.generator.bn_momentum == 0.95 and gan.generator.bn_epsilon == 1e-4
+  assert gan.discriminator.maxout_pieces == 5 and gan.discriminator.init_std == 0.02
+  # G's batch norm with eps 1e-4 and momentum 0.95, by hand on one layer.
+  state = state_lib.create_state(config, gan)
+  z = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+  _, updates = gan.generator.apply({'params': state.g_params, 'batch_stats': state.g_batch_stats},
+                                   z, train=True, mutable=['batch_stats'])
+  h = z @ np.asarray(state.g_params['Dense_0']['kernel'])
+  np.testing.assert_allclose(updates['batch_stats']['BatchNorm_0']['mean'],
+                             0.05 * h.mean(axis=0), rtol=1e-4, atol=1e-7)

@@ -69,3 +69,16 @@ def test_unknown_schedule_is_one_line():
   config = default.optimizer(0.1, schedule='step')
   with pytest.raises(ConfigError, match="unknown optimizer schedule 'step'"):
     optimizers.create(config)
+
+
+def test_cosine_without_decay_steps_is_refused_in_one_line():
+  from configs import mog_ring
+  from gan_jax import config_validation
+  config = mog_ring.get_config()
+  config.optimizer_d.schedule = 'cosine'
+  with pytest.raises(ConfigError, match=r'config.optimizer_d.schedule=cosine decays over '
+                     r'decay_steps updates, got 1; set config.optimizer_d.decay_steps, '
+                     r'e.g. to num_train_steps \(10000\)$'):
+    config_validation.validate(config)
+  config.optimizer_d.decay_steps = 10_000
+  config_validation.validate(config)

@@ -98,3 +98,17 @@ def test_pack_must_divide_the_batch_per_device():
   config.model.pack = 0
   with pytest.raises(ConfigError, match='config.model.pack must be >= 1'):
     config_validation.validate(config)
+
+
+def test_a_batch_of_one_pack_with_discriminator_batch_norm_is_refused():
+  from configs import mnist_dcgan64
+  from gan_jax import seed_runs
+  config = mnist_dcgan64.get_config()   # batch norm in D
+  config.model.pack, config.batch_size = 4, 4
+  gan = state_lib.build_gan(config, (64, 64, 1), axis_name=None)
+  state = jax.eval_shape(lambda: state_lib.create_state(config, gan))
+  with pytest.raises(ConfigError, match=r'batch_size=4 \(model.pack=4\): batch norm in '
+                     r'the discriminator would normalise'):
+    seed_runs.check_batch_norm_batch(config, state)
+  config.batch_size = 8
+  seed_runs.check_batch_norm_batch(config, state)

@@ -276,3 +276,16 @@ def test_batch_of_one_without_batch_norm_trains(ring_config, tmp_path):
   config.batch_size, config.num_devices, config.eval_every_steps = 1, 1, 0
   final = train.train_and_evaluate(config, str(tmp_path))
   assert int(final.step) == 2
+
+
+def test_a_run_begun_before_the_evaluators_shipped_keeps_its_classifier(tiny_config, tmp_path):
+  from gan_jax import seed_runs
+  config = tiny_config(2)
+  saved = json.loads(config.to_json_best_effort())
+  del saved['eval']['classifier']   # as written by older gan_jax
+  old, new = tmp_path / 'old', tmp_path / 'new'
+  old.mkdir()
+  (old / 'config.json').write_text(json.dumps(saved))
+  assert seed_runs._keep_feature_space(config, {0: str(old)}).eval.classifier == 'trained'
+  assert seed_runs._keep_feature_space(config, {0: str(new)}).eval.classifier == 'shipped'
+  assert config.eval.classifier == 'shipped'   # the caller's config is not changed

@@ -167,3 +167,17 @@ def test_runs_evaluated_under_different_protocols_are_not_averaged(tmp_path):
   with pytest.raises(GanJaxError, match=r'runs s0 and s2 were evaluated under '
                      r'different protocols \(.*mnist-cnn-v1-aaa.* vs .*mnist-cnn-v1-bbb'):
     report.report(str(tmp_path), metrics=['fid'])
+
+
+def test_runs_evaluated_before_protocols_were_recorded_still_average(tmp_path):
+  base = dict(num_train_steps=10, loss=dict(name='hinge'))
+  for name, seed in (('old', 0), ('new', 1)):
+    records = _records([(10, 5.0 + seed)], 0.0)
+    if name == 'new':
+      records[-1]['protocol'] = dict(evaluator='mnist-cnn-v1-aaa', latent_seed=seed)
+    _fake_run(str(tmp_path), name, dict(base, seed=seed, data=dict(seed=seed)), records)
+  text = report.report(str(tmp_path), metrics=['fid'])
+  assert '| base | 2 | 5.5 ± 0.71 |' in text
+  assert 'Protocol: evaluator mnist-cnn-v1-aaa' in text
+  assert ('Protocol unrecorded (evaluated before gan_jax recorded protocols): old'
+          in text)

@@ -234,3 +234,36 @@ def test_simultaneous_moves_start_from_the_same_state():
   config.update_order, config.n_critic = 'simultaneous', 2
   with pytest.raises(ConfigError, match='simultaneous.*set config.n_critic=1'):
     config_validation.validate(config)
+
+
+def test_n_generator_makes_that_many_generator_moves_with_their_own_keys():
+  config, state, real = _ring_move_setup()
+  config.n_generator = 2
+  gan = state_lib.build_gan(config, (2,), axis_name='batch')
+  step = jax.vmap(train_step.make_train_step(config, gan), axis_name='batch')
+  stepped, metrics = step(jax.tree.map(lambda x: x[None], state), real[None, None])
+  step_key = jax.random.fold_in(state.rng, state.step)
+  d_key = jax.random.split(jax.random.fold_in(step_key, 0), 1)[0]
+  manual, _, _ = _one_move(train_step.discriminator_move, config, state, real, d_key)
+  losses = []
+  for key in (jax.random.fold_in(step_key, 1), jax.random.fold_in(step_key, 0x101)):
+    manual, m, _ = _one_move(train_step.generator_move, config, manual, real, key)
+    losses.append(m['loss_g'])
+  for x, y in zip(jax.tree.leaves(jax.tree.map(lambda x: x[0], stepped.g_params)),
+                  jax.tree.leaves(manual.g_params)):
+    np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(metrics['loss_g'][0], np.mean(losses), rtol=1e-6)
+  assert int(stepped.step[0]) == int(state.step) + 1
+
+
+def test_uniform_latents_lie_in_the_unit_cube_and_reach_every_sampler():
+  from gan_jax import seed_runs
+  from gan_jax.models import layers
+  z = layers.sample_latent(jax.random.PRNGKey(0), 4096, 8, distribution='uniform')
+  assert float(z.min()) >= -1.0 and float(z.max()) < 1.0
+  assert abs(float(z.std()) - 1 / np.sqrt(3)) < 0.01   # U[-1, 1): variance 1/3
+  config, _, _ = _ring_move_setup()
+  config.model.latent_distribution = 'uniform'
+  assert float(np.abs(seed_runs.fixed_latents(config, 512)).max()) < 1.0
+  config.model.latent_distribution = 'normal'
+  assert float(np.abs(seed_runs.fixed_latents(config, 512)).max()) > 1.5

@@ -115,7 +115,9 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     results['fid_infinity'], curve = metrics_lib.fid_infinity(
         evaluator.features(generated), *evaluator.fid_reference(), sizes, seed)
   protocol = dict(evaluator.protocol, latent_seed=seed)
-  if checkpoint != 'data':
+  if checkpoint == 'data':  # no generator was sampled
+    del protocol['params'], protocol['bn_stats']
+  else:
     protocol.update(params=params, bn_stats=bn_stats)
   report = dict(
       workdir=os.path.abspath(workdir), checkpoint=checkpoint, step=step,

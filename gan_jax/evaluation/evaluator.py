@@ -252,8 +252,10 @@ class Evaluator:
     latent_seed, which follows each run's seed)."""
     protocol = dict(evaluator=(self._classifier.evaluator_id if self._classifier
                                else f'{self.kind}-closed-form'),
-                    num_samples=self.num_samples, params=config.eval.params,
-                    bn_stats=config.eval.bn_stats, latent_seed=config.seed)
+                    num_samples=self.num_samples,
+                    params=config.eval.get('params', 'ema'),
+                    bn_stats=config.eval.get('bn_stats', 'running'),
+                    latent_seed=config.seed)
     if self.kind == 'classifier' and self._ref.size:
       protocol.update(reference_split='test', reference_size=self._ref.size)
     elif self.kind == 'mog':
