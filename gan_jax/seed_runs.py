@@ -139,11 +139,12 @@ def check_batch_norm_batch(config: ml_collections.ConfigDict, state: GANState) -
       ('generator', state.g_batch_stats, config.batch_size),
       ('discriminator', state.d_batch_stats, config.batch_size // pack)) if stats and n < 2]
   if too_small:
+    packed = f' (model.pack={pack})' if pack > 1 else ''
     raise ConfigError(
-        f'config.batch_size={config.batch_size} (model.pack={pack}): batch norm in the '
+        f'config.batch_size={config.batch_size}{packed}: batch norm in the '
         f'{" and ".join(too_small)} would normalise each feature over a single '
-        'example (to 0, so G ignores z); use --config.batch_size of 2 x pack or '
-        'more (the global batch: the statistics are synchronised across devices)')
+        f'example (to 0, so G ignores z); use --config.batch_size={2 * pack} or more '
+        '(the global batch: the statistics are synchronised across devices)')
 
 
 def _keep_feature_space(config: ml_collections.ConfigDict,
