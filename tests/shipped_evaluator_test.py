@@ -129,3 +129,16 @@ def _no_training(*args, **kwargs):
 
 def _no_data(*args, **kwargs):
   raise AssertionError('the real data was read')
+
+
+def test_parzen_alone_needs_no_feature_network(mnist_like_dir, monkeypatch):
+  def no_classifier(*args, **kwargs):
+    raise AssertionError('a classifier was loaded')
+  monkeypatch.setattr(classifier, 'get', no_classifier)
+  config = mnist.get_config()
+  config.data.data_dir = mnist_like_dir
+  evaluator = evaluator_lib.Evaluator(config, metrics=('parzen',), num_samples=50)
+  assert evaluator.protocol['evaluator'] == 'parzen'
+  assert evaluator.protocol['reference_size'] == 256   # the stand-in's test split
+  scores = evaluator.score(np.zeros((50, 28, 28, 1), np.float32))
+  assert np.isfinite(scores['parzen']) and np.isfinite(scores['parzen_validation'])

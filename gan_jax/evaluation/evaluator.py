@@ -209,8 +209,10 @@ class Evaluator:
     if not self.metrics:
       return
     start = time.perf_counter()
-    if self.kind in ('classifier', 'stacked'):
-      name = 'mnist' if self.kind == 'stacked' else data.dataset
+    name = 'mnist' if self.kind == 'stacked' else data.dataset
+    # Parzen alone works on pixels: no feature network.
+    if self.kind == 'stacked' or (self.kind == 'classifier' and
+                                  set(self.metrics) & {'fid', 'kid', 'is', 'pr', 'dc'}):
       self._classifier = classifier_lib.get(
           name, config.eval.get('classifier', 'shipped'), data_dir=data.data_dir,
           cache_dir=config.eval.classifier_dir)
@@ -250,8 +252,9 @@ class Evaluator:
     names the weights), the number of samples, the reference, how G is
     sampled. Two runs' numbers compare only under equal protocols (but for
     latent_seed, which follows each run's seed)."""
+    closed_form = 'parzen' if self.kind == 'classifier' else f'{self.kind}-closed-form'
     protocol = dict(evaluator=(self._classifier.evaluator_id if self._classifier
-                               else f'{self.kind}-closed-form'),
+                               else closed_form),
                     num_samples=self.num_samples,
                     params=config.eval.get('params', 'ema'),
                     bn_stats=config.eval.get('bn_stats', 'running'),
