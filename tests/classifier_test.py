@@ -216,9 +216,11 @@ def test_cli(tmp_path, tiny_variables, repo_dir, mnist_like_dir):
   result = _run_cli(['--dataset=mnist', f'--cache_dir={tmp_path}'], repo_dir,
                     mnist_like_dir)
   assert result.returncode == 0, result.stderr[-2000:]
+  evaluator_id = classifier._evaluator_id('mnist', tiny_variables)
+  assert evaluator_id.startswith('mnist-cnn-v1-')
   assert result.stdout.strip().splitlines() == [
       f'mnist classifier: test accuracy 0.9941, trained in 1 s (1 epochs on '
-      f'cpu), cache {path}']
+      f'cpu), evaluator id {evaluator_id}, cache {path}']
   result = _run_cli(['--dataset=cifar10'], repo_dir, mnist_like_dir)
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1] == (
