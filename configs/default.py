@@ -104,6 +104,16 @@ def get_config() -> ml_collections.ConfigDict:
   # concatenated along channels/features; batch_size still counts examples,
   # so it must be a multiple of pack per device. 1 = no packing.
   config.model.pack = 1
+  # Class-conditional GANs: G and D see the data's labels (TFDS 'label';
+  # Stacked MNIST's 1000 digit triples; the mixtures' modes). 0 = off.
+  config.model.num_classes = 0
+  # How G takes y: 'cbn' (per-class batch-norm gain and bias, de Vries et al.
+  # 2017, as SNGAN/BigGAN) or 'concat' (one-hot y beside z, Mirza & Osindero
+  # 2014). How D takes y: 'projection' (Miyato & Koyama 2018), 'concat'
+  # (one-hot label maps as input channels) or 'acgan' (an auxiliary
+  # classifier, Odena et al. 2017, weighted by loss.acgan_weight).
+  config.model.g_conditioning = 'cbn'
+  config.model.d_conditioning = 'projection'
   config.model.dropout_rate = 0.3    # D dropout, where the family has one
   config.model.spectral_norm = False  # spectral normalisation of D's layers (Miyato et al. 2018)
   config.model.conv_impl = 'auto'    # 'auto' (fast on CPU) | 'xla' | 'fast' | 'subpixel'
@@ -118,7 +128,23 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.penalty = ''           # '' = the objective's own (wgan_gp), or
                                      # none | wgan_gp | zero_centered | r1 | r2 | dragan
   config.loss.penalty_weight = 10.0
+  config.loss.acgan_weight = 1.0     # of ACGAN's class loss, in both players' losses
   config.loss.weight_clip = config_dict.placeholder(float)  # None = objective's
+  # One-sided label smoothing (Salimans et al. 2016, Sec. 3.4): D's target on
+  # real examples (e.g. 0.9); fakes keep 0, G's loss is unchanged. Only for
+  # minimax, non_saturating, fgan_gan[_saturating], least_squares.
+  config.loss.real_label = 1.0
+
+  # What D sees (gan_jax/augment.py), on every real and fake batch of both
+  # moves, per example before packing; penalties act on these inputs too.
+  # DiffAugment (Zhao et al. 2020): a comma list of 'translation', 'cutout',
+  # 'color', e.g. 'color,translation,cutout'; images only; '' = off.
+  config.diffaugment = ''
+  # Instance noise (Sønderby et al. 2017): N(0, std^2) added to D's inputs,
+  # std decaying linearly to 0 over anneal_steps steps (0 = constant).
+  config.instance_noise = ml_collections.ConfigDict()
+  config.instance_noise.std = 0.0    # 0 = off
+  config.instance_noise.anneal_steps = 0
 
   config.optimizer_g = optimizer(1e-4)
   config.optimizer_d = optimizer(1e-4)

@@ -12,7 +12,7 @@ from typing import Optional
 
 import ml_collections
 
-from gan_jax import datasets, models, optimizers, state
+from gan_jax import augment, datasets, losses, models, optimizers, state
 from gan_jax.models import layers
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
@@ -44,6 +44,8 @@ RANGES = {
     'data.seed': (0, _INF, True, False, True),
     'model.latent_dim': (1, _INF, True, False, True),
     'model.pack': (1, _INF, True, False, True),
+    'model.num_classes': (0, _INF, True, False, True),
+    'loss.acgan_weight': (0.0, _INF, True, False, False),
     'model.bn_momentum': (0.0, 1.0, True, False, False),
     'model.bn_epsilon': (0.0, _INF, False, False, False),
     'model.d_maxout_pieces': (0, _INF, True, False, True),
@@ -51,6 +53,9 @@ RANGES = {
     'model.dropout_rate': (0.0, 1.0, True, False, False),
     'loss.penalty_weight': (0.0, _INF, True, False, False),
     'loss.weight_clip': (0.0, _INF, True, False, False),  # 0: no clipping
+    'loss.real_label': (0.0, 1.0, False, True, False),
+    'instance_noise.std': (0.0, _INF, True, False, False),
+    'instance_noise.anneal_steps': (0, _INF, True, False, True),
 }
 # Each player's optimiser (b1: Adam's beta1 or SGD's momentum; b2: Adam's
 # beta2 or RMSProp's decay).
@@ -110,6 +115,17 @@ def check_range(key: str, value, low, high, low_in=True, high_in=False,
                       f'got {value!r}')
 
 
+def _check_discriminator_view(config: ml_collections.ConfigDict) -> None:
+  """One-sided label smoothing needs an objective with a soft real target;
+  DiffAugment needs a known policy and image data."""
+  losses.get_objective(config.loss.name, config.loss.get('real_label', 1.0))
+  policy = config.get('diffaugment', '')
+  if augment.parse_policy(policy) and config.data.dataset in datasets.MIXTURES:
+    raise ConfigError(f"config.diffaugment='{policy}' transforms images, but "
+                      f"'{config.data.dataset}' examples are 2-D points; set "
+                      "it to '' (config.instance_noise works on any data)")
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = None) -> None:
   """Checks every value of a training config; `num_devices` (devices x
   processes), when given, must divide the batch. Raises ConfigError."""
@@ -125,12 +141,15 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
   for role in ('generator', 'discriminator'):
     models.check_name(config.model[role], role)
   models.compute_dtype(config.model)
+  models.check_conditioning(config.model)
   state.penalty_name(config.loss)  # the objective's name and the penalty's
   for name in ('optimizer_g', 'optimizer_d'):
     optimizers.check_name(config[name].name, name)
   datasets.check_name(config.data.dataset)
+  _check_discriminator_view(config)
   if config.eval_every_steps:
-    metrics = evaluator_lib.resolve_metrics(config.data.dataset, config.eval.metrics)
+    metrics = evaluator_lib.resolve_metrics(config.data.dataset, config.eval.metrics,
+                                            evaluator_lib.is_conditional(config))
     evaluator_lib.check_num_samples(metrics, evaluator_lib.protocol_num_samples(config))
   if num_devices and config.batch_size % num_devices:
     raise ConfigError(

@@ -9,7 +9,7 @@ several processes, carries each process's stop request through the step so
 that all of them stop at one step.
 """
 import collections
-from typing import Any, Callable, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from absl import logging
 from flax import jax_utils
@@ -122,8 +122,13 @@ def _group(batches: Iterator, sizes: Sequence[int]) -> Iterator:
   for each n > 1 of `sizes`."""
   for n in sizes:
     first = next(batches)
-    yield first if n == 1 else np.stack(
+    yield first if n == 1 else _stack(
         [first] + [next(batches) for _ in range(n - 1)], axis=1)
+
+
+def _stack(batches: Sequence, axis: int):
+  """np.stack of batches leaf by leaf (examples, or (examples, labels))."""
+  return jax.tree.map(lambda *x: np.stack(x, axis=axis), *batches)
 
 
 def _unreplicate(tree):
@@ -151,8 +156,9 @@ class Dispatcher:
   """
 
   def __init__(self, config: ml_collections.ConfigDict, gan: GAN, devices,
-               data: Sequence[Tuple[np.ndarray, int]]):
-    """`data`: each seed's (whole training set, seed of its batch order)."""
+               data: Sequence[Tuple[np.ndarray, Optional[np.ndarray], int]]):
+    """`data`: each seed's (whole training set, its labels int32 [N] for a
+    class-conditional run or None, seed of its batch order)."""
     self._config, self._devices, self._data = config, devices, data
     self._vmapped = len(data) > 1
     self._multi_process = jax.process_count() > 1
@@ -172,9 +178,10 @@ class Dispatcher:
     config, devices = self._config, self._devices
     streams = [input_pipeline.train_batches(
         examples, config.batch_size, config.n_critic, len(devices), seed, step,
-        jax.process_index(), jax.process_count()) for examples, seed in self._data]
+        jax.process_index(), jax.process_count(), labels)
+               for examples, labels, seed in self._data]
     # [devices, seeds, n_critic, batch, ...]: the seed axis right after pmap's.
-    batches = (np.stack(b, axis=1) if self._vmapped else b[0] for b in zip(*streams))
+    batches = (_stack(b, axis=1) if self._vmapped else b[0] for b in zip(*streams))
     sizes = dispatch_sizes(step, config.num_train_steps, config.steps_per_dispatch)
     self._state = replicate(stack_seeds(states), devices)
     self._batches = jax_utils.prefetch_to_device(_group(batches, sizes), 2, devices)

@@ -8,7 +8,7 @@ replaying the stream. Conversion to float and resizing happen on device,
 inside the update step (`preprocess`).
 """
 import functools
-from typing import Iterator
+from typing import Iterator, Optional
 
 import jax
 import jax.numpy as jnp
@@ -50,13 +50,21 @@ def batch_indices(num_examples: int, batch_size: int, seed: int,
   return stream[offset:offset + batch_size]
 
 
+def split_batch(batch):
+  """(examples, labels) of a batch from `train_batches`: labels None for an
+  unconditional run's plain array."""
+  return batch if isinstance(batch, tuple) else (batch, None)
+
+
 def train_batches(images: np.ndarray, batch_size: int, n_critic: int,
                   num_devices: int, seed: int, start_step: int = 0,
-                  process_index: int = 0,
-                  process_count: int = 1) -> Iterator[np.ndarray]:
+                  process_index: int = 0, process_count: int = 1,
+                  labels: Optional[np.ndarray] = None) -> Iterator:
   """Yields this process's share of each step's batches: [num_devices,
   n_critic, batch_size // (process_count * num_devices), *example_shape] of
-  the examples' dtype (uint8 images [.., H, W, C], float32 points [.., 2]).
+  the examples' dtype (uint8 images [.., H, W, C], float32 points [.., 2]);
+  with `labels` (int32 [N], class-conditional runs) the pair (examples,
+  their labels [num_devices, n_critic, local_batch]).
 
   `images` is the whole training set and `batch_size` the global batch. Step
   s holds batches s * n_critic ... (s + 1) * n_critic - 1 of the stream, one
@@ -72,6 +80,10 @@ def train_batches(images: np.ndarray, batch_size: int, n_critic: int,
     idx = np.concatenate([
         batch_indices(len(images), batch_size, seed, step * n_critic + k)[rows]
         for k in range(n_critic)])
-    x = images[idx].reshape((n_critic, num_devices, local) + images.shape[1:])
-    yield np.swapaxes(x, 0, 1)
+    x = np.swapaxes(
+        images[idx].reshape((n_critic, num_devices, local) + images.shape[1:]), 0, 1)
+    if labels is None:
+      yield x
+    else:
+      yield x, np.swapaxes(labels[idx].reshape(n_critic, num_devices, local), 0, 1)
     step += 1

@@ -20,9 +20,14 @@ Registered names (`config.loss.name`):
   rasgan, ralsgan, rahinge  relativistic average standard / LS / hinge GAN
 
 An ablation over objectives is a change of `config.loss.name`; the update
-step never branches on it. The relativistic average objectives use batch
-means of D's outputs; called as `objective(d_real, d_fake, axis_name)` inside
-pmap, the means run over every device's examples.
+step never branches on it. One-sided label smoothing (Salimans et al. 2016,
+Sec. 3.4; `config.loss.real_label`) is a parameter of the objectives where a
+soft real target has a standard meaning: the cross-entropy ones (minimax,
+non_saturating, fgan_gan[_saturating], whose D loss is the same BCE) and
+least_squares (target b = alpha); the others refuse it. The relativistic
+average objectives use batch means of D's outputs; called as
+`objective(d_real, d_fake, axis_name)` inside pmap, the means run over every
+device's examples.
 """
 import dataclasses
 import functools
@@ -38,20 +43,34 @@ Array = jax.Array
 LossFn = Callable[..., Tuple[Array, Array]]
 
 
-def _bce_discriminator(d_real: Array, d_fake: Array) -> Array:
+def _bce_discriminator(d_real: Array, d_fake: Array,
+                       real_label: float = 1.0) -> Array:
   # -E log D(x) - E log(1 - D(G(z))) = -V(D, G)   (Goodfellow et al. 2014, Eq. 1)
-  return jnp.mean(jax.nn.softplus(-d_real)) + jnp.mean(jax.nn.softplus(d_fake))
+  real_term = jax.nn.softplus(-d_real)
+  if real_label != 1.0:
+    # One-sided label smoothing (Salimans et al. 2016, Sec. 3.4): the real
+    # examples' target is alpha, -alpha log D(x) - (1 - alpha) log(1 - D(x));
+    # the optimum is D*(x) = alpha p_data / (p_data + p_g).
+    real_term = (real_label * real_term +
+                 (1.0 - real_label) * jax.nn.softplus(d_real))
+  return jnp.mean(real_term) + jnp.mean(jax.nn.softplus(d_fake))
 
 
-def minimax(d_real: Array, d_fake: Array) -> Tuple[Array, Array]:
-  """The original saturating game: G minimises E log(1 - D(G(z)))."""
-  return _bce_discriminator(d_real, d_fake), -jnp.mean(jax.nn.softplus(d_fake))
+def minimax(d_real: Array, d_fake: Array,
+            real_label: float = 1.0) -> Tuple[Array, Array]:
+  """The original saturating game: G minimises E log(1 - D(G(z))).
+  `real_label`: D's target on real examples (1 = the game itself)."""
+  return (_bce_discriminator(d_real, d_fake, real_label),
+          -jnp.mean(jax.nn.softplus(d_fake)))
 
 
-def non_saturating(d_real: Array, d_fake: Array) -> Tuple[Array, Array]:
+def non_saturating(d_real: Array, d_fake: Array,
+                   real_label: float = 1.0) -> Tuple[Array, Array]:
   """G minimises -E log D(G(z)) (Goodfellow et al. 2014, Sec. 3): strong
-  gradients early in training when D rejects the samples confidently."""
-  return _bce_discriminator(d_real, d_fake), jnp.mean(jax.nn.softplus(-d_fake))
+  gradients early in training when D rejects the samples confidently.
+  `real_label`: D's target on real examples."""
+  return (_bce_discriminator(d_real, d_fake, real_label),
+          jnp.mean(jax.nn.softplus(-d_fake)))
 
 
 def wasserstein(d_real: Array, d_fake: Array) -> Tuple[Array, Array]:
@@ -68,9 +87,13 @@ def hinge(d_real: Array, d_fake: Array) -> Tuple[Array, Array]:
   return loss_d, -jnp.mean(d_fake)
 
 
-def least_squares(d_real: Array, d_fake: Array) -> Tuple[Array, Array]:
-  """LSGAN with targets a=0, b=c=1 (Mao et al. 2017, Eq. 2)."""
-  loss_d = 0.5 * jnp.mean((d_real - 1.0) ** 2) + 0.5 * jnp.mean(d_fake ** 2)
+def least_squares(d_real: Array, d_fake: Array,
+                  real_label: float = 1.0) -> Tuple[Array, Array]:
+  """LSGAN with targets a=0, b=c=1 (Mao et al. 2017, Eq. 2); `real_label`
+  sets D's real target b (one-sided label smoothing: D*(x) = b p_data /
+  (p_data + p_g)), G's target c stays 1."""
+  loss_d = (0.5 * jnp.mean((d_real - real_label) ** 2) +
+            0.5 * jnp.mean(d_fake ** 2))
   return loss_d, 0.5 * jnp.mean((d_fake - 1.0) ** 2)
 
 
@@ -111,7 +134,7 @@ F_DIVERGENCES: Dict[str, FDivergence] = {
 
 
 def f_gan(d_real: Array, d_fake: Array, divergence: str,
-          saturating: bool = False) -> Tuple[Array, Array]:
+          saturating: bool = False, real_label: float = 1.0) -> Tuple[Array, Array]:
   """Variational divergence minimisation (Nowozin et al. 2016).
 
   D (the variational function V) maximises Eq. 6,
@@ -120,10 +143,18 @@ def f_gan(d_real: Array, d_fake: Array, divergence: str,
   minimises F's second term, -E_Q[f*(g_f(V))], when `saturating`; otherwise
   the paper's alternative, -E_Q[g_f(V(G(z)))] (Sec. 3.2, used in its
   experiments; for 'gan' it is the non-saturating loss).
+
+  `real_label` alpha != 1 replaces the real term by E_P[alpha g_f(V) - (1 -
+  alpha) f*(g_f(V))]: for 'gan' (g_f = log D, f* o g_f = -log(1 - D)) that
+  is one-sided label smoothing of the BCE; the registry allows it only there.
   """
   div = F_DIVERGENCES[divergence]
   conjugate_fake = div.conjugate(d_fake)
-  bound = jnp.mean(div.activation(d_real)) - jnp.mean(conjugate_fake)
+  real_term = div.activation(d_real)
+  if real_label != 1.0:
+    real_term = (real_label * real_term -
+                 (1.0 - real_label) * div.conjugate(d_real))
+  bound = jnp.mean(real_term) - jnp.mean(conjugate_fake)
   if saturating:
     loss_g = -jnp.mean(conjugate_fake)
   else:
@@ -202,38 +233,57 @@ class Objective:
     uses_batch_means: whether the losses use means of D's outputs over the
       batch (relativistic average); `fn` then takes `axis_name` so that the
       means run over all devices' examples. Call through `__call__`.
+    supports_real_label: whether `fn` takes `real_label`, D's target on real
+      examples (one-sided label smoothing has a standard form).
+    real_label: that target, set by `with_real_label`; 1 calls `fn` without
+      it, so the objective is the unsmoothed one bit for bit.
   """
   fn: LossFn
   penalty: str = 'none'
   weight_clip: Optional[float] = None
   generator_uses_real: bool = False
   uses_batch_means: bool = False
+  supports_real_label: bool = False
+  real_label: float = 1.0
 
   def __call__(self, d_real: Array, d_fake: Array,
                axis_name: Optional[str] = None) -> Tuple[Array, Array]:
     """(loss_d, loss_g) on this device's outputs d_real, d_fake [B]; batch
     means are global over `axis_name` (the pmap axis) where there are any."""
+    kwargs = {} if self.real_label == 1.0 else {'real_label': self.real_label}
     if self.uses_batch_means:
-      return self.fn(d_real, d_fake, axis_name=axis_name)
-    return self.fn(d_real, d_fake)
+      kwargs['axis_name'] = axis_name
+    return self.fn(d_real, d_fake, **kwargs)
+
+  def with_real_label(self, real_label: float) -> 'Objective':
+    """This objective with D's real target `real_label` (one-sided label
+    smoothing, Salimans et al. 2016, Sec. 3.4; G's loss is unchanged); itself
+    for 1."""
+    if real_label == 1.0:
+      return self
+    if not self.supports_real_label:
+      raise ValueError(f'{self.fn} has no soft real label')
+    return dataclasses.replace(self, real_label=float(real_label))
 
 
 def _f_gan_objectives() -> Dict[str, Objective]:
   objectives = {}
   for name in F_DIVERGENCES:
     for saturating, suffix in ((False, ''), (True, '_saturating')):
-      objectives[f'fgan_{name}{suffix}'] = Objective(functools.partial(
-          f_gan, divergence=name, saturating=saturating))
+      # Label smoothing only where the bound is the GAN's BCE.
+      objectives[f'fgan_{name}{suffix}'] = Objective(
+          functools.partial(f_gan, divergence=name, saturating=saturating),
+          supports_real_label=name == 'gan')
   return objectives
 
 
 OBJECTIVES = {
-    'minimax': Objective(minimax),
-    'non_saturating': Objective(non_saturating),
+    'minimax': Objective(minimax, supports_real_label=True),
+    'non_saturating': Objective(non_saturating, supports_real_label=True),
     'wasserstein': Objective(wasserstein, weight_clip=0.01),
     'wgan_gp': Objective(wasserstein, penalty='wgan_gp'),
     'hinge': Objective(hinge),
-    'least_squares': Objective(least_squares),
+    'least_squares': Objective(least_squares, supports_real_label=True),
     **_f_gan_objectives(),
     'rsgan': Objective(rsgan, generator_uses_real=True),
     'rasgan': Objective(rasgan, generator_uses_real=True,
@@ -243,10 +293,23 @@ OBJECTIVES = {
     'rahinge': Objective(rahinge, generator_uses_real=True,
                          uses_batch_means=True),
 }
+# The objectives with a standard soft real label; hinge, Wasserstein, the
+# other f-divergences and the relativistic games have none.
+REAL_LABEL_OBJECTIVES = tuple(sorted(
+    name for name, objective in OBJECTIVES.items() if objective.supports_real_label))
 
 
-def get_objective(name: str) -> Objective:
+def get_objective(name: str, real_label: float = 1.0) -> Objective:
+  """The objective `config.loss.name`, with D's real target `real_label`
+  (`config.loss.real_label`). Raises ConfigError for an unknown name, or a
+  real_label != 1 for an objective without a soft real label."""
   if name not in OBJECTIVES:
     raise ConfigError(f"unknown config.loss.name '{name}'; valid names: "
                       f"{', '.join(sorted(OBJECTIVES))}")
-  return OBJECTIVES[name]
+  objective = OBJECTIVES[name]
+  if real_label != 1.0 and not objective.supports_real_label:
+    raise ConfigError(
+        f"config.loss.real_label={real_label}: one-sided label smoothing has no "
+        f"standard form for config.loss.name '{name}'; set it to 1.0 or use one "
+        f"of {', '.join(REAL_LABEL_OBJECTIVES)}")
+  return objective.with_real_label(real_label)

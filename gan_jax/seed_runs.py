@@ -39,6 +39,25 @@ def fixed_latents(config: ml_collections.ConfigDict, n: int = 64) -> jax.Array:
                               distribution=config.model.get('latent_distribution', 'normal'))
 
 
+# A class-conditional sample grid: one row for each of the first ten classes.
+GRID_CLASSES = 10
+
+
+def grid_labels(num_classes: int, n: int, images: bool = True
+                ) -> Tuple[Optional[jax.Array], int]:
+  """(labels int32 [n] of the picture's n samples, rows of an image grid).
+  Images: row r holds class r, for min(num_classes, GRID_CLASSES) rows of
+  n // rows; 2-D points: every class in turn. (None, 8) for an
+  unconditional G."""
+  if not num_classes:
+    return None, 8
+  ids = jax.numpy.arange(n, dtype=jax.numpy.int32)
+  if not images:
+    return ids % num_classes, 1
+  rows = min(num_classes, GRID_CLASSES)
+  return ids * rows // n, rows
+
+
 @dataclasses.dataclass
 class Run:
   """The host side of one seed: its config, data, outputs and log state, and
@@ -53,6 +72,7 @@ class Run:
   sample: Callable               # jitted (params, batch_stats, z) -> samples
   centers: Optional[np.ndarray]  # 2-D mixtures: drawn under the samples
   gan: GAN
+  labels: Optional[np.ndarray] = None  # class-conditional runs: int32 [N]
   writer: Optional[writers.MetricWriter] = None  # the chief's, once opened
   interval: List[dict] = dataclasses.field(default_factory=list)
   scalars: Dict[str, float] = dataclasses.field(default_factory=dict)
@@ -90,9 +110,14 @@ class Run:
     scatter over the mode centres for 2-D data)."""
     if not self.writer:
       return
-    samples = self.sample(state.ema_g_params, state.g_batch_stats, self.latents)
-    path = self.writer.write_grid(step, writers.render_samples(
-        np.asarray(samples), self.centers))
+    labels, rows = grid_labels(self.gan.num_classes, len(self.latents),
+                               images=len(self.gan.image_shape) == 3)
+    samples = np.asarray(self.sample(state.ema_g_params, state.g_batch_stats,
+                                     self.latents, labels))
+    # A class-conditional grid has one row per class (the first ten).
+    picture = (writers.image_grid(samples, rows) if labels is not None and
+               samples.ndim == 4 else writers.render_samples(samples, self.centers))
+    path = self.writer.write_grid(step, picture)
     logging.info('Wrote samples to %s', path)
 
   def evaluate(self, step: int, state: GANState) -> None:
@@ -167,6 +192,22 @@ def _keep_feature_space(config: ml_collections.ConfigDict,
   return config
 
 
+def load_data(config: ml_collections.ConfigDict) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+  """The training set and, for a class-conditional run, its labels int32 [N]
+  (None otherwise). Raises ConfigError when a label is not below
+  config.model.num_classes."""
+  num_classes = config.model.get('num_classes', 0)
+  if not num_classes:
+    return datasets.load(config.data), None
+  images, labels = datasets.load(config.data, with_labels=True)
+  if labels.min() < 0 or labels.max() >= num_classes:
+    raise ConfigError(
+        f"config.model.num_classes={num_classes} but '{config.data.dataset}' has "
+        f'labels up to {labels.max()}; set --config.model.num_classes='
+        f'{labels.max() + 1}')
+  return images, labels
+
+
 def _write_param_counts(workdir: str, g_count: int, d_count: int) -> None:
   with open(os.path.join(workdir, 'param_counts.json'), 'w') as f:
     json.dump({'generator': g_count, 'discriminator': d_count}, f)
@@ -186,15 +227,15 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
   config = _keep_feature_space(config, workdirs)
   best_metric, best_mode = evaluator_lib.best_metric(config)
   evaluates = bool(config.eval_every_steps and evaluator_lib.resolve_metrics(
-      config.data.dataset, config.eval.metrics))
+      config.data.dataset, config.eval.metrics, evaluator_lib.is_conditional(config)))
   centers = (datasets.mixture(config.data)[0]
              if config.data.dataset in datasets.MIXTURES else None)
   for seed in workdirs:
     run_config = seed_config(config, seed)
     data_key = run_config.data.to_json()
     if data_key not in images_by_data:
-      images_by_data[data_key] = datasets.load(run_config.data)
-    images = images_by_data[data_key]
+      images_by_data[data_key] = load_data(run_config)
+    images, labels = images_by_data[data_key]
     if gan is None:
       gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]))
       sample = jax.jit(evaluator_lib.generator_apply(gan, config.eval.bn_stats))
@@ -212,10 +253,12 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
         workdir, config.keep_checkpoints, best_metric, best_mode)
     # 2-D data is pictured as a scatter of 2,500 points (PacGAN's evaluation
     # size) over the mixture's mode centres; images as an 8x8 grid.
-    latents = fixed_latents(run_config, 2500 if len(gan.image_shape) == 1 else 64)
+    # A class-conditional grid: ten samples for each of ten classes.
+    latents = fixed_latents(run_config, 2500 if len(gan.image_shape) == 1 else
+                            GRID_CLASSES ** 2 if gan.num_classes else 64)
     label = f'seed {seed} ' if len(workdirs) > 1 else ''
     runs.append(Run(run_config, workdir, label, images, manager,
-                    evaluators.get(data_key), latents, sample, centers, gan))
+                    evaluators.get(data_key), latents, sample, centers, gan, labels))
   logging.info('Trainable parameters: generator %s, discriminator %s',
                f'{param_count(states[0].g_params):,}',
                f'{param_count(states[0].d_params):,}')

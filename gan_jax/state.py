@@ -48,6 +48,19 @@ class GAN:
   image_shape: Tuple[int, int, int] = flax.struct.field(pytree_node=False)
   # PacGAN packing degree (packing.py): D's input is `pack` examples.
   pack: int = flax.struct.field(pytree_node=False, default=1)
+  # Classes G and D are conditioned on (config.model.num_classes); 0 = none.
+  num_classes: int = flax.struct.field(pytree_node=False, default=0)
+  # D has ACGAN's auxiliary classifier (config.model.d_conditioning 'acgan').
+  auxiliary_classifier: bool = flax.struct.field(pytree_node=False, default=False)
+
+  def label_kwargs(self, labels) -> dict:
+    """The keyword arguments that pass `labels` to G's or D's apply: none for
+    an unconditional GAN, whose modules take no labels."""
+    if not self.num_classes:
+      return {}
+    if labels is None:
+      raise ValueError('a class-conditional GAN needs labels')
+    return {'labels': labels}
 
   @property
   def d_input_shape(self) -> Tuple[int, ...]:
@@ -69,7 +82,9 @@ def penalty_name(loss_config: ml_collections.ConfigDict) -> str:
 def build_gan(config: ml_collections.ConfigDict, image_shape,
               axis_name=AXIS) -> GAN:
   """Modules, optimisers and objective named by the config."""
-  objective = losses.get_objective(config.loss.name)
+  # One-sided label smoothing is a parameter of the objective (losses.py).
+  objective = losses.get_objective(config.loss.name,
+                                   config.loss.get('real_label', 1.0))
   penalty = penalty_name(config.loss)
   weight_clip = config.loss.weight_clip
   if weight_clip is None:
@@ -80,7 +95,10 @@ def build_gan(config: ml_collections.ConfigDict, image_shape,
              d_tx=optimizers.create(config.optimizer_d, weight_clip),
              objective=objective, penalty=penalty,
              image_shape=tuple(image_shape),
-             pack=int(config.model.get('pack', 1)))
+             pack=int(config.model.get('pack', 1)),
+             num_classes=models.num_classes(config.model),
+             auxiliary_classifier=bool(models.num_classes(config.model)) and
+             config.model.get('d_conditioning', 'projection') == 'acgan')
 
 
 def create_state(config: ml_collections.ConfigDict, gan: GAN) -> GANState:
@@ -90,13 +108,14 @@ def create_state(config: ml_collections.ConfigDict, gan: GAN) -> GANState:
   """
   z = jnp.zeros((1, config.model.latent_dim), jnp.float32)
   x = jnp.zeros((1,) + gan.d_input_shape, jnp.float32)
+  y = gan.label_kwargs(jnp.zeros((1,), jnp.int32)) if gan.num_classes else {}
 
   def init(rng):
     rng, g_key, d_key = jax.random.split(rng, 3)
     # Initialised in inference mode: training-mode batch norm would need the
     # pmap axis.
-    g_vars = gan.generator.init(g_key, z, train=False)
-    d_vars = gan.discriminator.init(d_key, x, train=False)
+    g_vars = gan.generator.init(g_key, z, train=False, **y)
+    d_vars = gan.discriminator.init(d_key, x, train=False, **y)
     return GANState(
         step=jnp.zeros((), jnp.int32),
         g_params=g_vars['params'], g_batch_stats=g_vars.get('batch_stats', {}),
@@ -108,7 +127,8 @@ def create_state(config: ml_collections.ConfigDict, gan: GAN) -> GANState:
   rng = jax.random.PRNGKey(config.seed)
   shapes = jax.eval_shape(init, rng)
   generated = jax.eval_shape(
-      lambda p, s: gan.generator.apply({'params': p, 'batch_stats': s}, z, train=False),
+      lambda p, s: gan.generator.apply({'params': p, 'batch_stats': s}, z,
+                                       train=False, **y),
       shapes.g_params, shapes.g_batch_stats)
   if generated.shape[1:] != gan.image_shape:
     raise ConfigError(

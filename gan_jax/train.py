@@ -186,7 +186,8 @@ def train_seeds(config: ml_collections.ConfigDict,
   if len(runs) > 1:
     logging.info('Training seeds %s together (vmapped)', list(workdirs))
   dispatcher = dispatch.Dispatcher(config, gan, devices,
-                                   [(run.images, run.config.seed) for run in runs])
+                                   [(run.images, run.labels, run.config.seed)
+                                    for run in runs])
   dispatcher.start(states, step)
   del states, restored
   if jax.process_index() == 0:

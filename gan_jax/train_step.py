@@ -20,15 +20,20 @@ batch is normalised by its own statistics and D's running averages are
 updated by each call; G runs in training mode whenever it generates for a
 move, and its running averages (used for sampling) follow those calls. The
 generator move draws fresh noise.
+
+D judges every batch, real and fake, in both moves, through `d_view`
+(DiffAugment and instance noise, augment.py), example by example before
+packing; one-sided label smoothing is a parameter of the objective
+(losses.py). With these off the step is the plain one, bit for bit.
 """
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 
-from gan_jax import input_pipeline, packing, regularizers
+from gan_jax import augment, input_pipeline, packing, regularizers
 from gan_jax.models import layers
 from gan_jax.state import AXIS, GAN, GANState, PyTree
 
@@ -36,28 +41,65 @@ Metrics = Dict[str, jax.Array]
 
 
 def generate(gan: GAN, g_params: PyTree, g_batch_stats: PyTree,
-             z: jax.Array) -> Tuple[jax.Array, PyTree]:
-  """G(z) in training mode: (samples [B, *example_shape], new batch stats)."""
+             z: jax.Array, labels: Optional[jax.Array] = None
+             ) -> Tuple[jax.Array, PyTree]:
+  """G(z[, labels]) in training mode: (samples [B, *example_shape], new batch
+  stats). `labels` int32 [B] for class-conditional runs, else None."""
   samples, updates = gan.generator.apply(
       {'params': g_params, 'batch_stats': g_batch_stats}, z, train=True,
-      mutable=['batch_stats'])
+      mutable=['batch_stats'], **gan.label_kwargs(labels))
   return samples, updates['batch_stats']
 
 
 def discriminate(gan: GAN, d_params: PyTree, d_batch_stats: PyTree,
-                 x: jax.Array, key: jax.Array) -> Tuple[jax.Array, PyTree]:
-  """D(x) in training mode on D inputs x [P, *gan.d_input_shape] (packs of
-  `gan.pack` examples, packing.pack): (logits float32 [P], new batch stats);
-  `key` drives dropout."""
-  logits, updates = gan.discriminator.apply(
+                 x: jax.Array, key: jax.Array, labels: Optional[jax.Array] = None
+                 ) -> Tuple[jax.Array, Optional[jax.Array], PyTree]:
+  """D(x[, labels]) in training mode on D inputs x [P, *gan.d_input_shape]
+  (packs of `gan.pack` examples, packing.pack): (logits float32 [P], ACGAN's
+  class logits float32 [P, num_classes] or None, new batch stats); `key`
+  drives dropout."""
+  out, updates = gan.discriminator.apply(
       {'params': d_params, 'batch_stats': d_batch_stats}, x, train=True,
-      rngs={'dropout': key}, mutable=['batch_stats'])
-  return logits, updates['batch_stats']
+      rngs={'dropout': key}, mutable=['batch_stats'], **gan.label_kwargs(labels))
+  logits, class_logits = out if isinstance(out, tuple) else (out, None)
+  return logits, class_logits, updates['batch_stats']
+
+
+def auxiliary_classifier_loss(class_logits: Optional[jax.Array],
+                              labels: Optional[jax.Array]) -> jax.Array:
+  """ACGAN's class loss -E log P(C = y | x) (Odena et al. 2017, Eq. 2's L_C,
+  negated), float32 []; 0 without an auxiliary classifier."""
+  if class_logits is None:
+    return jnp.zeros((), jnp.float32)
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
+
+
+# Streams of a move's key for D's views of its real and of its fake examples;
+# folded in, not split off, so that the move's other keys stay as they were.
+REAL_VIEW, FAKE_VIEW = 0x71E0, 0x71E1
+
+
+def d_view(x: jax.Array, key: jax.Array, stream: int, step: jax.Array,
+           config: ml_collections.ConfigDict, axis_name: str = AXIS) -> jax.Array:
+  """What D sees of examples x [local_batch, *example_shape] (before packing):
+  DiffAugment (`config.diffaugment`), then instance noise of std sigma(step)
+  (`config.instance_noise`), each example's draws keyed by its global index
+  (augment.py). Differentiable in x. With both off, x itself."""
+  key = jax.random.fold_in(key, stream)
+  policy = config.get('diffaugment', '')
+  if policy:
+    x = augment.diff_augment(jax.random.fold_in(key, 0), x, policy, axis_name)
+  noise = config.get('instance_noise', {})
+  if noise.get('std', 0.0):
+    std = augment.instance_noise_std(step, noise.std, noise.get('anneal_steps', 0))
+    x = augment.add_instance_noise(jax.random.fold_in(key, 1), x, std, axis_name)
+  return x
 
 
 def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                        gan: GAN, config: ml_collections.ConfigDict,
-                       axis_name: str = AXIS) -> Tuple[GANState, Metrics]:
+                       axis_name: str = AXIS, labels: Optional[jax.Array] = None
+                       ) -> Tuple[GANState, Metrics]:
   """One gradient move of D on a real batch and a fresh fake one.
 
   Minimises the objective's discriminator loss (plus `loss.penalty_weight`
@@ -70,36 +112,50 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
     real_u8: this device's real examples [local_batch, *stored_shape]
       (uint8 images or float32 points).
     key: this move's key (noise, dropout, penalty interpolation).
+    labels: the real examples' classes, int32 [local_batch], for
+      class-conditional runs (else None). The fakes are generated for the
+      same labels, so both batches carry one label multiset and a penalty
+      interpolates pairs of one class.
   Returns:
     (state with new d_params, d_batch_stats, d_opt_state and g_batch_stats,
      metrics: loss_d, penalty, d_real / d_fake (mean sigmoid of D's output),
-     d_real_logit / d_fake_logit, d_grad_norm -- this device's values).
+     d_real_logit / d_fake_logit, d_grad_norm (and ACGAN's loss_class) --
+     this device's values).
   """
   z_key, real_key, fake_key, gp_key = jax.random.split(key, 4)
   real = input_pipeline.preprocess(real_u8, config.data.image_size)
   z = layers.sample_latent(z_key, real.shape[0], config.model.latent_dim, axis_name,
                            config.model.get('latent_distribution', 'normal'))
-  fake, g_batch_stats = generate(gan, state.g_params, state.g_batch_stats, z)
-  # D's inputs are packs of `gan.pack` examples (PacGAN); penalties act on
-  # D's input space, so they interpolate and differentiate packs.
-  real = packing.pack(real, gan.pack)
-  fake = packing.pack(jax.lax.stop_gradient(fake), gan.pack)
+  fake, g_batch_stats = generate(gan, state.g_params, state.g_batch_stats, z, labels)
+  # D's inputs are packs of `gan.pack` examples (PacGAN) of D's views of the
+  # examples (augmented, noisy: d_view); penalties act on D's input space, so
+  # they interpolate and differentiate these packs.
+  real = packing.pack(d_view(real, key, REAL_VIEW, state.step, config, axis_name),
+                      gan.pack)
+  fake = packing.pack(d_view(jax.lax.stop_gradient(fake), key, FAKE_VIEW,
+                             state.step, config, axis_name), gan.pack)
   penalty_fn = regularizers.PENALTIES.get(gan.penalty)
 
   def loss_fn(d_params):
-    d_real, stats = discriminate(gan, d_params, state.d_batch_stats, real, real_key)
-    d_fake, stats = discriminate(gan, d_params, stats, fake, fake_key)
+    d_real, c_real, stats = discriminate(gan, d_params, state.d_batch_stats,
+                                         real, real_key, labels)
+    d_fake, c_fake, stats = discriminate(gan, d_params, stats, fake, fake_key, labels)
     loss_d, _ = gan.objective(d_real, d_fake, axis_name)
+    loss = loss_d
+    # ACGAN: D also maximises the log-likelihood of the right class on real
+    # and fake examples (Odena et al. 2017, L_S + L_C).
+    loss_class = (auxiliary_classifier_loss(c_real, labels) +
+                  auxiliary_classifier_loss(c_fake, labels))
+    if c_real is not None:
+      loss = loss + config.loss.get('acgan_weight', 1.0) * loss_class
     penalty = 0.0
     if penalty_fn is not None:
-      d_fn = lambda x: discriminate(gan, d_params, stats, x, gp_key)[0]
+      d_fn = lambda x: discriminate(gan, d_params, stats, x, gp_key, labels)[0]
       penalty = penalty_fn(d_fn, real, fake, gp_key, axis_name)
-      loss = loss_d + config.loss.penalty_weight * penalty
-    else:
-      loss = loss_d
-    return loss, (stats, loss_d, penalty, d_real, d_fake)
+      loss = loss + config.loss.penalty_weight * penalty
+    return loss, (stats, loss_d, penalty, d_real, d_fake, loss_class)
 
-  grads, (d_batch_stats, loss_d, penalty, d_real, d_fake) = jax.grad(
+  grads, (d_batch_stats, loss_d, penalty, d_real, d_fake, loss_class) = jax.grad(
       loss_fn, has_aux=True)(state.d_params)
   grads = jax.lax.pmean(grads, axis_name)
   updates, d_opt_state = gan.d_tx.update(grads, state.d_opt_state, state.d_params)
@@ -109,13 +165,16 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                  d_fake=jnp.mean(jax.nn.sigmoid(d_fake)),
                  d_real_logit=jnp.mean(d_real), d_fake_logit=jnp.mean(d_fake),
                  d_grad_norm=optax.tree.norm(grads))
+  if gan.auxiliary_classifier:
+    metrics['loss_class'] = loss_class
   return state.replace(d_params=d_params, d_batch_stats=d_batch_stats,
                        d_opt_state=d_opt_state, g_batch_stats=g_batch_stats), metrics
 
 
 def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                    gan: GAN, config: ml_collections.ConfigDict,
-                   axis_name: str = AXIS) -> Tuple[GANState, Metrics]:
+                   axis_name: str = AXIS, labels: Optional[jax.Array] = None
+                   ) -> Tuple[GANState, Metrics]:
   """One gradient move of G against the current D, on fresh noise.
 
   Minimises the objective's generator loss over G's parameters; D's
@@ -129,6 +188,8 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
     real_u8: this device's real examples [local_batch, *stored_shape]; its
       size is the fake batch's.
     key: this move's key.
+    labels: the real batch's classes, int32 [local_batch], for
+      class-conditional runs (else None): G generates for these labels.
   Returns:
     (state with new g_params, g_batch_stats, d_batch_stats, g_opt_state and
      ema_g_params, metrics: loss_g, g_grad_norm, g_param_norm).
@@ -138,17 +199,24 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                            axis_name, config.model.get('latent_distribution', 'normal'))
 
   def loss_fn(g_params):
-    fake, g_stats = generate(gan, g_params, state.g_batch_stats, z)
-    fake = packing.pack(fake, gan.pack)
-    d_fake, d_stats = discriminate(gan, state.d_params, state.d_batch_stats,
-                                   fake, fake_key)
+    fake, g_stats = generate(gan, g_params, state.g_batch_stats, z, labels)
+    # G's gradient flows through D's view of its samples (d_view).
+    fake = packing.pack(d_view(fake, key, FAKE_VIEW, state.step, config, axis_name),
+                        gan.pack)
+    d_fake, c_fake, d_stats = discriminate(gan, state.d_params, state.d_batch_stats,
+                                           fake, fake_key, labels)
     if gan.objective.generator_uses_real:
+      real = input_pipeline.preprocess(real_u8, config.data.image_size)
       real = packing.pack(
-          input_pipeline.preprocess(real_u8, config.data.image_size), gan.pack)
-      d_real, d_stats = discriminate(gan, state.d_params, d_stats, real, real_key)
+          d_view(real, key, REAL_VIEW, state.step, config, axis_name), gan.pack)
+      d_real, _, d_stats = discriminate(gan, state.d_params, d_stats, real,
+                                        real_key, labels)
     else:
       d_real = jnp.zeros_like(d_fake)  # unused by the objective
     _, loss_g = gan.objective(d_real, d_fake, axis_name)
+    if c_fake is not None:  # ACGAN: G too maximises L_C on its samples
+      loss_g = loss_g + config.loss.get('acgan_weight', 1.0) * (
+          auxiliary_classifier_loss(c_fake, labels))
     return loss_g, (g_stats, d_stats)
 
   (loss_g, (g_batch_stats, d_batch_stats)), grads = jax.value_and_grad(
@@ -172,14 +240,17 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
                     axis_name: str = AXIS) -> Callable:
   """The pure update step `(state, images) -> (state, metrics)`.
 
-  `images`: this device's real examples [n_critic, local_batch,
-  *stored_shape], one batch per discriminator move; the generator moves
-  reuse the last. Metrics are device-global means (over the n_critic moves
-  for D's, the n_generator moves for G's): those of the two moves, and
-  d_param_norm.
+  `batch`: this device's real examples [n_critic, local_batch,
+  *stored_shape], one batch per discriminator move (the generator moves
+  reuse the last); for class-conditional runs the pair (examples, labels
+  int32 [n_critic, local_batch]), as `input_pipeline.train_batches` yields
+  them. Metrics are device-global means (over the n_critic moves for D's,
+  the n_generator moves for G's): those of the two moves, and d_param_norm.
   """
 
-  def train_step(state: GANState, images: jax.Array):
+  def train_step(state: GANState, batch):
+    images, labels = input_pipeline.split_batch(batch)
+    label = lambda k: None if labels is None else labels[k]
     # Identical on every device; per-example draws use the global example id.
     step_key = jax.random.fold_in(state.rng, state.step)
     d_keys = jax.random.split(jax.random.fold_in(step_key, 0), config.n_critic)
@@ -192,10 +263,10 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
       # D before D's move (simultaneous gradient descent, as ALI's and
       # PacGAN's code do; config_validation holds n_critic at 1).
       d_state, d_metrics = discriminator_move(state, images[0], d_keys[0], gan,
-                                              config, axis_name)
+                                              config, axis_name, label(0))
       g_state, g_metrics = generator_move(state, images[-1],
                                           jax.random.fold_in(step_key, 1), gan,
-                                          config, axis_name)
+                                          config, axis_name, label(-1))
       state = d_state.replace(
           g_params=g_state.g_params, g_batch_stats=g_state.g_batch_stats,
           g_opt_state=g_state.g_opt_state, ema_g_params=g_state.ema_g_params)
@@ -204,7 +275,7 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
       d_metrics = []
       for k in range(config.n_critic):
         state, metrics = discriminator_move(state, images[k], d_keys[k], gan,
-                                            config, axis_name)
+                                            config, axis_name, label(k))
         d_metrics.append(metrics)
       g_metrics = []
       for j in range(config.get('n_generator', 1)):
@@ -212,7 +283,7 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
         # the first keeps the key of the one-move step.
         g_key = jax.random.fold_in(step_key, 1 if j == 0 else 1 + 0x100 * j)
         state, metrics = generator_move(state, images[-1], g_key, gan, config,
-                                        axis_name)
+                                        axis_name, label(-1))
         g_metrics.append(metrics)
       g_metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *g_metrics)
     metrics = jax.tree.map(lambda *m: jnp.mean(jnp.stack(m)), *d_metrics)

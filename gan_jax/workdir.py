@@ -35,6 +35,10 @@ ADDED_KEYS = {
     'update_order': 'alternating', 'n_generator': 1,
     'model.bn_momentum': 0.9, 'model.bn_epsilon': 1e-5,
     'model.d_maxout_pieces': 0, 'model.init_std': 0.0,
+    'model.num_classes': 0, 'model.g_conditioning': 'cbn',
+    'model.d_conditioning': 'projection', 'loss.acgan_weight': 1.0,
+    'loss.real_label': 1.0, 'diffaugment': '',
+    'instance_noise.std': 0.0, 'instance_noise.anneal_steps': 0,
 }
 for _player in ('optimizer_g', 'optimizer_d'):
   ADDED_KEYS.update({

@@ -64,6 +64,8 @@ def test_each_range_refuses_outside_and_accepts_inside(key):
       config.checkpoint_every_steps = config.eval_every_steps = 0
     if key == 'model.pack':  # the batch must split into packs
       config.batch_size = value
+    if key == 'model.num_classes':  # the ring's G has no batch norm to condition
+      config.model.g_conditioning = 'concat'
     config.update_from_flattened_dict({key: value})
     config_validation.validate(config)
   for value in outside:
@@ -116,4 +118,31 @@ def test_too_few_evaluation_samples_are_refused_before_training(metrics, num_sam
   config.eval.num_samples = 10
   config_validation.validate(config)
   config.eval_every_steps, config.eval.num_samples = 0, 1  # evaluation off
+  config_validation.validate(config)
+
+
+@pytest.mark.parametrize('key,value,match', [
+    ('loss.real_label', 0.9, "config.loss.real_label=0.9: one-sided label smoothing has "
+                             "no standard form for config.loss.name 'hinge'; set it to 1.0"),
+    ('diffaugment', 'color', "config.diffaugment='color' transforms images, but "
+                             "'mog_ring' examples are 2-D points; set it to ''"),
+    ('diffaugment', 'color,flip', "unknown augmentation 'flip' in config.diffaugment="),
+])
+def test_stabilisation_tricks_refused_where_undefined(key, value, match):
+  config = _config()
+  config.loss.name = 'hinge'
+  config.update_from_flattened_dict({key: value})
+  with pytest.raises(ConfigError) as error:
+    config_validation.validate(config)
+  assert str(error.value).startswith(match) and '\n' not in str(error.value)
+
+
+def test_stabilisation_tricks_accepted_where_defined():
+  config = _config()  # non-saturating on 2-D points
+  config.loss.real_label = 0.9
+  config.instance_noise.std, config.instance_noise.anneal_steps = 0.1, 1000
+  config_validation.validate(config)
+  config = mnist.get_config()  # grayscale: 'color' is brightness and contrast
+  config.loss.name, config.loss.real_label = 'least_squares', 0.8
+  config.diffaugment = 'color,translation,cutout'
   config_validation.validate(config)

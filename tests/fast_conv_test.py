@@ -40,6 +40,14 @@ CASES = {
     'dc64_d2': (_C, 64, 128, (4, 4), 2, _P1, (16, 16), True),
     'dc64_d3': (_C, 128, 256, (4, 4), 2, _P1, (8, 8), True),
     'dc64_d4': (_C, 256, 1, (4, 4), 1, 'VALID', (4, 4), True),
+    # The TF2 blog's 'VALID' DCGAN, 28x28 (gan_jax/models/dcgan3x3.py): k = s
+    # and k > s transposes at stride 3, and a 9x9 conv. Fewer input channels
+    # than the model's 512 and 256 (the same formulations, 1/10 of the time).
+    'v3_g1': (_T, 64, 256, (3, 3), 3, 'VALID', (3, 3), True),
+    'v3_g2': (_T, 16, 128, (5, 5), 2, 'VALID', (9, 9), True),
+    'v3_g3': (_T, 128, 3, (4, 4), 3, 'VALID', (21, 21), True),
+    'v3_g4': (_C, 3, 1, (9, 9), 2, 'VALID', (64, 64), True),
+    'v3_d3': (_C, 128, 256, (2, 2), 2, 'VALID', (6, 6), True),
     # Odd sizes, k < s, unequal strides/kernels, asymmetric and negative pads.
     'c_k3s2_same_odd': (_C, 3, 5, (3, 3), 2, 'SAME', (7, 9), True),
     'c_k3s2_valid_odd': (_C, 3, 5, (3, 3), 2, 'VALID', (9, 7), True),

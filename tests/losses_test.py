@@ -247,3 +247,72 @@ def test_unknown_loss_name_lists_valid_names():
   with pytest.raises(ConfigError, match=r"unknown config.loss.name 'hing'; "
                      r"valid names: .*fgan_kl.*hinge.*rahinge.*wgan_gp$"):
     losses.get_objective('hing')
+
+
+# ------------------------------------------ one-sided label smoothing ----
+# Objectives whose D loss is the BCE (fgan_gan's bound is the GAN's V), and
+# LSGAN: the ones with a soft real target (Salimans et al. 2016, Sec. 3.4).
+BCE_OBJECTIVES = ('minimax', 'non_saturating', 'fgan_gan', 'fgan_gan_saturating')
+
+
+def smoothed_loss_d_of_logits(name, alpha):
+  objective = losses.get_objective(name, alpha)
+  return lambda logits: objective(logits[REAL_POINTS], logits[FAKE_POINTS])[0]
+
+
+@pytest.mark.parametrize('name', BCE_OBJECTIVES)
+def test_smoothed_bce_closed_form(name):
+  # -alpha log D(x) - (1 - alpha) log(1 - D(x)) on reals, -log(1 - D(G(z)))
+  # on fakes; G's loss unchanged. Saturated logits stay finite.
+  alpha = 0.9
+  real = np.array([2.0, -1.0, 0.3, 60.0, -60.0])
+  fake = np.array([0.5, -2.0, 1.0])
+  neg_log_d = lambda t: np.logaddexp(0.0, -t)           # -log sigmoid(t)
+  neg_log_1m_d = lambda t: np.logaddexp(0.0, t)         # -log(1 - sigmoid(t))
+  expected = (np.mean(alpha * neg_log_d(real) + (1 - alpha) * neg_log_1m_d(real)) +
+              np.mean(neg_log_1m_d(fake)))
+  smoothed = losses.get_objective(name, alpha)
+  loss_d, loss_g = smoothed(jnp.asarray(real, jnp.float32), jnp.asarray(fake, jnp.float32))
+  np.testing.assert_allclose(loss_d, expected, rtol=1e-6)
+  _, loss_g_plain = losses.get_objective(name)(jnp.asarray(real, jnp.float32),
+                                               jnp.asarray(fake, jnp.float32))
+  assert float(loss_g) == float(loss_g_plain)
+
+
+@pytest.mark.parametrize('alpha', [0.9, 0.7])
+@pytest.mark.parametrize('name', BCE_OBJECTIVES + ('least_squares',))
+def test_smoothed_optimal_discriminator(name, alpha):
+  # Pointwise, p [alpha sp(-t) + (1 - alpha) sp(t)] + q sp(t) has derivative
+  # -alpha p + sigmoid(t) (p + q): D*(x) = alpha p / (p + q) (Salimans et
+  # al. 2016, Sec. 3.4), i.e. logit* = log(alpha p / ((1 - alpha) p + q)).
+  # LSGAN with real target alpha: p (t - alpha)^2 + q t^2 gives the same D*.
+  d_star = alpha * P_DATA / (P_DATA + P_G)
+  optimal = jnp.asarray(d_star if name == 'least_squares'
+                        else np.log(d_star / (1 - d_star)), jnp.float32)
+  loss = smoothed_loss_d_of_logits(name, alpha)
+  np.testing.assert_allclose(jax.grad(loss)(optimal), 0.0, atol=1e-6)
+  # ... a minimum, unlike the unsmoothed optimum logit log(p / q).
+  for delta in (0.1, -0.1):
+    assert loss(optimal + delta * jnp.array([1.0, -1.0, 0.5])) > loss(optimal)
+  unsmoothed = (P_DATA / (P_DATA + P_G) if name == 'least_squares'
+                else np.log(P_DATA / P_G))
+  assert np.max(np.abs(jax.grad(loss)(jnp.asarray(unsmoothed, jnp.float32)))) > 1e-3
+
+
+@pytest.mark.parametrize('name', sorted(losses.OBJECTIVES))
+def test_real_label_one_is_the_objective_itself(name):
+  assert losses.get_objective(name, 1.0) is losses.OBJECTIVES[name]
+
+
+WITHOUT_SOFT_LABEL = sorted(set(losses.OBJECTIVES) - set(losses.REAL_LABEL_OBJECTIVES))
+
+
+@pytest.mark.parametrize('name', WITHOUT_SOFT_LABEL)
+def test_real_label_refused_without_a_standard_soft_target(name):
+  assert set(losses.REAL_LABEL_OBJECTIVES) == set(BCE_OBJECTIVES) | {'least_squares'}
+  with pytest.raises(ConfigError) as error:
+    losses.get_objective(name, 0.9)
+  assert str(error.value) == (
+      f"config.loss.real_label=0.9: one-sided label smoothing has no standard form "
+      f"for config.loss.name '{name}'; set it to 1.0 or use one of fgan_gan, "
+      'fgan_gan_saturating, least_squares, minimax, non_saturating')

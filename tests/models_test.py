@@ -19,6 +19,10 @@ REFERENCE_COUNTS = {
     # G: (100*256*16+256) + 512 + (256*128*16+128) + 256 + (128*64*16+64) + 128 + (64*16+1)
     # D: (16*64+64) + (64*128*16+128) + 256 + (128*256*16+256) + 512 + (256*16+1)
     'dcgan64': ((64, 64, 1), 100, 1_067_329, 661_697),
+    # The TF2 blog's 'VALID' DCGAN. G: 100*4608 + (9*512*256+256) + 512 +
+    # (25*256*128+128) + 256 + (16*128*3+3) + (81*3+1)
+    # D: (9*64+64) + 128 + (9*64*128+128) + 256 + (4*128*256+256) + 512 + (2304+1)
+    'dcgan3x3': ((28, 28, 1), 100, 2_467_191, 209_025),
     # G: 6528 + 33024 + 512 + 131584 + 1024 + 525312 + 2048 + 803600
     # D: 401920 + 1024 + 131328 + 512 + 257
     'mlp': ((28, 28, 1), 50, 1_503_632, 535_041),
@@ -78,7 +82,7 @@ def test_unknown_model_name():
     models.build(model_config('dcgan32'), (28, 28, 1))
 
 
-@pytest.mark.parametrize('name', ['dcgan28', 'dcgan64'])
+@pytest.mark.parametrize('name', ['dcgan28', 'dcgan64', 'dcgan3x3'])
 def test_conv_implementations_compute_the_same_model(name):
   shape, latent_dim, _, _ = REFERENCE_COUNTS[name]
   z = jax.random.normal(jax.random.PRNGKey(0), (2, latent_dim))
@@ -104,6 +108,7 @@ def test_unknown_conv_impl():
 
 @pytest.mark.parametrize('name,shape,latent_dim,atol', [
     ('dcgan28', (28, 28, 1), 100, 0.05), ('dcgan64', (64, 64, 1), 100, 0.05),
+    ('dcgan3x3', (28, 28, 1), 100, 0.05),
     ('mlp', (28, 28, 1), 50, 0.05), ('mlp2d', (2,), 2, 0.05)])
 def test_bfloat16_compute_keeps_float32_parameters_and_outputs(
     name, shape, latent_dim, atol):
@@ -263,3 +268,87 @@ def test_pacgan_2d_layer_options_reach_the_layers():
   h = z @ np.asarray(state.g_params['Dense_0']['kernel'])
   np.testing.assert_allclose(updates['batch_stats']['BatchNorm_0']['mean'],
                              0.05 * h.mean(axis=0), rtol=1e-4, atol=1e-7)
+
+
+def test_dcgan3x3_layers_have_the_blogs_spatial_sizes():
+  # G 3 -> 9 -> 21 -> 64 -> 28 and D 28 -> 13 -> 6 -> 3, all 'VALID'.
+  generator, discriminator = models.build(model_config('dcgan3x3'), (28, 28, 1))
+  z = jnp.zeros((2, 100))
+  g_vars = generator.init(jax.random.PRNGKey(0), z, train=False)
+  _, g_out = generator.apply(g_vars, z, train=False, capture_intermediates=True)
+  sizes = {name: out['__call__'][0].shape[1:]
+           for name, out in g_out['intermediates'].items() if name != '__call__'}
+  assert sizes['ConvTranspose_0'] == (9, 9, 256)
+  assert sizes['ConvTranspose_1'] == (21, 21, 128)
+  assert sizes['ConvTranspose_2'] == (64, 64, 3)
+  assert sizes['Conv_0'] == (28, 28, 1)
+  x = jnp.zeros((2, 28, 28, 1))
+  d_vars = discriminator.init(jax.random.PRNGKey(1), x, train=False)
+  _, d_out = discriminator.apply(d_vars, x, train=False, capture_intermediates=True)
+  assert [d_out['intermediates'][f'Conv_{i}']['__call__'][0].shape[1:]
+          for i in range(3)] == [(13, 13, 64), (6, 6, 128), (3, 3, 256)]
+  # Only G's Dense is bias-free (Keras' use_bias=False there alone).
+  assert 'bias' not in g_vars['params']['Dense_0']
+  assert all('bias' in g_vars['params'][n] for n in
+             ('ConvTranspose_0', 'ConvTranspose_1', 'ConvTranspose_2', 'Conv_0'))
+
+
+@pytest.mark.parametrize('in_size,out_size,kernel,stride', [
+    (3, 9, 3, 3), (9, 21, 5, 2), (21, 64, 4, 3)])
+def test_valid_transpose_convolution_is_keras_conv2d_transpose(
+    in_size, out_size, kernel, stride):
+  # Keras' Conv2DTranspose(padding='valid') is the input gradient of the
+  # 'VALID' conv out -> in, of (in - 1) * stride + kernel rows: so is lax's
+  # (and flax's) 'VALID' transposed conv, rows and values (with the kernel
+  # flipped, transpose_kernel=True).
+  assert (in_size - 1) * stride + kernel == out_size
+  w = jax.random.normal(jax.random.PRNGKey(0), (kernel, kernel, 2, 3))
+  conv = lambda x: jax.lax.conv_general_dilated(
+      x, w, (stride, stride), 'VALID', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  y = jax.random.normal(jax.random.PRNGKey(1), (1, in_size, in_size, 3))
+  _, vjp = jax.vjp(conv, jnp.zeros((1, out_size, out_size, 2)))
+  got = jax.lax.conv_transpose(y, w, (stride, stride), 'VALID',
+                               dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+                               transpose_kernel=True)
+  assert got.shape == (1, out_size, out_size, 2)
+  np.testing.assert_allclose(got, vjp(y)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_dcgan3x3_discriminator_is_affine_as_published():
+  # No activation between D's layers: with batch norm on its running
+  # statistics, D is an affine function of its input.
+  _, discriminator = models.build(model_config('dcgan3x3'), (28, 28, 1))
+  rng = np.random.default_rng(0)
+  x, y = rng.uniform(-1, 1, (2, 4, 28, 28, 1)).astype(np.float32)
+  d_vars = discriminator.init(jax.random.PRNGKey(0), x, train=False)
+  d = jax.jit(lambda v: discriminator.apply(d_vars, v, train=False))
+  np.testing.assert_allclose(d(0.3 * x + 0.7 * y), 0.3 * d(x) + 0.7 * d(y),
+                             rtol=1e-4, atol=1e-5)
+
+
+def test_mnist_dcgan3x3_config_builds_and_trains_one_step():
+  from flax import jax_utils
+  from configs import mnist_dcgan3x3
+  from gan_jax import config_validation, train_step
+  from gan_jax import state as state_lib
+  config = mnist_dcgan3x3.get_config()
+  config_validation.validate(config, num_devices=1)
+  assert (config.optimizer_g.learning_rate, config.optimizer_g.b1,
+          config.optimizer_g.b2, config.optimizer_g.eps) == (1e-3, 0.9, 0.999, 1e-7)
+  assert config.optimizer_d.eps == 1e-7 and config.loss.name == 'non_saturating'
+  config.batch_size = 4  # The config's own 256, cut for the test's time.
+  gan = state_lib.build_gan(config, (28, 28, 1))
+  state = state_lib.create_state(config, gan)
+  assert param_count(state.g_params) == 2_467_191
+  assert param_count(state.d_params) == 209_025
+  devices = jax.devices()[:1]
+  step = jax.pmap(train_step.make_train_step(config, gan), axis_name='batch',
+                  devices=devices)
+  images = np.random.default_rng(0).integers(0, 256, (1, 1, 4, 28, 28, 1), np.uint8)
+  new_state, metrics = step(jax_utils.replicate(state, devices), images)
+  new_state = jax.device_get(jax.tree.map(lambda a: a[0], new_state))
+  assert int(new_state.step) == 1
+  assert all(np.isfinite(m).all() for m in jax.tree.leaves(jax.device_get(metrics)))
+  # Adam's first update moves each parameter with a gradient by ~lr.
+  moved = np.abs(new_state.g_params['Dense_0']['kernel'] - state.g_params['Dense_0']['kernel'])
+  assert 0 < moved.max() <= 1.01e-3

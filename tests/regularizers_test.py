@@ -9,7 +9,7 @@ import pytest
 from configs import mnist_mlp
 from gan_jax import optimizers, regularizers, train_step
 from gan_jax import state as state_lib
-from gan_jax.models import dcgan, dcgan64, mlp, mlp2d
+from gan_jax.models import dcgan, dcgan3x3, dcgan64, mlp, mlp2d
 
 W = jnp.array([0.6, -0.3, 1.2, 0.0])  # ||W|| = 1.3748
 W_NORM = float(jnp.linalg.norm(W))
@@ -139,6 +139,7 @@ def optimizers_config():
 # ------------------------------------------------- spectral normalisation ----
 SPECTRAL_NORM_MODELS = {
     'dcgan28': (dcgan.Discriminator, (2, 28, 28, 1)),
+    'dcgan3x3': (dcgan3x3.Discriminator, (2, 28, 28, 1)),
     'dcgan64': (dcgan64.Discriminator, (2, 64, 64, 1)),
     'mlp': (mlp.Discriminator, (2, 28, 28, 1)),
     'mlp2d': (mlp2d.Discriminator, (2, 2)),

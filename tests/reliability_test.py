@@ -247,6 +247,15 @@ def test_runs_saved_before_a_key_existed_resume_with_its_old_value(tiny_config):
       "model.compute_dtype: 'float32' -> 'bfloat16'"]
 
 
+def test_runs_saved_before_the_stabilisation_tricks_resume(tiny_config):
+  config = tiny_config(2)
+  saved = json.loads(config.to_json_best_effort())
+  del saved['loss']['real_label'], saved['diffaugment'], saved['instance_noise']
+  assert workdir_lib.config_differences(saved, config) == []
+  config.instance_noise.std = 0.1  # not what that run computed
+  assert workdir_lib.config_differences(saved, config) == ['instance_noise.std: 0.0 -> 0.1']
+
+
 @pytest.mark.parametrize('config_name,batch_norm', [
     ('mnist', 'generator'), ('mnist_dcgan64', 'generator and discriminator')])
 def test_a_batch_norm_over_one_example_is_refused(config_name, batch_norm, tmp_path):

@@ -48,6 +48,23 @@ def ring_with_batch_norm():
   return config
 
 
+def ring_with_tricks():
+  """`ring_with_batch_norm` with one-sided label smoothing and instance noise
+  annealed to 0 over the test's 3 steps."""
+  config = ring_with_batch_norm()
+  config.loss.real_label = 0.9
+  config.instance_noise.std, config.instance_noise.anneal_steps = 0.2, 2
+  return config
+
+
+def mlp_with_diffaugment():
+  """The MNIST MLP GAN with DiffAugment's three policies and instance noise."""
+  config = mnist_mlp.get_config()
+  config.diffaugment = 'color,translation,cutout'
+  config.instance_noise.std = 0.1
+  return config
+
+
 def assert_trees_close(a, b, rtol, atol):
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
@@ -58,7 +75,9 @@ def assert_trees_close(a, b, rtol, atol):
 @pytest.mark.parametrize('get_config,make_batches', [
     pytest.param(mnist.get_config, random_batches, marks=pytest.mark.slow),
     pytest.param(mnist_mlp.get_config, random_batches, marks=pytest.mark.slow),
-    (ring_with_batch_norm, random_points)], ids=['dcgan28', 'mlp', 'ring_bn'])
+    pytest.param(mlp_with_diffaugment, random_batches, marks=pytest.mark.slow),
+    (ring_with_batch_norm, random_points), (ring_with_tricks, random_points)],
+    ids=['dcgan28', 'mlp', 'mlp_diffaugment', 'ring_bn', 'ring_tricks'])
 def test_one_and_four_devices_agree(get_config, make_batches):
   # SGD instead of the config's Adam: Adam's first steps are ~lr * sign(g), so
   # float rounding in gradient components near zero (which differs with the
@@ -267,3 +286,54 @@ def test_uniform_latents_lie_in_the_unit_cube_and_reach_every_sampler():
   assert float(np.abs(seed_runs.fixed_latents(config, 512)).max()) < 1.0
   config.model.latent_distribution = 'normal'
   assert float(np.abs(seed_runs.fixed_latents(config, 512)).max()) > 1.5
+
+
+# ------------------------------------------------ what D sees (d_view) ----
+def test_tricks_off_leave_d_view_the_examples_themselves():
+  config, state, real = _ring_move_setup()
+  x = jax.numpy.asarray(real)
+  assert train_step.d_view(x, jax.random.PRNGKey(0), train_step.REAL_VIEW,
+                           state.step, config, None) is x
+  del config.instance_noise, config.diffaugment  # a config from before the keys
+  assert train_step.d_view(x, jax.random.PRNGKey(0), train_step.REAL_VIEW,
+                           state.step, config, None) is x
+
+
+def test_instance_noise_reaches_both_moves_and_anneals_away():
+  config, state, real = _ring_move_setup()
+  key = jax.random.PRNGKey(3)
+  plain_d = _one_move(train_step.discriminator_move, config, state, real, key)[1]
+  plain_g = _one_move(train_step.generator_move, config, state, real, key)
+  config.instance_noise.std, config.instance_noise.anneal_steps = 0.5, 10
+  noisy_d = _one_move(train_step.discriminator_move, config, state, real, key)[1]
+  noisy_g = _one_move(train_step.generator_move, config, state, real, key)
+  assert noisy_d['d_real_logit'] != plain_d['d_real_logit']
+  assert noisy_d['d_fake_logit'] != plain_d['d_fake_logit']
+  # G's gradient flows through the noisy view of its samples.
+  assert noisy_g[1]['loss_g'] != plain_g[1]['loss_g'] and noisy_g[1]['g_grad_norm'] > 0
+  assert not _unchanged(noisy_g[0].g_params, plain_g[0].g_params)
+  # sigma is a function of state.step: 0 from step anneal_steps on, where
+  # the moves are the noiseless ones.
+  late = state.replace(step=jax.numpy.int32(10))
+  annealed = _one_move(train_step.discriminator_move, config, late, real, key)
+  config.instance_noise.std = 0.0
+  plain_late = _one_move(train_step.discriminator_move, config, late, real, key)
+  assert _unchanged(annealed[:2], plain_late[:2])
+
+
+def test_label_smoothing_changes_only_ds_loss_on_reals():
+  # BCE with real target alpha = BCE with target 1 + (1 - alpha) E[logit]
+  # (softplus(t) - softplus(-t) = t), with D's real logits of the same move.
+  config, state, real = _ring_move_setup()
+  key = jax.random.PRNGKey(4)
+  _, plain, _ = _one_move(train_step.discriminator_move, config, state, real, key)
+  config.loss.real_label = 0.9
+  moved, smoothed, _ = _one_move(train_step.discriminator_move, config, state, real, key)
+  np.testing.assert_allclose(smoothed['loss_d'],
+                             plain['loss_d'] + 0.1 * plain['d_real_logit'], rtol=1e-6)
+  assert smoothed['d_real_logit'] == plain['d_real_logit']
+  # G's move against the same D: its loss is the unsmoothed one, bit for bit.
+  g_smoothed = _one_move(train_step.generator_move, config, state, real, key)[1]
+  config.loss.real_label = 1.0
+  g_plain = _one_move(train_step.generator_move, config, state, real, key)[1]
+  assert g_smoothed['loss_g'] == g_plain['loss_g']

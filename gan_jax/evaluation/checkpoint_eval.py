@@ -12,7 +12,7 @@ sample counts and its extrapolation FID∞ (Chong & Forsyth 2020).
 import json
 import os
 import time
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import jax
 import ml_collections
@@ -22,7 +22,7 @@ from gan_jax import checkpointing, datasets, input_pipeline
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax.evaluation import metrics as metrics_lib
-from gan_jax.state import build_gan, create_state
+from gan_jax.state import GAN, GANState, build_gan, create_state
 
 
 def load_run_config(workdir: str) -> ml_collections.ConfigDict:
@@ -38,18 +38,59 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
                       'written by gan_jax.main: restore it') from None
 
 
-def held_out_real(config, num_samples: int, seed: int) -> np.ndarray:
-  """Real data scored as if generated: the floor of every metric."""
+def restore_run(workdir: str, config: ml_collections.ConfigDict,
+                checkpoint: str) -> Tuple[GAN, GANState, Optional[int]]:
+  """(gan, state, step) of the run in `workdir` of config `config`, at
+  `checkpoint`: best (by the run's best metric), latest, a step, or init
+  (the untrained state, step None). The modules are unbound from the pmap
+  axis (batch norm by batch statistics normalises the batch it is given).
+  Raises GanJaxError for a missing or unreadable checkpoint or a bad name."""
+  images = datasets.load(config.data)
+  gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]),
+                  axis_name=None)
+  del images
+  state = create_state(config, gan)
+  if checkpoint == 'init':
+    return gan, state, None
+  manager = checkpointing.create_manager(
+      workdir, config.keep_checkpoints, *evaluator_lib.best_metric(config))
+  state, step = checkpointing.restore(
+      manager, checkpoint, state, *evaluator_lib.best_metric(config))
+  return gan, state, step
+
+
+def generator_params(state: GANState, params: str):
+  """G's parameters of `state`: 'ema' (their moving average) or 'raw'."""
+  if params not in ('ema', 'raw'):
+    raise GanJaxError(f"--params must be ema or raw, got '{params}'")
+  return state.ema_g_params if params == 'ema' else state.g_params
+
+
+def held_out_real(config, num_samples: int, seed: int,
+                  with_labels: bool = False):
+  """Real data scored as if generated: the floor of every metric. Examples
+  [N, ...] in the models' units; with `with_labels`, (examples, their labels
+  int [N]) -- a perfect conditional G's samples."""
   if evaluator_lib.data_kind(config.data.dataset) == 'mog':
     centers, std = datasets.mixture(config.data)
     rng = np.random.default_rng([seed, 0xF100])
-    return datasets.sample_mixture(rng, centers, std, num_samples).astype(np.float32)
+    points, modes = datasets.sample_mixture(rng, centers, std, num_samples,
+                                            with_modes=True)
+    points = points.astype(np.float32)
+    return (points, modes) if with_labels else points
   # Training images against the test split (the reference) for MNIST-like
   # sets; Stacked MNIST draws its own triples.
-  images = datasets.load(config.data)
+  images, labels = datasets.load(config.data, with_labels=True)
   rng = np.random.default_rng(seed)
-  idx = rng.choice(len(images), min(num_samples, len(images)), replace=False)
-  return np.asarray(input_pipeline.preprocess(images[np.sort(idx)]))
+  idx = np.sort(rng.choice(len(images), min(num_samples, len(images)), replace=False))
+  images = np.asarray(input_pipeline.preprocess(images[idx]))
+  return (images, labels[idx]) if with_labels else images
+
+
+def _labels(gan: GAN, n: int) -> tuple:
+  """The labels argument a sampler of `gan` takes for n samples: () for an
+  unconditional G, (evaluation_labels,) for a conditional one."""
+  return (evaluator_lib.evaluation_labels(gan.num_classes, n),) if gan.num_classes else ()
 
 
 def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
@@ -69,7 +110,8 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   seed = config.seed if seed is None else seed
   if data_dir:
     config.data.data_dir = data_dir
-  metric_names = evaluator_lib.resolve_metrics(config.data.dataset, metrics)
+  metric_names = evaluator_lib.resolve_metrics(config.data.dataset, metrics,
+                                               evaluator_lib.is_conditional(config))
   if not metric_names:
     raise GanJaxError("--metrics selects nothing; use e.g. --metrics=all")
   if num_samples < 0:
@@ -86,19 +128,13 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   start = time.perf_counter()
   step = None
   if checkpoint == 'data':
-    results = evaluator.score(held_out_real(config, evaluator.num_samples, seed))
+    if evaluator_lib.is_conditional(config):
+      results = evaluator.score(*held_out_real(config, evaluator.num_samples, seed, True))
+    else:
+      results = evaluator.score(held_out_real(config, evaluator.num_samples, seed))
   else:
-    images = datasets.load(config.data)
-    gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]),
-                    axis_name=None)
-    del images
-    state = create_state(config, gan)
-    if checkpoint != 'init':
-      manager = checkpointing.create_manager(
-          workdir, config.keep_checkpoints, *evaluator_lib.best_metric(config))
-      state, step = checkpointing.restore(
-          manager, checkpoint, state, *evaluator_lib.best_metric(config))
-    g_params = state.ema_g_params if params == 'ema' else state.g_params
+    gan, state, step = restore_run(workdir, config, checkpoint)
+    g_params = generator_params(state, params)
     bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
     sample = evaluator_lib.generator_sampler(gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim, bn_stats,
@@ -108,7 +144,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   if sizes:
     generated = (held_out_real(config, sizes[-1], seed + 1) if checkpoint == 'data'
                  else sample(jax.random.fold_in(evaluator_lib.latent_key(seed), 1),
-                             sizes[-1]))
+                             sizes[-1], *_labels(gan, sizes[-1])))
     if len(generated) < sizes[-1]:
       raise GanJaxError(f'--fid_infinity: only {len(generated)} held-out images for '
                         f'N up to {sizes[-1]}')

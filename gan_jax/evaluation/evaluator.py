@@ -13,6 +13,15 @@ What is measured depends on the data set (`kind`):
   mog         the 2-D rings and grids: modes covered, share of high-quality
               samples, KL to uniform (VEEGAN / PacGAN protocol, 2,500 samples).
 
+A class-conditional G (config.model.num_classes > 0) is sampled for the
+classes in turn (sample i has class i mod num_classes), and is also scored
+by how well its samples match their classes ('cond'): the evaluator's
+reading of each sample against its label (conditional_accuracy: the
+classifier's argmax; Stacked MNIST's three digits; the mixtures' nearest
+mode) and, with the per-class mode coverage, classes_covered; 'intra_fid' is
+the mean over classes of the FID between a class's samples and the test
+images of that class (Miyato & Koyama 2018, Sec. 5).
+
 The reference (real) statistics are computed once, when the Evaluator is made;
 each call only samples the generator and scores the samples.
 """
@@ -22,6 +31,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from absl import logging
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -40,13 +50,17 @@ _METRICS = {
     'mog': ('modes',),
 }
 _AUTO = {'classifier': ('fid', 'kid', 'is'), 'stacked': ('modes',), 'mog': ('modes',)}
+# The groups only a class-conditional G has; 'auto' and 'all' add them.
+_CONDITIONAL_METRICS = {'classifier': ('cond', 'intra_fid'), 'stacked': ('cond',),
+                        'mog': ('cond',)}
 # The quantity that picks the "best" checkpoint per kind, and its direction.
 BEST_METRIC = {'classifier': ('fid', 'min'), 'stacked': ('modes_covered', 'max'),
                'mog': ('mode_score', 'max')}
 # The fewest generated samples each metric group can score: a covariance (FID)
 # and KID's unbiased MMD need 2, the IS-style score 10 splits, precision/
 # recall k = 3 and density/coverage k = 5 neighbours besides each point.
-MIN_SAMPLES = {'fid': 2, 'kid': 2, 'is': 10, 'pr': 4, 'dc': 6, 'parzen': 1, 'modes': 1}
+MIN_SAMPLES = {'fid': 2, 'kid': 2, 'is': 10, 'pr': 4, 'dc': 6, 'parzen': 1, 'modes': 1,
+               'cond': 1, 'intra_fid': 2}
 # Samples per evaluation when config.eval.num_samples is 0 (the protocols').
 _DEFAULT_SAMPLES = {'classifier': 10_000, 'stacked': 26_000, 'mog': 2_500}
 # Generator samples per jitted call; the last call is padded, so one compile.
@@ -76,8 +90,11 @@ def data_kind(dataset: str) -> Optional[str]:
   return None
 
 
-def resolve_metrics(dataset: str, names: str) -> Tuple[str, ...]:
-  """The metric groups named by `names` ('auto', 'all', '' or 'fid,kid,...')."""
+def resolve_metrics(dataset: str, names: str,
+                    conditional: bool = False) -> Tuple[str, ...]:
+  """The metric groups named by `names` ('auto', 'all', '' or 'fid,kid,...');
+  `conditional`: of a class-conditional G, which also has 'cond' (and
+  'intra_fid' for classifier-scored images)."""
   kind = data_kind(dataset)
   names = (names or '').strip()
   if not names or names == 'none':
@@ -87,16 +104,37 @@ def resolve_metrics(dataset: str, names: str) -> Tuple[str, ...]:
         f"no evaluator for config.data.dataset '{dataset}' (have: "
         f"{', '.join(classifier_lib.SUPPORTED_DATASETS)}, stacked_mnist, "
         f"{', '.join(datasets.MIXTURES)}); set --config.eval.metrics=none")
+  extra = _CONDITIONAL_METRICS[kind] if conditional else ()
   if names == 'auto':
-    return _AUTO[kind]
+    return _AUTO[kind] + extra
   if names == 'all':
-    return _METRICS[kind]
+    return _METRICS[kind] + extra
   chosen = tuple(n.strip() for n in names.split(',') if n.strip())
-  unknown = [n for n in chosen if n not in _METRICS[kind]]
+  only_conditional = [n for n in chosen if not conditional and
+                      n in _CONDITIONAL_METRICS[kind]]
+  if only_conditional:
+    raise ConfigError(f"eval metric(s) {', '.join(only_conditional)} score a "
+                      'class-conditional G; set config.model.num_classes or leave '
+                      'them out')
+  unknown = [n for n in chosen if n not in _METRICS[kind] + extra]
   if unknown:
     raise ConfigError(f"unknown eval metric(s) {', '.join(unknown)} for "
-                      f"'{dataset}'; valid: {', '.join(_METRICS[kind])}, auto, all, none")
+                      f"'{dataset}'; valid: {', '.join(_METRICS[kind] + extra)}, "
+                      'auto, all, none')
   return chosen
+
+
+def is_conditional(config: ml_collections.ConfigDict) -> bool:
+  """Whether the run's G is class-conditional (config.model.num_classes > 0)."""
+  return bool(config.model.get('num_classes', 0))
+
+
+def evaluation_labels(num_classes: int, n: int) -> Optional[np.ndarray]:
+  """The classes an evaluation asks a conditional G for: int32 [n], sample i
+  of class i mod num_classes (balanced); None when num_classes is 0."""
+  if not num_classes:
+    return None
+  return (np.arange(n) % num_classes).astype(np.int32)
 
 
 def check_num_samples(metrics: Sequence[str], num_samples: int,
@@ -120,7 +158,7 @@ def best_metric(config: ml_collections.ConfigDict) -> Tuple[str, str]:
     return config.best_metric, config.best_mode
   kind = data_kind(config.data.dataset)
   if config.get('eval_every_steps') and kind and resolve_metrics(
-      config.data.dataset, config.eval.metrics):
+      config.data.dataset, config.eval.metrics, is_conditional(config)):
     return BEST_METRIC[kind]
   return 'loss_d', 'min'
 
@@ -135,43 +173,89 @@ BN_STATS = ('batch', 'running')
 
 
 def generator_apply(gan, bn_stats: str) -> Callable:
-  """`apply(params, batch_stats, z) -> samples` of G for sampling: batch norm
-  by the batch's own statistics ('batch'; the running averages are left as
-  they are) or by the running averages ('running'); see configs/default.py."""
+  """`apply(params, batch_stats, z, labels=None) -> samples` of G for
+  sampling: batch norm by the batch's own statistics ('batch'; the running
+  averages are left as they are) or by the running averages ('running'); see
+  configs/default.py. `labels` (int32 [B], class-conditional G only) is
+  passed on as G's `labels` keyword; None calls G without it."""
   if bn_stats not in BN_STATS:
     raise ConfigError(f"config.eval.bn_stats must be 'batch' or 'running', "
                       f"got '{bn_stats}'")
+  condition = lambda labels: {} if labels is None else {'labels': labels}
   if bn_stats == 'running':
-    return lambda params, stats, z: gan.generator.apply(
-        {'params': params, 'batch_stats': stats}, z, train=False)
+    return lambda params, stats, z, labels=None: gan.generator.apply(
+        {'params': params, 'batch_stats': stats}, z, train=False, **condition(labels))
   # Statistics of this batch only, not synchronised over a pmap axis.
   generator = gan.generator.clone(axis_name=None)
 
-  def apply(params, stats, z):
+  def apply(params, stats, z, labels=None):
     samples, _ = generator.apply({'params': params, 'batch_stats': stats}, z,
-                                 train=True, mutable=['batch_stats'])
+                                 train=True, mutable=['batch_stats'], **condition(labels))
     return samples
 
   return apply
 
 
+def _chunk_keys(key: jax.Array, n: int):
+  """The key of each chunk of `_SAMPLE_CHUNK` codes that n samples need."""
+  return [jax.random.fold_in(key, i) for i in range(-(-n // _SAMPLE_CHUNK))]
+
+
+def _latent_chunk(key: jax.Array, latent_dim: int, distribution: str) -> jax.Array:
+  return layers.sample_latent(key, _SAMPLE_CHUNK, latent_dim, distribution=distribution)
+
+
+def latent_chunks(key: jax.Array, n: int, latent_dim: int,
+                  distribution: str = 'normal') -> jax.Array:
+  """Every code z that `generator_sampler(...)(key, n)` feeds G, float32
+  [ceil(n / 1000) * 1000, latent_dim]: n rounded up to whole chunks, because
+  batch norm by batch statistics ('batch') normalises over a whole chunk, so
+  the rows after n shape the first n samples too."""
+  return jnp.concatenate([_latent_chunk(k, latent_dim, distribution)
+                          for k in _chunk_keys(key, n)])
+
+
+def apply_in_chunks(apply: Callable, params, batch_stats, z: jax.Array,
+                    labels=None) -> np.ndarray:
+  """G's outputs for codes z [N, latent_dim], float32 numpy, G called on
+  consecutive chunks of 1,000 (the last one smaller), the batches of
+  `generator_sampler`. `apply` as `generator_apply`'s (jitted by the
+  caller); `labels` (class-conditional G only): every sample's class, an int
+  or int32 [N]."""
+  if labels is not None:
+    labels = np.broadcast_to(np.asarray(labels, np.int32), (len(z),))
+  out = []
+  for start in range(0, len(z), _SAMPLE_CHUNK):
+    chunk = z[start:start + _SAMPLE_CHUNK]
+    chunk_labels = None if labels is None else jnp.asarray(
+        labels[start:start + _SAMPLE_CHUNK])
+    out.append(apply(params, batch_stats, chunk, chunk_labels))
+  return np.concatenate(jax.device_get(out))
+
+
 def generator_sampler(gan, params, batch_stats, latent_dim: int,
                       bn_stats: str = 'batch',
                       latent_distribution: str = 'normal') -> SampleFn:
-  """`sample(key, n)`: n generator outputs, float32 numpy, in chunks of
-  1,000 (batch norm: see `generator_apply`; z: `layers.sample_latent`)."""
+  """`sample(key, n[, labels])`: n generator outputs, float32 numpy, in
+  chunks of 1,000 (batch norm: see `generator_apply`; z:
+  `layers.sample_latent`). A class-conditional G needs `labels`, int32 [n]
+  (`evaluation_labels`); an unconditional one takes none."""
   apply = generator_apply(gan, bn_stats)
 
   @jax.jit
-  def chunk(params, batch_stats, key):
-    z = layers.sample_latent(key, _SAMPLE_CHUNK, latent_dim,
-                             distribution=latent_distribution)
-    return apply(params, batch_stats, z)
+  def chunk(params, batch_stats, key, labels):
+    return apply(params, batch_stats,
+                 _latent_chunk(key, latent_dim, latent_distribution), labels)
 
-  def sample(key: jax.Array, n: int) -> np.ndarray:
-    num_chunks = -(-n // _SAMPLE_CHUNK)
-    out = [chunk(params, batch_stats, jax.random.fold_in(key, i))
-           for i in range(num_chunks)]
+  def sample(key: jax.Array, n: int, labels: Optional[np.ndarray] = None) -> np.ndarray:
+    if (labels is None) != (not gan.num_classes):
+      raise ValueError(f'labels are {"missing" if labels is None else "given"} '
+                       f'for a G with num_classes={gan.num_classes}')
+    if labels is not None:  # padded to whole chunks, as z is
+      labels = np.resize(np.asarray(labels, np.int32), -(-n // _SAMPLE_CHUNK) * _SAMPLE_CHUNK)
+    out = [chunk(params, batch_stats, k, None if labels is None else
+                 labels[i * _SAMPLE_CHUNK:(i + 1) * _SAMPLE_CHUNK])
+           for i, k in enumerate(_chunk_keys(key, n))]
     return np.concatenate(jax.device_get(out))[:n]
 
   return sample
@@ -184,6 +268,7 @@ class _Reference:
   size: int = 0                             # test examples the reference holds
   validation: Optional[np.ndarray] = None   # Parzen: [N, H*W*C] in [0, 1]
   test: Optional[np.ndarray] = None
+  class_statistics: Optional[list] = None   # intra-FID: per class (mean, cov)
 
 
 class Evaluator:
@@ -199,8 +284,9 @@ class Evaluator:
     data = config.data
     self.dataset = data.dataset
     self.kind = data_kind(data.dataset)
+    self.num_classes = config.model.get('num_classes', 0)
     self.metrics = tuple(metrics) if metrics is not None else resolve_metrics(
-        data.dataset, config.eval.metrics)
+        data.dataset, config.eval.metrics, bool(self.num_classes))
     self.num_samples = num_samples or protocol_num_samples(config)
     self._ref = _Reference()
     self._classifier = None
@@ -211,8 +297,8 @@ class Evaluator:
     start = time.perf_counter()
     name = 'mnist' if self.kind == 'stacked' else data.dataset
     # Parzen alone works on pixels: no feature network.
-    if self.kind == 'stacked' or (self.kind == 'classifier' and
-                                  set(self.metrics) & {'fid', 'kid', 'is', 'pr', 'dc'}):
+    if self.kind == 'stacked' or (self.kind == 'classifier' and set(self.metrics) & {
+        'fid', 'kid', 'is', 'pr', 'dc', 'cond', 'intra_fid'}):
       self._classifier = classifier_lib.get(
           name, config.eval.get('classifier', 'shipped'), data_dir=data.data_dir,
           cache_dir=config.eval.classifier_dir)
@@ -242,6 +328,8 @@ class Evaluator:
         train = datasets.load_split(data, 'train')
         self._ref.validation = _unit_pixels(train[-_PARZEN_VALIDATION:])
         self._ref.test = _unit_pixels(test)
+      if 'intra_fid' in self.metrics:
+        self._ref.class_statistics = self._class_statistics(data)
     self.protocol = self._protocol(config)
     logging.info('Evaluator for %s: %s on %d samples (reference ready in %.1f s)',
                  self.dataset, ', '.join(self.metrics), self.num_samples,
@@ -265,6 +353,19 @@ class Evaluator:
       protocol.update(reference='mixture', centers=len(self._centers), std=self._std)
     return protocol
 
+  def _class_statistics(self, data: ml_collections.ConfigDict) -> list:
+    """(mean, covariance) of the test features of each class: intra-FID's
+    references. Raises ConfigError for a class with fewer than 2 test images."""
+    images, labels = datasets.load_split(data, 'test', with_labels=True)
+    features = self.features(input_pipeline.preprocess(images))
+    counts = np.bincount(labels, minlength=self.num_classes)
+    if len(counts) > self.num_classes or counts.min() < 2:
+      raise ConfigError(f'intra_fid needs >= 2 test images of each of the '
+                        f'{self.num_classes} classes (config.model.num_classes); '
+                        f'the test split has {counts.tolist()}')
+    return [metrics_lib.gaussian_statistics(features[labels == c])
+            for c in range(self.num_classes)]
+
   def features(self, images) -> np.ndarray:
     return self._classifier.features_and_logits(images)[0]
 
@@ -278,22 +379,39 @@ class Evaluator:
   def __call__(self, sample_fn: SampleFn, key: jax.Array) -> Dict[str, float]:
     if not self.metrics:
       return {}
-    samples = sample_fn(key, self.num_samples)
-    return self.score(samples)
+    labels = evaluation_labels(self.num_classes, self.num_samples)
+    if labels is None:
+      return self.score(sample_fn(key, self.num_samples))
+    return self.score(sample_fn(key, self.num_samples, labels), labels)
 
-  def score(self, samples: np.ndarray) -> Dict[str, float]:
+  def score(self, samples: np.ndarray,
+            labels: Optional[np.ndarray] = None) -> Dict[str, float]:
     """Metrics of generated (or held-out real) samples [N, ...] in the
-    models' range ([-1, 1] images, raw 2-D points)."""
+    models' range ([-1, 1] images, raw 2-D points); `labels` int [N], the
+    classes a conditional G was asked for (needed by 'cond', 'intra_fid')."""
+    if set(self.metrics) & {'cond', 'intra_fid'} and labels is None:
+      raise ValueError("the metrics 'cond' and 'intra_fid' need the samples' labels")
     if self.kind == 'mog':
       result = mog.mode_metrics(samples, self._centers, self._std)
       result['mode_score'] = result['modes_covered'] + result['high_quality_fraction']
+      if 'cond' in self.metrics:
+        result.update(_class_match(mog.nearest_mode(samples, self._centers), labels))
       return {k: float(v) for k, v in result.items()}
     if self.kind == 'stacked':
-      return _stacked_modes(self._classifier, samples)
+      modes = _stacked_mode_ids(self._classifier, samples)
+      result = _mode_histogram(modes)
+      if 'cond' in self.metrics:
+        result.update(_class_match(modes, labels))
+      return result
     results = {}
-    needs_features = set(self.metrics) & {'fid', 'kid', 'pr', 'dc', 'is'}
+    needs_features = set(self.metrics) & {'fid', 'kid', 'pr', 'dc', 'is', 'cond',
+                                          'intra_fid'}
     if needs_features:
       features, logits = self._classifier.features_and_logits(samples)
+    if 'cond' in self.metrics:
+      results.update(_class_match(np.argmax(logits, axis=1), labels))
+    if 'intra_fid' in self.metrics:
+      results['intra_fid'] = intra_fid(features, labels, self._ref.class_statistics)
     if 'fid' in self.metrics:
       results['fid'] = metrics_lib.frechet_distance(
           *metrics_lib.gaussian_statistics(features), *self._ref.fid_statistics)
@@ -326,12 +444,46 @@ def _unit_pixels_from_model(images: np.ndarray) -> np.ndarray:
   return x.reshape(x.shape[0], -1)
 
 
+def _stacked_mode_ids(classifier, samples: np.ndarray) -> np.ndarray:
+  """The mode (digit triple, int [N] in [0, 1000)) of each Stacked-MNIST
+  sample, each channel read by the MNIST classifier."""
+  digits = [np.argmax(classifier.features_and_logits(samples[..., c:c + 1])[1], axis=1)
+            for c in range(3)]
+  return datasets.stacked_mode_ids(np.stack(digits, axis=-1))
+
+
 def _stacked_modes(classifier, samples: np.ndarray) -> Dict[str, float]:
   """Modes covered of the 1000 digit triples and KL(q || uniform) of the mode
   histogram q, each channel read by the MNIST classifier."""
-  digits = [np.argmax(classifier.features_and_logits(samples[..., c:c + 1])[1], axis=1)
-            for c in range(3)]
-  modes = datasets.stacked_mode_ids(np.stack(digits, axis=-1))
+  return _mode_histogram(_stacked_mode_ids(classifier, samples))
+
+
+def _class_match(predicted: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
+  """conditional_accuracy: the share of samples read as the class they were
+  generated for; classes_covered: how many of the asked-for classes have at
+  least one sample read as themselves (per-class mode coverage)."""
+  hit = np.asarray(predicted) == np.asarray(labels)
+  return dict(conditional_accuracy=float(np.mean(hit)),
+              classes_covered=float(len(np.unique(np.asarray(labels)[hit]))))
+
+
+def intra_fid(features: np.ndarray, labels: np.ndarray, class_statistics) -> float:
+  """Intra-class FID (Miyato & Koyama 2018): the mean over classes c of the
+  FID between the features [N, D] of the samples generated for c and the
+  Gaussian (mean, covariance) of class c's real features,
+  `class_statistics[c]`. Every class needs >= 2 samples."""
+  distances = []
+  for c, reference in enumerate(class_statistics):
+    mine = features[np.asarray(labels) == c]
+    if len(mine) < 2:
+      raise ValueError(f'intra-FID needs >= 2 samples of class {c}, got {len(mine)}')
+    distances.append(metrics_lib.frechet_distance(
+        *metrics_lib.gaussian_statistics(mine), *reference))
+  return float(np.mean(distances))
+
+
+def _mode_histogram(modes: np.ndarray) -> Dict[str, float]:
+  """Modes covered of 1000 and KL(q || uniform) of the histogram q of `modes`."""
   counts = np.bincount(modes, minlength=1000)
   q = counts / counts.sum()
   occupied = q > 0

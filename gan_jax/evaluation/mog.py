@@ -54,7 +54,7 @@ def mode_metrics(samples: ArrayLike, centers: ArrayLike, std: float) -> Dict[str
     raise ValueError(f'Expected samples [N, D] and centers [K, D], got {samples.shape} '
                      f'and {centers.shape}.')
   num_modes = centers.shape[0]
-  sq_dist = np.sum((samples[:, None, :] - centers[None, :, :]) ** 2, axis=2)  # [N, K]
+  sq_dist = _squared_distances(samples, centers)
   nearest = np.argmin(sq_dist, axis=1)
   high_quality = sq_dist[np.arange(samples.shape[0]), nearest] <= (HIGH_QUALITY_STDS * std) ** 2
   counts = np.bincount(nearest[high_quality], minlength=num_modes)
@@ -68,3 +68,14 @@ def mode_metrics(samples: ArrayLike, centers: ArrayLike, std: float) -> Dict[str
   return dict(modes_covered=int(np.count_nonzero(counts)),
               high_quality_fraction=float(num_high_quality / max(samples.shape[0], 1)),
               kl_to_uniform=kl)
+
+
+def _squared_distances(samples: np.ndarray, centers: np.ndarray) -> np.ndarray:
+  return np.sum((samples[:, None, :] - centers[None, :, :]) ** 2, axis=2)  # [N, K]
+
+
+def nearest_mode(samples: ArrayLike, centers: ArrayLike) -> np.ndarray:
+  """The index of each sample's nearest centre, int [N] (a conditional G's
+  reading of its samples' classes: the mixtures' labels are the modes)."""
+  return np.argmin(_squared_distances(np.asarray(samples, np.float64),
+                                      np.asarray(centers, np.float64)), axis=1)

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import (dcgan, dcgan64, layers, maxout_mlp, mlp, mlp2d,
-                            stacked_dcgan)
+from gan_jax.models import (dcgan, dcgan3x3, dcgan64, layers, maxout_mlp, mlp,
+                            mlp2d, stacked_dcgan)
 
 
 # Every discriminator has the spectral normalisation option (Miyato et al. 2018).
@@ -27,15 +27,29 @@ def compute_dtype(model_config) -> jnp.dtype:
   return jnp.dtype(name)
 
 
+def num_classes(model_config) -> int:
+  """Classes the players are conditioned on, config.model.num_classes; 0 =
+  unconditional."""
+  return int(model_config.get('num_classes', 0))
+
+
+def _conditioning(model_config):
+  """The class-conditioning fields of G and of D (families in CONDITIONAL)."""
+  n = num_classes(model_config)
+  return (dict(num_classes=n, conditioning=model_config.get('g_conditioning', 'cbn')),
+          dict(num_classes=n, conditioning=model_config.get('d_conditioning', 'projection')))
+
+
 def _dcgan28(model_config, image_shape, axis_name):
   dtype = compute_dtype(model_config)
+  g_cond, d_cond = _conditioning(model_config)
   return (dcgan.Generator(channels=image_shape[-1], axis_name=axis_name,
-                          conv_impl=model_config.conv_impl, dtype=dtype),
+                          conv_impl=model_config.conv_impl, dtype=dtype, **g_cond),
           dcgan.Discriminator(dropout_rate=model_config.dropout_rate,
                               axis_name=axis_name,
                               conv_impl=model_config.conv_impl,
                               spectral_norm=_spectral_norm(model_config),
-                              dtype=dtype))
+                              dtype=dtype, **d_cond))
 
 
 def _dcgan64(model_config, image_shape, axis_name):
@@ -48,13 +62,24 @@ def _dcgan64(model_config, image_shape, axis_name):
                                 dtype=dtype))
 
 
+def _dcgan3x3(model_config, image_shape, axis_name):
+  dtype = compute_dtype(model_config)
+  return (dcgan3x3.Generator(channels=image_shape[-1], axis_name=axis_name,
+                             conv_impl=model_config.conv_impl, dtype=dtype),
+          dcgan3x3.Discriminator(axis_name=axis_name,
+                                 conv_impl=model_config.conv_impl,
+                                 spectral_norm=_spectral_norm(model_config),
+                                 dtype=dtype))
+
+
 def _mlp(model_config, image_shape, axis_name):
   dtype = compute_dtype(model_config)
+  g_cond, d_cond = _conditioning(model_config)
   return (mlp.Generator(image_shape=tuple(image_shape), axis_name=axis_name,
-                        dtype=dtype),
+                        dtype=dtype, **g_cond),
           mlp.Discriminator(axis_name=axis_name,
                             spectral_norm=_spectral_norm(model_config),
-                            dtype=dtype))
+                            dtype=dtype, **d_cond))
 
 
 def _mlp2d(model_config, image_shape, axis_name):
@@ -67,16 +92,17 @@ def _mlp2d(model_config, image_shape, axis_name):
     d_kwargs['hidden'] = tuple(model_config.d_hidden)
   dtype = compute_dtype(model_config)
   init_std = model_config.get('init_std', 0.0)
+  g_cond, d_cond = _conditioning(model_config)
   return (mlp2d.Generator(out_shape=tuple(image_shape),
                           batch_norm=model_config.get('g_batch_norm', False),
                           bn_momentum=model_config.get('bn_momentum', 0.9),
                           bn_epsilon=model_config.get('bn_epsilon', 1e-5),
                           init_std=init_std, axis_name=axis_name, dtype=dtype,
-                          **g_kwargs),
+                          **g_kwargs, **g_cond),
           mlp2d.Discriminator(maxout_pieces=model_config.get('d_maxout_pieces', 0),
                               init_std=init_std,
                               spectral_norm=_spectral_norm(model_config),
-                              dtype=dtype, **d_kwargs))
+                              dtype=dtype, **d_kwargs, **d_cond))
 
 
 def _dcgan_veegan(model_config, image_shape, axis_name):
@@ -101,10 +127,12 @@ def _maxout_mlp(model_config, image_shape, axis_name):
 
 
 # name -> builder(model_config, image_shape, axis_name) -> (generator, discriminator)
-_FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'mlp': _mlp,
-             'mlp2d': _mlp2d, 'dcgan_veegan': _dcgan_veegan,
+_FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'dcgan3x3': _dcgan3x3,
+             'mlp': _mlp, 'mlp2d': _mlp2d, 'dcgan_veegan': _dcgan_veegan,
              'dcgan_unrolled': _dcgan_unrolled, 'maxout_mlp': _maxout_mlp}
 MODEL_NAMES = tuple(sorted(_FAMILIES))
+# The families that take class labels (config.model.num_classes > 0).
+CONDITIONAL = ('dcgan28', 'mlp', 'mlp2d')
 
 
 def check_name(name: str, role: str) -> None:
@@ -113,6 +141,37 @@ def check_name(name: str, role: str) -> None:
   if name not in _FAMILIES:
     raise ConfigError(f"unknown config.model.{role} '{name}'; valid names: "
                       f"{', '.join(MODEL_NAMES)}")
+
+
+def check_conditioning(model_config) -> None:
+  """Raises ConfigError for class conditioning a family or setting cannot do."""
+  n = num_classes(model_config)
+  if n == 0:
+    return
+  if n < 0:
+    raise ConfigError(f'config.model.num_classes must be >= 0, got {n}')
+  for role in ('generator', 'discriminator'):
+    name = model_config.get(role)
+    if name not in CONDITIONAL:
+      raise ConfigError(
+          f"config.model.{role} '{name}' is not class-conditional; with "
+          f"config.model.num_classes={n} use one of {', '.join(CONDITIONAL)}, "
+          'or set num_classes=0')
+  for key, valid, default in (('g_conditioning', layers.G_CONDITIONINGS, 'cbn'),
+                              ('d_conditioning', layers.D_CONDITIONINGS, 'projection')):
+    value = model_config.get(key, default)
+    if value not in valid:
+      raise ConfigError(f"unknown config.model.{key} '{value}'; valid: "
+                        f"{', '.join(valid)}")
+  if (model_config.get('generator') == 'mlp2d' and not model_config.get('g_batch_norm')
+      and model_config.get('g_conditioning', 'cbn') == 'cbn'):
+    raise ConfigError("config.model.g_conditioning='cbn' conditions G's batch norm, "
+                      "but mlp2d's G has none; set config.model.g_batch_norm=True "
+                      "or config.model.g_conditioning='concat'")
+  if model_config.get('pack', 1) > 1:
+    raise ConfigError('config.model.pack > 1 with class labels is not supported '
+                      '(a pack would need one label per member); set pack=1 or '
+                      'num_classes=0')
 
 
 def _family(name: str, role: str):
@@ -131,6 +190,7 @@ def build(model_config: ml_collections.ConfigDict, image_shape: Sequence[int],
   """
   layers.check_conv_impl(model_config.conv_impl)
   compute_dtype(model_config)
+  check_conditioning(model_config)
   generator, _ = _family(model_config.generator, 'generator')(
       model_config, image_shape, axis_name)
   _, discriminator = _family(model_config.discriminator, 'discriminator')(

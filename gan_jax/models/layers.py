@@ -7,7 +7,7 @@ devices, which is what makes a 1-device and an N-device run of the same config
 agree to float tolerance.
 """
 import functools
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -134,3 +134,85 @@ def check_conv_impl(impl: str) -> None:
   if impl not in fast_conv.IMPLS:
     raise ConfigError(f"unknown config.model.conv_impl '{impl}'; valid: "
                       f"{', '.join(fast_conv.IMPLS)}")
+
+
+# ------------------------------------------------------ class conditioning
+# config.model.g_conditioning / d_conditioning (num_classes > 0).
+G_CONDITIONINGS = ('concat', 'cbn')
+D_CONDITIONINGS = ('projection', 'concat', 'acgan')
+
+
+def one_hot(labels: jax.Array, num_classes: int, dtype=jnp.float32) -> jax.Array:
+  """int labels [B] in [0, num_classes) -> one-hot [B, num_classes]."""
+  return jax.nn.one_hot(labels, num_classes, dtype=dtype)
+
+
+def concat_labels(x: jax.Array, labels: jax.Array, num_classes: int) -> jax.Array:
+  """x with the one-hot labels appended on its last axis: [B, F] ->
+  [B, F + num_classes], images [B, H, W, C] -> [B, H, W, C + num_classes]
+  (the label maps constant over the image), as the conditional GAN of Mirza &
+  Osindero 2014 feeds y to both players. A Dense layer on [z, one_hot(y)]
+  computes W z + E[y]: a learned class embedding added to z's projection."""
+  y = one_hot(labels, num_classes, x.dtype)
+  if x.ndim == 4:
+    y = jnp.broadcast_to(y[:, None, None, :], x.shape[:3] + (num_classes,))
+  return jnp.concatenate([x, y], axis=-1)
+
+
+class ConditionalBatchNorm(nn.Module):
+  """Batch norm whose gain and bias are looked up per class: x [B, ..., F],
+  labels int [B] -> gamma_y * (x - mean) / sqrt(var + eps) + beta_y
+  (conditional batch norm, de Vries et al. 2017; as the class-conditional
+  generators of Miyato & Koyama 2018 and BigGAN use it). gamma starts at 1 and
+  beta at 0, so at initialisation it is plain batch norm. The statistics are
+  shared by all classes (the 'batch_stats' of its BatchNorm submodule)."""
+  num_classes: int
+  use_running_average: bool
+  momentum: float = 0.99
+  epsilon: float = 1e-5
+  axis_name: Optional[str] = None
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, labels: jax.Array) -> jax.Array:
+    x = nn.BatchNorm(use_running_average=self.use_running_average,
+                     momentum=self.momentum, epsilon=self.epsilon,
+                     use_scale=False, use_bias=False, axis_name=self.axis_name,
+                     dtype=self.dtype)(x)
+    features = x.shape[-1]
+    gamma = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.ones,
+                     name='gain')(labels)
+    beta = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.zeros,
+                    name='bias')(labels)
+    shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (features,)
+    return x * gamma.reshape(shape).astype(x.dtype) + beta.reshape(shape).astype(x.dtype)
+
+
+def projection(features: jax.Array, labels: jax.Array, num_classes: int,
+               wrap: Callable = lambda layer: layer) -> jax.Array:
+  """The projection discriminator's class term <embed(y), phi(x)> (Miyato &
+  Koyama 2018, Eq. 3): features phi(x) [B, F], labels int [B] -> [B] float32.
+  Called inside a compact method (the embedding is the caller's submodule);
+  `wrap` (e.g. spectral normalisation) wraps the embedding layer."""
+  embed = wrap(nn.Embed(num_classes, features.shape[-1], name='class_embedding',
+                        embedding_init=nn.initializers.normal(0.02)))
+  e = embed(labels)
+  return jnp.sum(e.astype(jnp.float32) * features.astype(jnp.float32), axis=-1)
+
+
+def conditional_head(module: nn.Module, features: jax.Array, logits: jax.Array,
+                     labels: Optional[jax.Array], wrap: Callable):
+  """A discriminator's output from its last features phi(x) [B, F] and its
+  real/fake logits [B], by `module.conditioning` when `module.num_classes`:
+  the logits as they are (unconditional, or 'concat', whose labels went in
+  with x), plus the projection term ('projection'), or (logits, class logits
+  float32 [B, num_classes]) of ACGAN's auxiliary classifier ('acgan'). Called
+  inside `module`'s compact method; `wrap` wraps the new layers (spectral
+  normalisation)."""
+  if not module.num_classes or module.conditioning == 'concat':
+    return logits
+  if module.conditioning == 'projection':
+    return logits + projection(features, labels, module.num_classes, wrap)
+  class_logits = wrap(nn.Dense(module.num_classes, dtype=module.dtype,
+                               name='auxiliary_classifier'))(features)
+  return logits, class_logits.astype(jnp.float32)

@@ -19,6 +19,9 @@ as the reference code prints them: G 484,802; D 405,201 (+2,000 per extra
 packed sample).
 
 Parameter counts, z=2, G (128, 128), D (128, 128): G 17,154; D 17,025.
+
+Class-conditional (`num_classes` > 0, e.g. the mixture component): as
+dcgan.py; G's 'cbn' needs its batch norm (`batch_norm=True`).
 """
 import math
 from typing import Any, Optional, Sequence
@@ -62,18 +65,27 @@ class Generator(nn.Module):
   init_std: float = 0.0       # N(0, init_std^2) weights; 0: LeCun normal
   axis_name: Optional[str] = None
   dtype: Any = jnp.float32  # of the arithmetic; parameters stay float32
+  num_classes: int = 0        # 0: unconditional
+  conditioning: str = 'cbn'   # layers.G_CONDITIONINGS
 
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, z: jax.Array, train: bool,
+               labels: Optional[jax.Array] = None) -> jax.Array:
     init = _kernel_init(self.init_std)
     x = z
+    if self.num_classes and self.conditioning == 'concat':
+      x = layers.concat_labels(x, labels, self.num_classes)
     for features in self.hidden:
       x = nn.Dense(features, use_bias=not self.batch_norm, kernel_init=init,
                    dtype=self.dtype)(x)
       if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
-                         epsilon=self.bn_epsilon, axis_name=self.axis_name,
-                         dtype=self.dtype)(x)
+        kwargs = dict(use_running_average=not train, momentum=self.bn_momentum,
+                      epsilon=self.bn_epsilon, axis_name=self.axis_name,
+                      dtype=self.dtype)
+        if self.num_classes and self.conditioning == 'cbn':
+          x = layers.ConditionalBatchNorm(self.num_classes, **kwargs)(x, labels)
+        else:
+          x = nn.BatchNorm(**kwargs)(x)
       x = nn.relu(x)
     x = nn.Dense(math.prod(self.out_shape), kernel_init=init, dtype=self.dtype)(x)
     return x.astype(jnp.float32).reshape(z.shape[0], *self.out_shape)
@@ -86,17 +98,22 @@ class Discriminator(nn.Module):
   init_std: float = 0.0        # N(0, init_std^2) weights; 0: LeCun normal
   spectral_norm: bool = False  # of every kernel (layers.spectral_norm)
   dtype: Any = jnp.float32  # of the arithmetic; parameters stay float32
+  num_classes: int = 0             # 0: unconditional
+  conditioning: str = 'projection'  # layers.D_CONDITIONINGS
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool, labels: Optional[jax.Array] = None):
     # No batch norm or dropout: `train` only advances spectral norm's
     # power iteration.
     sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     init = _kernel_init(self.init_std)
     x = x.reshape(x.shape[0], -1)
+    if self.num_classes and self.conditioning == 'concat':
+      x = layers.concat_labels(x, labels, self.num_classes)
     for features in self.hidden:
       if self.maxout_pieces:
         x = sn(Maxout(features, self.maxout_pieces, init, self.dtype))(x)
       else:
         x = nn.relu(sn(nn.Dense(features, kernel_init=init, dtype=self.dtype))(x))
-    return sn(nn.Dense(1, kernel_init=init, dtype=self.dtype))(x)[:, 0].astype(jnp.float32)
+    logits = sn(nn.Dense(1, kernel_init=init, dtype=self.dtype))(x)[:, 0]
+    return layers.conditional_head(self, x, logits.astype(jnp.float32), labels, sn)

@@ -1,0 +1,210 @@
+"""Samples of a trained run's generator, as `python -m gan_jax.generate`
+writes them: `check_out` refuses a bad output path before any work,
+`generate(workdir, ...)` restores a checkpoint (the restore path of
+`gan_jax.evaluate`) and returns `Generated` (samples and their codes z),
+`write` saves them as a PNG picture or an .npz of arrays.
+
+By default the codes are those of the run's own evaluations
+(`evaluator.latent_key(config.seed)`, drawn by `evaluator.latent_chunks`):
+the first N samples are exactly the ones `gan_jax.evaluate` scores.
+"""
+import dataclasses
+import math
+import os
+from typing import Optional
+
+import jax
+import ml_collections
+import numpy as np
+
+from gan_jax import datasets, latent_space, writers
+from gan_jax.errors import GanJaxError
+from gan_jax.evaluation import checkpoint_eval
+from gan_jax.evaluation import evaluator as evaluator_lib
+
+OUT_FORMATS = ('.png', '.npz')
+# Folded into the latent key for the truncation trick's redraws.
+_TRUNCATION = 0x7C0
+
+
+@dataclasses.dataclass
+class Generated:
+  """What `generate` made. `samples` float32 [N, ...] in the model's units
+  (images in [-1, 1], NHWC; 2-D points for the mixtures); `z` float32
+  [N, latent_dim] their codes; with `interpolate` K, N = num_samples * K,
+  row i's path from its first to its last code at [i K, (i + 1) K).
+  `labels` int32 [N] for a class-conditional run's --class, else None."""
+  samples: np.ndarray
+  z: np.ndarray
+  labels: Optional[np.ndarray]
+  rows: int                     # rows of the PNG grid
+  step: Optional[int]           # the checkpoint's training step
+  config: ml_collections.ConfigDict
+
+
+def check_out(out: str) -> str:
+  """The format of output path `out`, '.png' or '.npz'. Raises GanJaxError
+  for another extension or a folder that is missing or not writable (before
+  anything is computed or written)."""
+  ext = os.path.splitext(out)[1].lower()
+  if ext not in OUT_FORMATS:
+    raise GanJaxError(f"--out must end in .png (a picture) or .npz (the arrays "
+                      f"samples and z), got '{out}'")
+  folder = os.path.dirname(os.path.abspath(out))
+  if not os.path.isdir(folder):
+    raise GanJaxError(f'--out: the folder {folder} does not exist; create it first')
+  if not os.access(folder, os.W_OK | os.X_OK):
+    raise GanJaxError(f'--out: the folder {folder} is not writable')
+  if os.path.isdir(out):
+    raise GanJaxError(f'--out: {out} is a folder; name a .png or .npz file')
+  return ext
+
+
+def check_class(config: ml_collections.ConfigDict, workdir: str,
+                label: Optional[int]) -> None:
+  """Raises GanJaxError for a --class the run cannot take: any class for an
+  unconditional run (config.model.num_classes missing or 0), or one out of
+  [0, num_classes). (A class-conditional run without --class samples its
+  classes in turn: `class_blocks`.)"""
+  num_classes = int(config.model.get('num_classes', 0) or 0)
+  if label is None:
+    return
+  if num_classes <= 0:
+    raise GanJaxError(f'--class={label}: the run in {workdir} is unconditional '
+                      '(config.model.num_classes is 0); leave --class out')
+  if not 0 <= label < num_classes:
+    raise GanJaxError(f'--class must be in [0, {num_classes}) for this run, got {label}')
+
+
+def sample_codes(key: jax.Array, num_samples: int, latent_dim: int,
+                 distribution: str = 'normal',
+                 truncation: Optional[float] = None) -> jax.Array:
+  """The evaluation's codes of `key` (`evaluator.latent_chunks`: whole
+  chunks of 1,000, at least num_samples rows), truncated to [-psi, psi] by
+  `latent_space.truncate` when `truncation` is psi."""
+  z = evaluator_lib.latent_chunks(key, num_samples, latent_dim, distribution)
+  if truncation is not None:
+    z = latent_space.truncate(jax.random.fold_in(key, _TRUNCATION), z, truncation,
+                              distribution)
+  return z
+
+
+def interpolation_codes(key: jax.Array, rows: int, steps: int, latent_dim: int,
+                        distribution: str = 'normal',
+                        truncation: Optional[float] = None) -> jax.Array:
+  """[rows * steps, latent_dim]: for each row a path of `steps` codes
+  (`latent_space.interpolate`: slerp for Gaussian z, linear for uniform)
+  from code i to code rows + i of `sample_codes(key, 2 rows, ...)`."""
+  ends = sample_codes(key, 2 * rows, latent_dim, distribution, truncation)
+  paths = latent_space.interpolate(ends[:rows], ends[rows:2 * rows], steps, distribution)
+  return paths.reshape(rows * steps, latent_dim)
+
+
+def class_blocks(n: int, num_classes: int) -> np.ndarray:
+  """The classes of n samples of a class-conditional G asked for none in
+  particular, int32 [n]: consecutive equal blocks, sample i of class
+  i * num_classes // n (every class when n >= num_classes, evenly spaced
+  ones otherwise), so a grid of num_classes rows has one class per row."""
+  return (np.arange(n) * num_classes // n).astype(np.int32)
+
+
+def grid_rows(n: int) -> int:
+  """Rows of a PNG grid of n samples: the largest divisor of n that is at
+  most sqrt(n), so the grid is as square as n allows and holds every
+  sample (8 for 64, 5 x 10 for 50, one row for a prime)."""
+  return max(r for r in range(1, math.isqrt(n) + 1) if n % r == 0)
+
+
+def _check_request(config: ml_collections.ConfigDict, workdir: str, num_samples: int,
+                   params: str, bn_stats: Optional[str], label: Optional[int]) -> str:
+  """Raises GanJaxError for a bad request; returns the batch-norm mode."""
+  if num_samples < 1:
+    raise GanJaxError(f'--num_samples must be >= 1, got {num_samples}')
+  if params not in ('ema', 'raw'):
+    raise GanJaxError(f"--params must be ema or raw, got '{params}'")
+  bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
+  if bn_stats not in evaluator_lib.BN_STATS:
+    raise GanJaxError(f"--bn_stats must be batch or running, got '{bn_stats}'")
+  check_class(config, workdir, label)
+  return bn_stats
+
+
+def _codes(config: ml_collections.ConfigDict, seed: Optional[int], num_samples: int,
+           truncation: Optional[float], interpolate: int):
+  """(z [>= n, latent_dim], n samples, PNG rows) of a request."""
+  distribution = config.model.get('latent_distribution', 'normal')
+  key = evaluator_lib.latent_key(config.seed if seed is None else seed)
+  latent_dim = config.model.latent_dim
+  if interpolate:
+    z = interpolation_codes(key, num_samples, interpolate, latent_dim, distribution,
+                            truncation)
+    return z, num_samples * interpolate, num_samples
+  z = sample_codes(key, num_samples, latent_dim, distribution, truncation)
+  return z, num_samples, grid_rows(num_samples)
+
+
+def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
+             params: str = 'ema', bn_stats: Optional[str] = None,
+             seed: Optional[int] = None, truncation: Optional[float] = None,
+             interpolate: int = 0, label: Optional[int] = None) -> Generated:
+  """Samples of G at `checkpoint` (best | latest | a step | init) of the run
+  in `workdir`: its `params` (ema | raw), batch norm by `bn_stats` (batch |
+  running; default the run's config.eval.bn_stats), codes of
+  `evaluator.latent_key(seed)` (default the run's seed: the codes its
+  evaluations use), truncated to [-truncation, truncation] when given.
+
+  `interpolate` K >= 2: num_samples rows of K codes, each row from one code
+  to another (slerp for Gaussian z, linear for uniform). G sees the codes in
+  chunks of 1,000: with batch norm by batch statistics each sample depends
+  on the others of its chunk (an interpolation's too). `label`: every
+  sample's class (G's `labels`) for a class-conditional run; without it
+  such a run samples its classes in turn (`class_blocks`; with one grid
+  row per class when num_samples is a multiple of num_classes).
+
+  Raises GanJaxError for a bad request (checked before the checkpoint is
+  read) or a workdir without the checkpoint.
+  """
+  config = checkpoint_eval.load_run_config(workdir)
+  bn_stats = _check_request(config, workdir, num_samples, params, bn_stats, label)
+  # The codes before the checkpoint: a bad --truncation or --interpolate stops here.
+  z, n, rows = _codes(config, seed, num_samples, truncation, interpolate)
+  gan, state, step = checkpoint_eval.restore_run(workdir, config, checkpoint)
+  apply = jax.jit(evaluator_lib.generator_apply(gan, bn_stats))
+  labels = None
+  if label is not None:
+    labels = np.full((n,), label, np.int32)
+  elif gan.num_classes:
+    labels = class_blocks(n, gan.num_classes)
+    if not interpolate and n % gan.num_classes == 0:
+      rows = gan.num_classes  # one row per class
+  samples = evaluator_lib.apply_in_chunks(
+      apply, checkpoint_eval.generator_params(state, params), state.g_batch_stats,
+      z, None if labels is None else np.resize(labels, len(z)))
+  return Generated(samples=np.asarray(samples[:n], np.float32),
+                   z=np.asarray(z[:n], np.float32), labels=labels, rows=rows,
+                   step=step, config=config)
+
+
+def render(generated: Generated) -> np.ndarray:
+  """The PNG picture, uint8 [H, W, C]: images as a grid of `rows` rows (an
+  interpolation's paths one per row); 2-D points as the training-time
+  scatter plot over the mixture's mode centres (`writers.scatter_plot`)."""
+  samples, config = generated.samples, generated.config
+  if samples.ndim == 4:
+    return writers.image_grid(samples, generated.rows)
+  centers = (datasets.mixture(config.data)[0]
+             if config.data.dataset in datasets.MIXTURES else None)
+  return writers.render_samples(samples, centers)
+
+
+def write(out: str, generated: Generated) -> None:
+  """Writes `generated` to `out`: .png the picture (`render`), .npz the
+  arrays samples, z (and labels for a class-conditional run)."""
+  if check_out(out) == '.png':
+    writers.save_png(render(generated), out)
+    return
+  arrays = dict(samples=generated.samples, z=generated.z)
+  if generated.labels is not None:
+    arrays['labels'] = generated.labels
+  with open(out, 'wb') as f:  # np.savez would append .npz to other names
+    np.savez(f, **arrays)

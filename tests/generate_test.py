@@ -1,0 +1,418 @@
+"""`python -m gan_jax.generate`: samples of a trained run, the truncation
+trick and latent interpolation (gan_jax.sampling, gan_jax.latent_space).
+
+The run is the loop tests' tiny 2-D ring with batch norm in G and EMA, 4
+steps: batch norm by batch statistics makes "the same samples as the
+evaluator" depend on G seeing the same batches.
+"""
+import importlib
+import json
+import math
+import os
+import subprocess
+import sys
+import types
+from typing import Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+import pytest
+
+from gan_jax import datasets, latent_space, sampling, train, writers
+from gan_jax.errors import GanJaxError
+from gan_jax.evaluation import checkpoint_eval
+from gan_jax.evaluation import evaluator as evaluator_lib
+
+
+@pytest.fixture(scope='module')
+def bn_run(tmp_path_factory, ring_config):
+  """A 4-step run of the ring with G's batch norm and EMA 0.5, checkpoints
+  at steps 2 and 4."""
+  config = ring_config(4)
+  config.model.g_batch_norm = True
+  config.model.g_hidden = config.model.d_hidden = (64, 64)
+  config.batch_size = 32
+  config.ema_decay = 0.5
+  config.eval_every_steps = 0
+  config.keep_checkpoints = 3
+  workdir = str(tmp_path_factory.mktemp('bn_ring'))
+  train.train_and_evaluate(config, workdir)
+  return workdir
+
+
+@pytest.fixture(scope='module')
+def restored(bn_run):
+  """(config, gan, state at step 4) of `bn_run`."""
+  config = checkpoint_eval.load_run_config(bn_run)
+  gan, state, step = checkpoint_eval.restore_run(bn_run, config, 'latest')
+  assert step == 4
+  return config, gan, state
+
+
+def _load(path):
+  with np.load(path) as f:
+    return {k: f[k] for k in f.files}
+
+
+def test_npz_holds_the_samples_the_evaluator_scores(bn_run, restored, tmp_path):
+  config, gan, state = restored
+  assert config.eval.bn_stats == 'batch'
+  # 1,500: the second chunk of 1,000 is padded; with batch norm by batch
+  # statistics its 500 samples depend on the 500 codes drawn after them.
+  out = str(tmp_path / 'samples.npz')
+  sampling.write(out, sampling.generate(bn_run, 1500, checkpoint='latest'))
+  saved = _load(out)
+  assert sorted(saved) == ['samples', 'z']
+  assert saved['samples'].shape == (1500, 2) and saved['samples'].dtype == np.float32
+  assert saved['z'].shape == (1500, 2) and saved['z'].dtype == np.float32
+  sample = evaluator_lib.generator_sampler(gan, state.ema_g_params, state.g_batch_stats,
+                                           config.model.latent_dim, 'batch')
+  expected = sample(evaluator_lib.latent_key(config.seed), 1500)
+  np.testing.assert_allclose(saved['samples'], expected, rtol=1e-6, atol=1e-6)
+  # z is the evaluation's codes: chunk i of 1,000 from fold_in(key, i).
+  key = evaluator_lib.latent_key(config.seed)
+  first = jax.random.normal(jax.random.fold_in(jax.random.fold_in(key, 0), 7), (2,))
+  np.testing.assert_array_equal(saved['z'][7], first)
+  # Another seed, other codes.
+  other = sampling.generate(bn_run, 10, checkpoint='latest', seed=1)
+  np.testing.assert_allclose(other.samples, sample(evaluator_lib.latent_key(1), 1000)[:10],
+                             rtol=1e-6, atol=1e-6)
+
+
+def test_params_bn_stats_and_checkpoint_choose_what_is_sampled(bn_run, restored):
+  config, gan, state = restored
+  ema = sampling.generate(bn_run, 64, checkpoint='latest', bn_stats='running')
+  raw = sampling.generate(bn_run, 64, checkpoint='latest', params='raw',
+                          bn_stats='running')
+  np.testing.assert_array_equal(ema.z, raw.z)
+  assert not np.allclose(ema.samples, raw.samples)  # ema_decay 0.5
+  running = jax.jit(evaluator_lib.generator_apply(gan, 'running'))
+  for generated, params in ((ema, state.ema_g_params), (raw, state.g_params)):
+    np.testing.assert_allclose(
+        generated.samples, running(params, state.g_batch_stats, jnp.asarray(ema.z)),
+        rtol=1e-6, atol=1e-6)
+  # The run's default (config.eval.bn_stats = batch) differs from running.
+  assert not np.allclose(sampling.generate(bn_run, 64, checkpoint='latest').samples,
+                         ema.samples)
+  earlier = sampling.generate(bn_run, 64, checkpoint='2', bn_stats='running')
+  assert earlier.step == 2 and not np.allclose(earlier.samples, ema.samples)
+  # No evaluation: the best is the lowest D loss of the saved steps.
+  assert sampling.generate(bn_run, 8).step in (2, 4)
+
+
+def test_png_is_the_training_time_scatter_plot_for_mixtures(bn_run, tmp_path):
+  generated = sampling.generate(bn_run, 300, checkpoint='latest')
+  out = str(tmp_path / 'ring.png')
+  sampling.write(out, generated)
+  centers, _ = datasets.mixture(generated.config.data)
+  picture = np.asarray(Image.open(out))
+  np.testing.assert_array_equal(picture, writers.scatter_plot(generated.samples, centers))
+
+
+def test_png_of_images_is_a_grid_holding_every_sample(tmp_path):
+  images = np.random.default_rng(0).uniform(-1, 1, (50, 4, 3, 1)).astype(np.float32)
+  generated = sampling.Generated(samples=images, z=np.zeros((50, 2), np.float32),
+                                 labels=None, rows=sampling.grid_rows(50), step=1,
+                                 config=None)
+  out = str(tmp_path / 'grid.png')
+  sampling.write(out, generated)
+  picture = np.asarray(Image.open(out))
+  assert picture.shape == (5 * 4, 10 * 3)  # 5 rows of 10
+  np.testing.assert_array_equal(picture, writers.image_grid(images, 5)[..., 0])
+  assert [sampling.grid_rows(n) for n in (1, 7, 12, 64, 100)] == [1, 1, 3, 8, 10]
+
+
+# ---------------------------------------------------------------- truncation
+
+
+def _truncated_normal_variance(psi):
+  """Var of N(0, 1) conditioned on |z| < psi: 1 - 2 psi phi(psi) / (2 Phi(psi) - 1)."""
+  phi = math.exp(-psi ** 2 / 2) / math.sqrt(2 * math.pi)
+  return 1 - 2 * psi * phi / math.erf(psi / math.sqrt(2))
+
+
+def test_truncation_resamples_gaussian_components_outside_psi():
+  key = jax.random.PRNGKey(0)
+  z = jax.random.normal(jax.random.PRNGKey(1), (8000, 8))
+  for psi in (0.1, 0.5, 2.0):
+    t = np.asarray(latent_space.truncate(key, z, psi))
+    assert np.abs(t).max() <= psi
+    inside = np.abs(np.asarray(z)) <= psi
+    np.testing.assert_array_equal(t[inside], np.asarray(z)[inside])  # kept as drawn
+    # The result is the truncated normal (resampling until inside): its
+    # variance against the closed form, 64,000 draws (std error < 1 %).
+    assert np.var(t) == pytest.approx(_truncated_normal_variance(psi), rel=0.03)
+  np.testing.assert_array_equal(latent_space.truncate(key, z, 1e6), z)
+  # Deterministic, and each row independent of the rows drawn with it.
+  np.testing.assert_array_equal(latent_space.truncate(key, z, 0.5),
+                                latent_space.truncate(key, z, 0.5))
+  np.testing.assert_array_equal(latent_space.truncate(key, z[:10], 0.5),
+                                latent_space.truncate(key, z, 0.5)[:10])
+
+
+def test_truncation_of_uniform_codes_scales_them_toward_zero():
+  z = jax.random.uniform(jax.random.PRNGKey(1), (100, 4), minval=-1.0, maxval=1.0)
+  key = jax.random.PRNGKey(0)
+  np.testing.assert_allclose(latent_space.truncate(key, z, 0.25, 'uniform'), 0.25 * z)
+  np.testing.assert_array_equal(latent_space.truncate(key, z, 3.0, 'uniform'), z)
+
+
+def test_truncation_refuses_psi_not_above_zero():
+  z = jnp.zeros((2, 3))
+  for psi in (0.0, -1.0, float('nan')):
+    with pytest.raises(GanJaxError, match='--truncation must be > 0'):
+      latent_space.truncate(jax.random.PRNGKey(0), z, psi)
+
+
+def test_generate_truncates_the_codes_it_feeds_g(bn_run, restored):
+  config, gan, state = restored
+  generated = sampling.generate(bn_run, 200, checkpoint='latest', truncation=0.3,
+                                bn_stats='running')
+  assert np.abs(generated.z).max() <= 0.3
+  plain = sampling.generate(bn_run, 200, checkpoint='latest', truncation=1e6,
+                            bn_stats='running')
+  untruncated = sampling.generate(bn_run, 200, checkpoint='latest', bn_stats='running')
+  np.testing.assert_array_equal(plain.samples, untruncated.samples)
+  running = jax.jit(evaluator_lib.generator_apply(gan, 'running'))
+  np.testing.assert_allclose(
+      generated.samples,
+      running(state.ema_g_params, state.g_batch_stats, jnp.asarray(generated.z)),
+      rtol=1e-6, atol=1e-6)
+
+
+# ------------------------------------------------------------- interpolation
+
+
+def test_slerp_against_closed_forms():
+  rng = np.random.default_rng(0)
+  z0, z1 = (jnp.asarray(rng.normal(size=(5, 16)), jnp.float32) for _ in range(2))
+  t = jnp.linspace(0.0, 1.0, 7)
+  path = np.asarray(latent_space.slerp(z0, z1, t))
+  assert path.shape == (5, 7, 16)
+  np.testing.assert_allclose(path[:, 0], z0, atol=1e-5)
+  np.testing.assert_allclose(path[:, -1], z1, atol=1e-5)
+  a, b = np.linalg.norm(z0, axis=1), np.linalg.norm(z1, axis=1)
+  omega = np.arccos(np.sum(np.asarray(z0) * np.asarray(z1), axis=1) / (a * b))
+  tt = np.asarray(t)[None, :]
+  s0, s1 = np.sin((1 - tt) * omega[:, None]), np.sin(tt * omega[:, None])
+  # |slerp|^2 = (a^2 s0^2 + b^2 s1^2 + 2 a b cos(W) s0 s1) / sin(W)^2.
+  norm2 = (a[:, None] ** 2 * s0 ** 2 + b[:, None] ** 2 * s1 ** 2 +
+           2 * (a * b * np.cos(omega))[:, None] * s0 * s1) / np.sin(omega)[:, None] ** 2
+  np.testing.assert_allclose(np.sum(path ** 2, axis=-1), norm2, rtol=1e-4)
+  # Codes of equal norm r: the path stays on the sphere of radius r, at
+  # angle t W from z0; its midpoint is (z0 + z1) / (2 cos(W / 2)).
+  u1 = z1 * (a / b)[:, None]
+  sphere = np.asarray(latent_space.slerp(z0, u1, t))
+  np.testing.assert_allclose(np.linalg.norm(sphere, axis=-1),
+                             np.repeat(a[:, None], 7, axis=1), rtol=1e-5)
+  cos_to_start = np.sum(sphere * np.asarray(z0)[:, None], axis=-1) / a[:, None] ** 2
+  np.testing.assert_allclose(np.arccos(np.clip(cos_to_start, -1, 1)), tt * omega[:, None],
+                             atol=2e-3)
+  np.testing.assert_allclose(sphere[:, 3],
+                             (z0 + u1) / (2 * np.cos(omega / 2))[:, None], rtol=1e-4,
+                             atol=1e-5)
+
+
+def test_slerp_of_parallel_codes_is_the_line_and_lerp_stays_in_the_cube():
+  z0 = jnp.asarray([[1.0, 2.0, 2.0]])
+  t = jnp.linspace(0.0, 1.0, 5)
+  np.testing.assert_allclose(latent_space.slerp(z0, 3 * z0, t),
+                             latent_space.lerp(z0, 3 * z0, t), rtol=1e-6)
+  assert np.all(np.isfinite(latent_space.slerp(z0, z0, t)))
+  u0, u1 = jnp.asarray([[-1.0, 0.9]]), jnp.asarray([[1.0, -0.9]])
+  line = np.asarray(latent_space.lerp(u0, u1, t))
+  np.testing.assert_allclose(line[0, 2], [0.0, 0.0], atol=1e-7)
+  assert np.abs(line).max() <= 1.0
+  np.testing.assert_array_equal(latent_space.interpolate(u0, u1, 5, 'uniform'), line)
+  np.testing.assert_array_equal(latent_space.interpolate(u0, u1, 5, 'normal'),
+                                latent_space.slerp(u0, u1, t))
+  with pytest.raises(GanJaxError, match='--interpolate needs at least 2 steps'):
+    latent_space.interpolate(u0, u1, 1)
+
+
+def test_interpolation_rows_run_between_pairs_of_evaluation_codes(bn_run, tmp_path):
+  generated = sampling.generate(bn_run, 3, checkpoint='latest', interpolate=5,
+                                bn_stats='running')
+  assert generated.samples.shape == (15, 2) and generated.z.shape == (15, 2)
+  key = evaluator_lib.latent_key(generated.config.seed)
+  ends = np.asarray(sampling.sample_codes(key, 6, 2))[:6]
+  paths = generated.z.reshape(3, 5, 2)
+  np.testing.assert_allclose(paths[:, 0], ends[:3], atol=1e-5)
+  np.testing.assert_allclose(paths[:, -1], ends[3:], atol=1e-5)
+  np.testing.assert_allclose(
+      paths, latent_space.slerp(jnp.asarray(ends[:3]), jnp.asarray(ends[3:]),
+                                jnp.linspace(0.0, 1.0, 5)), atol=1e-6)
+  out = str(tmp_path / 'paths.npz')
+  sampling.write(out, generated)
+  np.testing.assert_array_equal(_load(out)['z'], generated.z)
+
+
+# ------------------------------------------------------------ class labels
+
+
+class _ConditionalStub(nn.Module):
+  """G(z, labels) = z + label: where the labels went, in closed form."""
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z, train, labels=None):
+    del train
+    return z + labels[:, None].astype(z.dtype)
+
+
+class _UnconditionalStub(nn.Module):
+  axis_name: Optional[str] = None
+
+  @nn.compact
+  def __call__(self, z, train):
+    del train
+    return 2 * z
+
+
+def test_class_labels_reach_a_conditional_generator_and_only_it():
+  z = jnp.arange(2500 * 3, dtype=jnp.float32).reshape(2500, 3)
+  for bn_stats in evaluator_lib.BN_STATS:
+    apply = evaluator_lib.generator_apply(
+        types.SimpleNamespace(generator=_ConditionalStub()), bn_stats)
+    np.testing.assert_array_equal(evaluator_lib.apply_in_chunks(apply, {}, {}, z, 7), z + 7)
+    apply = evaluator_lib.generator_apply(
+        types.SimpleNamespace(generator=_UnconditionalStub()), bn_stats)
+    np.testing.assert_array_equal(evaluator_lib.apply_in_chunks(apply, {}, {}, z), 2 * z)
+
+
+def test_class_needs_a_class_conditional_run(bn_run, ring_config):
+  config = ring_config(2)
+  with pytest.raises(GanJaxError, match=r'--class=3: the run in .* is unconditional'):
+    sampling.check_class(config, 'runs/x', 3)
+  config.model.num_classes = 0
+  with pytest.raises(GanJaxError, match='is unconditional'):
+    sampling.check_class(config, 'runs/x', 0)
+  config.model.num_classes = 10
+  sampling.check_class(config, 'runs/x', 9)
+  for label in (10, -1):
+    with pytest.raises(GanJaxError, match=r'--class must be in \[0, 10\)'):
+      sampling.check_class(config, 'runs/x', label)
+  with pytest.raises(GanJaxError, match='is unconditional'):
+    sampling.generate(bn_run, 4, label=1)
+
+
+def test_class_conditions_g_of_a_class_conditional_run(ring_config, tmp_path):
+  from gan_jax import models
+  if 'mlp2d' not in getattr(models, 'CONDITIONAL', ()):
+    pytest.skip('mlp2d takes no class labels yet')
+  config = ring_config(2)
+  config.model.g_batch_norm = True
+  config.model.g_hidden = config.model.d_hidden = (64, 64)
+  config.model.num_classes = 8
+  # One-hot labels concatenated to z: G's output depends on the class
+  # already at initialisation.
+  config.model.g_conditioning = 'concat'
+  (tmp_path / 'config.json').write_text(config.to_json_best_effort())
+  workdir = str(tmp_path)
+  three = sampling.generate(workdir, 16, checkpoint='init', label=3)
+  five = sampling.generate(workdir, 16, checkpoint='init', label=5)
+  np.testing.assert_array_equal(three.z, five.z)
+  assert not np.allclose(three.samples, five.samples)
+  np.testing.assert_array_equal(three.labels, np.full(16, 3, np.int32))
+  gan, state, _ = checkpoint_eval.restore_run(workdir, config, 'init')
+  z = sampling.sample_codes(evaluator_lib.latent_key(config.seed), 16, 2)
+  expected = evaluator_lib.generator_apply(gan, 'batch')(
+      state.ema_g_params, state.g_batch_stats, z, jnp.full((len(z),), 3, jnp.int32))
+  np.testing.assert_allclose(three.samples, np.asarray(expected)[:16], rtol=1e-6, atol=1e-6)
+  out = str(tmp_path / 'three.npz')
+  sampling.write(out, three)
+  assert sorted(_load(out)) == ['labels', 'samples', 'z']
+  # Without --class: the classes in blocks, one grid row per class.
+  every = sampling.generate(workdir, 16, checkpoint='init')
+  np.testing.assert_array_equal(every.labels, np.repeat(np.arange(8), 2))
+  assert every.rows == 8
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_bad_requests_are_one_line_errors(bn_run, tmp_path):
+  for out, message in ((tmp_path / 's.jpg', r'--out must end in \.png .* or \.npz'),
+                       (tmp_path / 's', r'--out must end in \.png'),
+                       (tmp_path / 'missing' / 's.npz', 'folder .*missing does not exist'),
+                       (tmp_path, r'--out must end in \.png')):
+    with pytest.raises(GanJaxError, match=message):
+      sampling.check_out(str(out))
+  assert sampling.check_out(str(tmp_path / 'S.NPZ')) == '.npz'
+  with pytest.raises(GanJaxError, match='not a gan_jax run directory'):
+    sampling.generate(str(tmp_path), 4)
+  with pytest.raises(GanJaxError, match='no checkpoint at step 3 .* have'):
+    sampling.generate(bn_run, 4, checkpoint='3')
+  with pytest.raises(GanJaxError, match="--checkpoint must be best, latest or a step, got 'x'"):
+    sampling.generate(bn_run, 4, checkpoint='x')
+  for kwargs, message in ((dict(num_samples=0), '--num_samples must be >= 1'),
+                          (dict(num_samples=4, truncation=0.0), '--truncation must be > 0'),
+                          (dict(num_samples=4, interpolate=1), 'at least 2 steps'),
+                          (dict(num_samples=4, params='best'), '--params must be ema or raw'),
+                          (dict(num_samples=4, bn_stats='train'), '--bn_stats must be')):
+    with pytest.raises(GanJaxError, match=message):
+      sampling.generate(bn_run, **kwargs)
+  untrained = tmp_path / 'untrained'
+  untrained.mkdir()
+  config = json.load(open(os.path.join(bn_run, 'config.json')))
+  (untrained / 'config.json').write_text(json.dumps(config))
+  with pytest.raises(GanJaxError, match='no checkpoint in .*; train first'):
+    sampling.generate(str(untrained), 4, checkpoint='latest')
+
+
+def test_an_unwritable_folder_is_refused(tmp_path):
+  locked = tmp_path / 'locked'
+  locked.mkdir(mode=0o500)
+  if os.access(locked, os.W_OK):
+    pytest.skip('running as root: the folder stays writable')
+  with pytest.raises(GanJaxError, match='is not writable'):
+    sampling.check_out(str(locked / 's.png'))
+
+
+def test_cli_writes_the_file_or_one_error_line(bn_run, tmp_path, repo_dir):
+  out = tmp_path / 'ring.png'
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.generate', f'--workdir={bn_run}',
+       '--checkpoint=latest', '--num_samples=100', f'--out={out}', '--truncation=1.5'],
+      cwd=repo_dir, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert f'wrote 100 samples of step 4 to {out}' in result.stdout
+  assert np.asarray(Image.open(out)).shape == (512, 512, 3)
+  bad = tmp_path / 'class.npz'
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.generate', f'--workdir={bn_run}',
+       '--num_samples=4', f'--out={bad}', '--class=2'],
+      cwd=repo_dir, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: --class=2: the run in') and last.endswith(
+      'is unconditional (config.model.num_classes is 0); leave --class out')
+  assert not bad.exists()
+
+
+# ------------------------------------------------------- every shipped config
+
+_CONFIGS = sorted(os.path.splitext(name)[0] for name in os.listdir(
+    os.path.join(os.path.dirname(__file__), '..', 'configs'))
+                  if name.endswith('.py') and not name.startswith('_'))
+
+
+@pytest.mark.slow  # builds and samples every config's G (~10 s each)
+@pytest.mark.parametrize('name', _CONFIGS)
+def test_generate_works_on_every_shipped_config(name, tfds_data_dir, tmp_path):
+  module = importlib.import_module(f'configs.{name}')
+  config = module.get_config()
+  config.data.data_dir = tfds_data_dir
+  if config.data.get('num_examples') is not None:
+    config.data.num_examples = 1000  # synthetic sets: enough to build the GAN
+  (tmp_path / 'config.json').write_text(config.to_json_best_effort())
+  generated = sampling.generate(str(tmp_path), 20, checkpoint='init')
+  assert generated.samples.shape[0] == 20 and np.isfinite(generated.samples).all()
+  num_classes = config.model.get('num_classes', 0)
+  assert (generated.labels is None) == (not num_classes)
+  out = str(tmp_path / 'samples.png')
+  sampling.write(out, generated)
+  assert os.path.getsize(out) > 0
