@@ -9,10 +9,10 @@ DiffAugment (Zhao et al. 2020, "Differentiable Augmentation for
 Data-Efficient GAN Training"), `config.diffaugment`, a comma list applied in
 its order, as the authors' DiffAugment_tf.py / DiffAugment_pytorch.py
 (github.com/mit-han-lab/data-efficient-gans):
-  translation  shift by integers drawn from [-H/8, H/8] and [-W/8, W/8],
-               filling with zeros;
-  cutout       zero a square of half the image's side (H/2 x W/2) at a random
-               centre (clipped at the border);
+  translation  shift by integers drawn from [-round(H/8), round(H/8)] and
+               the same for W (4 pixels on 28 x 28), filling with zeros;
+  cutout       zero a square of half the image's side (round(H/2) x
+               round(W/2)) at a random centre (clipped at the border);
   color        brightness + U[-0.5, 0.5], saturation x U[0, 2] around each
                pixel's channel mean, contrast x U[0.5, 1.5] around the image's
                mean.
@@ -41,10 +41,16 @@ from gan_jax.models import layers
 
 Array = jax.Array
 
-# The authors' magnitudes: translation by up to 1/8 of the side, cutout of
-# 1/2 of the side (rand_translation(ratio=[1, 8]), rand_cutout(ratio=[1, 2])).
-TRANSLATION_RATIO = (1, 8)
-CUTOUT_RATIO = (1, 2)
+# The authors' magnitudes (rand_translation(ratio=0.125), rand_cutout(ratio=
+# 0.5)), as sides rounded to the nearest pixel: int(side * ratio + 0.5), i.e.
+# shifts of up to 4 and a 14-pixel square on 28 x 28 images.
+TRANSLATION_RATIO = 0.125
+CUTOUT_RATIO = 0.5
+
+
+def _pixels(side: int, ratio: float) -> int:
+  """side * ratio rounded half up, as the reference code computes it."""
+  return int(side * ratio + 0.5)
 
 
 # ------------------------------------------------- the transformations ----
@@ -98,9 +104,10 @@ def random_color(key: Array, image: Array) -> Array:
 
 
 def random_translation(key: Array, image: Array) -> Array:
+  """`image` [H, W, C] shifted by (dy, dx), each uniform on the integers of
+  [-round(H / 8), round(H / 8)] (W for dx), zero fill (rand_translation)."""
   h, w, _ = image.shape
-  num, den = TRANSLATION_RATIO
-  max_dy, max_dx = h * num // den, w * num // den
+  max_dy, max_dx = _pixels(h, TRANSLATION_RATIO), _pixels(w, TRANSLATION_RATIO)
   dy_key, dx_key = jax.random.split(key)
   dy = jax.random.randint(dy_key, (), -max_dy, max_dy + 1)
   dx = jax.random.randint(dx_key, (), -max_dx, max_dx + 1)
@@ -108,11 +115,12 @@ def random_translation(key: Array, image: Array) -> Array:
 
 
 def random_cutout(key: Array, image: Array) -> Array:
-  # The square's centre is uniform on [0, H] (H - 1 for an odd square side),
-  # its top row centre - side // 2, as the reference code.
+  """`image` [H, W, C] with a round(H / 2) x round(W / 2) rectangle zeroed,
+  clipped at the border (rand_cutout). The rectangle's centre is uniform on
+  [0, H] (H - 1 for an odd side), its top row centre - side // 2, as the
+  reference code."""
   h, w, _ = image.shape
-  num, den = CUTOUT_RATIO
-  size_h, size_w = h * num // den, w * num // den
+  size_h, size_w = _pixels(h, CUTOUT_RATIO), _pixels(w, CUTOUT_RATIO)
   y_key, x_key = jax.random.split(key)
   cy = jax.random.randint(y_key, (), 0, h + 1 - size_h % 2)
   cx = jax.random.randint(x_key, (), 0, w + 1 - size_w % 2)

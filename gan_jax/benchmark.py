@@ -60,7 +60,7 @@ def _model_flops(config, image_shape, state, batch, devices, vmapped) -> float:
   taps (more FLOPs, faster kernels), which must not count as work done; and
   a lax.scan body is counted once, not per step."""
   if config.steps_per_dispatch > 1:
-    batch = batch[:, 0]
+    batch = jax.tree.map(lambda x: x[:, 0], batch)
   config = seed_runs.seed_config(config, config.seed)  # a copy
   config.model.conv_impl = 'xla'
   config.steps_per_dispatch = 1
@@ -101,6 +101,8 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
     images = rng.standard_normal(shape + stored).astype(np.float32)
   else:
     images = rng.integers(0, 256, shape + stored, dtype=np.uint8)
+  if gan.num_classes:  # a class-conditional GAN's batch carries labels
+    images = (images, rng.integers(0, gan.num_classes, shape, dtype=np.int32))
   batch = next(jax_utils.prefetch_to_device(iter([images]), 1, devices))
   step = dispatch.pmapped_train_step(config, gan, devices, vmapped=seeds > 1,
                                   steps=k)

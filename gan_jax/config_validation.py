@@ -150,7 +150,8 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
   if config.eval_every_steps:
     metrics = evaluator_lib.resolve_metrics(config.data.dataset, config.eval.metrics,
                                             evaluator_lib.is_conditional(config))
-    evaluator_lib.check_num_samples(metrics, evaluator_lib.protocol_num_samples(config))
+    evaluator_lib.check_num_samples(metrics, evaluator_lib.protocol_num_samples(config),
+                                    num_classes=models.num_classes(config.model))
   if num_devices and config.batch_size % num_devices:
     raise ConfigError(
         f'config.batch_size={config.batch_size} must be a positive multiple of '

@@ -261,8 +261,9 @@ class Objective:
     for 1."""
     if real_label == 1.0:
       return self
-    if not self.supports_real_label:
-      raise ValueError(f'{self.fn} has no soft real label')
+    if not self.supports_real_label:  # get_objective refuses it first, for configs
+      raise ValueError('this objective has no soft real label; use one of '
+                       + ', '.join(sorted(REAL_LABEL_OBJECTIVES)))
     return dataclasses.replace(self, real_label=float(real_label))
 
 

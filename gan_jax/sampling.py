@@ -2,7 +2,8 @@
 writes them: `check_out` refuses a bad output path before any work,
 `generate(workdir, ...)` restores a checkpoint (the restore path of
 `gan_jax.evaluate`) and returns `Generated` (samples and their codes z),
-`write` saves them as a PNG picture or an .npz of arrays.
+`write` saves them as a PNG picture or an .npz of arrays (samples, z, and
+labels for a class-conditional run).
 
 By default the codes are those of the run's own evaluations
 (`evaluator.latent_key(config.seed)`, drawn by `evaluator.latent_chunks`):
@@ -65,7 +66,7 @@ def check_class(config: ml_collections.ConfigDict, workdir: str,
   """Raises GanJaxError for a --class the run cannot take: any class for an
   unconditional run (config.model.num_classes missing or 0), or one out of
   [0, num_classes). (A class-conditional run without --class samples its
-  classes in turn: `class_blocks`.)"""
+  classes in turn: `default_labels`.)"""
   num_classes = int(config.model.get('num_classes', 0) or 0)
   if label is None:
     return
@@ -94,18 +95,25 @@ def interpolation_codes(key: jax.Array, rows: int, steps: int, latent_dim: int,
                         truncation: Optional[float] = None) -> jax.Array:
   """[rows * steps, latent_dim]: for each row a path of `steps` codes
   (`latent_space.interpolate`: slerp for Gaussian z, linear for uniform)
-  from code i to code rows + i of `sample_codes(key, 2 rows, ...)`."""
+  from code i to code rows + i of `sample_codes(key, 2 rows, ...)`. With
+  `truncation`, the end codes are truncated; slerp's weights sum to more than
+  1 between them (sqrt(2) at right angles), so a path's inner codes may leave
+  [-psi, psi] by that factor, as in BigGAN's interpolations."""
   ends = sample_codes(key, 2 * rows, latent_dim, distribution, truncation)
   paths = latent_space.interpolate(ends[:rows], ends[rows:2 * rows], steps, distribution)
   return paths.reshape(rows * steps, latent_dim)
 
 
-def class_blocks(n: int, num_classes: int) -> np.ndarray:
+def default_labels(num_classes: int, n: int, interpolate: int = 0) -> np.ndarray:
   """The classes of n samples of a class-conditional G asked for none in
-  particular, int32 [n]: consecutive equal blocks, sample i of class
-  i * num_classes // n (every class when n >= num_classes, evenly spaced
-  ones otherwise), so a grid of num_classes rows has one class per row."""
-  return (np.arange(n) * num_classes // n).astype(np.int32)
+  particular, int32 [n]: the evaluation's (`evaluator.evaluation_labels`,
+  sample i of class i mod num_classes), so the first n samples are the
+  evaluated ones; with `interpolate` K, one class per row of K (row i of
+  class i mod num_classes), so a path changes only its code."""
+  if interpolate:
+    return np.repeat(evaluator_lib.evaluation_labels(num_classes, n // interpolate),
+                     interpolate)
+  return evaluator_lib.evaluation_labels(num_classes, n)
 
 
 def grid_rows(n: int) -> int:
@@ -158,8 +166,7 @@ def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
   chunks of 1,000: with batch norm by batch statistics each sample depends
   on the others of its chunk (an interpolation's too). `label`: every
   sample's class (G's `labels`) for a class-conditional run; without it
-  such a run samples its classes in turn (`class_blocks`; with one grid
-  row per class when num_samples is a multiple of num_classes).
+  such a run samples its classes in turn (`default_labels`).
 
   Raises GanJaxError for a bad request (checked before the checkpoint is
   read) or a workdir without the checkpoint.
@@ -174,9 +181,7 @@ def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
   if label is not None:
     labels = np.full((n,), label, np.int32)
   elif gan.num_classes:
-    labels = class_blocks(n, gan.num_classes)
-    if not interpolate and n % gan.num_classes == 0:
-      rows = gan.num_classes  # one row per class
+    labels = default_labels(gan.num_classes, n, interpolate)
   samples = evaluator_lib.apply_in_chunks(
       apply, checkpoint_eval.generator_params(state, params), state.g_batch_stats,
       z, None if labels is None else np.resize(labels, len(z)))
@@ -191,10 +196,27 @@ def render(generated: Generated) -> np.ndarray:
   scatter plot over the mixture's mode centres (`writers.scatter_plot`)."""
   samples, config = generated.samples, generated.config
   if samples.ndim == 4:
-    return writers.image_grid(samples, generated.rows)
+    return writers.image_grid(*_rows_per_class(generated))
   centers = (datasets.mixture(config.data)[0]
              if config.data.dataset in datasets.MIXTURES else None)
   return writers.render_samples(samples, centers)
+
+
+def _rows_per_class(generated: Generated):
+  """(images, rows) of the PNG grid: a class-conditional G's samples of the
+  classes in turn (sample i of class i mod K, a multiple of K of them) are
+  regrouped so that row c holds class c, as the training-time grids;
+  otherwise the samples and `rows` as they are."""
+  samples, labels = generated.samples, generated.labels
+  if labels is None:
+    return samples, generated.rows
+  k = int(generated.config.model.get('num_classes', 0) or 0)
+  n = len(samples)
+  if (k < 2 or n % k or not
+      np.array_equal(labels, evaluator_lib.evaluation_labels(k, n))):
+    return samples, generated.rows
+  return samples.reshape((n // k, k) + samples.shape[1:]).swapaxes(0, 1).reshape(
+      samples.shape), k
 
 
 def write(out: str, generated: Generated) -> None:

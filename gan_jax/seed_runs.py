@@ -194,17 +194,22 @@ def _keep_feature_space(config: ml_collections.ConfigDict,
 
 def load_data(config: ml_collections.ConfigDict) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   """The training set and, for a class-conditional run, its labels int32 [N]
-  (None otherwise). Raises ConfigError when a label is not below
-  config.model.num_classes."""
+  (None otherwise). Raises ConfigError unless the labels are exactly the
+  classes 0 .. config.model.num_classes - 1, each present (a class G never
+  trained on would be asked for in evaluation)."""
   num_classes = config.model.get('num_classes', 0)
   if not num_classes:
     return datasets.load(config.data), None
   images, labels = datasets.load(config.data, with_labels=True)
-  if labels.min() < 0 or labels.max() >= num_classes:
-    raise ConfigError(
-        f"config.model.num_classes={num_classes} but '{config.data.dataset}' has "
-        f'labels up to {labels.max()}; set --config.model.num_classes='
-        f'{labels.max() + 1}')
+  present = np.unique(labels)
+  if not np.array_equal(present, np.arange(num_classes)):
+    found = (f'labels 0 .. {present[-1]}' if np.array_equal(present, np.arange(len(present)))
+             else f'{len(present)} distinct labels in [{present[0]}, {present[-1]}]')
+    hint = (f'set --config.model.num_classes={len(present)}'
+            if present[0] == 0 and present[-1] == len(present) - 1
+            else 'its labels must be 0 .. K-1')
+    raise ConfigError(f"config.model.num_classes={num_classes} but "
+                      f"'{config.data.dataset}' has {found}; {hint}")
   return images, labels
 
 

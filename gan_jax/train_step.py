@@ -67,7 +67,7 @@ def discriminate(gan: GAN, d_params: PyTree, d_batch_stats: PyTree,
 
 def auxiliary_classifier_loss(class_logits: Optional[jax.Array],
                               labels: Optional[jax.Array]) -> jax.Array:
-  """ACGAN's class loss -E log P(C = y | x) (Odena et al. 2017, Eq. 2's L_C,
+  """ACGAN's class loss -E log P(C = y | x) (Odena et al. 2017, Eq. 3's L_C,
   negated), float32 []; 0 without an auxiliary classifier."""
   if class_logits is None:
     return jnp.zeros((), jnp.float32)

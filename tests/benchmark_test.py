@@ -27,6 +27,20 @@ def test_vmapped_seeds_do_k_times_the_work_of_one():
       3 * 64 * three['steps_per_s'], rel=1e-3)
 
 
+def test_a_class_conditional_step_is_timed_with_labels():
+  # The ring conditioned on its 8 modes: the projection's class term adds
+  # one embedding row per example to D's work.
+  config = small_ring()
+  config.model.num_classes, config.model.g_conditioning = 8, 'concat'
+  conditional = benchmark.benchmark(config, steps=2, repeats=1)
+  config.steps_per_dispatch = 2
+  config.log_every_steps = config.sample_every_steps = 0
+  config.checkpoint_every_steps = config.eval_every_steps = 0
+  scanned = benchmark.benchmark(config, steps=2, repeats=1)
+  assert conditional['gflop_per_step'] > 0
+  assert scanned['gflop_per_step'] == pytest.approx(conditional['gflop_per_step'], rel=1e-3)
+
+
 @pytest.mark.slow  # two more compilations; the step's timing is tested above
 def test_several_steps_per_dispatch_count_one_step_of_flops():
   one = benchmark.benchmark(small_ring(), steps=4, repeats=1)

@@ -215,7 +215,8 @@ def test_conditional_run_resumes_exactly_and_draws_a_row_per_class(
     ring_config, tmp_path):
   def config(steps):
     c = ring_config(steps)
-    c.model.num_classes, c.model.g_conditioning = 8, 'concat'
+    c.model.num_classes, c.model.g_conditioning = 8, 'cbn'
+    c.model.g_batch_norm = True  # conditional batch norm's statistics resume too
     c.sample_every_steps, c.eval_every_steps = 2, 0
     return c
 
@@ -233,6 +234,52 @@ def test_conditional_run_resumes_exactly_and_draws_a_row_per_class(
   assert grid.ndim >= 2
 
 
+def test_seeds_trained_together_with_labels_equal_their_solo_runs(
+    ring_group_config, tmp_path, assert_trees_close):
+  def config():
+    c = ring_group_config(4)
+    c.model.num_classes, c.model.g_conditioning = 8, 'concat'
+    c.model.d_conditioning = 'acgan'
+    return c
+
+  finals = train.train_seeds(config(), {s: str(tmp_path / f'group{s}') for s in (3, 7)})
+  for final, seed in zip(finals, (3, 7)):
+    solo = config()
+    solo.seed = seed
+    assert_trees_close(final, train.train_and_evaluate(solo, str(tmp_path / f'solo{seed}')))
+
+
+def test_acgan_weight_scales_the_class_loss_of_both_players():
+  # Both moves from the same state (simultaneous), whose losses are measured
+  # before the moves: they are affine in loss.acgan_weight, with a positive
+  # slope (cross-entropies).
+  losses = []
+  for weight in (0.0, 1.0, 2.0):
+    config = conditional_ring('cbn', 'acgan')
+    config.batch_size, config.loss.acgan_weight = 16, weight
+    config.update_order, config.n_critic = 'simultaneous', 1
+    _, history = run_steps(config, 1, labelled_points(config, 1))
+    losses.append(history[0])
+  loss_g = [m['loss_g'] for m in losses]
+  assert loss_g[1] > loss_g[0]
+  np.testing.assert_allclose(loss_g[2] - loss_g[1], loss_g[1] - loss_g[0], rtol=1e-4)
+  # D's reported objective leaves the class term out; its class loss is the
+  # same whatever the weight (both sum real and fake cross-entropies).
+  np.testing.assert_allclose([m['loss_d'] for m in losses], losses[0]['loss_d'], rtol=1e-6)
+  np.testing.assert_allclose([m['loss_class'] for m in losses], losses[0]['loss_class'],
+                             rtol=1e-6)
+  assert losses[0]['loss_class'] > 2 * np.log(8) * 0.5
+
+
+def test_projection_discriminator_with_spectral_norm_builds_and_trains():
+  config = conditional_ring()
+  config.model.spectral_norm = True
+  config.batch_size = 16
+  state, history = run_steps(config, 1, labelled_points(config, 2))
+  assert np.isfinite(history[-1]['loss_d'])
+  assert 'class_embedding' in state.d_params
+
+
 # ------------------------------------------------------------- errors
 
 @pytest.mark.parametrize('edit,message', [
@@ -248,11 +295,12 @@ def test_impossible_conditioning_gets_one_line(edit, message):
     config_validation.validate(config)
 
 
-def test_labels_beyond_num_classes_are_refused():
+@pytest.mark.parametrize('num_classes', [5, 10])
+def test_num_classes_must_be_the_datas(num_classes):
   config = conditional_ring()
-  config.model.num_classes = 5  # the ring has 8 modes
+  config.model.num_classes = num_classes  # the ring has 8 modes
   config.data.num_examples = 100
-  with pytest.raises(ConfigError, match='num_classes=8'):
+  with pytest.raises(ConfigError, match='has labels 0 .. 7; set --config.model.num_classes=8'):
     seed_runs.load_data(config)
 
 

@@ -17,6 +17,7 @@ from typing import Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 from PIL import Image
 import pytest
@@ -300,9 +301,6 @@ def test_class_needs_a_class_conditional_run(bn_run, ring_config):
 
 
 def test_class_conditions_g_of_a_class_conditional_run(ring_config, tmp_path):
-  from gan_jax import models
-  if 'mlp2d' not in getattr(models, 'CONDITIONAL', ()):
-    pytest.skip('mlp2d takes no class labels yet')
   config = ring_config(2)
   config.model.g_batch_norm = True
   config.model.g_hidden = config.model.d_hidden = (64, 64)
@@ -325,10 +323,12 @@ def test_class_conditions_g_of_a_class_conditional_run(ring_config, tmp_path):
   out = str(tmp_path / 'three.npz')
   sampling.write(out, three)
   assert sorted(_load(out)) == ['labels', 'samples', 'z']
-  # Without --class: the classes in blocks, one grid row per class.
+  # Without --class: the evaluation's classes (i mod 8); an interpolation
+  # keeps one class per row.
   every = sampling.generate(workdir, 16, checkpoint='init')
-  np.testing.assert_array_equal(every.labels, np.repeat(np.arange(8), 2))
-  assert every.rows == 8
+  np.testing.assert_array_equal(every.labels, np.arange(16) % 8)
+  paths = sampling.generate(workdir, 3, checkpoint='init', interpolate=4)
+  np.testing.assert_array_equal(paths.labels, np.repeat([0, 1, 2], 4))
 
 
 # ------------------------------------------------------------------ errors
@@ -416,3 +416,19 @@ def test_generate_works_on_every_shipped_config(name, tfds_data_dir, tmp_path):
   out = str(tmp_path / 'samples.png')
   sampling.write(out, generated)
   assert os.path.getsize(out) > 0
+
+
+def test_png_of_a_conditional_run_has_a_row_per_class():
+  # Samples of classes 0, 1, 2, 0, 1, 2 (the evaluation's order) whose pixels
+  # are their class: the grid's row c is all c.
+  labels = np.arange(6) % 3
+  images = np.broadcast_to(labels[:, None, None, None] / 4.0, (6, 2, 2, 1)).astype(np.float32)
+  config = ml_collections.ConfigDict({'model': {'num_classes': 3}})
+  generated = sampling.Generated(samples=images, z=np.zeros((6, 2), np.float32),
+                                 labels=labels.astype(np.int32), rows=2, step=None,
+                                 config=config)
+  grid = sampling.render(generated)
+  assert grid.shape[:2] == (3 * 2, 2 * 2)
+  for c in range(3):
+    assert len(np.unique(grid[2 * c:2 * c + 2])) == 1
+  assert len(np.unique(grid)) == 3

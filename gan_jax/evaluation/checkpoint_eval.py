@@ -118,7 +118,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     raise GanJaxError(f'--num_samples must be >= 0 (0: the protocol), got {num_samples}')
   evaluator_lib.check_num_samples(
       metric_names, num_samples or evaluator_lib.protocol_num_samples(config),
-      '--num_samples')
+      '--num_samples', int(config.model.get('num_classes', 0)))
   sizes = sorted({int(n) for n in fid_infinity_sizes})
   if sizes and ('fid' not in metric_names or len(sizes) < 2 or sizes[0] < 2):
     raise GanJaxError('--fid_infinity needs the fid metric and two or more sample '

@@ -138,13 +138,17 @@ def evaluation_labels(num_classes: int, n: int) -> Optional[np.ndarray]:
 
 
 def check_num_samples(metrics: Sequence[str], num_samples: int,
-                      key: str = 'config.eval.num_samples') -> None:
+                      key: str = 'config.eval.num_samples',
+                      num_classes: int = 0) -> None:
   """Raises ConfigError when `num_samples` generated samples are too few for
-  one of `metrics` (metric groups); `key` names the setting in the message."""
+  one of `metrics` (metric groups); `key` names the setting in the message.
+  A class-conditional G's samples split over its `num_classes` classes:
+  'cond' asks for each class once, 'intra_fid' for 2 samples of each."""
   for name in metrics:
-    if num_samples < MIN_SAMPLES[name]:
+    needed = MIN_SAMPLES[name] * (num_classes if name in ('cond', 'intra_fid') else 1)
+    if num_samples < needed:
       raise ConfigError(f'{key}={num_samples} is too few samples for {name} (it needs '
-                        f'at least {MIN_SAMPLES[name]}); raise it, or leave {name} '
+                        f'at least {needed}); raise it, or leave {name} '
                         'out of the metrics')
 
 
@@ -450,12 +454,6 @@ def _stacked_mode_ids(classifier, samples: np.ndarray) -> np.ndarray:
   digits = [np.argmax(classifier.features_and_logits(samples[..., c:c + 1])[1], axis=1)
             for c in range(3)]
   return datasets.stacked_mode_ids(np.stack(digits, axis=-1))
-
-
-def _stacked_modes(classifier, samples: np.ndarray) -> Dict[str, float]:
-  """Modes covered of the 1000 digit triples and KL(q || uniform) of the mode
-  histogram q, each channel read by the MNIST classifier."""
-  return _mode_histogram(_stacked_mode_ids(classifier, samples))
 
 
 def _class_match(predicted: np.ndarray, labels: np.ndarray) -> Dict[str, float]:

@@ -194,8 +194,9 @@ def projection(features: jax.Array, labels: jax.Array, num_classes: int,
   Koyama 2018, Eq. 3): features phi(x) [B, F], labels int [B] -> [B] float32.
   Called inside a compact method (the embedding is the caller's submodule);
   `wrap` (e.g. spectral normalisation) wraps the embedding layer."""
+  # Glorot-uniform, as the authors' SNEmbedID (pfnet-research/sngan_projection).
   embed = wrap(nn.Embed(num_classes, features.shape[-1], name='class_embedding',
-                        embedding_init=nn.initializers.normal(0.02)))
+                        embedding_init=nn.initializers.xavier_uniform()))
   e = embed(labels)
   return jnp.sum(e.astype(jnp.float32) * features.astype(jnp.float32), axis=-1)
 

@@ -24,9 +24,13 @@ def _dense(features: int, dtype) -> nn.Dense:
   return nn.Dense(features, kernel_init=layers.torch_kernel_init, dtype=dtype)
 
 
+def _norm_kwargs(train: bool, axis_name: Optional[str], dtype) -> dict:
+  return dict(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+              axis_name=axis_name, dtype=dtype)
+
+
 def _norm(train: bool, axis_name: Optional[str], dtype) -> nn.BatchNorm:
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                      epsilon=1e-5, axis_name=axis_name, dtype=dtype)
+  return nn.BatchNorm(**_norm_kwargs(train, axis_name, dtype))
 
 
 class Generator(nn.Module):
@@ -50,8 +54,7 @@ class Generator(nn.Module):
       if i > 0:
         if self.num_classes and self.conditioning == 'cbn':
           x = layers.ConditionalBatchNorm(
-              self.num_classes, use_running_average=not train, momentum=0.9,
-              epsilon=1e-5, axis_name=self.axis_name, dtype=self.dtype)(x, labels)
+              self.num_classes, **_norm_kwargs(train, self.axis_name, self.dtype))(x, labels)
         else:
           x = _norm(train, self.axis_name, self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
