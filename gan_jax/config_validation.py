@@ -17,6 +17,7 @@ from gan_jax.models import layers
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import sampler as sampler_lib
 
 _INF = math.inf
 # key: (low, high, low_inclusive, high_inclusive, integer), for the keys of
@@ -77,7 +78,7 @@ _CHOICES = {
     'model.latent_distribution': layers.LATENT_DISTRIBUTIONS,
     'best_mode': ('min', 'max'),
     'eval.params': ('ema', 'raw'),
-    'eval.bn_stats': evaluator_lib.BN_STATS,
+    'eval.bn_stats': sampler_lib.BN_STATS,
     'eval.classifier': classifier_lib.SOURCES,
     'optimizer_g.schedule': optimizers.SCHEDULES,
     'optimizer_d.schedule': optimizers.SCHEDULES,

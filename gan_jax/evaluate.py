@@ -27,7 +27,7 @@ import tensorflow as tf
 from gan_jax import cli, xla_cpu
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import checkpoint_eval
-from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import sampler as sampler_lib
 
 FLAGS = flags.FLAGS
 
@@ -45,7 +45,7 @@ def _define_flags() -> None:
                       'then $TFDS_DATA_DIR.')
   flags.DEFINE_integer('seed', None, 'Seed of the latent draws; default the '
                        "run's (the draws of its training-time evaluations).")
-  flags.DEFINE_enum('bn_stats', None, list(evaluator_lib.BN_STATS),
+  flags.DEFINE_enum('bn_stats', None, list(sampler_lib.BN_STATS),
                     "G's batch norm when sampling: batch or running; default "
                     "the run's config.eval.bn_stats.")
   flags.DEFINE_list('fid_infinity', [], 'Sample counts N for FID_N and FID∞, '

@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from gan_jax import cli, sampling, xla_cpu
 from gan_jax.errors import GanJaxError
-from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import sampler as sampler_lib
 
 FLAGS = flags.FLAGS
 
@@ -43,7 +43,7 @@ def _define_flags() -> None:
   flags.DEFINE_string('out', None, 'Output file: .png (a picture) or .npz '
                       '(arrays samples and z).')
   flags.DEFINE_enum('params', 'ema', ['ema', 'raw'], 'Generator parameters.')
-  flags.DEFINE_enum('bn_stats', None, list(evaluator_lib.BN_STATS),
+  flags.DEFINE_enum('bn_stats', None, list(sampler_lib.BN_STATS),
                     "G's batch norm: batch or running; default the run's "
                     'config.eval.bn_stats.')
   flags.DEFINE_integer('seed', None, "Seed of the codes; default the run's.")

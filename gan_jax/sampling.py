@@ -6,7 +6,7 @@ writes them: `check_out` refuses a bad output path before any work,
 labels for a class-conditional run).
 
 By default the codes are those of the run's own evaluations
-(`evaluator.latent_key(config.seed)`, drawn by `evaluator.latent_chunks`):
+(`sampler.latent_key(config.seed)`, drawn by `sampler.latent_chunks`):
 the first N samples are exactly the ones `gan_jax.evaluate` scores.
 """
 import dataclasses
@@ -21,7 +21,7 @@ import numpy as np
 from gan_jax import datasets, latent_space, writers
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import checkpoint_eval
-from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import sampler as sampler_lib
 
 OUT_FORMATS = ('.png', '.npz')
 # Folded into the latent key for the truncation trick's redraws.
@@ -80,10 +80,10 @@ def check_class(config: ml_collections.ConfigDict, workdir: str,
 def sample_codes(key: jax.Array, num_samples: int, latent_dim: int,
                  distribution: str = 'normal',
                  truncation: Optional[float] = None) -> jax.Array:
-  """The evaluation's codes of `key` (`evaluator.latent_chunks`: whole
+  """The evaluation's codes of `key` (`sampler.latent_chunks`: whole
   chunks of 1,000, at least num_samples rows), truncated to [-psi, psi] by
   `latent_space.truncate` when `truncation` is psi."""
-  z = evaluator_lib.latent_chunks(key, num_samples, latent_dim, distribution)
+  z = sampler_lib.latent_chunks(key, num_samples, latent_dim, distribution)
   if truncation is not None:
     z = latent_space.truncate(jax.random.fold_in(key, _TRUNCATION), z, truncation,
                               distribution)
@@ -106,14 +106,14 @@ def interpolation_codes(key: jax.Array, rows: int, steps: int, latent_dim: int,
 
 def default_labels(num_classes: int, n: int, interpolate: int = 0) -> np.ndarray:
   """The classes of n samples of a class-conditional G asked for none in
-  particular, int32 [n]: the evaluation's (`evaluator.evaluation_labels`,
+  particular, int32 [n]: the evaluation's (`sampler.evaluation_labels`,
   sample i of class i mod num_classes), so the first n samples are the
   evaluated ones; with `interpolate` K, one class per row of K (row i of
   class i mod num_classes), so a path changes only its code."""
   if interpolate:
-    return np.repeat(evaluator_lib.evaluation_labels(num_classes, n // interpolate),
+    return np.repeat(sampler_lib.evaluation_labels(num_classes, n // interpolate),
                      interpolate)
-  return evaluator_lib.evaluation_labels(num_classes, n)
+  return sampler_lib.evaluation_labels(num_classes, n)
 
 
 def grid_rows(n: int) -> int:
@@ -131,7 +131,7 @@ def _check_request(config: ml_collections.ConfigDict, workdir: str, num_samples:
   if params not in ('ema', 'raw'):
     raise GanJaxError(f"--params must be ema or raw, got '{params}'")
   bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
-  if bn_stats not in evaluator_lib.BN_STATS:
+  if bn_stats not in sampler_lib.BN_STATS:
     raise GanJaxError(f"--bn_stats must be batch or running, got '{bn_stats}'")
   check_class(config, workdir, label)
   return bn_stats
@@ -141,7 +141,7 @@ def _codes(config: ml_collections.ConfigDict, seed: Optional[int], num_samples: 
            truncation: Optional[float], interpolate: int):
   """(z [>= n, latent_dim], n samples, PNG rows) of a request."""
   distribution = config.model.get('latent_distribution', 'normal')
-  key = evaluator_lib.latent_key(config.seed if seed is None else seed)
+  key = sampler_lib.latent_key(config.seed if seed is None else seed)
   latent_dim = config.model.latent_dim
   if interpolate:
     z = interpolation_codes(key, num_samples, interpolate, latent_dim, distribution,
@@ -158,7 +158,7 @@ def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
   """Samples of G at `checkpoint` (best | latest | a step | init) of the run
   in `workdir`: its `params` (ema | raw), batch norm by `bn_stats` (batch |
   running; default the run's config.eval.bn_stats), codes of
-  `evaluator.latent_key(seed)` (default the run's seed: the codes its
+  `sampler.latent_key(seed)` (default the run's seed: the codes its
   evaluations use), truncated to [-truncation, truncation] when given.
 
   `interpolate` K >= 2: num_samples rows of K codes, each row from one code
@@ -176,13 +176,13 @@ def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
   # The codes before the checkpoint: a bad --truncation or --interpolate stops here.
   z, n, rows = _codes(config, seed, num_samples, truncation, interpolate)
   gan, state, step = checkpoint_eval.restore_run(workdir, config, checkpoint)
-  apply = jax.jit(evaluator_lib.generator_apply(gan, bn_stats))
+  apply = jax.jit(sampler_lib.generator_apply(gan, bn_stats))
   labels = None
   if label is not None:
     labels = np.full((n,), label, np.int32)
   elif gan.num_classes:
     labels = default_labels(gan.num_classes, n, interpolate)
-  samples = evaluator_lib.apply_in_chunks(
+  samples = sampler_lib.apply_in_chunks(
       apply, checkpoint_eval.generator_params(state, params), state.g_batch_stats,
       z, None if labels is None else np.resize(labels, len(z)))
   return Generated(samples=np.asarray(samples[:n], np.float32),
@@ -213,7 +213,7 @@ def _rows_per_class(generated: Generated):
   k = int(generated.config.model.get('num_classes', 0) or 0)
   n = len(samples)
   if (k < 2 or n % k or not
-      np.array_equal(labels, evaluator_lib.evaluation_labels(k, n))):
+      np.array_equal(labels, sampler_lib.evaluation_labels(k, n))):
     return samples, generated.rows
   return samples.reshape((n // k, k) + samples.shape[1:]).swapaxes(0, 1).reshape(
       samples.shape), k

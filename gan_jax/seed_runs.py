@@ -18,6 +18,7 @@ import numpy as np
 from gan_jax import checkpointing, datasets, writers
 from gan_jax import workdir as workdir_lib
 from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import sampler as sampler_lib
 from gan_jax.errors import ConfigError
 from gan_jax.models import layers
 from gan_jax.state import GAN, GANState, build_gan, create_state, param_count
@@ -126,11 +127,11 @@ class Run:
     config = self.config
     start = time.perf_counter()
     g_params = state.ema_g_params if config.eval.params == 'ema' else state.g_params
-    sample = evaluator_lib.generator_sampler(self.gan, g_params, state.g_batch_stats,
+    sample = sampler_lib.generator_sampler(self.gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim,
                                              config.eval.bn_stats,
                                              config.model.get('latent_distribution', 'normal'))
-    results = self.evaluator(sample, evaluator_lib.latent_key(config.seed))
+    results = self.evaluator(sample, sampler_lib.latent_key(config.seed))
     results['eval_seconds'] = time.perf_counter() - start
     self.eval_results = results
     logging.info('%seval at step %d: %s', self.label, step,
@@ -243,7 +244,7 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
     images, labels = images_by_data[data_key]
     if gan is None:
       gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]))
-      sample = jax.jit(evaluator_lib.generator_apply(gan, config.eval.bn_stats))
+      sample = jax.jit(sampler_lib.generator_apply(gan, config.eval.bn_stats))
     states.append(create_state(run_config, gan))
     if len(states) == 1:
       check_batch_norm_batch(config, states[0])

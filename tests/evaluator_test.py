@@ -16,6 +16,7 @@ from gan_jax import train, writers
 from gan_jax.errors import ConfigError, GanJaxError
 from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import sampler as sampler_lib
 
 
 @pytest.fixture(scope='module')
@@ -213,8 +214,8 @@ def test_bn_stats_batch_ignores_the_running_averages_and_running_uses_them():
   state = state_lib.create_state(config, gan)
   z = jax.random.normal(jax.random.PRNGKey(0), (32, config.model.latent_dim))
   shifted = jax.tree.map(lambda s: s + 3.0, state.g_batch_stats)
-  batch = jax.jit(evaluator_lib.generator_apply(gan, 'batch'))
-  running = jax.jit(evaluator_lib.generator_apply(gan, 'running'))
+  batch = jax.jit(sampler_lib.generator_apply(gan, 'batch'))
+  running = jax.jit(sampler_lib.generator_apply(gan, 'running'))
   a = batch(state.g_params, state.g_batch_stats, z)
   np.testing.assert_array_equal(a, batch(state.g_params, shifted, z))
   assert a.shape == (32, 28, 28, 1) and a.dtype == np.float32
@@ -225,4 +226,4 @@ def test_bn_stats_batch_ignores_the_running_averages_and_running_uses_them():
   assert not np.allclose(b, running(state.g_params, shifted, z))
   np.testing.assert_array_equal(b[:16], running(state.g_params, state.g_batch_stats, z[:16]))
   with pytest.raises(ConfigError, match="bn_stats must be 'batch' or 'running'"):
-    evaluator_lib.generator_apply(gan, 'train')
+    sampler_lib.generator_apply(gan, 'train')

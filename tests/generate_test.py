@@ -25,7 +25,7 @@ import pytest
 from gan_jax import datasets, latent_space, sampling, train, writers
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import checkpoint_eval
-from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import sampler as sampler_lib
 
 
 @pytest.fixture(scope='module')
@@ -69,17 +69,17 @@ def test_npz_holds_the_samples_the_evaluator_scores(bn_run, restored, tmp_path):
   assert sorted(saved) == ['samples', 'z']
   assert saved['samples'].shape == (1500, 2) and saved['samples'].dtype == np.float32
   assert saved['z'].shape == (1500, 2) and saved['z'].dtype == np.float32
-  sample = evaluator_lib.generator_sampler(gan, state.ema_g_params, state.g_batch_stats,
+  sample = sampler_lib.generator_sampler(gan, state.ema_g_params, state.g_batch_stats,
                                            config.model.latent_dim, 'batch')
-  expected = sample(evaluator_lib.latent_key(config.seed), 1500)
+  expected = sample(sampler_lib.latent_key(config.seed), 1500)
   np.testing.assert_allclose(saved['samples'], expected, rtol=1e-6, atol=1e-6)
   # z is the evaluation's codes: chunk i of 1,000 from fold_in(key, i).
-  key = evaluator_lib.latent_key(config.seed)
+  key = sampler_lib.latent_key(config.seed)
   first = jax.random.normal(jax.random.fold_in(jax.random.fold_in(key, 0), 7), (2,))
   np.testing.assert_array_equal(saved['z'][7], first)
   # Another seed, other codes.
   other = sampling.generate(bn_run, 10, checkpoint='latest', seed=1)
-  np.testing.assert_allclose(other.samples, sample(evaluator_lib.latent_key(1), 1000)[:10],
+  np.testing.assert_allclose(other.samples, sample(sampler_lib.latent_key(1), 1000)[:10],
                              rtol=1e-6, atol=1e-6)
 
 
@@ -90,7 +90,7 @@ def test_params_bn_stats_and_checkpoint_choose_what_is_sampled(bn_run, restored)
                           bn_stats='running')
   np.testing.assert_array_equal(ema.z, raw.z)
   assert not np.allclose(ema.samples, raw.samples)  # ema_decay 0.5
-  running = jax.jit(evaluator_lib.generator_apply(gan, 'running'))
+  running = jax.jit(sampler_lib.generator_apply(gan, 'running'))
   for generated, params in ((ema, state.ema_g_params), (raw, state.g_params)):
     np.testing.assert_allclose(
         generated.samples, running(params, state.g_batch_stats, jnp.asarray(ema.z)),
@@ -177,7 +177,7 @@ def test_generate_truncates_the_codes_it_feeds_g(bn_run, restored):
                             bn_stats='running')
   untruncated = sampling.generate(bn_run, 200, checkpoint='latest', bn_stats='running')
   np.testing.assert_array_equal(plain.samples, untruncated.samples)
-  running = jax.jit(evaluator_lib.generator_apply(gan, 'running'))
+  running = jax.jit(sampler_lib.generator_apply(gan, 'running'))
   np.testing.assert_allclose(
       generated.samples,
       running(state.ema_g_params, state.g_batch_stats, jnp.asarray(generated.z)),
@@ -238,7 +238,7 @@ def test_interpolation_rows_run_between_pairs_of_evaluation_codes(bn_run, tmp_pa
   generated = sampling.generate(bn_run, 3, checkpoint='latest', interpolate=5,
                                 bn_stats='running')
   assert generated.samples.shape == (15, 2) and generated.z.shape == (15, 2)
-  key = evaluator_lib.latent_key(generated.config.seed)
+  key = sampler_lib.latent_key(generated.config.seed)
   ends = np.asarray(sampling.sample_codes(key, 6, 2))[:6]
   paths = generated.z.reshape(3, 5, 2)
   np.testing.assert_allclose(paths[:, 0], ends[:3], atol=1e-5)
@@ -275,13 +275,13 @@ class _UnconditionalStub(nn.Module):
 
 def test_class_labels_reach_a_conditional_generator_and_only_it():
   z = jnp.arange(2500 * 3, dtype=jnp.float32).reshape(2500, 3)
-  for bn_stats in evaluator_lib.BN_STATS:
-    apply = evaluator_lib.generator_apply(
+  for bn_stats in sampler_lib.BN_STATS:
+    apply = sampler_lib.generator_apply(
         types.SimpleNamespace(generator=_ConditionalStub()), bn_stats)
-    np.testing.assert_array_equal(evaluator_lib.apply_in_chunks(apply, {}, {}, z, 7), z + 7)
-    apply = evaluator_lib.generator_apply(
+    np.testing.assert_array_equal(sampler_lib.apply_in_chunks(apply, {}, {}, z, 7), z + 7)
+    apply = sampler_lib.generator_apply(
         types.SimpleNamespace(generator=_UnconditionalStub()), bn_stats)
-    np.testing.assert_array_equal(evaluator_lib.apply_in_chunks(apply, {}, {}, z), 2 * z)
+    np.testing.assert_array_equal(sampler_lib.apply_in_chunks(apply, {}, {}, z), 2 * z)
 
 
 def test_class_needs_a_class_conditional_run(bn_run, ring_config):
@@ -316,8 +316,8 @@ def test_class_conditions_g_of_a_class_conditional_run(ring_config, tmp_path):
   assert not np.allclose(three.samples, five.samples)
   np.testing.assert_array_equal(three.labels, np.full(16, 3, np.int32))
   gan, state, _ = checkpoint_eval.restore_run(workdir, config, 'init')
-  z = sampling.sample_codes(evaluator_lib.latent_key(config.seed), 16, 2)
-  expected = evaluator_lib.generator_apply(gan, 'batch')(
+  z = sampling.sample_codes(sampler_lib.latent_key(config.seed), 16, 2)
+  expected = sampler_lib.generator_apply(gan, 'batch')(
       state.ema_g_params, state.g_batch_stats, z, jnp.full((len(z),), 3, jnp.int32))
   np.testing.assert_allclose(three.samples, np.asarray(expected)[:16], rtol=1e-6, atol=1e-6)
   out = str(tmp_path / 'three.npz')

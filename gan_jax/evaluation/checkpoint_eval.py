@@ -21,6 +21,7 @@ import numpy as np
 from gan_jax import checkpointing, datasets, input_pipeline
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import sampler as sampler_lib
 from gan_jax.evaluation import metrics as metrics_lib
 from gan_jax.state import GAN, GANState, build_gan, create_state
 
@@ -90,7 +91,7 @@ def held_out_real(config, num_samples: int, seed: int,
 def _labels(gan: GAN, n: int) -> tuple:
   """The labels argument a sampler of `gan` takes for n samples: () for an
   unconditional G, (evaluation_labels,) for a conditional one."""
-  return (evaluator_lib.evaluation_labels(gan.num_classes, n),) if gan.num_classes else ()
+  return (sampler_lib.evaluation_labels(gan.num_classes, n),) if gan.num_classes else ()
 
 
 def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
@@ -136,14 +137,14 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     gan, state, step = restore_run(workdir, config, checkpoint)
     g_params = generator_params(state, params)
     bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
-    sample = evaluator_lib.generator_sampler(gan, g_params, state.g_batch_stats,
+    sample = sampler_lib.generator_sampler(gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim, bn_stats,
                                              config.model.get('latent_distribution', 'normal'))
-    results = evaluator(sample, evaluator_lib.latent_key(seed))
+    results = evaluator(sample, sampler_lib.latent_key(seed))
   curve = None
   if sizes:
     generated = (held_out_real(config, sizes[-1], seed + 1) if checkpoint == 'data'
-                 else sample(jax.random.fold_in(evaluator_lib.latent_key(seed), 1),
+                 else sample(jax.random.fold_in(sampler_lib.latent_key(seed), 1),
                              sizes[-1], *_labels(gan, sizes[-1])))
     if len(generated) < sizes[-1]:
       raise GanJaxError(f'--fid_infinity: only {len(generated)} held-out images for '

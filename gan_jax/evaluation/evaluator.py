@@ -27,11 +27,10 @@ each call only samples the generator and scores the samples.
 """
 import dataclasses
 import time
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from absl import logging
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -39,8 +38,7 @@ from gan_jax import datasets, input_pipeline
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.evaluation import metrics as metrics_lib
-from gan_jax.evaluation import mog, parzen, shipped
-from gan_jax.models import layers
+from gan_jax.evaluation import mog, parzen, sampler, shipped
 
 # Metric groups per kind of data set; 'auto' picks the cheap ones that are
 # worth running every few thousand steps, 'all' everything.
@@ -63,13 +61,11 @@ MIN_SAMPLES = {'fid': 2, 'kid': 2, 'is': 10, 'pr': 4, 'dc': 6, 'parzen': 1, 'mod
                'cond': 1, 'intra_fid': 2}
 # Samples per evaluation when config.eval.num_samples is 0 (the protocols').
 _DEFAULT_SAMPLES = {'classifier': 10_000, 'stacked': 26_000, 'mog': 2_500}
-# Generator samples per jitted call; the last call is padded, so one compile.
-_SAMPLE_CHUNK = 1000
 # Parzen protocol: the validation set that selects sigma is the last 10,000
 # training images (Goodfellow et al. 2014 cross-validate on a held-out set).
 _PARZEN_VALIDATION = 10_000
 
-SampleFn = Callable[[jax.Array, int], np.ndarray]
+SampleFn = sampler.SampleFn
 
 
 def protocol_num_samples(config: ml_collections.ConfigDict) -> int:
@@ -129,14 +125,6 @@ def is_conditional(config: ml_collections.ConfigDict) -> bool:
   return bool(config.model.get('num_classes', 0))
 
 
-def evaluation_labels(num_classes: int, n: int) -> Optional[np.ndarray]:
-  """The classes an evaluation asks a conditional G for: int32 [n], sample i
-  of class i mod num_classes (balanced); None when num_classes is 0."""
-  if not num_classes:
-    return None
-  return (np.arange(n) % num_classes).astype(np.int32)
-
-
 def check_num_samples(metrics: Sequence[str], num_samples: int,
                       key: str = 'config.eval.num_samples',
                       num_classes: int = 0) -> None:
@@ -165,104 +153,6 @@ def best_metric(config: ml_collections.ConfigDict) -> Tuple[str, str]:
       config.data.dataset, config.eval.metrics, is_conditional(config)):
     return BEST_METRIC[kind]
   return 'loss_d', 'min'
-
-
-def latent_key(seed: int) -> jax.Array:
-  """The key of the evaluation's latent draws: the same at every evaluation
-  of a run (training-time and `gan_jax.evaluate`), so scores are comparable."""
-  return jax.random.fold_in(jax.random.PRNGKey(seed), 0xE7A1)
-
-
-BN_STATS = ('batch', 'running')
-
-
-def generator_apply(gan, bn_stats: str) -> Callable:
-  """`apply(params, batch_stats, z, labels=None) -> samples` of G for
-  sampling: batch norm by the batch's own statistics ('batch'; the running
-  averages are left as they are) or by the running averages ('running'); see
-  configs/default.py. `labels` (int32 [B], class-conditional G only) is
-  passed on as G's `labels` keyword; None calls G without it."""
-  if bn_stats not in BN_STATS:
-    raise ConfigError(f"config.eval.bn_stats must be 'batch' or 'running', "
-                      f"got '{bn_stats}'")
-  condition = lambda labels: {} if labels is None else {'labels': labels}
-  if bn_stats == 'running':
-    return lambda params, stats, z, labels=None: gan.generator.apply(
-        {'params': params, 'batch_stats': stats}, z, train=False, **condition(labels))
-  # Statistics of this batch only, not synchronised over a pmap axis.
-  generator = gan.generator.clone(axis_name=None)
-
-  def apply(params, stats, z, labels=None):
-    samples, _ = generator.apply({'params': params, 'batch_stats': stats}, z,
-                                 train=True, mutable=['batch_stats'], **condition(labels))
-    return samples
-
-  return apply
-
-
-def _chunk_keys(key: jax.Array, n: int):
-  """The key of each chunk of `_SAMPLE_CHUNK` codes that n samples need."""
-  return [jax.random.fold_in(key, i) for i in range(-(-n // _SAMPLE_CHUNK))]
-
-
-def _latent_chunk(key: jax.Array, latent_dim: int, distribution: str) -> jax.Array:
-  return layers.sample_latent(key, _SAMPLE_CHUNK, latent_dim, distribution=distribution)
-
-
-def latent_chunks(key: jax.Array, n: int, latent_dim: int,
-                  distribution: str = 'normal') -> jax.Array:
-  """Every code z that `generator_sampler(...)(key, n)` feeds G, float32
-  [ceil(n / 1000) * 1000, latent_dim]: n rounded up to whole chunks, because
-  batch norm by batch statistics ('batch') normalises over a whole chunk, so
-  the rows after n shape the first n samples too."""
-  return jnp.concatenate([_latent_chunk(k, latent_dim, distribution)
-                          for k in _chunk_keys(key, n)])
-
-
-def apply_in_chunks(apply: Callable, params, batch_stats, z: jax.Array,
-                    labels=None) -> np.ndarray:
-  """G's outputs for codes z [N, latent_dim], float32 numpy, G called on
-  consecutive chunks of 1,000 (the last one smaller), the batches of
-  `generator_sampler`. `apply` as `generator_apply`'s (jitted by the
-  caller); `labels` (class-conditional G only): every sample's class, an int
-  or int32 [N]."""
-  if labels is not None:
-    labels = np.broadcast_to(np.asarray(labels, np.int32), (len(z),))
-  out = []
-  for start in range(0, len(z), _SAMPLE_CHUNK):
-    chunk = z[start:start + _SAMPLE_CHUNK]
-    chunk_labels = None if labels is None else jnp.asarray(
-        labels[start:start + _SAMPLE_CHUNK])
-    out.append(apply(params, batch_stats, chunk, chunk_labels))
-  return np.concatenate(jax.device_get(out))
-
-
-def generator_sampler(gan, params, batch_stats, latent_dim: int,
-                      bn_stats: str = 'batch',
-                      latent_distribution: str = 'normal') -> SampleFn:
-  """`sample(key, n[, labels])`: n generator outputs, float32 numpy, in
-  chunks of 1,000 (batch norm: see `generator_apply`; z:
-  `layers.sample_latent`). A class-conditional G needs `labels`, int32 [n]
-  (`evaluation_labels`); an unconditional one takes none."""
-  apply = generator_apply(gan, bn_stats)
-
-  @jax.jit
-  def chunk(params, batch_stats, key, labels):
-    return apply(params, batch_stats,
-                 _latent_chunk(key, latent_dim, latent_distribution), labels)
-
-  def sample(key: jax.Array, n: int, labels: Optional[np.ndarray] = None) -> np.ndarray:
-    if (labels is None) != (not gan.num_classes):
-      raise ValueError(f'labels are {"missing" if labels is None else "given"} '
-                       f'for a G with num_classes={gan.num_classes}')
-    if labels is not None:  # padded to whole chunks, as z is
-      labels = np.resize(np.asarray(labels, np.int32), -(-n // _SAMPLE_CHUNK) * _SAMPLE_CHUNK)
-    out = [chunk(params, batch_stats, k, None if labels is None else
-                 labels[i * _SAMPLE_CHUNK:(i + 1) * _SAMPLE_CHUNK])
-           for i, k in enumerate(_chunk_keys(key, n))]
-    return np.concatenate(jax.device_get(out))[:n]
-
-  return sample
 
 
 @dataclasses.dataclass
@@ -383,7 +273,7 @@ class Evaluator:
   def __call__(self, sample_fn: SampleFn, key: jax.Array) -> Dict[str, float]:
     if not self.metrics:
       return {}
-    labels = evaluation_labels(self.num_classes, self.num_samples)
+    labels = sampler.evaluation_labels(self.num_classes, self.num_samples)
     if labels is None:
       return self.score(sample_fn(key, self.num_samples))
     return self.score(sample_fn(key, self.num_samples, labels), labels)
