@@ -340,6 +340,17 @@ def test_intra_fid_of_the_test_split_with_its_own_labels_is_zero(tfds_data_dir):
   assert evaluator.score(real, (labels + 1) % 10)['intra_fid'] > 10.0
 
 
+def test_conditional_metrics_need_samples_of_every_class():
+  config = conditional_ring()
+  config.eval.num_samples = 12  # the ring's 8 classes: cond needs 8, fine
+  config_validation.validate(config)
+  config.data.dataset, config.eval.metrics = 'mnist', 'fid,intra_fid'
+  config.model.generator = config.model.discriminator = 'mlp'
+  config.model.num_classes = 10
+  with pytest.raises(ConfigError, match='too few samples for intra_fid .* at least 20'):
+    config_validation.validate(config)
+
+
 def test_unconditional_runs_refuse_conditional_metrics():
   from gan_jax.evaluation import evaluator as evaluator_lib
   config = mog_ring.get_config()
