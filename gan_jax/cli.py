@@ -2,7 +2,11 @@
 import logging as std_logging
 import sys
 
+from absl import app
 from absl import flags
+import tensorflow as tf
+
+from gan_jax import xla_cpu
 
 
 class QuietLibraries:
@@ -24,3 +28,15 @@ def parse_flags(argv):
     detail = detail.strip('\'"')
     sys.exit(f'error: unknown config key ({detail}); the valid keys are those '
              'of configs/default.py and the config file')
+
+
+def start_program(argv) -> None:
+  """What the evaluate and generate programs do first: refuse stray
+  arguments, quiet the libraries' log lines, keep TensorFlow (which only
+  reads data there) off accelerators, and tune XLA:CPU as every config does
+  by default."""
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  std_logging.getLogger('absl').addFilter(QuietLibraries())
+  tf.config.set_visible_devices([], 'GPU')
+  xla_cpu.configure(True)

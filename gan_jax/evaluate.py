@@ -17,14 +17,12 @@ eval/2000,params=raw.json, and metrics of the same settings accumulate
 of gan_jax's own classifier, not Inception's: compare them within gan_jax,
 not with published Inception-FIDs.
 """
-import logging as std_logging
 import sys
 
 from absl import app
 from absl import flags
-import tensorflow as tf
 
-from gan_jax import cli, xla_cpu
+from gan_jax import cli
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import sampler as sampler_lib
@@ -61,11 +59,7 @@ def _sample_counts(values):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  std_logging.getLogger('absl').addFilter(cli.QuietLibraries())
-  tf.config.set_visible_devices([], 'GPU')  # TF only reads data here
-  xla_cpu.configure(True)  # the default of every config
+  cli.start_program(argv)
   try:
     report = checkpoint_eval.evaluate_checkpoint(
         FLAGS.workdir, FLAGS.checkpoint, FLAGS.metrics, FLAGS.params,

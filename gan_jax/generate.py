@@ -20,14 +20,12 @@
 A bad request stops with one line, before anything is written
 (gan_jax.sampling).
 """
-import logging as std_logging
 import sys
 
 from absl import app
 from absl import flags
-import tensorflow as tf
 
-from gan_jax import cli, sampling, xla_cpu
+from gan_jax import cli, sampling
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import sampler as sampler_lib
 
@@ -57,11 +55,7 @@ def _define_flags() -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  std_logging.getLogger('absl').addFilter(cli.QuietLibraries())
-  tf.config.set_visible_devices([], 'GPU')  # TF only reads data here
-  xla_cpu.configure(True)  # the default of every config
+  cli.start_program(argv)
   try:
     sampling.check_out(FLAGS.out)
     generated = sampling.generate(

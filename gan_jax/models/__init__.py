@@ -52,24 +52,24 @@ def _dcgan28(model_config, image_shape, axis_name):
                               dtype=dtype, **d_cond))
 
 
-def _dcgan64(model_config, image_shape, axis_name):
-  dtype = compute_dtype(model_config)
-  return (dcgan64.Generator(channels=image_shape[-1], axis_name=axis_name,
-                            conv_impl=model_config.conv_impl, dtype=dtype),
-          dcgan64.Discriminator(axis_name=axis_name,
-                                conv_impl=model_config.conv_impl,
-                                spectral_norm=_spectral_norm(model_config),
-                                dtype=dtype))
+def _convolutional(module):
+  """The builder of a convolutional family whose G and D take only the
+  shared options (channels, conv_impl, spectral norm, dtype)."""
 
-
-def _dcgan3x3(model_config, image_shape, axis_name):
-  dtype = compute_dtype(model_config)
-  return (dcgan3x3.Generator(channels=image_shape[-1], axis_name=axis_name,
+  def build(model_config, image_shape, axis_name):
+    dtype = compute_dtype(model_config)
+    return (module.Generator(channels=image_shape[-1], axis_name=axis_name,
                              conv_impl=model_config.conv_impl, dtype=dtype),
-          dcgan3x3.Discriminator(axis_name=axis_name,
+            module.Discriminator(axis_name=axis_name,
                                  conv_impl=model_config.conv_impl,
                                  spectral_norm=_spectral_norm(model_config),
                                  dtype=dtype))
+
+  return build
+
+
+_dcgan64 = _convolutional(dcgan64)
+_dcgan3x3 = _convolutional(dcgan3x3)
 
 
 def _mlp(model_config, image_shape, axis_name):
