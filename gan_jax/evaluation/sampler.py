@@ -52,8 +52,11 @@ def generator_apply(gan, bn_stats: str) -> Callable:
   if bn_stats == 'running':
     return lambda params, stats, z, labels=None: gan.generator.apply(
         {'params': params, 'batch_stats': stats}, z, train=False, **condition(labels))
-  # Statistics of this batch only, not synchronised over a pmap axis.
-  generator = gan.generator.clone(axis_name=None)
+  # Statistics of this batch only, not synchronised over a pmap axis (a G
+  # without batch norm, such as the maxout MLP's, has no axis to drop).
+  generator = gan.generator
+  if hasattr(generator, 'axis_name'):
+    generator = generator.clone(axis_name=None)
 
   def apply(params, stats, z, labels=None):
     samples, _ = generator.apply({'params': params, 'batch_stats': stats}, z,
