@@ -90,6 +90,25 @@ def load(data_config: ml_collections.ConfigDict, with_labels: bool = False):
   return (examples, labels) if with_labels else examples
 
 
+def stored_shape(data_config: ml_collections.ConfigDict) -> Tuple[int, ...]:
+  """Shape of one stored example of `data_config.dataset`, without loading
+  the set: (2,) for the mixtures, (28, 28, 3) for Stacked MNIST, the TFDS
+  image feature's (H, W, C) otherwise (for a set of varying image sizes, the
+  first training image's). Raises what `load` raises."""
+  name = data_config.dataset
+  if name in MIXTURES:
+    return tuple(mixture(data_config)[0].shape[1:])
+  if name == STACKED_MNIST:
+    return (28, 28, 3)
+  builder = _builder(data_config)
+  if 'image' not in builder.info.features:
+    raise ConfigError(f"config.data.dataset '{name}' has no 'image' feature")
+  shape = tuple(builder.info.features['image'].shape)
+  if None in shape:
+    return tuple(load_split(data_config).shape[1:])
+  return shape
+
+
 def example_shape(data_config: ml_collections.ConfigDict,
                   stored_shape: Tuple[int, ...]) -> Tuple[int, ...]:
   """Shape of one example as the models see it: (H, W, C) after the optional

@@ -100,6 +100,12 @@ def mnist_train(mnist_like_dir):
                              with_labels=True)
 
 
+@pytest.mark.parametrize('dataset', ['mnist', 'stacked_mnist', 'mog_ring', 'mog_grid'])
+def test_stored_shape_is_the_loaded_examples_shape(dataset, mnist_like_dir):
+  config = data_config(dataset, data_dir=mnist_like_dir, num_examples=100)
+  assert datasets.stored_shape(config) == datasets.load(config).shape[1:]
+
+
 def test_stacked_mnist_channels_are_mnist_digits_with_their_mode(mnist_like_dir,
                                                                  mnist_train):
   config = data_config('stacked_mnist', data_dir=mnist_like_dir, num_examples=2000)

@@ -46,10 +46,9 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict,
   (the untrained state, step None). The modules are unbound from the pmap
   axis (batch norm by batch statistics normalises the batch it is given).
   Raises GanJaxError for a missing or unreadable checkpoint or a bad name."""
-  images = datasets.load(config.data)
-  gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]),
-                  axis_name=None)
-  del images
+  # The example shape from the data's metadata: restoring G needs no data.
+  shape = datasets.example_shape(config.data, datasets.stored_shape(config.data))
+  gan = build_gan(config, shape, axis_name=None)
   state = create_state(config, gan)
   if checkpoint == 'init':
     return gan, state, None
