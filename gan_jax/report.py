@@ -20,7 +20,9 @@ mean ± sample standard deviation (n - 1) over its seeds, and n. Writes
 DIR/report.md (also printed), DIR/report.csv and DIR/report.png (mean over
 seeds vs step, the band spanning the seeds; needs matplotlib). Runs without
 metrics, or not yet at their last step, are listed under the table and left
-out of it.
+out of it. Runs that diverged (diverged.json, written when a run stops on a
+non-finite value) count in n and in a 'diverged (steps)' column; the metric
+cells and the plot average the others.
 
 The runs are those of DIR/sweep.json (written by launch/sweep.py), or else
 every subdirectory holding a config.json, whose differing config values
@@ -72,8 +74,11 @@ class RunResult:
   curves: Dict[str, List[Tuple[int, float]]]  # metric -> [(step, value)]
   last_step: int
   num_train_steps: Optional[int]
-  problem: str = ''  # '' for a finished run, else what is missing
+  problem: str = ''  # '' for a finished (or diverged) run, else what is missing
   protocol: Optional[Dict[str, object]] = None  # of its last evaluation
+  # The first non-finite step of a run that diverged (workdir.read_divergence):
+  # a result, not a gap; its final numbers are left empty.
+  diverged_at: Optional[int] = None
 
 
 def _read_json(path: str) -> Optional[dict]:
@@ -113,14 +118,21 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
              at_step: Optional[int] = None) -> RunResult:
   """The final metrics of the run in `workdir` -- or, with `at_step`, those at
   that step (records after it ignored; a run short of it is unfinished);
-  `problem` says what is missing."""
+  `problem` says what is missing. A run that diverged (by `at_step`) has its
+  first non-finite step in `diverged_at` and no final metrics."""
   config = _read_json(os.path.join(workdir, 'config.json')) or {}
   if num_train_steps is None:
     num_train_steps = config.get('num_train_steps')
   result = RunResult(name, overrides, {}, {}, 0, num_train_steps)
+  divergence = workdir_lib.read_divergence(workdir)
+  if divergence and at_step is not None and divergence['step'] > at_step:
+    divergence = None  # as at at_step, it had not diverged yet
+  if divergence:
+    result.diverged_at = divergence['step']
   path = os.path.join(workdir, 'metrics.jsonl')
   if not os.path.exists(path):
-    result.problem = 'no metrics.jsonl (not started?)'
+    if not divergence:  # else diverged before its first record
+      result.problem = 'no metrics.jsonl (not started?)'
     return result
   train, evals = [], []
   with open(path) as f:
@@ -147,7 +159,9 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   if train:
     result.final.update({k: train[-1][k] for k in _LOSSES if k in train[-1]})
     result.final[_TRAIN_MINUTES] = _train_minutes(train)
-  if not train:
+  if divergence:
+    result.final = {}
+  elif not train:
     result.problem = 'no training records'
   elif num_train_steps and result.last_step < num_train_steps:
     result.problem = f'unfinished: step {result.last_step}/{num_train_steps}'
@@ -207,8 +221,17 @@ class Variant:
   runs: List[RunResult]
 
   def values(self, metric: str) -> np.ndarray:
+    """`metric` of the runs that did not diverge."""
     return np.array([r.final[metric] for r in self.runs if metric in r.final],
                     np.float64)
+
+  def diverged(self) -> List[int]:
+    return [r.diverged_at for r in self.runs if r.diverged_at is not None]
+
+
+def _diverged_cell(steps: Sequence[int]) -> str:
+  """'0', or how many diverged and at which steps: '2 (778, 1850)'."""
+  return f'{len(steps)} ({", ".join(str(s) for s in sorted(steps))})' if steps else '0'
 
 
 def group(results: Sequence[RunResult]) -> List[Variant]:
@@ -307,10 +330,15 @@ def markdown(parts: Sequence[Section], metrics: Sequence[str],
   for title, variants, labels in parts:
     if title:
       lines += ([''] if lines else []) + [f'### {title}', '']
-    lines += ['| variant | n | ' + ' | '.join(metrics) + ' |',
-              '|---|---:|' + '---:|' * len(metrics)]
+    # A 'diverged' column when a run diverged: the metric cells average the
+    # runs that did not.
+    diverging = any(v.diverged() for v in variants)
+    extra = ['diverged (steps)'] if diverging else []
+    lines += ['| variant | n | ' + ' | '.join(extra + list(metrics)) + ' |',
+              '|---|---:|' + '---:|' * (len(extra) + len(metrics))]
     for v in variants:
-      cells = [_cell(v.values(m)) for m in metrics]
+      cells = ([_diverged_cell(v.diverged())] if diverging else []) + [
+          _cell(v.values(m)) for m in metrics]
       lines.append(f'| {labels[v.name]} | {len(v.runs)} | ' + ' | '.join(cells) + ' |')
     protocols = sorted({_protocol_text(r.protocol) for v in variants for r in v.runs})
     if protocols != ['unrecorded']:
@@ -329,12 +357,12 @@ def write_csv(path: str, variants: Sequence[Variant], metrics: Sequence[str]) ->
   keys = sorted({k for v in variants for k in v.overrides})
   with open(path, 'w', newline='') as f:
     writer = csv.writer(f)
-    writer.writerow(['variant'] + keys + ['n_seeds', 'seeds'] +
+    writer.writerow(['variant'] + keys + ['n_seeds', 'seeds', 'n_diverged'] +
                     [f'{m}_{s}' for m in metrics for s in ('mean', 'std')])
     for v in variants:
       stats = [x for m in metrics for x in mean_std(v.values(m))]
       writer.writerow([v.name] + [v.overrides.get(k, '') for k in keys] +
-                      [len(v.runs), _seeds(v)] + stats)
+                      [len(v.runs), _seeds(v), len(v.diverged())] + stats)
 
 
 def plot(path: str, parts: Sequence[Section], metric: str) -> bool:
@@ -352,13 +380,13 @@ def plot(path: str, parts: Sequence[Section], metric: str) -> bool:
                            squeeze=False)
   for ax, (title, variants, labels) in zip(axes[:, 0], parts):
     for v in variants:
-      curves = [dict(r.curves.get(metric, [])) for r in v.runs]
+      curves = [dict(r.curves.get(metric, [])) for r in v.runs if r.diverged_at is None]
       steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
       if not steps:
         continue
       values = np.array([[c[s] for s in steps] for c in curves], np.float64)
       line, = ax.plot(steps, values.mean(0), marker='.' if len(steps) < 3 else None,
-                      label=f'{labels[v.name]} (n={len(v.runs)})')
+                      label=f'{labels[v.name]} (n={len(curves)})')
       if len(curves) > 1:
         ax.fill_between(steps, values.min(0), values.max(0), alpha=0.2,
                         color=line.get_color())

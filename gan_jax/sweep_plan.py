@@ -41,6 +41,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import ml_collections
 
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 
 SWEEP_FILE = 'sweep.json'
@@ -265,11 +266,15 @@ def checkpoint_steps(workdir: str) -> List[int]:
 
 
 def disk_status(run: Run) -> str:
-  """'finished' (the step-num_train_steps checkpoint exists), 'partial'
-  (earlier checkpoints: it resumes) or 'new'."""
+  """'finished' (the step-num_train_steps checkpoint exists), 'diverged' (the
+  run stopped on a non-finite value: workdir.record_divergence; a rerun would
+  diverge the same way), 'partial' (earlier checkpoints: it resumes) or
+  'new'."""
   steps = checkpoint_steps(run.workdir)
   if run.num_train_steps in steps or (steps and steps[-1] > run.num_train_steps):
     return 'finished'
+  if workdir_lib.read_divergence(run.workdir) is not None:
+    return 'diverged'
   return 'partial' if steps else 'new'
 
 

@@ -10,7 +10,7 @@ per-run work is done by each seed's `seed_runs.Run`.
 """
 import dataclasses
 import time
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 from absl import logging
 import jax
@@ -18,6 +18,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import config_validation, dispatch, seed_runs
+from gan_jax import workdir as workdir_lib
 from gan_jax import preemption as preemption_lib
 from gan_jax.errors import GanJaxError
 from gan_jax.state import GAN, GANState, create_state
@@ -108,38 +109,50 @@ def _first_nonfinite(metrics: Sequence[dict], first_step: int):
 
 
 def _divergences(runs: Sequence[seed_runs.Run], per_run: Sequence[List[dict]],
-                 step: int) -> Dict[int, str]:
-  """{run index: one-line description} of the runs whose metrics since the
-  last sync (`per_run`, ending at `step`) hold a non-finite value."""
-  messages = {}
+                 step: int) -> Dict[int, Tuple[int, str]]:
+  """{run index: (first non-finite step, one-line description)} of the runs
+  whose metrics since the last sync (`per_run`, ending at `step`) hold a
+  non-finite value."""
+  found_by_run = {}
   for i, (run, metrics) in enumerate(zip(runs, per_run)):
     found = _first_nonfinite(metrics, step - len(metrics) + 1)
     if found:
       at, names = found
-      messages[i] = (f'non-finite {", ".join(names)} at step {at}'
-                     + (f' of seed {run.config.seed}' if len(runs) > 1 else '')
-                     + f'; checkpoints up to step {run.manager.latest_step() or 0} '
-                     f'in {run.manager.directory} are intact')
-  return messages
+      found_by_run[i] = (at, f'non-finite {", ".join(names)} at step {at}'
+                         + (f' of seed {run.config.seed}' if len(runs) > 1 else '')
+                         + f'; checkpoints up to step {run.manager.latest_step() or 0} '
+                         f'in {run.manager.directory} are intact')
+  return found_by_run
+
+
+def _stop(runs: Sequence[seed_runs.Run], diverged: Dict[int, Tuple[int, str]],
+          message: str) -> DivergenceError:
+  """The error that ends a diverged group; first records each diverged
+  run's divergence in its workdir (workdir.record_divergence), so sweeps
+  and reports keep it as that run's result."""
+  if jax.process_index() == 0:
+    for i, (at, description) in diverged.items():
+      workdir_lib.record_divergence(runs[i].workdir, at, description.split(';')[0])
+  return DivergenceError(message)
 
 
 def _roll_back(config: ml_collections.ConfigDict, gan: GAN,
                runs: Sequence[seed_runs.Run], dispatcher: dispatch.Dispatcher,
-               template, diverged: Dict[int, str], rollbacks: int) -> int:
+               template, diverged: Dict[int, Tuple[int, str]], rollbacks: int) -> int:
   """Restarts every run from the latest checkpoint (the initial state where
   there is none), the diverged ones with fresh noise; returns the step.
 
   Raises DivergenceError when config.nonfinite is 'stop' or this would be
   rollback number config.max_rollbacks + 1.
   """
-  message = '; '.join(diverged.values())
+  message = '; '.join(description for _, description in diverged.values())
   if config.nonfinite != 'rollback':
-    raise DivergenceError(f'{message}. Lower the learning rates, add a penalty, '
-                          'or set --config.nonfinite=rollback')
+    raise _stop(runs, diverged, f'{message}. Lower the learning rates, add a '
+                'penalty, or set --config.nonfinite=rollback')
   if rollbacks > config.max_rollbacks:
-    raise DivergenceError(f'{message}. All {config.max_rollbacks} rollbacks '
-                          '(config.max_rollbacks) are used up: lower the learning '
-                          'rates or add a penalty')
+    raise _stop(runs, diverged, f'{message}. All {config.max_rollbacks} rollbacks '
+                '(config.max_rollbacks) are used up: lower the learning '
+                'rates or add a penalty')
   states, step = seed_runs.restore(runs, template)
   if states is None:
     states = [create_state(run.config, gan) for run in runs]
@@ -178,6 +191,9 @@ def train_seeds(config: ml_collections.ConfigDict,
   devices = dispatch.local_devices(config)
   config_validation.validate(config, len(devices) * jax.process_count())
   gan, states, runs = seed_runs.build(config, workdirs, jax.process_index() == 0)
+  if jax.process_index() == 0:
+    for run in runs:  # trained again: an earlier divergence is not its result
+      workdir_lib.clear_divergence(run.workdir)
   template = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), states[0])
   restored, step = seed_runs.restore(runs, template)
   if restored is not None:

@@ -17,6 +17,9 @@ import ml_collections
 from gan_jax.errors import ConfigError, GanJaxError
 
 CONFIG_FILE = 'config.json'
+# Written when a run stops on a non-finite value: in an ablation, divergence
+# is the run's result (a rerun of the same config diverges the same way).
+DIVERGED_FILE = 'diverged.json'
 
 # How a run is executed, not what it computes: never a variant of a sweep.
 EXECUTION_KEYS = (
@@ -135,6 +138,32 @@ def claim(workdir: str, config: ml_collections.ConfigDict) -> None:
   with open(tmp, 'w') as f:
     f.write(config.to_json_best_effort(indent=2, sort_keys=True))
   os.replace(tmp, path)
+
+
+def record_divergence(workdir: str, step: int, message: str) -> None:
+  """Writes `<workdir>/diverged.json`: {"step": the first step with a
+  non-finite value, "message": what was non-finite}. Atomic."""
+  path = os.path.join(workdir, DIVERGED_FILE)
+  with open(path + '.tmp', 'w') as f:
+    json.dump({'step': int(step), 'message': message}, f)
+  os.replace(path + '.tmp', path)
+
+
+def read_divergence(workdir: str) -> Optional[dict]:
+  """The record `record_divergence` wrote in `workdir`, or None."""
+  try:
+    with open(os.path.join(workdir, DIVERGED_FILE)) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def clear_divergence(workdir: str) -> None:
+  """Removes the record (a run trains again: its outcome is open)."""
+  try:
+    os.remove(os.path.join(workdir, DIVERGED_FILE))
+  except FileNotFoundError:
+    pass
 
 
 def for_seeds(template: str, seeds: Sequence[str]) -> Dict[int, str]:

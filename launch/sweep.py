@@ -17,7 +17,10 @@ pools size themselves to the cores a process may use) with OMP / TF thread
 counts to match, and with JAX_PLATFORMS=cpu when several share the machine.
 Output goes to <sweep_dir>/logs/<run>.log. A failed run is reported (name,
 exit code, last error line) and the others go on; the sweep exits 1 if any
-failed. SIGTERM/SIGINT stop new runs and are passed on to the running ones,
+failed. A run that stops on a non-finite value (config.nonfinite) is not a
+failure: divergence is its result, recorded in <run>/diverged.json, shown
+by gan_jax.report and skipped by later invocations (the same config would
+diverge the same way); other seeds of its --vmap_seeds group resume then. SIGTERM/SIGINT stop new runs and are passed on to the running ones,
 which checkpoint and exit. <sweep_dir>/sweep.json lists the runs, their
 overrides and status.
 
@@ -46,6 +49,7 @@ from absl import flags
 from absl import logging
 
 from gan_jax import sweep_plan
+from gan_jax import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('config', None, 'Config file defining get_config() and sweep().')
@@ -165,17 +169,28 @@ def run_local(config_path: str, sweep_dir: str, runs: List[sweep_plan.Run],
         del running[i]
         seconds = round(time.time() - start, 1)
         error = _last_error_line(log.name) if code != 0 else None
-        if code != 0:
+        statuses = {run.name: sweep_plan.disk_status(run) for run in job.runs}
+        # A seed's divergence is its result and stops its whole group.
+        diverged = code != 0 and 'diverged' in statuses.values()
+        if code != 0 and not diverged:
           logging.error('FAILED %s: exit code %d: %s', job.name, code, error)
         for run in job.runs:
           result = dict(exit_code=code, seconds=seconds, log=log.name)
           if len(job.runs) > 1:
             result['group'] = job.name
-          if code != 0:
+          if statuses[run.name] == 'diverged':
+            record = workdir_lib.read_divergence(run.workdir)
+            result.update(status='diverged', error=record['message'])
+            logging.warning('DIVERGED %s at step %d: %s (its result, kept in %s)',
+                            run.name, record['step'], record['message'],
+                            workdir_lib.DIVERGED_FILE)
+          elif code != 0 and not diverged:
             result.update(status='failed', error=error)
-          elif sweep_plan.disk_status(run) != 'finished':
+          elif statuses[run.name] != 'finished':
             result['status'] = 'interrupted'
-            logging.warning('%s stopped before its last step; rerun to resume', run.name)
+            logging.warning('%s stopped before its last step%s; rerun to resume',
+                            run.name, " (another seed of its group diverged)"
+                            if diverged else '')
           results[run.name] = result
         if code == 0:
           logging.info('finished %s in %.0f s', job.name, seconds)
@@ -245,10 +260,14 @@ def main(argv):
   todo, skipped = [], 0
   for run in runs:
     status = sweep_plan.disk_status(run)
-    if status == 'finished' or run.name in queued:
+    if status in ('finished', 'diverged') or run.name in queued:
       skipped += 1
       if FLAGS.dry_run:
-        why = 'finished' if status == 'finished' else f'job {queued[run.name]} queued'
+        if status == 'diverged':
+          why = (f'diverged at step {workdir_lib.read_divergence(run.workdir)["step"]}; '
+                 f'delete its {workdir_lib.DIVERGED_FILE} to train it again')
+        else:
+          why = status if status == 'finished' else f'job {queued[run.name]} queued'
         print(f'# skip {run.name} ({why})')
       continue
     todo.append(run)
@@ -275,7 +294,9 @@ def main(argv):
   failed = {n: r for n, r in results.items() if r.get('status') == 'failed'}
   for name, result in failed.items():
     print(f'FAILED {name}: exit code {result["exit_code"]}: {result.get("error", "")}')
-  print(f'{summary}; {len(failed)} failed. Status: {path}')
+  diverged = sum(r.get('status') == 'diverged' for r in results.values())
+  print(f'{summary}; {len(failed)} failed' + (f', {diverged} diverged (kept as '
+        'their result)' if diverged else '') + f'. Status: {path}')
   if failed:
     sys.exit(1)
 

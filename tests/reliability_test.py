@@ -84,6 +84,13 @@ def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(
   restored = _restore_raw(str(tmp_path), 4)
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(restored))
   assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [3]
+  # Recorded as the run's result for sweeps and reports; training the
+  # workdir again (here without the poison) clears the record.
+  assert workdir_lib.read_divergence(str(tmp_path)) == {
+      'step': 5, 'message': 'non-finite d_param_norm at step 5'}
+  monkeypatch.undo()
+  train.train_and_evaluate(config, str(tmp_path))
+  assert workdir_lib.read_divergence(str(tmp_path)) is None
 
 
 def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
@@ -101,6 +108,7 @@ def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(final))
   steps = [r['step'] for r in writers.read_metrics(str(tmp_path))]
   assert steps == [2, 4, 6, 8]  # the poisoned interval's record is not kept
+  assert workdir_lib.read_divergence(str(tmp_path)) is None  # it recovered
 
 
 def test_when_the_rollbacks_run_out_the_error_says_so(tiny_config, poison_at, tmp_path,
@@ -119,6 +127,7 @@ def test_when_the_rollbacks_run_out_the_error_says_so(tiny_config, poison_at, tm
   assert 'All 1 rollbacks (config.max_rollbacks) are used up' in message
   assert 'set --config.nonfinite=rollback' not in message
   assert 'checkpoints up to step 4' in message
+  assert workdir_lib.read_divergence(str(tmp_path))['step'] == 5
 
 
 @pytest.mark.slow  # ~2 min: four short runs

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from gan_jax import report, sweep_plan
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 
 
@@ -73,6 +74,22 @@ def test_report_groups_seeds_into_mean_and_std(tmp_path):
   assert (tmp_path / 'report.md').read_text() == text
   if _has_matplotlib():
     assert (tmp_path / 'report.png').stat().st_size > 0
+
+
+def test_diverged_runs_count_in_n_and_their_own_column_not_in_the_means(tmp_path):
+  _fake_sweep(str(tmp_path))
+  # a1 stopped on a NaN at step 8: its step-5 numbers are not a result.
+  workdir_lib.record_divergence(str(tmp_path / 'a1'), 8, 'non-finite loss_d at step 8')
+  lines = report.report(str(tmp_path), metrics=['fid']).splitlines()
+  assert lines[0] == '| variant | n | diverged (steps) | fid |'
+  assert lines[2] == '| loss.name=hinge | 3 | 1 (8) | 11 ± 1.4 |'  # fid 10, 12
+  assert lines[3] == '| loss.name=minimax | 1 | 0 | 20 |'
+  with open(tmp_path / 'report.csv') as f:
+    assert [r['n_diverged'] for r in csv.DictReader(f)] == ['1', '0']
+  # As at step 5 the run had not diverged yet: its step-5 fid counts.
+  lines = report.report(str(tmp_path), metrics=['fid'], at_step=5).splitlines()
+  assert lines[0] == '| variant | n | fid |'
+  assert lines[2] == '| loss.name=hinge | 3 | 40 ± 10 |'
 
 
 def test_split_by_gives_a_table_per_value_named_by_what_varies_in_it(tmp_path):

@@ -159,6 +159,20 @@ def test_a_run_is_finished_when_its_final_checkpoint_exists(tmp_path):
   assert sweep_plan.disk_status(run) == 'partial'
 
 
+def test_a_diverged_run_stays_diverged_until_its_record_is_removed(tmp_path):
+  run = sweep_plan.Run('seed=0', {'seed': 0}, str(tmp_path / 'seed=0'), 10)
+  make_checkpoint(run.workdir, 5)
+  workdir_lib.record_divergence(run.workdir, 7, 'non-finite loss_d at step 7')
+  assert sweep_plan.disk_status(run) == 'diverged'
+  assert workdir_lib.read_divergence(run.workdir) == {
+      'step': 7, 'message': 'non-finite loss_d at step 7'}
+  make_checkpoint(run.workdir, 10)  # trained to the end since: finished wins
+  assert sweep_plan.disk_status(run) == 'finished'
+  run.num_train_steps = 20
+  workdir_lib.clear_divergence(run.workdir)
+  assert sweep_plan.disk_status(run) == 'partial'
+
+
 def test_the_sweep_file_keeps_what_earlier_invocations_recorded(tmp_path):
   runs = [sweep_plan.Run(f'seed={s}', {'seed': s}, str(tmp_path / f'seed={s}'), 10)
           for s in (0, 1)]
@@ -227,6 +241,23 @@ def test_dry_run_with_vmap_seeds_prints_one_command_per_group(tmp_path, repo_dir
       '# 2 runs: 0 skipped, 2 to run in 1 process (dry run: nothing started)']
 
 
+def test_dry_run_skips_a_diverged_seed_and_regroups_the_others(tmp_path, repo_dir):
+  config = write_config(tmp_path, steps=4)
+  sweep_dir = tmp_path / 'sweep'
+  make_checkpoint(sweep_dir / 'seed=0', 2)
+  make_checkpoint(sweep_dir / 'seed=1', 2)
+  workdir_lib.record_divergence(str(sweep_dir / 'seed=1'), 3, 'non-finite loss_g at step 3')
+  result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}',
+                  '--dry_run', '--vmap_seeds=4')
+  assert result.returncode == 0, result.stderr[-2000:]
+  lines = result.stdout.splitlines()
+  assert lines[0] == ('# skip seed=1 (diverged at step 3; delete its diverged.json '
+                      'to train it again)')
+  assert lines[1] == '# resume seed=0'
+  assert lines[2].endswith(f'--workdir={sweep_dir}/seed=0 --config.seed=0')
+  assert lines[-1] == '# 2 runs: 1 skipped, 1 to run (dry run: nothing started)'
+
+
 def test_slurm_needs_sbatch_on_path(tmp_path, repo_dir):
   config = write_config(tmp_path)
   result = launch(repo_dir, f'--config={config}', f'--sweep_dir={tmp_path}/s',
@@ -267,7 +298,9 @@ def test_slurm_submits_one_job_per_unfinished_run(tmp_path, repo_dir):
 # --------------------------------------------------------- end to end ----
 @pytest.mark.slow
 def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo_dir):
-  config = write_config(tmp_path, extra="[{'loss.name': 'no_such_loss'}]")
+  # Adam steps of 1e30: D's parameters overflow within the 3 steps.
+  config = write_config(tmp_path, extra="[{'loss.name': 'no_such_loss'}, "
+                                        "{'optimizer_d.learning_rate': 1e30}]")
   sweep_dir = tmp_path / 'sweep'
   result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}',
                   '--parallel=2', timeout=600)
@@ -275,9 +308,14 @@ def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo
   assert result.returncode == 1, result.stderr[-3000:]
   assert ("FAILED loss.name=no_such_loss: exit code 1: error: unknown "
           "config.loss.name 'no_such_loss'") in result.stdout
+  assert '1 failed, 1 diverged (kept as their result)' in result.stdout
   runs = {r['name']: r for r in sweep_plan.read_sweep_file(str(sweep_dir))['runs']}
   assert runs['seed=0']['status'] == runs['seed=1']['status'] == 'finished'
   assert runs['loss.name=no_such_loss']['status'] == 'failed'
+  diverged, = [name for name in runs if name.startswith('optimizer_d.learning_rate')]
+  assert runs[diverged]['status'] == 'diverged'
+  assert runs[diverged]['error'].startswith('non-finite ')
+  assert f'FAILED {diverged}' not in result.stdout
   assert runs['seed=1']['overrides'] == {'seed': 1}
   assert runs['seed=1']['last_checkpoint'] == 3
   for name in ('seed=0', 'seed=1'):
@@ -287,6 +325,8 @@ def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo
   again = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}', '--dry_run')
   assert again.stdout.splitlines()[:2] == ['# skip seed=0 (finished)',
                                            '# skip seed=1 (finished)']
+  assert again.stdout.splitlines()[2].startswith(f'# skip {diverged} (diverged at step ')
   text = report.report(str(sweep_dir), metrics=['mode_score', 'loss_d'])
-  assert text.splitlines()[2].startswith('| base | 2 | ')
+  assert text.splitlines()[2].startswith('| base | 2 | 0 | ')
+  assert text.splitlines()[3].startswith(f'| {diverged} | 1 | 1 (')
   assert '- loss.name=no_such_loss: no metrics.jsonl (not started?)' in text
