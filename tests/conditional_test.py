@@ -4,12 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import jax_utils
 from PIL import Image
 
 from configs import mog_ring
 from gan_jax import config_validation, input_pipeline, models, seed_runs, train
-from gan_jax import state as state_lib
 from gan_jax import train_step
 from gan_jax.errors import ConfigError
 from gan_jax.models import mlp2d
@@ -25,23 +23,6 @@ def conditional_ring(g_conditioning='cbn', d_conditioning='projection'):
   config.model.d_conditioning = d_conditioning
   return config
 
-
-def run_steps(config, num_devices, batches):
-  """Steps of the pmapped train step on `num_devices` over global batches
-  (points [n_critic, B, 2], labels [n_critic, B])."""
-  gan = state_lib.build_gan(config, (2,))
-  devices = jax.devices()[:num_devices]
-  step = jax.pmap(train_step.make_train_step(config, gan), axis_name='batch',
-                  donate_argnums=(0,), devices=devices)
-  state = jax_utils.replicate(state_lib.create_state(config, gan), devices)
-  history = []
-  for batch in batches:
-    per_device = jax.tree.map(
-        lambda x: x.reshape((x.shape[0], num_devices, -1) + x.shape[2:]).swapaxes(0, 1),
-        batch)
-    state, metrics = step(state, per_device)
-    history.append(jax.device_get(jax.tree.map(lambda m: m[0], metrics)))
-  return jax.device_get(jax.tree.map(lambda x: x[0], state)), history
 
 
 def labelled_points(config, num_steps, seed=0):
@@ -183,7 +164,8 @@ def test_batches_carry_each_examples_label():
 
 @pytest.mark.parametrize('g_cond,d_cond', [('cbn', 'projection'), ('concat', 'concat'),
                                            ('cbn', 'acgan')])
-def test_one_and_four_devices_agree_with_labels(g_cond, d_cond, assert_trees_close):
+def test_one_and_four_devices_agree_with_labels(g_cond, d_cond, run_steps,
+                                                assert_trees_close):
   config = conditional_ring(g_cond, d_cond)
   config.batch_size, config.n_critic, config.ema_decay = 16, 2, 0.9
   config.optimizer_g.name = config.optimizer_d.name = 'sgd'
@@ -199,7 +181,7 @@ def test_one_and_four_devices_agree_with_labels(g_cond, d_cond, assert_trees_clo
     assert 'loss_class' in history1[0]
 
 
-def test_the_step_reads_the_labels():
+def test_the_step_reads_the_labels(run_steps):
   config = conditional_ring()
   config.batch_size = 16
   batches = labelled_points(config, 1)
@@ -249,7 +231,7 @@ def test_seeds_trained_together_with_labels_equal_their_solo_runs(
     assert_trees_close(final, train.train_and_evaluate(solo, str(tmp_path / f'solo{seed}')))
 
 
-def test_acgan_weight_scales_the_class_loss_of_both_players():
+def test_acgan_weight_scales_the_class_loss_of_both_players(run_steps):
   # Both moves from the same state (simultaneous), whose losses are measured
   # before the moves: they are affine in loss.acgan_weight, with a positive
   # slope (cross-entropies).
@@ -271,7 +253,7 @@ def test_acgan_weight_scales_the_class_loss_of_both_players():
   assert losses[0]['loss_class'] > 2 * np.log(8) * 0.5
 
 
-def test_projection_discriminator_with_spectral_norm_builds_and_trains():
+def test_projection_discriminator_with_spectral_norm_builds_and_trains(run_steps):
   config = conditional_ring()
   config.model.spectral_norm = True
   config.batch_size = 16

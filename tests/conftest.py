@@ -187,6 +187,36 @@ def poison_at():
 
 
 @pytest.fixture(scope='session')
+def run_steps():
+  """`run(config, num_devices, batches) -> (host state, [metrics per step])`:
+  the pmapped train step of `config` from its initial state over global
+  batches, each [n_critic, B, ...] or a tuple of such arrays (examples,
+  labels), split evenly over the first `num_devices` devices. The metrics are
+  device 0's."""
+  import jax
+  from flax import jax_utils
+  from gan_jax import state as state_lib
+  from gan_jax import train_step
+
+  def run(config, num_devices, batches):
+    gan = state_lib.build_gan(config, jax.tree.leaves(batches[0])[0].shape[2:])
+    devices = jax.devices()[:num_devices]
+    step = jax.pmap(train_step.make_train_step(config, gan), axis_name='batch',
+                    donate_argnums=(0,), devices=devices)
+    state = jax_utils.replicate(state_lib.create_state(config, gan), devices)
+    history = []
+    for batch in batches:  # [n_critic, global batch, ...] -> per device
+      per_device = jax.tree.map(
+          lambda x: x.reshape((x.shape[0], num_devices, -1) + x.shape[2:]).swapaxes(0, 1),
+          batch)
+      state, metrics = step(state, per_device)
+      history.append(jax.device_get(jax.tree.map(lambda m: m[0], metrics)))
+    return jax.device_get(jax.tree.map(lambda x: x[0], state)), history
+
+  return run
+
+
+@pytest.fixture(scope='session')
 def assert_trees_close():
   """`check(a, b, rtol=2e-5, atol=2e-6)`: two PyTrees (states) are equal
   leaf by leaf to float tolerance."""

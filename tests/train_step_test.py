@@ -3,7 +3,6 @@ device-count invariance, objectives, errors."""
 import jax
 import numpy as np
 import pytest
-from flax import jax_utils
 
 from configs import mnist, mnist_mlp, mog_ring
 from gan_jax import config_validation
@@ -11,21 +10,6 @@ from gan_jax import state as state_lib
 from gan_jax import train_step
 from gan_jax.errors import ConfigError
 
-
-def run_steps(config, num_devices, batches):
-  gan = state_lib.build_gan(config, batches[0].shape[2:])
-  devices = jax.devices()[:num_devices]
-  step = jax.pmap(train_step.make_train_step(config, gan), axis_name='batch',
-                  donate_argnums=(0,), devices=devices)
-  state = jax_utils.replicate(state_lib.create_state(config, gan), devices)
-  history = []
-  for images in batches:  # [n_critic, global batch, ...] -> per device
-    n_critic, batch = images.shape[:2]
-    per_device = images.reshape((n_critic, num_devices, batch // num_devices) +
-                                images.shape[2:]).swapaxes(0, 1)
-    state, metrics = step(state, per_device)
-    history.append(jax.device_get(jax.tree.map(lambda m: m[0], metrics)))
-  return jax.device_get(jax.tree.map(lambda x: x[0], state)), history
 
 
 def random_batches(config, num_steps, seed=0):
@@ -88,7 +72,7 @@ def assert_trees_close(a, b, rtol, atol):
     pytest.param(mlp_with_diffaugment, random_batches_seed_1, marks=pytest.mark.slow),
     (ring_with_batch_norm, random_points), (ring_with_tricks, random_points)],
     ids=['dcgan28', 'mlp', 'mlp_diffaugment', 'ring_bn', 'ring_tricks'])
-def test_one_and_four_devices_agree(get_config, make_batches):
+def test_one_and_four_devices_agree(run_steps, get_config, make_batches):
   # SGD instead of the config's Adam: Adam's first steps are ~lr * sign(g), so
   # float rounding in gradient components near zero (which differs with the
   # reduction order across devices) would show up as lr-sized differences
@@ -114,7 +98,7 @@ def test_one_and_four_devices_agree(get_config, make_batches):
     assert not np.allclose(jax.tree.leaves(before)[0], jax.tree.leaves(after)[0])
 
 
-def test_wasserstein_clips_critic_and_wgan_gp_penalises():
+def test_wasserstein_clips_critic_and_wgan_gp_penalises(run_steps):
   # The 2-D ring's MLPs: the objectives, not the model, are under test.
   config = mog_ring.get_config()
   config.batch_size, config.n_critic = 8, 3
@@ -128,7 +112,7 @@ def test_wasserstein_clips_critic_and_wgan_gp_penalises():
   assert np.isfinite(history[0]['loss_d'])
 
 
-def test_first_step_losses_match_the_objective():
+def test_first_step_losses_match_the_objective(run_steps):
   # At initialisation D is near chance: the minimax D loss is near log 4.
   config = mnist_mlp.get_config()
   config.batch_size = 32
