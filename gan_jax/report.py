@@ -291,6 +291,8 @@ def _cell(values: np.ndarray) -> str:
   mean, std = mean_std(values)
   if math.isnan(mean):
     return '–'
+  if std < 1e-9 * abs(mean):  # equal values (vmapped seeds' shared time)
+    std = 0.0
   return f'{mean:.4g}' if math.isnan(std) else f'{mean:.4g} ± {std:.2g}'
 
 
@@ -340,10 +342,12 @@ def markdown(parts: Sequence[Section], metrics: Sequence[str],
       cells = ([_diverged_cell(v.diverged())] if diverging else []) + [
           _cell(v.values(m)) for m in metrics]
       lines.append(f'| {labels[v.name]} | {len(v.runs)} | ' + ' | '.join(cells) + ' |')
-    protocols = sorted({_protocol_text(r.protocol) for v in variants for r in v.runs})
+    # The protocols of the numbers shown: a diverged run's are not.
+    shown = [r for v in variants for r in v.runs if r.diverged_at is None]
+    protocols = sorted({_protocol_text(r.protocol) for r in shown})
     if protocols != ['unrecorded']:
       lines += [''] + [f'Protocol: {p}' for p in protocols if p != 'unrecorded']
-      unrecorded = [r.name for v in variants for r in v.runs if not r.protocol]
+      unrecorded = [r.name for r in shown if not r.protocol]
       if unrecorded:
         lines.append(f'Protocol unrecorded (evaluated before gan_jax recorded '
                      f'protocols): {", ".join(unrecorded)}')
