@@ -30,6 +30,10 @@ def get_config() -> ml_collections.ConfigDict:
   # 2014, Alg. 1); 'simultaneous': both from the same state (needs n_critic 1).
   config.update_order = 'alternating'
   config.ema_decay = 0.0             # EMA of G's params; 0 = off
+  # The EMA's decay at step t is min(ema_decay, (1 + t) / (10 + t)): TF's
+  # num_updates warm-up, so a short run's EMA does not hold G's initial
+  # weights (train_step.ema_decay_at).
+  config.ema_warmup = False
 
   # Intervals in steps. 0: log and checkpoint at the last step only
   # (a checkpoint also on SIGTERM); no samples, no evaluations.

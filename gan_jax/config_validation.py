@@ -158,6 +158,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
         f'config.batch_size={config.batch_size} must be a positive multiple of '
         f'the device count ({num_devices} = devices x processes); use e.g. '
         f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
+  if config.get('ema_warmup', False) and not config.ema_decay:
+    raise ConfigError('config.ema_warmup warms up the EMA of G, which is off '
+                      '(ema_decay=0); set config.ema_decay, e.g. 0.999')
   if config.get('update_order') == 'simultaneous':
     for key in ('n_critic', 'n_generator'):
       if config.get(key, 1) != 1:

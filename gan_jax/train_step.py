@@ -96,6 +96,21 @@ def d_view(x: jax.Array, key: jax.Array, stream: int, step: jax.Array,
   return x
 
 
+def ema_decay_at(step: jax.Array, config: ml_collections.ConfigDict) -> jax.Array:
+  """The decay of the EMA of G's parameters in step `step` (0-based):
+  `config.ema_decay`, or with `config.ema_warmup` min(ema_decay, (1 + t) /
+  (10 + t)), the num_updates rule of TensorFlow's ExponentialMovingAverage.
+  The warm-up matters for short runs: a plain EMA of decay 0.999 still
+  holds 0.999^t of G's initial weights (37 % at t = 1,000), the warmed-up
+  one under 1e-5 from t = 10 on (the product of (1 + s) / (10 + s) over
+  s < t is 9! t! / (t + 9)!)."""
+  decay = jnp.asarray(config.ema_decay, jnp.float32)
+  if config.get('ema_warmup', False):
+    t = jnp.asarray(step, jnp.float32)
+    decay = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+  return decay
+
+
 def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                        gan: GAN, config: ml_collections.ConfigDict,
                        axis_name: str = AXIS, labels: Optional[jax.Array] = None
@@ -181,7 +196,7 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
   parameters are fixed (its batch statistics follow its training-mode calls).
   The real batch is read only by objectives whose generator loss uses real
   data (the relativistic ones). Updates the EMA of G's parameters
-  (`config.ema_decay`; 0 keeps it equal to G's).
+  (`ema_decay_at`; `config.ema_decay` 0 keeps it equal to G's).
 
   Args:
     state: the state after the discriminator moves.
@@ -224,9 +239,9 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
   grads = jax.lax.pmean(grads, axis_name)
   updates, g_opt_state = gan.g_tx.update(grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, updates)
-  decay = config.ema_decay
+  decay = ema_decay_at(state.step, config)
   ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
-                     state.ema_g_params, g_params) if decay else g_params
+                     state.ema_g_params, g_params) if config.ema_decay else g_params
   # The parameter norm is worth plotting and is the divergence guard's probe:
   # a NaN or inf anywhere in the parameters makes it non-finite.
   metrics = dict(loss_g=loss_g, g_grad_norm=optax.tree.norm(grads),

@@ -96,6 +96,16 @@ def test_bad_values_are_named_in_one_line(key, value, message):
   assert str(error.value).startswith(message), str(error.value)
 
 
+def test_ema_warmup_needs_an_ema():
+  config = _config()
+  config.ema_warmup = True
+  with pytest.raises(ConfigError, match=r'^config.ema_warmup warms up the EMA of G, '
+                     r'which is off \(ema_decay=0\); set config.ema_decay'):
+    config_validation.validate(config)
+  config.ema_decay = 0.999
+  config_validation.validate(config)
+
+
 def test_the_batch_must_divide_over_the_devices():
   config = _config()
   config.batch_size = 30

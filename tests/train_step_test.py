@@ -1,6 +1,7 @@
 """The update step and its two moves: each move alone, their composition,
 device-count invariance, objectives, errors."""
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -156,6 +157,27 @@ def _ring_move_setup(loss_name='non_saturating'):
 
 def _unchanged(a, b):
   return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+@pytest.mark.parametrize('step,expected', [(0, 0.1), (2, 0.25), (90, 0.91), (10**6, 0.5)])
+def test_ema_warmup_follows_the_num_updates_rule(step, expected):
+  config, state, real = _ring_move_setup()  # ema_decay 0.5
+  config.ema_warmup = True
+  assert float(train_step.ema_decay_at(step, config)) == pytest.approx(
+      min(expected, 0.5), rel=1e-6)
+  config.ema_warmup = False
+  assert float(train_step.ema_decay_at(step, config)) == 0.5
+
+
+def test_warmed_up_ema_of_a_generator_move_is_the_decayed_average():
+  config, state, real = _ring_move_setup()
+  config.ema_decay, config.ema_warmup = 0.999, True
+  state = state.replace(step=jnp.asarray(2, state.step.dtype))  # decay 3 / 12
+  moved, _, _ = _one_move(train_step.generator_move, config, state, real,
+                          jax.random.PRNGKey(2))
+  for e, p0, p1 in zip(jax.tree.leaves(moved.ema_g_params), jax.tree.leaves(state.g_params),
+                       jax.tree.leaves(moved.g_params)):
+    np.testing.assert_allclose(e, 0.25 * p0 + 0.75 * p1, rtol=1e-6, atol=1e-7)
 
 
 def test_discriminator_move_moves_only_d_and_lowers_its_loss():
