@@ -93,8 +93,10 @@ def load(data_config: ml_collections.ConfigDict, with_labels: bool = False):
 def stored_shape(data_config: ml_collections.ConfigDict) -> Tuple[int, ...]:
   """Shape of one stored example of `data_config.dataset`, without loading
   the set: (2,) for the mixtures, (28, 28, 3) for Stacked MNIST, the TFDS
-  image feature's (H, W, C) otherwise (for a set of varying image sizes, the
-  first training image's). Raises what `load` raises."""
+  image feature's (H, W, C) otherwise, read from the prepared set's
+  metadata (a feature that leaves a side open, None, is loaded to see it).
+  Raises ConfigError / DataNotFoundError as `load` does for TFDS sets
+  (unknown, not prepared, no image feature)."""
   name = data_config.dataset
   if name in MIXTURES:
     return tuple(mixture(data_config)[0].shape[1:])

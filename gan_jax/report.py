@@ -125,8 +125,9 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
     num_train_steps = config.get('num_train_steps')
   result = RunResult(name, overrides, {}, {}, 0, num_train_steps)
   divergence = workdir_lib.read_divergence(workdir)
-  if divergence and at_step is not None and divergence['step'] > at_step:
-    divergence = None  # as at at_step, it had not diverged yet
+  horizon = at_step if at_step is not None else num_train_steps
+  if divergence and horizon and divergence['step'] > horizon:
+    divergence = None  # within the budget tabulated, it had not diverged
   if divergence:
     result.diverged_at = divergence['step']
   path = os.path.join(workdir, 'metrics.jsonl')
@@ -160,7 +161,8 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
     result.final.update({k: train[-1][k] for k in _LOSSES if k in train[-1]})
     result.final[_TRAIN_MINUTES] = _train_minutes(train)
   if divergence:
-    result.final = {}
+    # No numbers shown, so no protocol to agree with the other seeds'.
+    result.final, result.protocol = {}, None
   elif not train:
     result.problem = 'no training records'
   elif num_train_steps and result.last_step < num_train_steps:

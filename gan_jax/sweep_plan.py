@@ -37,7 +37,7 @@ import os
 import re
 import sys
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import ml_collections
 
@@ -217,9 +217,12 @@ _SEED_SLOT = 918273645
 
 def jobs(runs: Sequence[Run], sweep_dir: str, vmap_seeds: int = 0) -> List[Job]:
   """`runs` as processes: one per run, or with `vmap_seeds` >= 2, the runs
-  that differ only in `seed` in groups of up to `vmap_seeds` (in sweep order;
-  a run whose name cannot be templated on its seed runs alone)."""
-  groups: Dict[str, List[Run]] = {}
+  that differ only in `seed` and resume from the same checkpoint step in
+  groups of up to `vmap_seeds` (in sweep order; a run whose name cannot be
+  templated on its seed runs alone). A group resumes from one common step,
+  so seeds at different steps (left behind by a seed that diverged) are not
+  grouped: that would recompute the further one's steps."""
+  groups: Dict[Tuple[str, int], List[Run]] = {}
   singles = []
   for run in runs:
     template = os.path.join(sweep_dir, run_name({**run.overrides, 'seed': _SEED_SLOT}))
@@ -228,9 +231,9 @@ def jobs(runs: Sequence[Run], sweep_dir: str, vmap_seeds: int = 0) -> List[Job]:
         template.replace('{seed}', str(run.overrides['seed'])) != run.workdir):
       singles.append(Job(run.name, [run], run.workdir, run.overrides, []))
       continue
-    groups.setdefault(template, []).append(run)
+    groups.setdefault((template, (checkpoint_steps(run.workdir) or [0])[-1]), []).append(run)
   result = list(singles)
-  for template, members in groups.items():
+  for (template, _), members in groups.items():
     for i in range(0, len(members), vmap_seeds):
       chunk = members[i:i + vmap_seeds]
       seeds = [r.overrides['seed'] for r in chunk]

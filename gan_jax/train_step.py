@@ -96,19 +96,20 @@ def d_view(x: jax.Array, key: jax.Array, stream: int, step: jax.Array,
   return x
 
 
-def ema_decay_at(step: jax.Array, config: ml_collections.ConfigDict) -> jax.Array:
+def ema_decay_at(step: jax.Array, config: ml_collections.ConfigDict):
   """The decay of the EMA of G's parameters in step `step` (0-based):
   `config.ema_decay`, or with `config.ema_warmup` min(ema_decay, (1 + t) /
   (10 + t)), the num_updates rule of TensorFlow's ExponentialMovingAverage.
   The warm-up matters for short runs: a plain EMA of decay 0.999 still
   holds 0.999^t of G's initial weights (37 % at t = 1,000), the warmed-up
-  one under 1e-5 from t = 10 on (the product of (1 + s) / (10 + s) over
-  s < t is 9! t! / (t + 9)!)."""
-  decay = jnp.asarray(config.ema_decay, jnp.float32)
-  if config.get('ema_warmup', False):
-    t = jnp.asarray(step, jnp.float32)
-    decay = jnp.minimum(decay, (1.0 + t) / (10.0 + t))
-  return decay
+  one under 1e-5 from t = 11 on (the product of (1 + s) / (10 + s) over
+  s < t is 9! t! / (t + 9)!). t counts steps: with n_generator > 1 the
+  step's EMA updates share one decay. Without the warm-up: the Python float
+  ema_decay itself, so that 1 - decay is exact as before the option."""
+  if not config.get('ema_warmup', False):
+    return config.ema_decay
+  t = jnp.asarray(step, jnp.float32)
+  return jnp.minimum(jnp.float32(config.ema_decay), (1.0 + t) / (10.0 + t))
 
 
 def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,

@@ -7,8 +7,9 @@
 
 The runs are the override dicts of the config's `sweep()` (gan_jax/sweep_plan.py);
 run R trains in <sweep_dir>/<R's name> with `python -m gan_jax.main`. Runs
-whose final checkpoint exists are skipped; the others start or resume from
-their latest checkpoint, so re-running the same command completes a sweep.
+whose final checkpoint exists, or that diverged, are skipped; the others
+start or resume from their latest checkpoint, so re-running the same
+command completes a sweep.
 
 Locally: with --gpus, one run per listed GPU at a time (CUDA_VISIBLE_DEVICES
 masks it to that GPU); without, --parallel runs at a time on the CPU, each
@@ -17,10 +18,11 @@ pools size themselves to the cores a process may use) with OMP / TF thread
 counts to match, and with JAX_PLATFORMS=cpu when several share the machine.
 Output goes to <sweep_dir>/logs/<run>.log. A failed run is reported (name,
 exit code, last error line) and the others go on; the sweep exits 1 if any
-failed. A run that stops on a non-finite value (config.nonfinite) is not a
-failure: divergence is its result, recorded in <run>/diverged.json, shown
-by gan_jax.report and skipped by later invocations (the same config would
-diverge the same way); other seeds of its --vmap_seeds group resume then. SIGTERM/SIGINT stop new runs and are passed on to the running ones,
+failed. A run that stops on a non-finite value (config.nonfinite) is not
+a failure: divergence is its result, recorded in <run>/diverged.json,
+shown by gan_jax.report and skipped by later invocations (the same config
+would diverge the same way). The other seeds of its --vmap_seeds group,
+stopped with it, are queued again at once without it. SIGTERM/SIGINT stop new runs and are passed on to the running ones,
 which checkpoint and exit. <sweep_dir>/sweep.json lists the runs, their
 overrides and status.
 
@@ -123,8 +125,11 @@ class _StopRequest:
 
 
 def run_local(config_path: str, sweep_dir: str, runs: List[sweep_plan.Run],
-              jobs: List[sweep_plan.Job], slots: List[Dict]) -> Dict[str, dict]:
-  """Runs `jobs` with at most one per slot at a time; results by run name."""
+              jobs: List[sweep_plan.Job], slots: List[Dict],
+              vmap_seeds: int = 0) -> Dict[str, dict]:
+  """Runs `jobs` with at most one per slot at a time; results by run name.
+  The seeds of a group stopped by another seed's divergence are queued
+  again, regrouped without it (`vmap_seeds`)."""
   log_dir = os.path.join(sweep_dir, 'logs')
   os.makedirs(log_dir, exist_ok=True)
   queue = collections.deque(jobs)
@@ -188,10 +193,17 @@ def run_local(config_path: str, sweep_dir: str, runs: List[sweep_plan.Run],
             result.update(status='failed', error=error)
           elif statuses[run.name] != 'finished':
             result['status'] = 'interrupted'
-            logging.warning('%s stopped before its last step%s; rerun to resume',
-                            run.name, " (another seed of its group diverged)"
-                            if diverged else '')
+            if not diverged:
+              logging.warning('%s stopped before its last step; rerun to resume',
+                              run.name)
           results[run.name] = result
+        left = [r for r in job.runs if statuses[r.name] not in ('finished', 'diverged')]
+        if diverged and left and not stop.signal:
+          # Each requeue drops the diverged seeds, so this ends.
+          again = sweep_plan.jobs(left, sweep_dir, vmap_seeds)
+          queue.extendleft(reversed(again))
+          logging.info('queued again without the diverged seed(s): %s',
+                       ', '.join(j.name for j in again))
         if code == 0:
           logging.info('finished %s in %.0f s', job.name, seconds)
         sweep_plan.write_sweep_file(sweep_dir, config_path, runs, results)
@@ -289,14 +301,17 @@ def main(argv):
     results = submit_slurm(config_path, sweep_dir, jobs)
   else:
     results = run_local(config_path, sweep_dir, runs, jobs,
-                        _slots(FLAGS.gpus, FLAGS.parallel))
+                        _slots(FLAGS.gpus, FLAGS.parallel), FLAGS.vmap_seeds)
   path = sweep_plan.write_sweep_file(sweep_dir, config_path, runs, results)
   failed = {n: r for n, r in results.items() if r.get('status') == 'failed'}
   for name, result in failed.items():
     print(f'FAILED {name}: exit code {result["exit_code"]}: {result.get("error", "")}')
-  diverged = sum(r.get('status') == 'diverged' for r in results.values())
-  print(f'{summary}; {len(failed)} failed' + (f', {diverged} diverged (kept as '
-        'their result)' if diverged else '') + f'. Status: {path}')
+  counts = collections.Counter(r.get('status') for r in results.values())
+  print(f'{summary}; {len(failed)} failed'
+        + (f', {counts["diverged"]} diverged (kept as their result)'
+           if counts['diverged'] else '')
+        + (f', {counts["interrupted"]} interrupted (rerun to resume)'
+           if counts['interrupted'] else '') + f'. Status: {path}')
   if failed:
     sys.exit(1)
 

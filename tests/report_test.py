@@ -78,18 +78,41 @@ def test_report_groups_seeds_into_mean_and_std(tmp_path):
 
 def test_diverged_runs_count_in_n_and_their_own_column_not_in_the_means(tmp_path):
   _fake_sweep(str(tmp_path))
-  # a1 stopped on a NaN at step 8: its step-5 numbers are not a result.
+  # a1 stopped on a NaN at step 8: its records end at step 5 (the last sync
+  # before), short of the budget, yet it is a result, not an unfinished run.
+  a1 = tmp_path / 'a1' / 'metrics.jsonl'
+  a1.write_text(''.join(json.dumps(r) + '\n' for r in _records([(5, 40.0)], 1.0, steps=5)))
   workdir_lib.record_divergence(str(tmp_path / 'a1'), 8, 'non-finite loss_d at step 8')
   lines = report.report(str(tmp_path), metrics=['fid']).splitlines()
   assert lines[0] == '| variant | n | diverged (steps) | fid |'
   assert lines[2] == '| loss.name=hinge | 3 | 1 (8) | 11 ± 1.4 |'  # fid 10, 12
   assert lines[3] == '| loss.name=minimax | 1 | 0 | 20 |'
+  assert not any(line.startswith('- a1:') for line in lines)
   with open(tmp_path / 'report.csv') as f:
     assert [r['n_diverged'] for r in csv.DictReader(f)] == ['1', '0']
   # As at step 5 the run had not diverged yet: its step-5 fid counts.
   lines = report.report(str(tmp_path), metrics=['fid'], at_step=5).splitlines()
   assert lines[0] == '| variant | n | fid |'
   assert lines[2] == '| loss.name=hinge | 3 | 40 ± 10 |'
+
+
+def test_a_diverged_seeds_protocol_and_later_divergence_do_not_count(tmp_path):
+  base = dict(num_train_steps=10, log_every_steps=5)
+  for seed, evaluator in enumerate(['A', 'A', 'B']):
+    records = [dict(r, protocol={'evaluator': evaluator}) if 'fid' in r else r
+               for r in _records([(10, 10.0 + seed)], 0.0)]
+    _fake_run(str(tmp_path), f's{seed}', dict(base, seed=seed), records)
+  # s2, under another protocol, diverged: none of its numbers are shown, so
+  # the variant is not refused for mixing protocols.
+  workdir_lib.record_divergence(str(tmp_path / 's2'), 8, 'non-finite loss_d at step 8')
+  lines = report.report(str(tmp_path), metrics=['fid']).splitlines()
+  assert lines[2] == '| base | 3 | 1 (8) | 10.5 ± 0.71 |'
+  assert 'Protocol: evaluator A' in lines
+  # A divergence after the budget tabulated (a longer run, read at step 10)
+  # is not this budget's result.
+  workdir_lib.record_divergence(str(tmp_path / 's2'), 12, 'non-finite loss_d at step 12')
+  with pytest.raises(GanJaxError, match='different protocols'):
+    report.report(str(tmp_path), metrics=['fid'])
 
 
 def test_split_by_gives_a_table_per_value_named_by_what_varies_in_it(tmp_path):

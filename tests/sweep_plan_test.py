@@ -258,6 +258,50 @@ def test_dry_run_skips_a_diverged_seed_and_regroups_the_others(tmp_path, repo_di
   assert lines[-1] == '# 2 runs: 1 skipped, 1 to run (dry run: nothing started)'
 
 
+_NEYMAN_RING = """
+from configs import ablation_mog
+from gan_jax import sweep_plan
+
+
+def get_config():
+  config = ablation_mog.get_config('fgan')
+  config.loss.name = 'fgan_neyman'
+  config.num_train_steps = 1000
+  return config
+
+
+def sweep():
+  return sweep_plan.product(seed=[0, 1, 2])
+"""
+
+
+@pytest.mark.slow  # ~1 min: three seeds of the ring, 1,000 steps, twice
+def test_seeds_stopped_by_a_diverged_seed_are_queued_again_without_it(tmp_path, repo_dir):
+  # The f-GAN ablation's Neyman ring: seed 1 overflows at step 778, seeds 0
+  # and 2 train on (docs/ablations.md).
+  config = tmp_path / 'neyman_ring.py'
+  config.write_text(_NEYMAN_RING)
+  sweep_dir = tmp_path / 'sweep'
+  result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}',
+                  '--vmap_seeds=3', timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'queued again without the diverged seed(s): seed=0+2' in result.stderr
+  assert '3 runs: 0 skipped, 3 to run in 1 process; 0 failed, 1 diverged' in result.stdout
+  runs = {r['name']: r for r in sweep_plan.read_sweep_file(str(sweep_dir))['runs']}
+  assert runs['seed=1']['status'] == 'diverged'
+  assert runs['seed=0']['status'] == runs['seed=2']['status'] == 'finished'
+  assert workdir_lib.read_divergence(str(sweep_dir / 'seed=1'))['step'] < 1000
+
+
+def test_seeds_resuming_from_different_steps_are_not_grouped(tmp_path):
+  runs = [sweep_plan.Run(f'seed={s}', {'seed': s}, str(tmp_path / f'seed={s}'), 10)
+          for s in range(4)]
+  make_checkpoint(runs[1].workdir, 5)
+  make_checkpoint(runs[3].workdir, 5)
+  jobs = sweep_plan.jobs(runs, str(tmp_path), vmap_seeds=4)
+  assert [j.name for j in jobs] == ['seed=0+2', 'seed=1+3']
+
+
 def test_slurm_needs_sbatch_on_path(tmp_path, repo_dir):
   config = write_config(tmp_path)
   result = launch(repo_dir, f'--config={config}', f'--sweep_dir={tmp_path}/s',

@@ -159,14 +159,14 @@ def _unchanged(a, b):
   return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-@pytest.mark.parametrize('step,expected', [(0, 0.1), (2, 0.25), (90, 0.91), (10**6, 0.5)])
+@pytest.mark.parametrize('step,expected', [(0, 0.1), (2, 0.25), (90, 0.91),
+                                           (10**6, 0.999)])
 def test_ema_warmup_follows_the_num_updates_rule(step, expected):
-  config, state, real = _ring_move_setup()  # ema_decay 0.5
-  config.ema_warmup = True
-  assert float(train_step.ema_decay_at(step, config)) == pytest.approx(
-      min(expected, 0.5), rel=1e-6)
-  config.ema_warmup = False
-  assert float(train_step.ema_decay_at(step, config)) == 0.5
+  config, _, _ = _ring_move_setup()
+  config.ema_decay, config.ema_warmup = 0.999, True
+  assert float(train_step.ema_decay_at(step, config)) == pytest.approx(expected, rel=1e-6)
+  config.ema_warmup = False  # the configured float itself, at every step
+  assert train_step.ema_decay_at(step, config) == 0.999
 
 
 def test_warmed_up_ema_of_a_generator_move_is_the_decayed_average():

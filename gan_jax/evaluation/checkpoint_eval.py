@@ -46,7 +46,7 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict,
   (the untrained state, step None). The modules are unbound from the pmap
   axis (batch norm by batch statistics normalises the batch it is given).
   Raises GanJaxError for a missing or unreadable checkpoint or a bad name."""
-  # The example shape from the data's metadata: restoring G needs no data.
+  # The example shape from the prepared set's metadata, not its examples.
   shape = datasets.example_shape(config.data, datasets.stored_shape(config.data))
   gan = build_gan(config, shape, axis_name=None)
   state = create_state(config, gan)
