@@ -3,7 +3,14 @@ one-hot label beside z, and its D with an auxiliary classifier head on the
 last features; both players also minimise the class cross-entropy
 (weight loss.acgan_weight = 1, the paper's L_C on real and fake for D, on
 fake for G).
+
+The paper's optimiser (Adam 2e-4, beta1 0.5, its Appendix) in place of the
+tutorial's (1e-4, beta1 0.9), and an EMA of G (0.999, warmed up) that the
+evaluations and samples use. Measured (docs/conditional.md, seed 0, 2 CPU
+cores, ~40 min): 95.2 % of the samples read as their class at step 2,000
+(raw G 88.7 %), FID 70; with the tutorial's optimiser and no EMA, 72.6 %.
 """
+from configs import default
 from configs import mnist
 
 
@@ -13,4 +20,11 @@ def get_config():
   config.model.g_conditioning = 'concat'
   config.model.d_conditioning = 'acgan'
   config.loss.acgan_weight = 1.0
+  config.optimizer_g = default.optimizer(2e-4, b1=0.5)
+  config.optimizer_d = default.optimizer(2e-4, b1=0.5)
+  config.ema_decay = 0.999
+  config.ema_warmup = True
+  config.num_train_steps = 2000
+  config.eval_every_steps = 500
+  config.checkpoint_every_steps = 500
   return config
