@@ -61,7 +61,8 @@ def get_config(argument: str = 'grid'):
   config.num_train_steps = steps
   config.log_every_steps = 1000
   config.sample_every_steps = 10_000
-  config.checkpoint_every_steps = 20_000
+  # Long runs resume mid-way across sessions (a checkpoint is ~15 MB).
+  config.checkpoint_every_steps = 5000
   config.eval_every_steps = 2000
   config.steps_per_dispatch = 1000
   config.update_order = 'simultaneous'
