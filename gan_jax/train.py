@@ -109,43 +109,44 @@ def _first_nonfinite(metrics: Sequence[dict], first_step: int):
 
 
 def _divergences(runs: Sequence[seed_runs.Run], per_run: Sequence[List[dict]],
-                 step: int) -> Dict[int, Tuple[int, str]]:
-  """{run index: (first non-finite step, one-line description)} of the runs
-  whose metrics since the last sync (`per_run`, ending at `step`) hold a
-  non-finite value."""
+                 step: int) -> Dict[int, Tuple[int, str, str]]:
+  """{run index: (first non-finite step, what was non-finite, where the good
+  checkpoints are)} of the runs whose metrics since the last sync (`per_run`,
+  ending at `step`) hold a non-finite value."""
   found_by_run = {}
   for i, (run, metrics) in enumerate(zip(runs, per_run)):
     found = _first_nonfinite(metrics, step - len(metrics) + 1)
     if found:
       at, names = found
-      found_by_run[i] = (at, f'non-finite {", ".join(names)} at step {at}'
-                         + (f' of seed {run.config.seed}' if len(runs) > 1 else '')
-                         + f'; checkpoints up to step {run.manager.latest_step() or 0} '
-                         f'in {run.manager.directory} are intact')
+      found_by_run[i] = (
+          at, f'non-finite {", ".join(names)} at step {at}'
+          + (f' of seed {run.config.seed}' if len(runs) > 1 else ''),
+          f'checkpoints up to step {run.manager.latest_step() or 0} '
+          f'in {run.manager.directory} are intact')
   return found_by_run
 
 
-def _stop(runs: Sequence[seed_runs.Run], diverged: Dict[int, Tuple[int, str]],
+def _stop(runs: Sequence[seed_runs.Run], diverged: Dict[int, Tuple[int, str, str]],
           message: str) -> DivergenceError:
   """The error that ends a diverged group; first records each diverged
   run's divergence in its workdir (workdir.record_divergence), so sweeps
   and reports keep it as that run's result."""
   if jax.process_index() == 0:
-    for i, (at, description) in diverged.items():
-      workdir_lib.record_divergence(runs[i].workdir, at, description.split(';')[0])
+    for i, (at, what, _) in diverged.items():
+      workdir_lib.record_divergence(runs[i].workdir, at, what)
   return DivergenceError(message)
 
 
 def _roll_back(config: ml_collections.ConfigDict, gan: GAN,
                runs: Sequence[seed_runs.Run], dispatcher: dispatch.Dispatcher,
-               template, diverged: Dict[int, Tuple[int, str]], rollbacks: int) -> int:
+               template, diverged: Dict[int, Tuple[int, str, str]], rollbacks: int) -> int:
   """Restarts every run from the latest checkpoint (the initial state where
   there is none), the diverged ones with fresh noise; returns the step.
 
   Raises DivergenceError when config.nonfinite is 'stop' or this would be
   rollback number config.max_rollbacks + 1.
   """
-  message = '; '.join(description for _, description in diverged.values())
+  message = '; '.join(f'{what}; {where}' for _, what, where in diverged.values())
   if config.nonfinite != 'rollback':
     raise _stop(runs, diverged, f'{message}. Lower the learning rates, add a '
                 'penalty, or set --config.nonfinite=rollback')

@@ -22,8 +22,8 @@ failed. A run that stops on a non-finite value (config.nonfinite) is not
 a failure: divergence is its result, recorded in <run>/diverged.json,
 shown by gan_jax.report and skipped by later invocations (the same config
 would diverge the same way). The other seeds of its --vmap_seeds group,
-stopped with it, are queued again at once without it. SIGTERM/SIGINT stop new runs and are passed on to the running ones,
-which checkpoint and exit. <sweep_dir>/sweep.json lists the runs, their
+stopped with it, are queued again at once without it. SIGTERM/SIGINT stop
+new runs and are passed on to the running ones, which checkpoint and exit. <sweep_dir>/sweep.json lists the runs, their
 overrides and status.
 
 --vmap_seeds=K trains the runs that differ only in their seed K at a time in
