@@ -5,7 +5,12 @@
   python -m gan_jax.report --sweep_dir=runs/sweeps/repro_stacked_mnist_veegan \
     --metrics=modes_covered,kl_to_uniform
 
-Two setups (the argument), as in the reference code (fjxmlzn/PacGAN,
+The argument is the setup, `veegan` or `unrolled`, optionally with a scaled
+budget in steps: `:unrolled,10000` trains 10,000 steps (sweep directory
+runs/sweeps/repro_stacked_mnist_unrolled,10000); evaluation and checkpoints
+then come every tenth of the budget.
+
+Two setups, as in the reference code (fjxmlzn/PacGAN,
 stacked_MNIST_experiments/; models/stacked_dcgan.py; docs/reproductions.md):
 
 veegan (Table 2): the DCGAN of DCGAN-tensorflow (5x5 convolutions, 64 base
@@ -35,10 +40,17 @@ SEEDS = (0, 1, 2)
 PACKS_PER_BATCH = {'veegan': 64, 'unrolled': 128}   # the reference batches count packs
 
 
-def get_config(setup: str = 'veegan'):
-  if setup not in PACKS_PER_BATCH:
-    raise ValueError(f"unknown setup '{setup}'; use configs/repro_stacked_mnist.py:"
-                     f"{' or :'.join(PACKS_PER_BATCH)}")
+def _parse(argument: str):
+  setup, _, steps = argument.partition(',')
+  if setup not in PACKS_PER_BATCH or (steps and not (steps.isdigit() and int(steps) >= 10)):
+    raise ValueError(f"bad argument '{argument}'; use configs/repro_stacked_mnist.py:"
+                     f"{' or :'.join(PACKS_PER_BATCH)}, optionally with a step budget of at "
+                     'least 10, e.g. :unrolled,10000')
+  return setup, int(steps) if steps else None
+
+
+def get_config(argument: str = 'veegan'):
+  setup, steps = _parse(argument)
   config = stacked_mnist.get_config()
   config.batch_size = PACKS_PER_BATCH[setup]
   config.model.pack = 1
@@ -71,10 +83,15 @@ def get_config(setup: str = 'veegan'):
     config.eval.bn_stats = 'batch'
     config.eval_every_steps = 20_000
     config.checkpoint_every_steps = 20_000
+  if steps is not None:
+    config.num_train_steps = steps
+    config.eval_every_steps = config.checkpoint_every_steps = steps // 10
+    config.sample_every_steps = steps // 2
   return config
 
 
-def sweep(setup: str = 'veegan'):
+def sweep(argument: str = 'veegan'):
+  setup, _ = _parse(argument)
   packs = [{'model.pack': m, 'batch_size': PACKS_PER_BATCH[setup] * m} for m in PACKS]
   axes = {'pack': packs}
   if setup == 'unrolled':

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from configs import ablation_mnist, ablation_mog, mog_grid
+from configs import ablation_mnist, ablation_mog, mog_grid, repro_stacked_mnist
 from gan_jax import losses, report, sweep_plan, writers
 from gan_jax import workdir as workdir_lib
 
@@ -119,6 +119,15 @@ def test_a_config_argument_reaches_sweep_and_names_the_sweep_dir():
   assert len(unrolled) == 2 * 4 * 3
   assert unrolled[-1].overrides == {'model.d_width_ratio': 0.5, 'model.pack': 4,
                                     'batch_size': 512, 'seed': 2}
+  assert {r.num_train_steps for r in unrolled} == {500_000}
+  scaled = sweep_plan.expand('configs/repro_stacked_mnist.py:unrolled,10000', 'sweep')
+  assert [r.name for r in scaled] == [r.name for r in unrolled]
+  assert {r.num_train_steps for r in scaled} == {10_000}
+  config = repro_stacked_mnist.get_config('unrolled,10000')
+  assert (config.eval_every_steps, config.checkpoint_every_steps) == (1000, 1000)
+  for bad in ('unrolled,1e4', 'unrolled,5', 'dcgan'):
+    with pytest.raises(ValueError, match='bad argument'):
+      repro_stacked_mnist.get_config(bad)
 
 
 def _flat(config):
