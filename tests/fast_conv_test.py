@@ -58,7 +58,15 @@ CASES = {
     't_k3s2_valid_odd': (_T, 3, 5, (3, 3), 2, 'VALID', (5, 6), True),
     't_k2s3_same': (_T, 3, 5, (2, 2), 3, 'SAME', (5, 4), True),
     't_mixed_neg': (_T, 3, 5, (2, 3), (3, 2), ((-1, 0), (2, -1)), (7, 9), True),
+    # Inputs narrower than the kernel (`is_small_input`): the VEEGAN DCGAN's
+    # (models/stacked_dcgan.py) with fewer channels, then odd ones.
+    'veegan_g1': (_T, 64, 32, (5, 5), 2, ((3, 2), (3, 2)), (2, 2), True),
+    'veegan_g2': (_T, 32, 16, (5, 5), 2, ((2, 2), (2, 2)), (4, 4), True),
+    'veegan_d4': (_C, 32, 64, (5, 5), 2, 'SAME', (4, 4), True),
+    'c_small_mixed': (_C, 3, 5, (5, 3), (2, 3), ((1, 2), (2, 0)), (4, 6), True),
+    't_small_mixed': (_T, 3, 5, (3, 5), (2, 3), ((1, 0), (-1, 2)), (2, 3), True),
 }
+_SMALL = ('veegan_g1', 'veegan_g2', 'veegan_d4', 'c_small_mixed', 't_small_mixed')
 _BATCH = 8
 
 
@@ -118,8 +126,9 @@ def test_matches_flax(name):
     y, g = jax.jit(functools.partial(_value_and_grads, ours))(params, x, r)
     _assert_close(y, y_ref)
     jax.tree.map(_assert_close, g, g_ref)
-    if ours is fast and not (CASES[name][0] == _T and fast_conv.prefers_subpixel(
-        x.shape, (1, 1, 1, CASES[name][2]), _pair(CASES[name][4]))):
+    if ours is fast and name not in _SMALL and not (
+        CASES[name][0] == _T and fast_conv.prefers_subpixel(
+            x.shape, (1, 1, 1, CASES[name][2]), _pair(CASES[name][4]))):
       np.testing.assert_array_equal(y, y_ref)  # flax's forward op
 
 
@@ -133,7 +142,7 @@ def _penalty_grads(module, params, x, r):
 
 
 @pytest.mark.parametrize('name', ['tf28_d2', 'dc64_d2', 'c_mixed', 'tf28_g2',
-                                  't_mixed_neg'])
+                                  't_mixed_neg', 'veegan_d4', 't_small_mixed'])
 def test_second_order_matches_flax(name):
   (ref, ours), x = _case(name, ('fast',), batch=2)
   params = ref.lazy_init(jax.random.key(0), x)
@@ -169,6 +178,18 @@ def test_fast_has_no_lhs_dilated_kernel_gradient(name):
   for eqn in convs:
     if tuple(eqn.params['lhs_dilation']) != (1, 1):
       assert eqn.outvars[0].aval.shape != kernel_shape
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_fast_uses_the_small_input_forms_exactly_there(name):
+  """Layers narrower than their kernel run as slices, pads and one
+  contraction (no convolution, forward or backward); the others keep theirs."""
+  kind, _, _, kernel, strides, _, hw, _ = CASES[name]
+  small = _pair(strides) != (1, 1) and fast_conv.is_small_input(
+      (1,) + hw + (1,), kernel + (1, 1), _pair(strides), kind == _T)
+  assert small == (name in _SMALL)
+  convs, _ = _convs(name, 'fast')
+  assert len(convs) == (0 if small else 3)  # Forward, input and kernel VJPs.
 
 
 @pytest.mark.parametrize('name', ['tf28_g2', 'dc64_g4', 'tf28_d1', 'c_mixed'])
