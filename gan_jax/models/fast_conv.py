@@ -86,15 +86,15 @@ def _lax_conv(x, kernel, strides, pads, precision):
 
 
 # ------------------------------------------------ small inputs ('fast') ----
-def is_small_input(x_shape, kernel_shape, strides, transpose: bool) -> bool:
+def is_small_input(x_shape, kernel_shape) -> bool:
   """Whether a layer's input is narrower than its kernel, where XLA:CPU's
   convolution leaves its fast path: measured at batch 64, the VEEGAN D's
   4x4 256->512 k5 s2 conv took 3.1 s (0.5 GFLOP/s) and its G's 2x2 512->256
-  k5 s2 transposed conv 1.5 s, against 43 ms and ~60 ms as `patch_conv` /
+  k5 s2 transposed conv 1.5 s, against 43 ms and ~40 ms as `patch_conv` /
   `scatter_conv_transpose`. The 7x7 128->256 k5 s2 conv beside them ran at
   47 GFLOP/s. Small inputs have few output positions, so the patch or
-  scatter forms cost a few slices or pads per kernel tap."""
-  del strides, transpose  # The measured rule needs the sizes alone.
+  scatter forms cost a few slices or pads per kernel tap. x_shape [B, H, W,
+  C], kernel_shape [kh, kw, C, O]."""
   return min(x_shape[1:3]) < max(kernel_shape[:2])
 
 
@@ -121,9 +121,13 @@ def _tap_placements(x_shape, kernel_shape, strides, pads):
   output grid of scatter_conv_transpose."""
   sizes = [s * (n - 1) + 1 for s, n in zip(strides, x_shape[1:3])]
   out = [n + lo + hi - k + 1 for n, (lo, hi), k in zip(sizes, pads, kernel_shape)]
-  return {(i, j): [(0, 0, 0)] + [(lo - tap, m - n - (lo - tap), s - 1) for tap, s, n, m, (lo, _)
-                                 in zip((i, j), strides, sizes, out, pads)] + [(0, 0, 0)]
-          for i in range(kernel_shape[0]) for j in range(kernel_shape[1])}
+  configs = {}
+  for i in range(kernel_shape[0]):
+    for j in range(kernel_shape[1]):
+      spatial = [(lo - tap, m - n - (lo - tap), s - 1) for tap, s, n, m, (lo, _)
+                 in zip((i, j), strides, sizes, out, pads)]
+      configs[i, j] = [(0, 0, 0)] + spatial + [(0, 0, 0)]
+  return configs
 
 
 def _tap_matrix(kernel):
@@ -180,7 +184,7 @@ def strided_conv(x: jax.Array, kernel: jax.Array, strides: Tuple[int, int],
   """lax.conv_general_dilated, x [B, H, W, C], kernel [kh, kw, C, O], explicit
   (lo, hi) pads -> [B, H', W', O]; VJP through strided_conv_transpose.
   Computed as `patch_conv` where the input is narrower than the kernel."""
-  if is_small_input(x.shape, kernel.shape, strides, False):
+  if is_small_input(x.shape, kernel.shape):
     return patch_conv(x, kernel, strides, pads, precision)
   return _lax_conv(x, kernel, strides, pads, precision)
 
@@ -206,7 +210,7 @@ def strided_conv_transpose(x: jax.Array, kernel: jax.Array,
   kernel (a strided conv's input gradient, e.g. 4x4 -> 7x7 k5, took 1.1 s
   at batch 64 as lax.conv_transpose), else as the sub-pixel conv where that
   is faster (`prefers_subpixel`)."""
-  if is_small_input(x.shape, kernel.shape, strides, True):
+  if is_small_input(x.shape, kernel.shape):
     return scatter_conv_transpose(x, kernel, strides, pads, precision)
   if prefers_subpixel(x.shape, kernel.shape, strides):
     return subpixel_conv_transpose(x, kernel, strides, pads, precision)
@@ -369,8 +373,7 @@ class _ConvBase(nn.Module):
       elif isinstance(padding, str):
         padding = lax.padtype_to_pads(x.shape[1:3], (kh, kw), strides, padding)
       pads = tuple(tuple(p) for p in padding)  # Hashable, for custom_vjp.
-      if how == 'fast' and is_small_input(x.shape, kernel.shape, strides,
-                                          transpose):
+      if how == 'fast' and is_small_input(x.shape, kernel.shape):
         how = 'small'
       op = {(True, 'small'): scatter_conv_transpose,
             (False, 'small'): patch_conv,
