@@ -244,8 +244,17 @@ def test_goodfellow2014_networks_match_the_reference_counts_and_function():
   expected = 2 / (1 + np.exp(-a)) - 1
   np.testing.assert_allclose(generator.apply(g_vars, z, train=False).reshape(4, -1),
                              expected, rtol=1e-4, atol=1e-5)
+  # D reads the paper's [0, 1] pixels: gan_jax's [-1, 1] image mapped back.
+  x = jnp.asarray(np.random.default_rng(1).uniform(-1, 1, (2, 28, 28, 1)), jnp.float32)
+  q = jax.tree.map(np.asarray, d_vars['params'])
+  h = (np.asarray(x).reshape(2, -1) + 1) / 2
+  for name in ('Maxout_0', 'Maxout_1'):
+    a = h @ q[name]['Dense_0']['kernel'] + q[name]['Dense_0']['bias']
+    h = a.reshape(2, 240, 5).max(-1)
+  expected = (h @ q['Dense_0']['kernel'] + q['Dense_0']['bias'])[:, 0]
+  np.testing.assert_allclose(discriminator.apply(d_vars, x, train=False), expected,
+                             rtol=1e-4, atol=1e-6)
   # Dropout only while training: inference is deterministic, training not.
-  x = jnp.ones((2, 28, 28, 1))
   rngs = lambda k: {'dropout': jax.random.PRNGKey(k)}
   np.testing.assert_array_equal(discriminator.apply(d_vars, x, train=False),
                                 discriminator.apply(d_vars, x, train=False))

@@ -7,10 +7,17 @@ As in its code (goodfeli/adversarial, mnist.yaml; pylearn2 layers):
      'uniform') and scales it by sqrt 3 itself. The sigmoid's [0, 1] output
      is mapped to gan_jax's pixel range [-1, 1] as 2 sigmoid(a) - 1 =
      tanh(a / 2), the same function of the same parameters.
-  D: dropout (keep 0.8) -> Maxout 240 units x 5 pieces -> dropout (keep 0.5)
+  D: pixels mapped back to the paper's [0, 1] -> dropout (keep 0.8) -> Maxout 240 units x 5 pieces -> dropout (keep 0.5)
      -> Maxout 240 x 5 -> dropout (keep 0.5) -> Dense 1 (a logit; the paper's
      sigmoid is in the loss), weights U(-0.005, 0.005), biases 0. Dropout is
      on whenever D trains, including in G's loss (no_drop_in_d_for_g False).
+     The [0, 1] input matters: with SGD at learning rate 0.1, D's first-layer
+     gradient is proportional to its input, and gan_jax's [-1, 1] pixels put
+     the background at -1 instead of 0; trained on them, D's weights blew up
+     within 400 steps.
+  The paper's D objective is half of gan_jax's BCE (AdversaryCost2: d_obj =
+  0.5 (-log D(x) - log(1 - D(G(z))))); configs/repro_parzen.py halves D's
+  learning rate instead, which is the same SGD update.
 Not reproduced: G's output bias initialised to the logit of the training
 pixels' mean (init_sigmoid_bias_from_marginals) -- it starts at 0.
 
@@ -67,7 +74,7 @@ class Discriminator(nn.Module):
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     init = _uniform(0.005)
-    x = x.reshape(x.shape[0], -1)
+    x = 0.5 * (x.reshape(x.shape[0], -1) + 1.0)
     for i in range(self.num_layers):
       rate = self.input_dropout if i == 0 else self.hidden_dropout
       x = layers.ExampleDropout(rate, self.axis_name)(x, deterministic=not train)
