@@ -65,8 +65,11 @@ CASES = {
     'veegan_d4': (_C, 32, 64, (5, 5), 2, 'SAME', (4, 4), True),
     'c_small_mixed': (_C, 3, 5, (5, 3), (2, 3), ((1, 2), (2, 0)), (4, 6), True),
     't_small_mixed': (_T, 3, 5, (3, 5), (2, 3), ((1, 0), (-1, 2)), (2, 3), True),
+    # 'subpixel' gives its stride-1 conv the pads (-1, 1): openxla/xla#48713.
+    'c_small_neg': (_C, 3, 5, (5, 3), (2, 3), ((-1, 2), (2, 0)), (4, 6), True),
 }
-_SMALL = ('veegan_g1', 'veegan_g2', 'veegan_d4', 'c_small_mixed', 't_small_mixed')
+_SMALL = ('veegan_g1', 'veegan_g2', 'veegan_d4', 'c_small_mixed', 't_small_mixed',
+          'c_small_neg')
 _BATCH = 8
 
 
@@ -208,6 +211,34 @@ def test_xla_impl_is_flax(name):
   _assert_same_params(params, ours.init(jax.random.key(0), x))
   np.testing.assert_array_equal(jax.jit(ours.apply)(params, x),
                                 jax.jit(ref.apply)(params, x))
+
+
+@pytest.mark.parametrize('pads', [((-1, 1), (0, 0)), ((-2, 2), (1, -2)),
+                                  ((-2, 1), (-1, 3))])
+def test_negative_low_pads_are_exact(pads):
+  # XLA:CPU's Eigen convolution reads past its input for a negative low pad
+  # with a positive high pad <= its size (openxla/xla#48713); flax's module
+  # gives garbage there, gan_jax's must match the definition: crop, then pad.
+  rng = np.random.default_rng(0)
+  x = rng.standard_normal((8, 6, 7, 3), dtype=np.float32)
+  kernel = rng.standard_normal((3, 2, 3, 4), dtype=np.float32)
+  xp = x[:, max(-pads[0][0], 0):, max(-pads[1][0], 0):]
+  xp = np.pad(xp, [(0, 0)] + [(max(lo, 0), 0) for lo, _ in pads] + [(0, 0)])
+  xp = xp[:, :xp.shape[1] + pads[0][1]] if pads[0][1] < 0 else np.pad(
+      xp, ((0, 0), (0, pads[0][1]), (0, 0), (0, 0)))
+  xp = xp[:, :, :xp.shape[2] + pads[1][1]] if pads[1][1] < 0 else np.pad(
+      xp, ((0, 0), (0, 0), (0, pads[1][1]), (0, 0)))
+  # patches[b, i, j, u, v, c] = xp[b, i + u, j + v, c]
+  patches = np.lib.stride_tricks.sliding_window_view(xp, (3, 2), axis=(1, 2))
+  expected = np.einsum('bijcuv,uvco->bijo', patches, kernel)
+  r = rng.standard_normal(expected.shape, dtype=np.float32)
+  expected_grad = np.einsum('bijcuv,bijo->uvco', patches, r)
+  conv = fast_conv.Conv(4, (3, 2), padding=pads, use_bias=False, impl='xla')
+  apply = lambda k: conv.apply({'params': {'kernel': k}}, x)
+  y = jax.jit(apply)(kernel)
+  grad = jax.jit(jax.grad(lambda k: jnp.vdot(r, apply(k))))(kernel)
+  _assert_close(y, expected)
+  _assert_close(grad, expected_grad)
 
 
 def test_extra_batch_dims_are_flattened_like_flax():

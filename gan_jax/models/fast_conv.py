@@ -81,6 +81,13 @@ def _adjoint_kernel(kernel: jax.Array) -> jax.Array:
 
 
 def _lax_conv(x, kernel, strides, pads, precision):
+  # XLA:CPU's Eigen convolution (<= 16 channels) reads past its input for a
+  # negative low pad with a positive high pad of at most its size
+  # (openxla/xla#48713): wrong outputs, and wrong kernel gradients, whose
+  # convolution has dy as its kernel. A slice crops those rows instead.
+  if not isinstance(pads, str) and any(lo < 0 for lo, _ in pads):
+    x = x[:, max(-pads[0][0], 0):, max(-pads[1][0], 0):]
+    pads = tuple((max(lo, 0), hi) for lo, hi in pads)
   return lax.conv_general_dilated(x, kernel, strides, pads,
                                   dimension_numbers=_DN, precision=precision)
 
