@@ -121,6 +121,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.dropout_rate = 0.3    # D dropout, where the family has one
   config.model.spectral_norm = False  # spectral normalisation of D's layers (Miyato et al. 2018)
   config.model.conv_impl = 'auto'    # 'auto' (fast on CPU) | 'xla' | 'fast' | 'subpixel'
+  # G's output bias at initialisation: 'zeros', or 'data_marginals': the
+  # logit of each training pixel's mean, so G starts at the mean image (the
+  # 2014 GAN's sigmoid output, pylearn2's init_sigmoid_bias_from_marginals;
+  # maxout_mlp only).
+  config.model.g_output_bias = 'zeros'
   # Dtype of the layers' arithmetic: 'float32' or 'bfloat16' (mixed
   # precision: parameters, optimiser state, losses and batch-norm statistics
   # stay float32). bfloat16 is the norm on GPU/TPU; on CPU it does not pay

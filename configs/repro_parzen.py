@@ -9,10 +9,12 @@ As in the paper's code (goodfeli/adversarial, mnist.yaml and parzen_ll.py;
 models/maxout_mlp.py; docs/reproductions.md):
   * data: MNIST train[:50000] (the last 10,000 training images select the
     Parzen bandwidth, the 10,000 test images are scored);
-  * G 100-1200-1200-784 ReLU/sigmoid, z ~ U(-sqrt 3, sqrt 3); D two maxout
+  * G 100-1200-1200-784 ReLU/sigmoid, z ~ U(-sqrt 3, sqrt 3), its output
+    bias the logit of the training pixels' means; D two maxout
     layers of 240 units x 5 pieces with dropout (keep 0.8 on the pixels, 0.5
-    after), a sigmoid unit;
-  * the non-saturating loss, one simultaneous move of each player per
+    after), a sigmoid unit, on pixels in [0, 1];
+  * the non-saturating loss (D's objective half the BCE: D's learning rate
+    is halved instead), one simultaneous move of each player per
     minibatch of 100 (pylearn2's SGD over the sum of the two costs);
   * SGD, learning rate 0.1 decayed by 1/1.000004 per update down to 1e-6,
     momentum 0.5 rising linearly to 0.7 over 250 epochs (125,000 updates);
@@ -45,6 +47,7 @@ def get_config():
   config.model.generator = config.model.discriminator = 'maxout_mlp'
   config.model.latent_dim = 100
   config.model.latent_distribution = 'uniform'
+  config.model.g_output_bias = 'data_marginals'
   config.loss.name = 'non_saturating'
   sgd = dict(name='sgd', b1=0.5, schedule='exponential', decay_rate=1 / 1.000004,
              end_learning_rate=1e-6, b1_final=0.7, b1_ramp_steps=250 * STEPS_PER_EPOCH)

@@ -76,6 +76,7 @@ _CHOICES = {
     'nonfinite': ('stop', 'rollback'),
     'update_order': ('alternating', 'simultaneous'),
     'model.latent_distribution': layers.LATENT_DISTRIBUTIONS,
+    'model.g_output_bias': ('zeros', 'data_marginals'),
     'best_mode': ('min', 'max'),
     'eval.params': ('ema', 'raw'),
     'eval.bn_stats': sampler_lib.BN_STATS,
@@ -158,6 +159,12 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
         f'config.batch_size={config.batch_size} must be a positive multiple of '
         f'the device count ({num_devices} = devices x processes); use e.g. '
         f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
+  if (config.model.get('g_output_bias', 'zeros') == 'data_marginals'
+      and config.model.generator != 'maxout_mlp'):
+    raise ConfigError(
+        "config.model.g_output_bias='data_marginals' sets the bias of a sigmoid "
+        f"output, which only maxout_mlp's G has (not '{config.model.generator}'); "
+        "set it to 'zeros'")
   if config.get('ema_warmup', False) and not config.ema_decay:
     raise ConfigError('config.ema_warmup warms up the EMA of G, which is off '
                       '(ema_decay=0); set config.ema_decay, e.g. 0.999')

@@ -245,7 +245,7 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
     if gan is None:
       gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]))
       sample = jax.jit(sampler_lib.generator_apply(gan, config.eval.bn_stats))
-    states.append(create_state(run_config, gan))
+    states.append(create_state(run_config, gan, images))
     if len(states) == 1:
       check_batch_norm_batch(config, states[0])
     workdir = workdirs[seed]

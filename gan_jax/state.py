@@ -3,17 +3,19 @@
 The state is one PyTree: it checkpoints and replicates as a whole. The modules,
 optimisers and objective that interpret it are rebuilt from the config.
 """
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from gan_jax import losses, models, optimizers, packing, regularizers
 from gan_jax.errors import ConfigError
+from gan_jax.models import maxout_mlp
 
 PyTree = Any
 AXIS = 'batch'  # the pmap axis over devices
@@ -101,8 +103,12 @@ def build_gan(config: ml_collections.ConfigDict, image_shape,
              config.model.get('d_conditioning', 'projection') == 'acgan')
 
 
-def create_state(config: ml_collections.ConfigDict, gan: GAN) -> GANState:
-  """Initial (unreplicated) state from config.seed.
+def create_state(config: ml_collections.ConfigDict, gan: GAN,
+                 images: Optional[np.ndarray] = None) -> GANState:
+  """Initial (unreplicated) state from config.seed. With
+  config.model.g_output_bias 'data_marginals', G's output bias is set from
+  `images` (uint8 [N, H, W, C], the training set); without them it stays 0,
+  which only a template for restoring or a speed benchmark may use.
 
   Raises ConfigError when G's samples do not have the data's shape.
   """
@@ -137,7 +143,14 @@ def create_state(config: ml_collections.ConfigDict, gan: GAN) -> GANState:
         '--config.data.image_size or pick a matching model')
   # One compiled program: initialised op by op, the networks' hundreds of
   # small ops each compile on first use (~10 s of a run's start, measured).
-  return jax.jit(init)(rng)
+  state = jax.jit(init)(rng)
+  if (config.model.get('g_output_bias', 'zeros') == 'data_marginals'
+      and images is not None):
+    g_params = maxout_mlp.with_output_bias(
+        state.g_params, maxout_mlp.output_bias_from_marginals(images))
+    state = state.replace(g_params=g_params, ema_g_params=g_params,
+                          g_opt_state=gan.g_tx.init(g_params))
+  return state
 
 
 def param_count(params: PyTree) -> int:

@@ -156,7 +156,7 @@ def _roll_back(config: ml_collections.ConfigDict, gan: GAN,
                 'rates or add a penalty')
   states, step = seed_runs.restore(runs, template)
   if states is None:
-    states = [create_state(run.config, gan) for run in runs]
+    states = [create_state(run.config, gan, run.images) for run in runs]
   # Fresh noise from the checkpoint on for the seeds that diverged (the
   # others replay their steps exactly); the data order is unchanged.
   states = [s.replace(rng=jax.random.fold_in(s.rng, 0xD1F + rollbacks))

@@ -42,7 +42,7 @@ ADDED_KEYS = {
     'model.d_conditioning': 'projection', 'loss.acgan_weight': 1.0,
     'loss.real_label': 1.0, 'diffaugment': '',
     'instance_noise.std': 0.0, 'instance_noise.anneal_steps': 0,
-    'ema_warmup': False,
+    'ema_warmup': False, 'model.g_output_bias': 'zeros',
 }
 for _player in ('optimizer_g', 'optimizer_d'):
   ADDED_KEYS.update({

@@ -87,6 +87,10 @@ def test_each_range_refuses_outside_and_accepts_inside(key):
     ('model.discriminator', 'dcgan32', "unknown config.model.discriminator 'dcgan32'"),
     ('data.dataset', 'mnits', "unknown config.data.dataset 'mnits'"),
     ('eval.metrics', 'fid', 'unknown eval metric(s) fid'),
+    ('model.g_output_bias', 'mean', "config.model.g_output_bias must be 'zeros' or "
+                                    "'data_marginals', got 'mean'"),
+    ('model.g_output_bias', 'data_marginals',
+     "config.model.g_output_bias='data_marginals' sets the bias of a sigmoid output"),
 ])
 def test_bad_values_are_named_in_one_line(key, value, message):
   config = _config()

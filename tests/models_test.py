@@ -262,6 +262,38 @@ def test_goodfellow2014_networks_match_the_reference_counts_and_function():
                          discriminator.apply(d_vars, x, train=True, rngs=rngs(1)))
 
 
+def test_the_2014_g_starts_at_the_data_marginals():
+  # pylearn2's init_sigmoid_bias_from_marginals: sigmoid(b) = the mean pixel,
+  # clipped to [1e-7, 1 - 1e-7]. At z = 0 the ReLU layers output 0 (zero
+  # biases), so G(0) is the output bias alone: the mean image.
+  from configs import repro_parzen
+  from gan_jax import state as state_lib
+  from gan_jax.models import maxout_mlp
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (50, 28, 28, 1), dtype=np.uint8)
+  images[:, 0] = 0      # a border row: black in every image
+  images[:, 1] = 255    # one white in every image
+  bias = maxout_mlp.output_bias_from_marginals(images)
+  mean = images.reshape(50, -1).mean(0) / 255
+  np.testing.assert_allclose(bias[:28], np.log(1e-7 / (1 - 1e-7)), rtol=1e-6)
+  np.testing.assert_allclose(bias[28:56], np.log((1 - 1e-7) / 1e-7), rtol=1e-6)
+  np.testing.assert_allclose(1 / (1 + np.exp(-bias[56:])), mean[56:], rtol=1e-5)
+
+  config = repro_parzen.get_config()
+  assert config.model.g_output_bias == 'data_marginals'
+  gan = state_lib.build_gan(config, (28, 28, 1), axis_name=None)
+  state = state_lib.create_state(config, gan, images)
+  z = jnp.zeros((1, 100))
+  g0 = gan.generator.apply({'params': state.g_params}, z, train=False)
+  np.testing.assert_allclose(np.asarray(g0).reshape(-1)[56:], 2 * mean[56:] - 1, atol=1e-5)
+  assert np.asarray(g0).reshape(-1)[:28].max() < -1 + 1e-6
+  np.testing.assert_array_equal(  # the EMA starts where G starts
+      state.ema_g_params['Dense_2']['bias'], state.g_params['Dense_2']['bias'])
+  # Without the images (a restore template), the bias stays at zero.
+  template = state_lib.create_state(config, gan)
+  np.testing.assert_array_equal(template.g_params['Dense_2']['bias'], 0)
+
+
 def test_pacgan_2d_layer_options_reach_the_layers():
   from configs import repro_pacgan_2d
   from gan_jax import state as state_lib

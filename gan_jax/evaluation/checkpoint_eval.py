@@ -49,9 +49,12 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict,
   # The example shape from the prepared set's metadata, not its examples.
   shape = datasets.example_shape(config.data, datasets.stored_shape(config.data))
   gan = build_gan(config, shape, axis_name=None)
-  state = create_state(config, gan)
   if checkpoint == 'init':
-    return gan, state, None
+    # The untrained G as training starts it, data-dependent init included.
+    images = (datasets.load(config.data)
+              if config.model.get('g_output_bias', 'zeros') == 'data_marginals' else None)
+    return gan, create_state(config, gan, images), None
+  state = create_state(config, gan)  # a template: shapes and dtypes
   manager = checkpointing.create_manager(
       workdir, config.keep_checkpoints, *evaluator_lib.best_metric(config))
   state, step = checkpointing.restore(

@@ -18,8 +18,11 @@ As in its code (goodfeli/adversarial, mnist.yaml; pylearn2 layers):
   The paper's D objective is half of gan_jax's BCE (AdversaryCost2: d_obj =
   0.5 (-log D(x) - log(1 - D(G(z))))); configs/repro_parzen.py halves D's
   learning rate instead, which is the same SGD update.
-Not reproduced: G's output bias initialised to the logit of the training
-pixels' mean (init_sigmoid_bias_from_marginals) -- it starts at 0.
+G's output bias starts at 0, or, with config.model.g_output_bias
+'data_marginals' (as the paper's code), at the logit of each training pixel's
+mean (`output_bias_from_marginals`): G starts at the mean image, and the
+border pixels that are 0 in every digit start at logit(1e-7) = -16, where the
+sigmoid is saturated, so they stay black.
 
 Parameters: G 2,503,984 (121,200 + 1,441,200 + 941,584); D 1,231,441
 (942,000 + 289,200 + 241).
@@ -27,12 +30,32 @@ Parameters: G 2,503,984 (121,200 + 1,441,200 + 941,584); D 1,231,441
 import math
 from typing import Any, Optional, Sequence
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import flax.linen as nn
+import numpy as np
 
 from gan_jax.models import layers
 from gan_jax.models.mlp2d import Maxout
+
+
+def output_bias_from_marginals(images: np.ndarray) -> np.ndarray:
+  """logit(clip(mean pixel, 1e-7, 1 - 1e-7)) of uint8 images [N, H, W, C]
+  -> float32 [H*W*C]: the bias b with sigmoid(b) the data's marginals
+  (pylearn2's init_sigmoid_bias_from_marginals, the paper's G output)."""
+  mean = images.reshape(images.shape[0], -1).mean(axis=0, dtype=np.float64) / 255.0
+  mean = np.clip(mean, 1e-7, 1 - 1e-7)
+  return np.log(mean / (1 - mean)).astype(np.float32)
+
+
+def with_output_bias(g_params, bias: np.ndarray):
+  """G's parameters with the output layer's bias replaced by `bias`."""
+  last = max((k for k in g_params if k.startswith('Dense_')),
+             key=lambda k: int(k.split('_')[1]))
+  if g_params[last]['bias'].shape != bias.shape:
+    raise ValueError(f'output bias of shape {bias.shape} for a G whose output '
+                     f'layer has {g_params[last]["bias"].shape}')
+  return {**g_params, last: {**g_params[last], 'bias': jnp.asarray(bias)}}
 
 
 def _uniform(scale: float):
