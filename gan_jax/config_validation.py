@@ -159,8 +159,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
         f'config.batch_size={config.batch_size} must be a positive multiple of '
         f'the device count ({num_devices} = devices x processes); use e.g. '
         f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
-  if (config.model.get('g_output_bias', 'zeros') == 'data_marginals'
-      and config.model.generator != 'maxout_mlp'):
+  if models.g_init_reads_data(config.model) and config.model.generator != 'maxout_mlp':
     raise ConfigError(
         "config.model.g_output_bias='data_marginals' sets the bias of a sigmoid "
         f"output, which only maxout_mlp's G has (not '{config.model.generator}'); "

@@ -144,8 +144,7 @@ def create_state(config: ml_collections.ConfigDict, gan: GAN,
   # One compiled program: initialised op by op, the networks' hundreds of
   # small ops each compile on first use (~10 s of a run's start, measured).
   state = jax.jit(init)(rng)
-  if (config.model.get('g_output_bias', 'zeros') == 'data_marginals'
-      and images is not None):
+  if models.g_init_reads_data(config.model) and images is not None:
     g_params = maxout_mlp.with_output_bias(
         state.g_params, maxout_mlp.output_bias_from_marginals(images))
     state = state.replace(g_params=g_params, ema_g_params=g_params,

@@ -18,7 +18,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpointing, datasets, input_pipeline
+from gan_jax import checkpointing, datasets, input_pipeline, models
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax.evaluation import sampler as sampler_lib
@@ -51,8 +51,7 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict,
   gan = build_gan(config, shape, axis_name=None)
   if checkpoint == 'init':
     # The untrained G as training starts it, data-dependent init included.
-    images = (datasets.load(config.data)
-              if config.model.get('g_output_bias', 'zeros') == 'data_marginals' else None)
+    images = datasets.load(config.data) if models.g_init_reads_data(config.model) else None
     return gan, create_state(config, gan, images), None
   state = create_state(config, gan)  # a template: shapes and dtypes
   manager = checkpointing.create_manager(

@@ -33,6 +33,12 @@ def num_classes(model_config) -> int:
   return int(model_config.get('num_classes', 0))
 
 
+def g_init_reads_data(model_config) -> bool:
+  """Whether G's initial parameters depend on the training images
+  (config.model.g_output_bias 'data_marginals', maxout_mlp's G only)."""
+  return model_config.get('g_output_bias', 'zeros') == 'data_marginals'
+
+
 def _conditioning(model_config):
   """The class-conditioning fields of G and of D (families in CONDITIONAL)."""
   n = num_classes(model_config)

@@ -7,9 +7,10 @@ As in its code (goodfeli/adversarial, mnist.yaml; pylearn2 layers):
      'uniform') and scales it by sqrt 3 itself. The sigmoid's [0, 1] output
      is mapped to gan_jax's pixel range [-1, 1] as 2 sigmoid(a) - 1 =
      tanh(a / 2), the same function of the same parameters.
-  D: pixels mapped back to the paper's [0, 1] -> dropout (keep 0.8) -> Maxout 240 units x 5 pieces -> dropout (keep 0.5)
-     -> Maxout 240 x 5 -> dropout (keep 0.5) -> Dense 1 (a logit; the paper's
-     sigmoid is in the loss), weights U(-0.005, 0.005), biases 0. Dropout is
+  D: pixels mapped back to the paper's [0, 1] -> dropout (keep 0.8) ->
+     Maxout 240 units x 5 pieces -> dropout (keep 0.5) -> Maxout 240 x 5 ->
+     dropout (keep 0.5) -> Dense 1 (a logit; the paper's sigmoid is in the
+     loss), weights U(-0.005, 0.005), biases 0. Dropout is
      on whenever D trains, including in G's loss (no_drop_in_d_for_g False).
      The [0, 1] input matters: with SGD at learning rate 0.1, D's first-layer
      gradient is proportional to its input, and gan_jax's [-1, 1] pixels put
