@@ -5,6 +5,10 @@ log-likelihood of adversarial nets, 225 +- 2 nats.
   python -m gan_jax.report --sweep_dir=runs/sweeps/repro_parzen \
     --metrics=parzen,parzen_stderr,parzen_sigma
 
+The argument, optional, is a budget in epochs of 500 updates:
+`configs/repro_parzen.py:100` trains 100 epochs (sweep directory
+runs/sweeps/repro_parzen_100). Evaluation and checkpoints come every 10 epochs.
+
 As in the paper's code (goodfeli/adversarial, mnist.yaml and parzen_ll.py;
 models/maxout_mlp.py; docs/reproductions.md):
   * data: MNIST train[:50000] (the last 10,000 training images select the
@@ -22,27 +26,36 @@ models/maxout_mlp.py; docs/reproductions.md):
     log-likelihood, mean test log-likelihood in nats +- its standard error.
 The reference code has no stopping rule (it trains until killed) and no
 best-model selection, and the paper does not say which epoch it scored. The
-budget here is 100 epochs (50,000 updates); the best checkpoint is the one
-whose samples give the validation images the highest Parzen log-likelihood
+one length its code names is the momentum ramp's, 250 epochs, so that is the
+default budget (125,000 updates); the best checkpoint is the one whose
+samples give the validation images the highest Parzen log-likelihood
 (`parzen_validation`), never the test score.
 """
 from configs import default
 from gan_jax import sweep_plan
 
 STEPS_PER_EPOCH = 500   # 50,000 images / 100
+EPOCHS = 250            # the momentum ramp's length, the one the code names
 
 
-def get_config():
+def _epochs(argument: str) -> int:
+  if not (argument.isdigit() and int(argument) >= 1):
+    raise ValueError(f"bad argument '{argument}'; use configs/repro_parzen.py:EPOCHS, "
+                     f'a whole number of epochs (500 updates each), e.g. :100')
+  return int(argument)
+
+
+def get_config(argument: str = str(EPOCHS)):
+  epochs = _epochs(argument)
   config = default.get_config()
   config.data.dataset = 'mnist'
   config.data.split = 'train[:50000]'
   config.batch_size = 100
-  config.num_train_steps = 100 * STEPS_PER_EPOCH
+  config.num_train_steps = epochs * STEPS_PER_EPOCH
   config.update_order = 'simultaneous'
   config.log_every_steps = 1000
-  config.sample_every_steps = 5000
-  config.checkpoint_every_steps = 5000
-  config.eval_every_steps = 5000
+  every = 10 * STEPS_PER_EPOCH if epochs >= 10 else STEPS_PER_EPOCH
+  config.sample_every_steps = config.checkpoint_every_steps = config.eval_every_steps = every
 
   config.model.generator = config.model.discriminator = 'maxout_mlp'
   config.model.latent_dim = 100
@@ -67,5 +80,6 @@ def get_config():
   return config
 
 
-def sweep():
+def sweep(argument: str = str(EPOCHS)):
+  _epochs(argument)
   return sweep_plan.product(seed=(0, 1, 2))
