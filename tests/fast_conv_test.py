@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax.models import fast_conv
+from gan_jax.models import fast_conv, small_input_conv
 
 _pair = fast_conv._pair  # pylint: disable=protected-access
 
@@ -188,7 +188,7 @@ def test_fast_uses_the_small_input_forms_exactly_there(name):
   """Layers narrower than their kernel run as slices, pads and one
   contraction (no convolution, forward or backward); the others keep theirs."""
   _, _, _, kernel, strides, _, hw, _ = CASES[name]
-  small = _pair(strides) != (1, 1) and fast_conv.is_small_input(
+  small = _pair(strides) != (1, 1) and small_input_conv.is_small_input(
       (1,) + hw + (1,), kernel + (1, 1))
   assert small == (name in _SMALL)
   convs, _ = _convs(name, 'fast')
