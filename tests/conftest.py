@@ -237,11 +237,11 @@ def assert_logs_close():
   """`check(workdir_a, workdir_b)`: two runs logged the same records (keys,
   and values to float tolerance), timing aside."""
   import numpy as np
-  from gan_jax import report, writers
+  from gan_jax import run_results, writers
 
   def check(workdir_a, workdir_b):
-    a = report.without_timing(writers.read_metrics(str(workdir_a)))
-    b = report.without_timing(writers.read_metrics(str(workdir_b)))
+    a = run_results.without_timing(writers.read_metrics(str(workdir_a)))
+    b = run_results.without_timing(writers.read_metrics(str(workdir_b)))
     assert [sorted(r) for r in a] == [sorted(r) for r in b]
     for x, y in zip(a, b):
       numbers = sorted(k for k in x if not isinstance(x[k], (dict, str)))

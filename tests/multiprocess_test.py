@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from gan_jax import report, writers
+from gan_jax import run_results, writers
 from gan_jax import workdir as workdir_lib
 
 
@@ -76,8 +76,8 @@ def test_two_processes_train_as_one(mnist_like_dir, repo_dir, tmp_path):
     for name in flat_one:
       np.testing.assert_allclose(flat_two[name], flat_one[name], rtol=1e-4,
                                  atol=1e-6, err_msg=f'{key}.{name}')
-  records_one = report.without_timing(writers.read_metrics(str(tmp_path / 'one')))
-  records_two = report.without_timing(writers.read_metrics(str(tmp_path / 'two')))
+  records_one = run_results.without_timing(writers.read_metrics(str(tmp_path / 'one')))
+  records_two = run_results.without_timing(writers.read_metrics(str(tmp_path / 'two')))
   assert [r['step'] for r in records_two] == [1, 2, 3]
   for a, b in zip(records_one, records_two):
     for key in a:

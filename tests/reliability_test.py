@@ -19,7 +19,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from configs import mnist_mlp
-from gan_jax import checkpointing, report, seed_runs, train, train_step, writers
+from gan_jax import checkpointing, run_results, seed_runs, train, train_step, writers
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdir_lib
 from gan_jax.errors import ConfigError, GanJaxError
@@ -64,8 +64,8 @@ def test_sigkill_mid_run_then_same_command_is_bit_identical(mnist_like_dir, repo
   a, b = _restore_raw(straight, 40), _restore_raw(killed, 40)
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_array_equal(x, y)
-  assert (report.without_timing(writers.read_metrics(str(straight))) ==
-          report.without_timing(writers.read_metrics(str(killed))))
+  assert (run_results.without_timing(writers.read_metrics(str(straight))) ==
+          run_results.without_timing(writers.read_metrics(str(killed))))
 
 
 def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_jax import report, train, writers
+from gan_jax import run_results, train, writers
 from gan_jax.evaluation import checkpoint_eval
 
 
@@ -23,8 +23,8 @@ def test_resume_continues_exactly(tiny_config, tmp_path):
   assert int(resumed.step) == 6
   for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
     np.testing.assert_array_equal(x, y)
-  records_a = report.without_timing(writers.read_metrics(str(tmp_path / 'a')))
-  records_b = report.without_timing(writers.read_metrics(str(tmp_path / 'b')))
+  records_a = run_results.without_timing(writers.read_metrics(str(tmp_path / 'a')))
+  records_b = run_results.without_timing(writers.read_metrics(str(tmp_path / 'b')))
   assert [r['step'] for r in records_b] == [2, 4, 6]
   assert records_a == records_b
 
