@@ -7,8 +7,9 @@ log-likelihood of adversarial nets, 225 +- 2 nats.
 
 The argument, optional, is a budget in epochs of 500 updates:
 `configs/repro_parzen.py:100` trains 100 epochs (sweep directory
-runs/sweeps/repro_parzen_100). Samples, evaluations and checkpoints come every 10 epochs (every epoch
-below 10); the momentum ramp stays 250 epochs whatever the budget.
+runs/sweeps/repro_parzen_100). Samples, evaluations and checkpoints come
+every 10 epochs (every epoch below 10); the momentum ramp stays 250 epochs
+whatever the budget.
 
 As in the paper's code (goodfeli/adversarial, mnist.yaml and parzen_ll.py;
 models/maxout_mlp.py; docs/reproductions.md):
