@@ -41,14 +41,15 @@ from absl import logging
 import numpy as np
 
 from gan_jax import run_results, sweep_plan
-from gan_jax.run_results import RunResult
 from gan_jax.errors import GanJaxError
 
 FLAGS = flags.FLAGS
 
 # Protocol fields allowed to differ between the seeds of a variant.
 _PER_SEED_PROTOCOL = ('latent_seed',)
-def _is_seed_key(key: str, results: Sequence[RunResult]) -> bool:
+
+
+def _is_seed_key(key: str, results: Sequence[run_results.RunResult]) -> bool:
   """`seed`, or a key that equals `seed` in every run (data.seed follows it)."""
   if key == 'seed':
     return True
@@ -62,7 +63,7 @@ class Variant:
   """Runs that differ only in their seed."""
   name: str
   overrides: Dict[str, object]
-  runs: List[RunResult]
+  runs: List[run_results.RunResult]
 
   def values(self, metric: str) -> np.ndarray:
     """`metric` of the runs that did not diverge."""
@@ -78,7 +79,7 @@ def _diverged_cell(steps: Sequence[int]) -> str:
   return f'{len(steps)} ({", ".join(str(s) for s in sorted(steps))})' if steps else '0'
 
 
-def group(results: Sequence[RunResult]) -> List[Variant]:
+def group(results: Sequence[run_results.RunResult]) -> List[Variant]:
   """Finished runs grouped by their overrides other than the seed(s)."""
   seed_keys = {k for r in results for k in r.overrides if _is_seed_key(k, results)}
   variants: Dict[str, Variant] = {}
@@ -111,7 +112,7 @@ def _protocol_text(protocol: Optional[Dict[str, object]]) -> str:
                    if k not in _PER_SEED_PROTOCOL)
 
 
-def default_metrics(results: Sequence[RunResult]) -> List[str]:
+def default_metrics(results: Sequence[run_results.RunResult]) -> List[str]:
   """Evaluated metrics in order of appearance, then the losses and the
   training minutes."""
   tail = run_results.LOSSES + (run_results.TRAIN_MINUTES,)
@@ -171,7 +172,7 @@ def sections(variants: Sequence[Variant], split_by: str = '') -> List[Section]:
 
 
 def markdown(parts: Sequence[Section], metrics: Sequence[str],
-             left_out: Sequence[RunResult]) -> str:
+             left_out: Sequence[run_results.RunResult]) -> str:
   lines = []
   for title, variants, labels in parts:
     if title:

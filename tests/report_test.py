@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from gan_jax import report, run_results, sweep_plan
+from gan_jax import report, sweep_plan
 from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 
@@ -133,17 +133,6 @@ def test_split_by_gives_a_table_per_value_named_by_what_varies_in_it(tmp_path):
   with pytest.raises(GanJaxError, match='--split_by=data.sed: no run of the sweep '
                      'sets it; its keys: data.dataset, loss.name, model.width'):
     report.report(str(tmp_path), split_by='data.sed')
-
-
-def test_train_minutes_add_the_logged_intervals():
-  records = [dict(step=100, loss_d=0.0, steps_per_s=50.0),   # 2 s
-             dict(step=300, loss_d=0.0, steps_per_s=20.0),   # 10 s
-             dict(step=360, loss_d=0.0, steps_per_s=1.0)]    # 60 s
-  assert run_results.train_minutes(records) == pytest.approx(72 / 60)
-  # Logged interval lengths win: after a resume at step 350 the interval to
-  # 360 timed 10 steps, not the 60 since the previous record.
-  records[2]['interval_seconds'] = 10.0
-  assert run_results.train_minutes(records) == pytest.approx(22 / 60)
 
 
 def _has_matplotlib():

@@ -30,7 +30,7 @@ def is_small_input(x_shape, kernel_shape) -> bool:
 
 def patch_conv(x: jax.Array, kernel: jax.Array, strides: Tuple[int, int],
                pads: Pads, precision: Any = None) -> jax.Array:
-  """strided_conv as im2col: one strided slice of the padded input per kernel
+  """fast_conv.strided_conv as im2col: one strided slice of the padded input per kernel
   tap, then one contraction over (taps, channels). x [B, H, W, C], kernel
   [kh, kw, C, O] -> [B, H', W', O]. Differentiated by JAX (slices and pads),
   so it has jvp and double backward."""
@@ -70,7 +70,7 @@ def _tap_matrix(kernel):
 def scatter_conv_transpose(x: jax.Array, kernel: jax.Array,
                            strides: Tuple[int, int], pads: Pads,
                            precision: Any = None) -> jax.Array:
-  """strided_conv_transpose as col2im: every input pixel times every kernel
+  """fast_conv.strided_conv_transpose as col2im: every input pixel times every kernel
   tap in one matmul, then each tap's products placed on the s-strided output
   grid by one (interior) pad and summed. Per axis y[o] = sum_j K[j]
   xd[o + j - lo] with xd[s i] = x[i], so tap j sends x[i] to o = s i + lo - j;
