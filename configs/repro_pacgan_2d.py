@@ -49,7 +49,7 @@ PAPER_STEPS = 400_000
 
 def _parse(argument: str):
   target, _, steps = argument.partition(',')
-  if target not in TARGETS or (steps and not steps.isdigit()):
+  if target not in TARGETS or (steps and not steps.isdecimal()):
     raise ValueError(f"bad argument '{argument}'; use configs/repro_pacgan_2d.py:ring "
                      'or :grid, optionally with a step budget, e.g. :grid,40000')
   return target, int(steps) if steps else PAPER_STEPS

@@ -41,7 +41,7 @@ EPOCHS = 250            # the momentum ramp's length, the one the code names
 
 
 def _epochs(argument: str) -> int:
-  if not (argument.isdigit() and int(argument) >= 1):
+  if not (argument.isdecimal() and int(argument) >= 1):
     raise ValueError(f"bad argument '{argument}'; use configs/repro_parzen.py:EPOCHS, "
                      'a whole number of epochs (500 updates each), e.g. :100')
   return int(argument)

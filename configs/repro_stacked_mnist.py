@@ -42,7 +42,7 @@ PACKS_PER_BATCH = {'veegan': 64, 'unrolled': 128}   # the reference batches coun
 
 def _parse(argument: str):
   setup, _, steps = argument.partition(',')
-  if setup not in PACKS_PER_BATCH or (steps and not (steps.isdigit() and int(steps) >= 10)):
+  if setup not in PACKS_PER_BATCH or (steps and not (steps.isdecimal() and int(steps) >= 10)):
     raise ValueError(f"bad argument '{argument}'; use configs/repro_stacked_mnist.py:"
                      f"{' or :'.join(PACKS_PER_BATCH)}, optionally with a step budget of at "
                      'least 10, e.g. :unrolled,10000')

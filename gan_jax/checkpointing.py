@@ -129,7 +129,7 @@ def restore(manager: ocp.CheckpointManager, which: str, target: Any,
     step = manager.latest_step()
   elif which == 'best':
     step = best_step(manager, best_metric, best_mode)
-  elif which.isdigit():
+  elif which.isdecimal():
     step = int(which)
   else:
     raise GanJaxError(f"--checkpoint must be best, latest or a step, got '{which}'")

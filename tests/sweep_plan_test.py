@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from configs import ablation_mnist, ablation_mog, mog_grid, repro_stacked_mnist
+from configs import (ablation_mnist, ablation_mog, mog_grid, repro_pacgan_2d, repro_parzen,
+                     repro_stacked_mnist)
 from gan_jax import losses, report, sweep_plan, writers
 from gan_jax import workdir as workdir_lib
 
@@ -125,9 +126,22 @@ def test_a_config_argument_reaches_sweep_and_names_the_sweep_dir():
   assert {r.num_train_steps for r in scaled} == {10_000}
   config = repro_stacked_mnist.get_config('unrolled,10000')
   assert (config.eval_every_steps, config.checkpoint_every_steps) == (1000, 1000)
-  for bad in ('unrolled,1e4', 'unrolled,5', 'dcgan'):
+  for bad in ('unrolled,1e4', 'unrolled,5', 'dcgan', 'unrolled,10²'):
     with pytest.raises(ValueError, match='bad argument'):
       repro_stacked_mnist.get_config(bad)
+
+
+def test_reproduction_budgets_reject_what_int_cannot_read_with_their_hint():
+  # '²' passes str.isdigit() but not int(): it must get the config's own
+  # one-line hint, not int()'s ValueError.
+  for bad in ('grid,2e4', 'grid,20²', 'grid,-5', 'square'):
+    with pytest.raises(ValueError, match="bad argument .* e.g. :grid,40000"):
+      repro_pacgan_2d.get_config(bad)
+  for bad in ('0', '2²', '1.5', ''):
+    with pytest.raises(ValueError, match="bad argument .* e.g. :100"):
+      repro_parzen.get_config(bad)
+  assert repro_pacgan_2d.get_config('grid,300').num_train_steps == 300
+  assert repro_parzen.get_config('3').num_train_steps == 1500
 
 
 def _flat(config):

@@ -170,7 +170,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     report['feature_space'] = (f'gan_jax {evaluator.classifier_name} classifier '
                                f'(test accuracy {evaluator.classifier_accuracy:.4f}), '
                                'not Inception')
-  name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdigit() else checkpoint
+  name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
   path = _write_report(os.path.join(workdir, 'eval'), name, report, config, seed)
   report['path'] = path
   return report
