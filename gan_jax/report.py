@@ -9,6 +9,15 @@
   --at_step      tabulate each run as it was at this step (its last records
                  at or before it): a scaled budget read off runs that go on
                  to the full one
+  --window_steps W: each run's metrics are the mean of its evaluations at
+                 steps S - W ... S (S its last step or --at_step), not the
+                 last one: a score that jitters from one evaluation to the
+                 next read over the run's final stretch
+  --eval_reports the runs' gan_jax.evaluate reports instead of the training
+                 loop's evaluations: 'run' (eval/<step>.json) or the
+                 settings in their file names, e.g. params=raw
+                 (eval/<step>,params=raw.json); each run needs one at its
+                 last step (or --at_step)
 
 A run's final numbers are its last evaluation record in metrics.jsonl and its
 last loss_d / loss_g. Each evaluation record names its protocol (evaluator
@@ -172,11 +181,13 @@ def sections(variants: Sequence[Variant], split_by: str = '') -> List[Section]:
 
 
 def markdown(parts: Sequence[Section], metrics: Sequence[str],
-             left_out: Sequence[run_results.RunResult]) -> str:
-  lines = []
+             left_out: Sequence[run_results.RunResult], source: str = '') -> str:
+  """The tables; `source`, if given, is a line saying where the evaluation
+  numbers come from (a window, evaluate reports)."""
+  lines = [source, ''] if source else []
   for title, variants, labels in parts:
     if title:
-      lines += ([''] if lines else []) + [f'### {title}', '']
+      lines += ([''] if lines and lines[-1] else []) + [f'### {title}', '']
     # A 'diverged' column when a run diverged: the metric cells average the
     # runs that did not.
     diverging = any(v.diverged() for v in variants)
@@ -252,18 +263,45 @@ def plot(path: str, parts: Sequence[Section], metric: str) -> bool:
   return True
 
 
+def _source(results: Sequence[run_results.RunResult], window_steps: Optional[int],
+            eval_reports: str) -> str:
+  """One line on where the evaluation numbers come from; '' for the default
+  (each run's last evaluation in the training loop)."""
+  if not window_steps and not eval_reports:
+    return ''
+  what = ('the training loop\'s evaluations' if not eval_reports else
+          'gan_jax.evaluate reports eval/<step>.json' if eval_reports == 'run' else
+          f'gan_jax.evaluate reports eval/<step>,{eval_reports}.json')
+  if not window_steps:
+    return f'Evaluation metrics: {what}, each run\'s at its last step.'
+  counts = sorted({len(r.evaluated_steps) for r in results
+                   if not r.problem and r.evaluated_steps})
+  per_run = '/'.join(str(c) for c in counts) or 'no'
+  return (f'Evaluation metrics: {what}, each run\'s mean over its last {window_steps:,} '
+          f'steps ({per_run} evaluations per run, both ends included); the losses '
+          'are the last logged.')
+
+
 def report(sweep_dir: str, metrics: Sequence[str] = (),
            plot_metric: str = '', split_by: str = '',
-           at_step: Optional[int] = None) -> str:
+           at_step: Optional[int] = None, window_steps: Optional[int] = None,
+           eval_reports: str = '') -> str:
   """Writes report.md, report.csv (and report.png) in `sweep_dir` (with
-  `at_step`: report_step<S>.*, the runs as at step S); returns the Markdown."""
-  results = run_results.collect(sweep_dir, at_step)
+  `at_step`: report_step<S>.*, the runs as at step S; `window_steps` and
+  `eval_reports` add _window<W> and _<settings> to the names: see the module
+  docstring); returns the Markdown."""
+  if window_steps is not None and window_steps < 1:
+    raise GanJaxError(f'--window_steps={window_steps}: use a positive number of steps')
+  results = run_results.collect(sweep_dir, at_step, window_steps, eval_reports)
   variants = group(results)
   parts = sections(variants, split_by)
   metrics = list(metrics) or default_metrics([r for v in variants for r in v.runs])
   left_out = [r for r in results if r.problem]
-  text = markdown(parts, metrics, left_out)
-  stem = os.path.join(sweep_dir, 'report' if at_step is None else f'report_step{at_step}')
+  text = markdown(parts, metrics, left_out, _source(results, window_steps, eval_reports))
+  stem = 'report' + ('' if at_step is None else f'_step{at_step}')
+  stem += (f'_window{window_steps}' if window_steps else '') + (
+      f'_{eval_reports}' if eval_reports else '')
+  stem = os.path.join(sweep_dir, stem)
   with open(stem + '.md', 'w') as f:
     f.write(text)
   write_csv(stem + '.csv', variants, metrics)
@@ -285,6 +323,10 @@ def _define_flags() -> None:
                       'value, e.g. data.dataset.')
   flags.DEFINE_integer('at_step', None, 'Tabulate the runs as they were at this '
                        'step (a scaled budget of longer runs).', lower_bound=1)
+  flags.DEFINE_integer('window_steps', None, "Each run's metrics: the mean of its "
+                       'evaluations over its last W steps.', lower_bound=1)
+  flags.DEFINE_string('eval_reports', '', "Read gan_jax.evaluate reports: 'run' or "
+                      'their settings, e.g. params=raw.')
 
 
 def main(argv):
@@ -294,7 +336,7 @@ def main(argv):
     sys.exit('error: --sweep_dir is required')
   try:
     text = report(FLAGS.sweep_dir, FLAGS.metrics, FLAGS.plot_metric,
-                  FLAGS.split_by, FLAGS.at_step)
+                  FLAGS.split_by, FLAGS.at_step, FLAGS.window_steps, FLAGS.eval_reports)
   except GanJaxError as e:
     sys.exit(f'error: {e}')
   print(text, end='')

@@ -1,12 +1,23 @@
 """A sweep's runs as numbers: each run's final metrics and curves, read from
-its workdir (metrics.jsonl, config.json, diverged.json), for `gan_jax.report`.
+its workdir (metrics.jsonl, config.json, diverged.json, eval/*.json), for
+`gan_jax.report`.
 
 A run's final numbers are its last evaluation record in metrics.jsonl and its
-last loss_d / loss_g; `train_minutes` is its time in the training loop.
+last loss_d / loss_g; `train_minutes` is its time in the training loop. Two
+options change where the evaluation numbers come from:
+  * `eval_reports`: the run's `gan_jax.evaluate` reports (eval/<step>.json for
+    'run', eval/<step>,<settings>.json for settings such as 'params=raw')
+    instead of the training loop's evaluations;
+  * `window_steps` W: the mean of each metric over the run's evaluations at
+    steps S - W ... S (S its last step, or `at_step`), instead of the last one:
+    a score that jitters between evaluations (raw G's own motion) read as
+    the average over the run's final stretch.
 """
 import dataclasses
 import json
+import math
 import os
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from gan_jax import sweep_plan
@@ -43,6 +54,8 @@ class RunResult:
   # The first non-finite step of a run that diverged (workdir.read_divergence):
   # a result, not a gap; its final numbers are left empty.
   diverged_at: Optional[int] = None
+  # Steps of the evaluations averaged into `final` (one, without a window).
+  evaluated_steps: List[int] = dataclasses.field(default_factory=list)
 
 
 def _read_json(path: str) -> Optional[dict]:
@@ -68,13 +81,56 @@ def _derived_overrides(configs: Dict[str, dict]) -> Dict[str, Dict[str, object]]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
 
 
+def _check_eval_reports(settings: str) -> None:
+  if settings != 'run' and not re.fullmatch(r'[a-z_]+=[^,/]+(,[a-z_]+=[^,/]+)*', settings):
+    raise GanJaxError(f"eval reports '{settings}': use 'run' (eval/<step>.json) or the "
+                      "settings of gan_jax.evaluate's file names, e.g. params=raw")
+
+
+def read_eval_reports(workdir: str, settings: str) -> List[dict]:
+  """The run's `gan_jax.evaluate` reports under `settings` as metrics.jsonl-like
+  evaluation records {step, <metrics>..., protocol}, by step. 'run' reads
+  eval/<step>.json (the run's own evaluation settings); e.g. 'params=raw'
+  reads eval/<step>,params=raw.json. Raises GanJaxError for other names."""
+  _check_eval_reports(settings)
+  suffix = '' if settings == 'run' else ',' + settings
+  pattern = re.compile(r'(\d+)' + re.escape(suffix) + r'\.json')
+  directory = os.path.join(workdir, 'eval')
+  records = []
+  for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+    if pattern.fullmatch(name):
+      report = _read_json(os.path.join(directory, name))
+      records.append(dict(step=report['step'], **report.get('metrics', {}),
+                          protocol=report.get('protocol')))
+  return sorted(records, key=lambda r: r['step'])
+
+
+def _window_mean(evals: Sequence[dict], end: int,
+                 window_steps: int) -> Tuple[Dict[str, float], List[dict]]:
+  """Each metric's mean over the records at steps end - window_steps ... end."""
+  inside = [r for r in evals if end - window_steps <= r['step'] <= end]
+  keys = [k for r in inside for k in r if k not in _NOT_METRICS]
+  return {k: math.fsum(r[k] for r in inside if k in r) / sum(k in r for r in inside)
+          for k in dict.fromkeys(keys)}, inside
+
+
+def _evaluate_command(workdir: str, step: int, settings: str) -> str:
+  flags = '' if settings == 'run' else ''.join(f' --{kv}' for kv in settings.split(','))
+  return f'python -m gan_jax.evaluate --workdir={workdir} --checkpoint={step}{flags}'
+
+
 def read_run(name: str, workdir: str, overrides: Dict[str, object],
              num_train_steps: Optional[int] = None,
-             at_step: Optional[int] = None) -> RunResult:
+             at_step: Optional[int] = None, window_steps: Optional[int] = None,
+             eval_reports: str = '') -> RunResult:
   """The final metrics of the run in `workdir` -- or, with `at_step`, those at
   that step (records after it ignored; a run short of it is unfinished);
   `problem` says what is missing. A run that diverged (by `at_step`) has its
-  first non-finite step in `diverged_at` and no final metrics."""
+  first non-finite step in `diverged_at` and no final metrics. With
+  `eval_reports` the evaluations are the run's `gan_jax.evaluate` reports
+  (`read_eval_reports`), and one must exist at its last step; with
+  `window_steps` the final metrics average the evaluations of the last
+  `window_steps` steps (both ends included)."""
   config = _read_json(os.path.join(workdir, 'config.json')) or {}
   if num_train_steps is None:
     num_train_steps = config.get('num_train_steps')
@@ -102,6 +158,9 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
           (train if 'loss_d' in record else evals).append(record)
   if at_step is not None:
     num_train_steps = at_step
+  if eval_reports:
+    evals = [r for r in read_eval_reports(workdir, eval_reports)
+             if at_step is None or r['step'] <= at_step]
   for record in train + evals:
     for key, value in record.items():
       if key not in _NOT_METRICS:
@@ -109,9 +168,17 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   for curve in result.curves.values():
     curve.sort()
   result.last_step = max((r['step'] for r in train + evals), default=0)
-  if evals:
+  end = num_train_steps or result.last_step
+  if window_steps:
+    window, evals = _window_mean(evals, end, window_steps)
+    result.final.update(window)
+  elif evals:
     result.final.update({k: v for k, v in evals[-1].items() if k not in _NOT_METRICS})
+    evals = evals[-1:]
+  if evals:
     result.protocol = evals[-1].get('protocol')
+    result.evaluated_steps = [r['step'] for r in evals]
+    protocols = {json.dumps(r.get('protocol'), sort_keys=True) for r in evals}
   if train:
     result.final.update({k: train[-1][k] for k in LOSSES if k in train[-1]})
     result.final[TRAIN_MINUTES] = train_minutes(train)
@@ -122,6 +189,12 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
     result.problem = 'no training records'
   elif num_train_steps and result.last_step < num_train_steps:
     result.problem = f'unfinished: step {result.last_step}/{num_train_steps}'
+  elif eval_reports and end not in result.evaluated_steps:
+    result.problem = (f'no gan_jax.evaluate report ({eval_reports}) at its step {end}; '
+                      f'run {_evaluate_command(workdir, end, eval_reports)}')
+  elif evals and len(protocols) > 1:
+    result.problem = (f'its evaluations at steps {result.evaluated_steps[0]}-{end} differ '
+                      'in protocol, so they do not average; shorten the window')
   return result
 
 
@@ -145,14 +218,18 @@ def train_minutes(train: Sequence[dict]) -> float:
   return seconds / 60
 
 
-def collect(sweep_dir: str, at_step: Optional[int] = None) -> List[RunResult]:
+def collect(sweep_dir: str, at_step: Optional[int] = None,
+            window_steps: Optional[int] = None, eval_reports: str = '') -> List[RunResult]:
   """Every run of the sweep in `sweep_dir`, in the sweep's order (as at
-  `at_step`, if given: `read_run`)."""
+  `at_step`, if given; `window_steps` and `eval_reports`: `read_run`)."""
+  if eval_reports:
+    _check_eval_reports(eval_reports)
+  options = dict(at_step=at_step, window_steps=window_steps, eval_reports=eval_reports)
   sweep = sweep_plan.read_sweep_file(sweep_dir)
   if sweep:
     # A run's workdir is <sweep_dir>/<name>, wherever the sweep was run from.
     return [read_run(r['name'], os.path.join(sweep_dir, r['name']),
-                     r['overrides'], r.get('num_train_steps'), at_step)
+                     r['overrides'], r.get('num_train_steps'), **options)
             for r in sweep['runs']]
   if not os.path.isdir(sweep_dir):
     raise GanJaxError(f'{sweep_dir} does not exist')
@@ -165,6 +242,5 @@ def collect(sweep_dir: str, at_step: Optional[int] = None) -> List[RunResult]:
     raise GanJaxError(f'{sweep_dir} holds neither sweep.json nor run '
                       'directories with a config.json')
   overrides = _derived_overrides(configs)
-  return [read_run(name, os.path.join(sweep_dir, name), overrides[name],
-                   at_step=at_step)
+  return [read_run(name, os.path.join(sweep_dir, name), overrides[name], **options)
           for name in configs]

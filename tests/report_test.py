@@ -210,3 +210,69 @@ def test_runs_evaluated_before_protocols_were_recorded_still_average(tmp_path):
   assert 'Protocol: evaluator mnist-cnn-v1-aaa' in text
   assert ('Protocol unrecorded (evaluated before gan_jax recorded protocols): old'
           in text)
+
+
+def test_window_steps_average_each_runs_last_evaluations(tmp_path):
+  _fake_sweep(str(tmp_path))
+  # a0 evaluated at steps 5 and 10 (fid 50, 10): a 5-step window holds both
+  # ends, mean 30; a1: (40 + 14) / 2 = 27; a2: (30 + 12) / 2 = 21.
+  text = report.report(str(tmp_path), metrics=['fid', 'loss_d'], window_steps=5)
+  lines = text.splitlines()
+  assert lines[0] == ("Evaluation metrics: the training loop's evaluations, each run's "
+                      'mean over its last 5 steps (2 evaluations per run, both ends '
+                      'included); the losses are the last logged.')
+  assert lines[4] == '| loss.name=hinge | 3 | 26 ± 4.6 | 11 ± 1 |'   # losses at step 10
+  assert lines[5] == '| loss.name=minimax | 1 | 40 | 10 |'
+  assert (tmp_path / 'report_window5.md').read_text() == text
+  # A window shorter than the evaluation interval is the last evaluation.
+  assert '| loss.name=hinge | 3 | 12 ± 2 | 11 ± 1 |' in report.report(
+      str(tmp_path), metrics=['fid', 'loss_d'], window_steps=4)
+  # With --at_step the window ends there: step 5 alone.
+  assert '| loss.name=hinge | 3 | 40 ± 10 |' in report.report(
+      str(tmp_path), metrics=['fid'], at_step=5, window_steps=4)
+  with pytest.raises(GanJaxError, match='use a positive number of steps'):
+    report.report(str(tmp_path), window_steps=0)
+
+
+def test_a_window_over_evaluations_of_different_protocols_is_refused(tmp_path):
+  records = _records([(5, 1.0), (10, 2.0)], 0.0)
+  records[1]['protocol'], records[-1]['protocol'] = {'params': 'raw'}, {'params': 'ema'}
+  _fake_run(str(tmp_path), 'r', dict(num_train_steps=10, seed=0), records)
+  text = report.report(str(tmp_path), metrics=['fid'], window_steps=5)
+  assert '- r: its evaluations at steps 5-10 differ in protocol' in text
+  assert '| base | 1 | 2 |' in report.report(str(tmp_path), metrics=['fid'], window_steps=4)
+
+
+def _eval_report(workdir, name, step, fid, params='raw'):
+  os.makedirs(os.path.join(workdir, 'eval'), exist_ok=True)
+  with open(os.path.join(workdir, 'eval', f'{name}.json'), 'w') as f:
+    json.dump(dict(step=step, params=params, metrics=dict(fid=fid),
+                   protocol=dict(evaluator='e', params=params)), f)
+
+
+def test_eval_reports_tabulate_gan_jax_evaluate_files_instead_of_the_loops(tmp_path):
+  _fake_sweep(str(tmp_path))
+  for name, fids in (('a0', (7.0, 3.0)), ('a1', (8.0, 5.0)), ('a2', (9.0, 4.0))):
+    _eval_report(tmp_path / name, '5,params=raw', 5, fids[0])
+    _eval_report(tmp_path / name, '10,params=raw', 10, fids[1])
+    _eval_report(tmp_path / name, '10', 10, 100.0, params='ema')   # the run's own
+  text = report.report(str(tmp_path), metrics=['fid'], eval_reports='params=raw')
+  lines = text.splitlines()
+  assert lines[0] == ('Evaluation metrics: gan_jax.evaluate reports '
+                      'eval/<step>,params=raw.json, each run\'s at its last step.')
+  assert lines[4] == '| loss.name=hinge | 3 | 4 ± 1 |'
+  assert 'Protocol: evaluator e, params raw' in lines
+  # b0 finished but was never scored this way: left out, with the command.
+  assert ('- b0: no gan_jax.evaluate report (params=raw) at its step 10; run '
+          f'python -m gan_jax.evaluate --workdir={tmp_path / "b0"} --checkpoint=10 '
+          '--params=raw') in lines
+  assert (tmp_path / 'report_params=raw.md').read_text() == text
+  # Windows and steps combine: (7 + 3) / 2, (8 + 5) / 2, (9 + 4) / 2 = 5, 6.5, 6.5.
+  assert '| loss.name=hinge | 3 | 6 ± 0.87 |' in report.report(
+      str(tmp_path), metrics=['fid'], eval_reports='params=raw', window_steps=5)
+  assert '| loss.name=hinge | 3 | 8 ± 1 |' in report.report(
+      str(tmp_path), metrics=['fid'], eval_reports='params=raw', at_step=5)
+  assert '| loss.name=hinge | 3 | 100 ± 0 |' in report.report(
+      str(tmp_path), metrics=['fid'], eval_reports='run')
+  with pytest.raises(GanJaxError, match="use 'run' .* e.g. params=raw"):
+    report.report(str(tmp_path), eval_reports='raw')
