@@ -48,11 +48,12 @@ PAPER_STEPS = 400_000
 
 
 def _parse(argument: str):
-  target, _, steps = argument.partition(',')
-  if target not in TARGETS or (steps and not steps.isdecimal()):
+  target, comma, steps = argument.partition(',')
+  budget = sweep_plan.whole_number(steps) if comma else PAPER_STEPS
+  if target not in TARGETS or budget is None:
     raise ValueError(f"bad argument '{argument}'; use configs/repro_pacgan_2d.py:ring "
                      'or :grid, optionally with a step budget, e.g. :grid,40000')
-  return target, int(steps) if steps else PAPER_STEPS
+  return target, budget
 
 
 def get_config(argument: str = 'grid'):

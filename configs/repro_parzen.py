@@ -45,10 +45,11 @@ EPOCHS = 250            # the momentum ramp's length, the one the code names
 
 
 def _epochs(argument: str) -> int:
-  if not (argument.isdecimal() and int(argument) >= 1):
+  epochs = sweep_plan.whole_number(argument)
+  if epochs is None:
     raise ValueError(f"bad argument '{argument}'; use configs/repro_parzen.py:EPOCHS, "
                      'a whole number of epochs (500 updates each), e.g. :100')
-  return int(argument)
+  return epochs
 
 
 def get_config(argument: str = str(EPOCHS)):

@@ -41,12 +41,13 @@ PACKS_PER_BATCH = {'veegan': 64, 'unrolled': 128}   # the reference batches coun
 
 
 def _parse(argument: str):
-  setup, _, steps = argument.partition(',')
-  if setup not in PACKS_PER_BATCH or (steps and not (steps.isdecimal() and int(steps) >= 10)):
+  setup, comma, steps = argument.partition(',')
+  budget = sweep_plan.whole_number(steps, minimum=10) if comma else None
+  if setup not in PACKS_PER_BATCH or (comma and budget is None):
     raise ValueError(f"bad argument '{argument}'; use configs/repro_stacked_mnist.py:"
                      f"{' or :'.join(PACKS_PER_BATCH)}, optionally with a step budget of at "
                      'least 10, e.g. :unrolled,10000')
-  return setup, int(steps) if steps else None
+  return setup, budget
 
 
 def get_config(argument: str = 'veegan'):

@@ -126,7 +126,7 @@ def test_a_config_argument_reaches_sweep_and_names_the_sweep_dir():
   assert {r.num_train_steps for r in scaled} == {10_000}
   config = repro_stacked_mnist.get_config('unrolled,10000')
   assert (config.eval_every_steps, config.checkpoint_every_steps) == (1000, 1000)
-  for bad in ('unrolled,1e4', 'unrolled,5', 'dcgan', 'unrolled,10²'):
+  for bad in ('unrolled,1e4', 'unrolled,5', 'dcgan', 'unrolled,10²', 'unrolled,'):
     with pytest.raises(ValueError, match='bad argument'):
       repro_stacked_mnist.get_config(bad)
 
@@ -134,7 +134,7 @@ def test_a_config_argument_reaches_sweep_and_names_the_sweep_dir():
 def test_reproduction_budgets_reject_what_int_cannot_read_with_their_hint():
   # '²' passes str.isdigit() but not int(): it must get the config's own
   # one-line hint, not int()'s ValueError.
-  for bad in ('grid,2e4', 'grid,20²', 'grid,-5', 'square'):
+  for bad in ('grid,2e4', 'grid,20²', 'grid,-5', 'square', 'grid,', 'grid,0'):
     with pytest.raises(ValueError, match="bad argument .* e.g. :grid,40000"):
       repro_pacgan_2d.get_config(bad)
   for bad in ('0', '2²', '1.5', ''):
@@ -397,3 +397,13 @@ def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo
   assert text.splitlines()[2].startswith('| base | 2 | 0 | ')
   assert text.splitlines()[3].startswith(f'| {diverged} | 1 | 1 (')
   assert '- loss.name=no_such_loss: no metrics.jsonl (not started?)' in text
+
+
+def test_whole_number_reads_decimal_digits_at_or_above_the_minimum():
+  assert sweep_plan.whole_number('40000') == 40_000
+  assert sweep_plan.whole_number('10', minimum=10) == 10
+  for bad in ('', '0', '-5', '+5', ' 5', '1e4', '1.0', '2²', '٣x'):
+    assert sweep_plan.whole_number(bad) is None, bad
+  assert sweep_plan.whole_number('9', minimum=10) is None
+  # Other scripts' decimal digits are decimal to both isdecimal and int().
+  assert sweep_plan.whole_number('٣') == 3
