@@ -9,17 +9,18 @@
   --at_step      tabulate each run as it was at this step (its last records
                  at or before it): a scaled budget read off runs that go on
                  to the full one
-  --window_steps W: each run's metrics are the mean of its evaluations at
-                 steps S - W ... S (S its last step or --at_step), not the
-                 last one: a score that jitters from one evaluation to the
-                 next read over the run's final stretch
+  --window_steps each run's metrics are the mean of its evaluations at steps
+                 S - W ... S (S its budget or --at_step), not the last one:
+                 a score that jitters from one evaluation to the next read
+                 over the run's final stretch
   --eval_reports the runs' gan_jax.evaluate reports instead of the training
                  loop's evaluations: 'run' (eval/<step>.json) or the
-                 settings in their file names, e.g. params=raw
-                 (eval/<step>,params=raw.json); each run needs one at its
+                 settings they were made with, e.g. params=raw (written to
+                 eval/<step>,params=raw.json); each run needs one at its
                  last step (or --at_step)
 
-A run's final numbers are its last evaluation record in metrics.jsonl and its
+A run's final numbers are its last evaluation record in metrics.jsonl (or
+what --window_steps and --eval_reports make of its evaluations) and its
 last loss_d / loss_g. Each evaluation record names its protocol (evaluator
 id, samples, reference, EMA/raw, batch-norm mode, latent seed); runs averaged
 into one row must share it but for the latent seed, which follows each run's
@@ -27,8 +28,11 @@ seed -- else the report stops with one line -- and each table lists the
 protocols of its rows. Runs that differ only in `seed` form one variant row:
 mean ± sample standard deviation (n - 1) over its seeds, and n. Writes
 DIR/report.md (also printed), DIR/report.csv and DIR/report.png (mean over
-seeds vs step, the band spanning the seeds; needs matplotlib). Runs without
-metrics, or not yet at their last step, are listed under the table and left
+seeds vs step, the band spanning the seeds; needs matplotlib); with the
+options, report[_step<S>][_window<W>][_<settings>].* instead. Runs without
+metrics, not yet at their last step, without the evaluate report asked for
+(the command that makes it is given), or whose window holds no evaluation or
+evaluations of differing protocols, are listed under the table and left
 out of it. Runs that diverged (diverged.json, written when a run stops on a
 non-finite value) count in n and in a 'diverged (steps)' column; the metric
 cells and the plot average the others.
@@ -264,32 +268,32 @@ def plot(path: str, parts: Sequence[Section], metric: str) -> bool:
 
 
 def _source(results: Sequence[run_results.RunResult], window_steps: Optional[int],
-            eval_reports: str) -> str:
+            eval_reports: str, at_step: Optional[int]) -> str:
   """One line on where the evaluation numbers come from; '' for the default
   (each run's last evaluation in the training loop)."""
   if not window_steps and not eval_reports:
     return ''
-  what = ('the training loop\'s evaluations' if not eval_reports else
-          'gan_jax.evaluate reports eval/<step>.json' if eval_reports == 'run' else
-          f'gan_jax.evaluate reports eval/<step>,{eval_reports}.json')
+  what = (run_results.eval_reports_text(eval_reports) if eval_reports else
+          "the training loop's evaluations")
+  end = f'step {at_step:,}' if at_step is not None else 'its last step'
   if not window_steps:
-    return f'Evaluation metrics: {what}, each run\'s at its last step.'
+    return f"Evaluation metrics: {what}, each run's at {end}."
   counts = sorted({len(r.evaluated_steps) for r in results
                    if not r.problem and r.evaluated_steps})
-  per_run = '/'.join(str(c) for c in counts) or 'no'
-  return (f'Evaluation metrics: {what}, each run\'s mean over its last {window_steps:,} '
-          f'steps ({per_run} evaluations per run, both ends included); the losses '
-          'are the last logged.')
+  per_run = (f'{counts[0]} to {counts[-1]}' if len(counts) > 1 else
+             str(counts[0]) if counts else 'no')
+  plural = '' if counts == [1] else 's'
+  return (f"Evaluation metrics: {what}, each run's mean over the {window_steps:,} "
+          f'steps up to {end} ({per_run} evaluation{plural} per run, both ends '
+          'included); the losses are the last logged.')
 
 
 def report(sweep_dir: str, metrics: Sequence[str] = (),
            plot_metric: str = '', split_by: str = '',
            at_step: Optional[int] = None, window_steps: Optional[int] = None,
            eval_reports: str = '') -> str:
-  """Writes report.md, report.csv (and report.png) in `sweep_dir` (with
-  `at_step`: report_step<S>.*, the runs as at step S; `window_steps` and
-  `eval_reports` add _window<W> and _<settings> to the names: see the module
-  docstring); returns the Markdown."""
+  """Writes report[_step<S>][_window<W>][_<eval_reports>].{md,csv,png} in
+  `sweep_dir` (see the module docstring); returns the Markdown."""
   if window_steps is not None and window_steps < 1:
     raise GanJaxError(f'--window_steps={window_steps}: use a positive number of steps')
   results = run_results.collect(sweep_dir, at_step, window_steps, eval_reports)
@@ -297,7 +301,8 @@ def report(sweep_dir: str, metrics: Sequence[str] = (),
   parts = sections(variants, split_by)
   metrics = list(metrics) or default_metrics([r for v in variants for r in v.runs])
   left_out = [r for r in results if r.problem]
-  text = markdown(parts, metrics, left_out, _source(results, window_steps, eval_reports))
+  text = markdown(parts, metrics, left_out,
+                  _source(results, window_steps, eval_reports, at_step))
   stem = 'report' + ('' if at_step is None else f'_step{at_step}')
   stem += (f'_window{window_steps}' if window_steps else '') + (
       f'_{eval_reports}' if eval_reports else '')

@@ -5,17 +5,16 @@ its workdir (metrics.jsonl, config.json, diverged.json, eval/*.json), for
 A run's final numbers are its last evaluation record in metrics.jsonl and its
 last loss_d / loss_g; `train_minutes` is its time in the training loop. Two
 options change where the evaluation numbers come from:
-  * `eval_reports`: the run's `gan_jax.evaluate` reports (eval/<step>.json for
-    'run', eval/<step>,<settings>.json for settings such as 'params=raw')
-    instead of the training loop's evaluations;
+  * `eval_reports`: the run's `gan_jax.evaluate` reports instead of the
+    training loop's evaluations: 'run' for eval/<step>.json, or settings such
+    as 'params=raw' for the reports whose fields say so;
   * `window_steps` W: the mean of each metric over the run's evaluations at
-    steps S - W ... S (S its last step, or `at_step`), instead of the last one:
-    a score that jitters between evaluations (raw G's own motion) read as
-    the average over the run's final stretch.
+    steps S - W ... S (S its budget, num_train_steps, or `at_step`), instead
+    of the last one: a score that jitters between evaluations (raw G's own
+    motion) read as the average over the run's final stretch.
 """
 import dataclasses
 import json
-import math
 import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -54,7 +53,8 @@ class RunResult:
   # The first non-finite step of a run that diverged (workdir.read_divergence):
   # a result, not a gap; its final numbers are left empty.
   diverged_at: Optional[int] = None
-  # Steps of the evaluations averaged into `final` (one, without a window).
+  # Steps of the evaluations in `final` (one without a window; none for a
+  # run that diverged).
   evaluated_steps: List[int] = dataclasses.field(default_factory=list)
 
 
@@ -81,42 +81,113 @@ def _derived_overrides(configs: Dict[str, dict]) -> Dict[str, Dict[str, object]]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
 
 
-def _check_eval_reports(settings: str) -> None:
-  if settings != 'run' and not re.fullmatch(r'[a-z_]+=[^,/]+(,[a-z_]+=[^,/]+)*', settings):
-    raise GanJaxError(f"eval reports '{settings}': use 'run' (eval/<step>.json) or the "
-                      "settings of gan_jax.evaluate's file names, e.g. params=raw")
+_SETTING_VALUES = {'params': ('ema', 'raw'), 'bn_stats': ('batch', 'running')}
+
+
+def parse_eval_reports(settings: str) -> Optional[Dict[str, str]]:
+  """--eval_reports as {setting: value}: None for 'run' (the run's own
+  evaluation, eval/<step>.json), else e.g. {'params': 'raw'} for 'params=raw'.
+  Raises GanJaxError for a setting gan_jax.evaluate does not have
+  (workdir.EVAL_SETTINGS) or a value it does not take."""
+  if settings == 'run':
+    return None
+  hint = (f"--eval_reports={settings}: use 'run' or settings of gan_jax.evaluate, "
+          f"{', '.join(workdir_lib.EVAL_SETTINGS)}, e.g. params=raw or params=raw,seed=3")
+  wanted = {}
+  for item in settings.split(','):
+    key, equals, value = item.partition('=')
+    allowed = _SETTING_VALUES.get(key)
+    if (not equals or key not in workdir_lib.EVAL_SETTINGS or key in wanted or
+        (value not in allowed if allowed else sweep_plan.whole_number(value, 0) is None)):
+      raise GanJaxError(hint)
+    wanted[key] = value
+  return wanted
+
+
+def eval_reports_text(settings: str) -> str:
+  """Which reports --eval_reports reads, in words."""
+  if settings == 'run':
+    return 'gan_jax.evaluate reports under the run\'s own settings (eval/<step>.json)'
+  return f'gan_jax.evaluate reports with {settings} (eval/<step>[,...].json)'
 
 
 def read_eval_reports(workdir: str, settings: str) -> List[dict]:
-  """The run's `gan_jax.evaluate` reports under `settings` as metrics.jsonl-like
-  evaluation records {step, <metrics>..., protocol}, by step. 'run' reads
-  eval/<step>.json (the run's own evaluation settings); e.g. 'params=raw'
-  reads eval/<step>,params=raw.json. Raises GanJaxError for other names."""
-  _check_eval_reports(settings)
-  suffix = '' if settings == 'run' else ',' + settings
-  pattern = re.compile(r'(\d+)' + re.escape(suffix) + r'\.json')
+  """The run's `gan_jax.evaluate` reports under `settings` (`parse_eval_reports`)
+  as metrics.jsonl-like evaluation records {step, <metrics>..., protocol}, by
+  step. 'run' reads eval/<step>.json; otherwise a report matches when its
+  fields equal the settings given (the file name leaves out a setting equal
+  to the run's own, so it cannot be matched on). Raises GanJaxError for an
+  unreadable report, or for two reports of one step that both match (name
+  more settings)."""
+  wanted = parse_eval_reports(settings)
   directory = os.path.join(workdir, 'eval')
-  records = []
-  for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
-    if pattern.fullmatch(name):
-      report = _read_json(os.path.join(directory, name))
-      records.append(dict(step=report['step'], **report.get('metrics', {}),
-                          protocol=report.get('protocol')))
-  return sorted(records, key=lambda r: r['step'])
-
-
-def _window_mean(evals: Sequence[dict], end: int,
-                 window_steps: int) -> Tuple[Dict[str, float], List[dict]]:
-  """Each metric's mean over the records at steps end - window_steps ... end."""
-  inside = [r for r in evals if end - window_steps <= r['step'] <= end]
-  keys = [k for r in inside for k in r if k not in _NOT_METRICS]
-  return {k: math.fsum(r[k] for r in inside if k in r) / sum(k in r for r in inside)
-          for k in dict.fromkeys(keys)}, inside
+  names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+  pattern = r'\d+\.json' if wanted is None else r'\d+(,[^/]*)?\.json'
+  by_step: Dict[int, Tuple[str, dict]] = {}
+  for name in names:
+    if not re.fullmatch(pattern, name):
+      continue
+    path = os.path.join(directory, name)
+    try:
+      report = _read_json(path)
+      step, metrics = int(report['step']), dict(report.get('metrics', {}))
+    except (ValueError, KeyError, TypeError) as e:
+      raise GanJaxError(f'{path} is not a gan_jax.evaluate report ({e}); '
+                        'run gan_jax.evaluate for that checkpoint again') from None
+    if wanted and any(str(report.get(k)) != v for k, v in wanted.items()):
+      continue
+    if step in by_step:
+      raise GanJaxError(f'--eval_reports={settings}: {by_step[step][0]} and {name} in '
+                        f'{directory} both match; name the setting they differ in')
+    by_step[step] = (name, dict(step=step, **metrics, protocol=report.get('protocol')))
+  return [record for _, (_, record) in sorted(by_step.items())]
 
 
 def _evaluate_command(workdir: str, step: int, settings: str) -> str:
-  flags = '' if settings == 'run' else ''.join(f' --{kv}' for kv in settings.split(','))
+  wanted = parse_eval_reports(settings) or {}
+  flags = ''.join(f' --{k}={v}' for k, v in wanted.items())
   return f'python -m gan_jax.evaluate --workdir={workdir} --checkpoint={step}{flags}'
+
+
+def _mean(values: Sequence[float], metric: str) -> float:
+  try:
+    return sum(float(v) for v in values) / len(values)
+  except (TypeError, ValueError):
+    raise GanJaxError(f'{metric} has a value that is not a number in the '
+                      'evaluations averaged: tabulate it without --window_steps') from None
+
+
+def _final_evaluation(evals: Sequence[dict], end: int, window_steps: Optional[int]):
+  """(final metrics, the records they come from): the last record, or with
+  `window_steps` each metric's mean over the records at steps
+  end - window_steps ... end (a metric missing from some records averages
+  those that have it)."""
+  if window_steps:
+    evals = [r for r in evals if end - window_steps <= r['step'] <= end]
+  else:
+    evals = list(evals[-1:])
+  keys = dict.fromkeys(k for r in evals for k in r if k not in _NOT_METRICS)
+  return {k: _mean([r[k] for r in evals if k in r], k) for k in keys}, evals
+
+
+def _problem(result: RunResult, train: Sequence[dict], evals: Sequence[dict],
+             used: Sequence[dict], end: int, window_steps: Optional[int],
+             eval_reports: str, workdir: str) -> str:
+  """What keeps a run that did not diverge out of the table, or ''."""
+  if not train:
+    return 'no training records'
+  if end and result.last_step < end:
+    return f'unfinished: step {result.last_step}/{end}'
+  if eval_reports and end not in result.evaluated_steps:
+    return (f'no gan_jax.evaluate report ({eval_reports}) at its step {end}; '
+            f'run {_evaluate_command(workdir, end, eval_reports)}')
+  if window_steps and evals and not used:
+    return (f'no evaluation at steps {end - window_steps}-{end} (its last at '
+            f'{evals[-1]["step"]}); widen --window_steps')
+  if len({json.dumps(r.get('protocol'), sort_keys=True) for r in used}) > 1:
+    return (f'its evaluations at steps {used[0]["step"]}-{end} differ in protocol, '
+            'so they do not average; shorten --window_steps')
+  return ''
 
 
 def read_run(name: str, workdir: str, overrides: Dict[str, object],
@@ -126,11 +197,13 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   """The final metrics of the run in `workdir` -- or, with `at_step`, those at
   that step (records after it ignored; a run short of it is unfinished);
   `problem` says what is missing. A run that diverged (by `at_step`) has its
-  first non-finite step in `diverged_at` and no final metrics. With
-  `eval_reports` the evaluations are the run's `gan_jax.evaluate` reports
-  (`read_eval_reports`), and one must exist at its last step; with
-  `window_steps` the final metrics average the evaluations of the last
-  `window_steps` steps (both ends included)."""
+  first non-finite step in `diverged_at` and no final metrics.
+
+  With `eval_reports` the evaluations are the run's `gan_jax.evaluate`
+  reports (`read_eval_reports`), and one must exist at its end step. With
+  `window_steps` W the final metrics average the evaluations at steps
+  S - W ... S, both included, S the end step: `at_step`, else the run's
+  budget (num_train_steps); a run with none there is left out."""
   config = _read_json(os.path.join(workdir, 'config.json')) or {}
   if num_train_steps is None:
     num_train_steps = config.get('num_train_steps')
@@ -169,32 +242,17 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
     curve.sort()
   result.last_step = max((r['step'] for r in train + evals), default=0)
   end = num_train_steps or result.last_step
-  if window_steps:
-    window, evals = _window_mean(evals, end, window_steps)
-    result.final.update(window)
-  elif evals:
-    result.final.update({k: v for k, v in evals[-1].items() if k not in _NOT_METRICS})
-    evals = evals[-1:]
-  if evals:
-    result.protocol = evals[-1].get('protocol')
-    result.evaluated_steps = [r['step'] for r in evals]
-    protocols = {json.dumps(r.get('protocol'), sort_keys=True) for r in evals}
+  if divergence:
+    return result  # no numbers shown, so no protocol to agree with the other seeds'
+  result.final, used = _final_evaluation(evals, end, window_steps)
+  if used:
+    result.protocol = used[-1].get('protocol')
+    result.evaluated_steps = [r['step'] for r in used]
   if train:
     result.final.update({k: train[-1][k] for k in LOSSES if k in train[-1]})
     result.final[TRAIN_MINUTES] = train_minutes(train)
-  if divergence:
-    # No numbers shown, so no protocol to agree with the other seeds'.
-    result.final, result.protocol = {}, None
-  elif not train:
-    result.problem = 'no training records'
-  elif num_train_steps and result.last_step < num_train_steps:
-    result.problem = f'unfinished: step {result.last_step}/{num_train_steps}'
-  elif eval_reports and end not in result.evaluated_steps:
-    result.problem = (f'no gan_jax.evaluate report ({eval_reports}) at its step {end}; '
-                      f'run {_evaluate_command(workdir, end, eval_reports)}')
-  elif evals and len(protocols) > 1:
-    result.problem = (f'its evaluations at steps {result.evaluated_steps[0]}-{end} differ '
-                      'in protocol, so they do not average; shorten the window')
+  result.problem = _problem(result, train, evals, used, end, window_steps, eval_reports,
+                            workdir)
   return result
 
 
@@ -223,7 +281,7 @@ def collect(sweep_dir: str, at_step: Optional[int] = None,
   """Every run of the sweep in `sweep_dir`, in the sweep's order (as at
   `at_step`, if given; `window_steps` and `eval_reports`: `read_run`)."""
   if eval_reports:
-    _check_eval_reports(eval_reports)
+    parse_eval_reports(eval_reports)   # a bad value fails before any run is read
   options = dict(at_step=at_step, window_steps=window_steps, eval_reports=eval_reports)
   sweep = sweep_plan.read_sweep_file(sweep_dir)
   if sweep:

@@ -87,12 +87,13 @@ def product(*axes_maps: Mapping[str, Sequence[Any]],
 
 
 def whole_number(text: str, minimum: int = 1) -> Optional[int]:
-  """`text` as an int if it is a whole number of decimal digits >= `minimum`,
-  else None: a budget in a config's argument (':grid,40000'). Uses
-  str.isdecimal, not isdigit, whose digits ('²') int() refuses; signs,
-  exponents and blanks are refused too, so each config can answer a bad budget
-  with its own one-line hint."""
-  if not text.isdecimal() or int(text) < minimum:
+  """`text` as an int if it is a whole number of ASCII digits >= `minimum`,
+  else None: a budget in a config's argument (':grid,40000'). Not
+  str.isdigit, whose digits ('²') int() refuses, and not other scripts'
+  digits, which would name sweep directories; signs, exponents and blanks are
+  refused too, so each config can answer a bad budget with its own one-line
+  hint."""
+  if not (text.isascii() and text.isdecimal()) or int(text) < minimum:
     return None
   return int(text)
 

@@ -21,6 +21,11 @@ CONFIG_FILE = 'config.json'
 # is the run's result (a rerun of the same config diverges the same way).
 DIVERGED_FILE = 'diverged.json'
 
+# What makes two `gan_jax.evaluate` reports of one checkpoint different
+# measurements: the report's fields of these names, and the settings that
+# differ from the run's own evaluation name its file (eval/<step>,params=raw.json).
+EVAL_SETTINGS = ('params', 'bn_stats', 'num_samples', 'seed')
+
 # How a run is executed, not what it computes: never a variant of a sweep.
 EXECUTION_KEYS = (
     'log_every_steps', 'checkpoint_every_steps', 'sample_every_steps',

@@ -219,34 +219,53 @@ def test_window_steps_average_each_runs_last_evaluations(tmp_path):
   text = report.report(str(tmp_path), metrics=['fid', 'loss_d'], window_steps=5)
   lines = text.splitlines()
   assert lines[0] == ("Evaluation metrics: the training loop's evaluations, each run's "
-                      'mean over its last 5 steps (2 evaluations per run, both ends '
-                      'included); the losses are the last logged.')
+                      'mean over the 5 steps up to its last step (2 evaluations per '
+                      'run, both ends included); the losses are the last logged.')
   assert lines[4] == '| loss.name=hinge | 3 | 26 ± 4.6 | 11 ± 1 |'   # losses at step 10
   assert lines[5] == '| loss.name=minimax | 1 | 40 | 10 |'
   assert (tmp_path / 'report_window5.md').read_text() == text
   # A window shorter than the evaluation interval is the last evaluation.
-  assert '| loss.name=hinge | 3 | 12 ± 2 | 11 ± 1 |' in report.report(
-      str(tmp_path), metrics=['fid', 'loss_d'], window_steps=4)
+  text = report.report(str(tmp_path), metrics=['fid', 'loss_d'], window_steps=4)
+  assert '| loss.name=hinge | 3 | 12 ± 2 | 11 ± 1 |' in text
+  assert '(1 evaluation per run,' in text
   # With --at_step the window ends there: step 5 alone.
-  assert '| loss.name=hinge | 3 | 40 ± 10 |' in report.report(
-      str(tmp_path), metrics=['fid'], at_step=5, window_steps=4)
+  text = report.report(str(tmp_path), metrics=['fid'], at_step=5, window_steps=4)
+  assert '| loss.name=hinge | 3 | 40 ± 10 |' in text
+  assert 'the 4 steps up to step 5 (1 to 1' not in text and 'up to step 5 (' in text
+  assert (tmp_path / 'report_step5_window4.md').read_text() == text
   with pytest.raises(GanJaxError, match='use a positive number of steps'):
     report.report(str(tmp_path), window_steps=0)
 
 
-def test_a_window_over_evaluations_of_different_protocols_is_refused(tmp_path):
+def test_a_window_without_evaluations_or_mixing_protocols_leaves_the_run_out(tmp_path):
   records = _records([(5, 1.0), (10, 2.0)], 0.0)
   records[1]['protocol'], records[-1]['protocol'] = {'params': 'raw'}, {'params': 'ema'}
   _fake_run(str(tmp_path), 'r', dict(num_train_steps=10, seed=0), records)
+  _fake_run(str(tmp_path), 's', dict(num_train_steps=10, seed=1),
+            _records([(5, 3.0)], 0.0))   # evaluated at step 5 only
   text = report.report(str(tmp_path), metrics=['fid'], window_steps=5)
   assert '- r: its evaluations at steps 5-10 differ in protocol' in text
-  assert '| base | 1 | 2 |' in report.report(str(tmp_path), metrics=['fid'], window_steps=4)
+  assert '| base | 1 | 3 |' in text     # s's step-5 evaluation
+  text = report.report(str(tmp_path), metrics=['fid'], window_steps=4)
+  assert '| base | 1 | 2 |' in text     # r at step 10 alone
+  assert '- s: no evaluation at steps 6-10 (its last at 5); widen --window_steps' in text
 
 
-def _eval_report(workdir, name, step, fid, params='raw'):
+def test_a_window_ignores_a_diverged_run_and_averages_the_others(tmp_path):
+  _fake_sweep(str(tmp_path))
+  a1 = tmp_path / 'a1' / 'metrics.jsonl'
+  a1.write_text(''.join(json.dumps(r) + '\n' for r in _records([(5, 40.0)], 1.0, steps=5)))
+  workdir_lib.record_divergence(str(tmp_path / 'a1'), 8, 'non-finite loss_d at step 8')
+  lines = report.report(str(tmp_path), metrics=['fid'], window_steps=5).splitlines()
+  assert '(2 evaluations per run,' in lines[0]
+  assert '| loss.name=hinge | 3 | 1 (8) | 25.5 ± 6.4 |' in lines   # 30 and 21
+
+
+def _eval_report(workdir, name, step, fid, params='raw', seed=0):
   os.makedirs(os.path.join(workdir, 'eval'), exist_ok=True)
   with open(os.path.join(workdir, 'eval', f'{name}.json'), 'w') as f:
-    json.dump(dict(step=step, params=params, metrics=dict(fid=fid),
+    json.dump(dict(step=step, params=params, bn_stats='batch', num_samples=100,
+                   seed=seed, metrics=dict(fid=fid),
                    protocol=dict(evaluator='e', params=params)), f)
 
 
@@ -258,8 +277,8 @@ def test_eval_reports_tabulate_gan_jax_evaluate_files_instead_of_the_loops(tmp_p
     _eval_report(tmp_path / name, '10', 10, 100.0, params='ema')   # the run's own
   text = report.report(str(tmp_path), metrics=['fid'], eval_reports='params=raw')
   lines = text.splitlines()
-  assert lines[0] == ('Evaluation metrics: gan_jax.evaluate reports '
-                      'eval/<step>,params=raw.json, each run\'s at its last step.')
+  assert lines[0] == ('Evaluation metrics: gan_jax.evaluate reports with params=raw '
+                      "(eval/<step>[,...].json), each run's at its last step.")
   assert lines[4] == '| loss.name=hinge | 3 | 4 ± 1 |'
   assert 'Protocol: evaluator e, params raw' in lines
   # b0 finished but was never scored this way: left out, with the command.
@@ -274,5 +293,32 @@ def test_eval_reports_tabulate_gan_jax_evaluate_files_instead_of_the_loops(tmp_p
       str(tmp_path), metrics=['fid'], eval_reports='params=raw', at_step=5)
   assert '| loss.name=hinge | 3 | 100 ± 0 |' in report.report(
       str(tmp_path), metrics=['fid'], eval_reports='run')
-  with pytest.raises(GanJaxError, match="use 'run' .* e.g. params=raw"):
-    report.report(str(tmp_path), eval_reports='raw')
+  assert '| loss.name=hinge | 3 | 100 ± 0 |' in report.report(
+      str(tmp_path), metrics=['fid'], eval_reports='params=ema')
+
+
+def test_eval_reports_match_on_the_reports_fields_not_their_file_names(tmp_path):
+  # A run whose own evaluation is raw: gan_jax.evaluate --params=raw writes
+  # eval/10.json, and --seed=7 eval/10,seed=7.json, which is raw too.
+  _fake_run(str(tmp_path), 'r', dict(num_train_steps=10, seed=0), _records([(10, 1.0)], 0.0))
+  _eval_report(tmp_path / 'r', '10', 10, 2.0)
+  text = report.report(str(tmp_path), metrics=['fid'], eval_reports='params=raw,seed=0')
+  assert '| base | 1 | 2 |' in text
+  _eval_report(tmp_path / 'r', '10,seed=7', 10, 3.0, seed=7)
+  assert '| base | 1 | 3 |' in report.report(str(tmp_path), metrics=['fid'],
+                                              eval_reports='seed=7')
+  with pytest.raises(GanJaxError, match=r'10,seed=7.json and 10.json in .* both match; '
+                     'name the setting they differ in'):
+    report.report(str(tmp_path), eval_reports='params=raw')
+  (tmp_path / 'r' / 'eval' / '10,seed=7.json').write_text('{"step": ')
+  with pytest.raises(GanJaxError, match=r'10,seed=7.json is not a gan_jax.evaluate report'):
+    report.report(str(tmp_path), eval_reports='seed=7')
+
+
+@pytest.mark.parametrize('bad', ['raw', 'foo=bar', 'params=RAW', 'params=raw,params=ema',
+                                 'seed=-1', 'num_samples=1e4', ','])
+def test_eval_reports_refuse_settings_gan_jax_evaluate_does_not_have(tmp_path, bad):
+  _fake_sweep(str(tmp_path))
+  with pytest.raises(GanJaxError, match=f"--eval_reports={bad}: use 'run' or settings "
+                     'of gan_jax.evaluate, params, bn_stats, num_samples, seed'):
+    report.report(str(tmp_path), eval_reports=bad)

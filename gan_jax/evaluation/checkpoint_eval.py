@@ -19,6 +19,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import checkpointing, datasets, input_pipeline, models
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax.evaluation import sampler as sampler_lib
@@ -177,7 +178,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
 
 
 # What makes two evaluations of one checkpoint different measurements.
-_SETTINGS = ('params', 'bn_stats', 'num_samples', 'seed')
+_SETTINGS = workdir_lib.EVAL_SETTINGS
 
 
 def _write_report(out_dir: str, name: str, report: dict,
