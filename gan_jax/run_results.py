@@ -81,6 +81,8 @@ def _derived_overrides(configs: Dict[str, dict]) -> Dict[str, Dict[str, object]]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
 
 
+# The values gan_jax.evaluate's --params and --bn_stats take (its flag enums,
+# sampler.BN_STATS), spelled here so the report does not import JAX.
 _SETTING_VALUES = {'params': ('ema', 'raw'), 'bn_stats': ('batch', 'running')}
 
 
@@ -158,14 +160,14 @@ def _mean(values: Sequence[float], metric: str) -> float:
 
 
 def _final_evaluation(evals: Sequence[dict], end: int, window_steps: Optional[int]):
-  """(final metrics, the records they come from): the last record, or with
-  `window_steps` each metric's mean over the records at steps
+  """(final metrics, the records they come from): the last record's values as
+  logged, or with `window_steps` each metric's mean over the records at steps
   end - window_steps ... end (a metric missing from some records averages
   those that have it)."""
-  if window_steps:
-    evals = [r for r in evals if end - window_steps <= r['step'] <= end]
-  else:
-    evals = list(evals[-1:])
+  if not window_steps:
+    last = list(evals[-1:])
+    return {k: v for r in last for k, v in r.items() if k not in _NOT_METRICS}, last
+  evals = [r for r in evals if end - window_steps <= r['step'] <= end]
   keys = dict.fromkeys(k for r in evals for k in r if k not in _NOT_METRICS)
   return {k: _mean([r[k] for r in evals if k in r], k) for k in keys}, evals
 
