@@ -1,6 +1,7 @@
 """Sweeps: expansion and names, the launcher (dry run, skipping, Slurm
 submission, a real tiny sweep). The report is tested in report_test.py,
-multi-process training in multiprocess_test.py."""
+multi-process training in multiprocess_test.py, the reproduction configs'
+arguments in config_arguments_test.py."""
 import json
 import os
 import subprocess
@@ -8,8 +9,7 @@ import sys
 
 import pytest
 
-from configs import (ablation_mnist, ablation_mog, mog_grid, repro_pacgan_2d, repro_parzen,
-                     repro_stacked_mnist)
+from configs import ablation_mnist, ablation_mog, mog_grid
 from gan_jax import losses, report, sweep_plan, writers
 from gan_jax import workdir as workdir_lib
 
@@ -105,43 +105,6 @@ def test_expand_checks_every_override_against_the_config(tmp_path):
                                      'get_config = mog_ring.get_config\n')
   with pytest.raises(sweep_plan.SweepError, match='defines no sweep'):
     sweep_plan.expand(str(tmp_path / 'plain.py'), str(tmp_path))
-
-
-def test_a_config_argument_reaches_sweep_and_names_the_sweep_dir():
-  runs = sweep_plan.expand('configs/repro_pacgan_2d.py:ring,20000', 'sweep')
-  assert [r.name for r in runs[:2]] == ['batch_size=100,model.pack=1,seed=0',
-                                        'batch_size=100,model.pack=1,seed=1']
-  assert {r.num_train_steps for r in runs} == {20_000} and len(runs) == 12
-  assert sweep_plan.default_sweep_dir('configs/repro_pacgan_2d.py:ring,20000') == \
-      os.path.join('runs', 'sweeps', 'repro_pacgan_2d_ring,20000')
-  assert sweep_plan.default_sweep_dir('configs/ablation_mog.py') == \
-      os.path.join('runs', 'sweeps', 'ablation_mog')
-  unrolled = sweep_plan.expand('configs/repro_stacked_mnist.py:unrolled', 'sweep')
-  assert len(unrolled) == 2 * 4 * 3
-  assert unrolled[-1].overrides == {'model.d_width_ratio': 0.5, 'model.pack': 4,
-                                    'batch_size': 512, 'seed': 2}
-  assert {r.num_train_steps for r in unrolled} == {500_000}
-  scaled = sweep_plan.expand('configs/repro_stacked_mnist.py:unrolled,10000', 'sweep')
-  assert [r.name for r in scaled] == [r.name for r in unrolled]
-  assert {r.num_train_steps for r in scaled} == {10_000}
-  config = repro_stacked_mnist.get_config('unrolled,10000')
-  assert (config.eval_every_steps, config.checkpoint_every_steps) == (1000, 1000)
-  for bad in ('unrolled,1e4', 'unrolled,5', 'dcgan', 'unrolled,10²', 'unrolled,'):
-    with pytest.raises(ValueError, match='bad argument'):
-      repro_stacked_mnist.get_config(bad)
-
-
-def test_reproduction_budgets_reject_what_int_cannot_read_with_their_hint():
-  # '²' passes str.isdigit() but not int(): it must get the config's own
-  # one-line hint, not int()'s ValueError.
-  for bad in ('grid,2e4', 'grid,20²', 'grid,-5', 'square', 'grid,', 'grid,0'):
-    with pytest.raises(ValueError, match="bad argument .* e.g. :grid,40000"):
-      repro_pacgan_2d.get_config(bad)
-  for bad in ('0', '2²', '1.5', ''):
-    with pytest.raises(ValueError, match="bad argument .* e.g. :100"):
-      repro_parzen.get_config(bad)
-  assert repro_pacgan_2d.get_config('grid,300').num_train_steps == 300
-  assert repro_parzen.get_config('3').num_train_steps == 1500
 
 
 def _flat(config):
@@ -397,13 +360,3 @@ def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo
   assert text.splitlines()[2].startswith('| base | 2 | 0 | ')
   assert text.splitlines()[3].startswith(f'| {diverged} | 1 | 1 (')
   assert '- loss.name=no_such_loss: no metrics.jsonl (not started?)' in text
-
-
-def test_whole_number_reads_decimal_digits_at_or_above_the_minimum():
-  assert sweep_plan.whole_number('40000') == 40_000
-  assert sweep_plan.whole_number('10', minimum=10) == 10
-  # '٣' (Arabic-Indic three) is decimal to isdecimal() and int(), but would
-  # name a sweep directory in another script.
-  for bad in ('', '0', '-5', '+5', ' 5', '1e4', '1.0', '2²', '٣'):
-    assert sweep_plan.whole_number(bad) is None, bad
-  assert sweep_plan.whole_number('9', minimum=10) is None
