@@ -56,6 +56,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.metrics = 'auto'
   config.eval.num_samples = 0        # 0 = the protocol's (10k; 26k stacked; 2.5k MoG)
   config.eval.params = 'ema'         # 'ema' or 'raw' generator params
+  # '' or the other of 'ema'/'raw': that G is scored too, on the same latents,
+  # into eval/<step>,params=<it>.json (the report gan_jax.evaluate writes;
+  # `gan_jax.report --eval_reports=params=<it>` tabulates it). Never picks
+  # the best checkpoint.
+  config.eval.also_params = ''
   # How G's batch norm runs for samples and evaluation: 'batch' normalises
   # each sampled batch by its own statistics (as PyTorch's DCGAN, which never
   # calls netG.eval()); 'running' uses the running averages (Keras's

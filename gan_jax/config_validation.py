@@ -79,6 +79,7 @@ _CHOICES = {
     'model.g_output_bias': ('zeros', 'data_marginals'),
     'best_mode': ('min', 'max'),
     'eval.params': ('ema', 'raw'),
+    'eval.also_params': ('', 'ema', 'raw'),
     'eval.bn_stats': sampler_lib.BN_STATS,
     'eval.classifier': classifier_lib.SOURCES,
     'optimizer_g.schedule': optimizers.SCHEDULES,
@@ -164,6 +165,14 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
         "config.model.g_output_bias='data_marginals' sets the bias of a sigmoid "
         f"output, which only maxout_mlp's G has (not '{config.model.generator}'); "
         "set it to 'zeros'")
+  also = config.eval.get('also_params', '')
+  if also and also == config.eval.params:
+    raise ConfigError(f"config.eval.also_params='{also}' repeats config.eval.params; "
+                      f"set it to '{'raw' if also == 'ema' else 'ema'}' or ''")
+  if also and not config.ema_decay:
+    raise ConfigError('config.eval.also_params scores the EMA of G beside raw G, and '
+                      "the EMA is off (ema_decay=0); set config.ema_decay, e.g. 0.999, "
+                      "or config.eval.also_params=''")
   if config.get('ema_warmup', False) and not config.ema_decay:
     raise ConfigError('config.ema_warmup warms up the EMA of G, which is off '
                       '(ema_decay=0); set config.ema_decay, e.g. 0.999')

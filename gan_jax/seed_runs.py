@@ -17,11 +17,16 @@ import numpy as np
 
 from gan_jax import checkpointing, datasets, writers
 from gan_jax import workdir as workdir_lib
+from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import evaluator as evaluator_lib
 from gan_jax.evaluation import sampler as sampler_lib
 from gan_jax.errors import ConfigError
 from gan_jax.models import layers
 from gan_jax.state import GAN, GANState, build_gan, create_state, param_count
+
+
+def _format(results: Mapping[str, float]) -> str:
+  return ' '.join(f'{k} {v:.4g}' for k, v in results.items())
 
 
 def seed_config(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
@@ -123,23 +128,38 @@ class Run:
 
   def evaluate(self, step: int, state: GANState) -> None:
     """Scores G (config.eval.params: EMA or raw) with the run's evaluator, on
-    the same latent draws at every evaluation."""
+    the same latent draws at every evaluation; with config.eval.also_params,
+    the other G too, on the same draws, into its own report (never used to
+    pick the best checkpoint)."""
+    config = self.config
+    results, seconds = self._score(state, config.eval.params)
+    results['eval_seconds'] = seconds
+    self.eval_results = results
+    logging.info('%seval at step %d: %s', self.label, step, _format(results))
+    if self.writer:
+      # Seeds trained together share one evaluator: the latent seed is this run's.
+      protocol = dict(self.evaluator.protocol, latent_seed=config.seed)
+      self.writer.write_scalars(step, results, prefix='eval/', extra={'protocol': protocol})
+    also = config.eval.get('also_params', '')
+    if also:
+      results, seconds = self._score(state, also)
+      logging.info('%seval at step %d (%s G): %s', self.label, step, also,
+                   _format(results))
+      if self.writer:
+        checkpoint_eval.write_loop_report(self.workdir, config, self.evaluator, step,
+                                          also, results, seconds)
+
+  def _score(self, state: GANState, params: str) -> Tuple[Dict[str, float], float]:
+    """(the evaluator's metrics of G's `params`, 'ema' or 'raw'; seconds)."""
     config = self.config
     start = time.perf_counter()
-    g_params = state.ema_g_params if config.eval.params == 'ema' else state.g_params
+    g_params = state.ema_g_params if params == 'ema' else state.g_params
     sample = sampler_lib.generator_sampler(self.gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim,
                                              config.eval.bn_stats,
                                              config.model.get('latent_distribution', 'normal'))
     results = self.evaluator(sample, sampler_lib.latent_key(config.seed))
-    results['eval_seconds'] = time.perf_counter() - start
-    self.eval_results = results
-    logging.info('%seval at step %d: %s', self.label, step,
-                 ' '.join(f'{k} {v:.4g}' for k, v in results.items()))
-    if self.writer:
-      # Seeds trained together share one evaluator: the latent seed is this run's.
-      protocol = dict(self.evaluator.protocol, latent_seed=config.seed)
-      self.writer.write_scalars(step, results, prefix='eval/', extra={'protocol': protocol})
+    return results, time.perf_counter() - start
 
   def save(self, step: int, state: GANState) -> None:
     """A checkpoint of `state`, ranked by the last logged and evaluated values."""

@@ -110,6 +110,27 @@ def test_ema_warmup_needs_an_ema():
   config_validation.validate(config)
 
 
+def test_also_params_names_the_other_generator_and_needs_an_ema():
+  config = _config()
+  config.eval.also_params = 'raw'   # beside the EMA the loop scores: accepted
+  config.ema_decay = 0.999
+  config_validation.validate(config)
+  config.eval.also_params = 'ema'
+  with pytest.raises(ConfigError, match=r"^config.eval.also_params='ema' repeats "
+                     r"config.eval.params; set it to 'raw' or ''$"):
+    config_validation.validate(config)
+  config.eval.params = 'raw'
+  config_validation.validate(config)
+  config.ema_decay = 0.0
+  with pytest.raises(ConfigError, match=r'^config.eval.also_params scores the EMA of G '
+                     r'beside raw G, and the EMA is off \(ema_decay=0\)'):
+    config_validation.validate(config)
+  config.eval.also_params = 'both'
+  with pytest.raises(ConfigError, match=r"^config.eval.also_params must be one of '', "
+                     r"'ema', 'raw', got 'both'$"):
+    config_validation.validate(config)
+
+
 def test_the_batch_must_divide_over_the_devices():
   config = _config()
   config.batch_size = 30

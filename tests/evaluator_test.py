@@ -71,6 +71,34 @@ def test_evaluations_under_other_settings_keep_their_own_files(ring_run):
   assert json.load(open(again['path']))['metrics'] == again['metrics']
 
 
+def test_the_loop_also_scores_the_other_generator_as_evaluate_would(ring_config, tmp_path):
+  config = ring_config(6)
+  config.ema_decay = 0.5   # an average far from raw G after 6 steps
+  # Wide modes: an untrained G's samples are high-quality ones of some mode,
+  # so the two generators' scores differ (at std 0.02 both are 0).
+  config.data.mog.std = 1.0
+  config.eval.also_params = 'raw'
+  config.keep_checkpoints = 3
+  workdir = str(tmp_path)
+  train.train_and_evaluate(config, workdir)
+  loop = {s: json.load(open(os.path.join(workdir, 'eval', f'{s},params=raw.json')))
+          for s in (2, 4, 6)}
+  assert all(r['step'] == s and r['params'] == 'raw' for s, r in loop.items())
+  # The loop's own evaluations (the best checkpoint's ranking) stay the EMA's.
+  logged = {r['step']: r for r in writers.read_metrics(workdir) if 'mode_score' in r}
+  assert sorted(logged) == [2, 4, 6]
+  assert all(r['protocol']['params'] == 'ema' for r in logged.values())
+  for step, report in loop.items():
+    raw = checkpoint_eval.evaluate_checkpoint(workdir, checkpoint=str(step), params='raw')
+    assert raw['path'] == os.path.join(workdir, 'eval', f'{step},params=raw.json')
+    assert raw['metrics'] == report['metrics'] and raw['protocol'] == report['protocol']
+    ema = checkpoint_eval.evaluate_checkpoint(workdir, checkpoint=str(step), params='ema')
+    assert ema['metrics']['mode_score'] == logged[step]['mode_score']
+  # The two generators differ, so the reports could tell a wrong one.
+  assert any(loop[s]['metrics']['kl_to_uniform'] != logged[s]['kl_to_uniform']
+             for s in loop)
+
+
 def test_real_data_is_the_floor_and_untrained_generator_the_ceiling(ring_run):
   floor = checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='data')['metrics']
   assert floor['modes_covered'] == 8

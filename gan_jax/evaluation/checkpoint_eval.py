@@ -153,28 +153,51 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
                         f'N up to {sizes[-1]}')
     results['fid_infinity'], curve = metrics_lib.fid_infinity(
         evaluator.features(generated), *evaluator.fid_reference(), sizes, seed)
+  report = _report(workdir, config, evaluator, checkpoint, step,
+                   None if checkpoint == 'data' else params,
+                   None if checkpoint == 'data' else bn_stats,
+                   seed, results, time.perf_counter() - start)
+  if curve:
+    report['fid_by_num_samples'] = [dict(num_samples=n, fid=v) for n, v in curve]
+  name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
+  report['path'] = _write_report(os.path.join(workdir, 'eval'), name, report, config, seed)
+  return report
+
+
+def _report(workdir: str, config: ml_collections.ConfigDict,
+            evaluator: evaluator_lib.Evaluator, checkpoint: str, step: Optional[int],
+            params: Optional[str], bn_stats: Optional[str], seed: int,
+            results: dict, seconds: float) -> dict:
+  """The report of one evaluation; params and bn_stats None: real data."""
   protocol = dict(evaluator.protocol, latent_seed=seed)
-  if checkpoint == 'data':  # no generator was sampled
+  if params is None:  # no generator was sampled
     del protocol['params'], protocol['bn_stats']
   else:
     protocol.update(params=params, bn_stats=bn_stats)
   report = dict(
       workdir=os.path.abspath(workdir), checkpoint=checkpoint, step=step,
-      params=params if checkpoint != 'data' else None,
-      bn_stats=bn_stats if checkpoint != 'data' else None,
+      params=params, bn_stats=bn_stats,
       dataset=config.data.dataset, num_samples=evaluator.num_samples,
-      seconds=round(time.perf_counter() - start, 2), metrics=results,
-      protocol=protocol)
-  if curve:
-    report['fid_by_num_samples'] = [dict(num_samples=n, fid=v) for n, v in curve]
+      seconds=round(seconds, 2), metrics=results, protocol=protocol)
   if evaluator.classifier_accuracy is not None:
     report['feature_space'] = (f'gan_jax {evaluator.classifier_name} classifier '
                                f'(test accuracy {evaluator.classifier_accuracy:.4f}), '
                                'not Inception')
-  name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
-  path = _write_report(os.path.join(workdir, 'eval'), name, report, config, seed)
-  report['path'] = path
   return report
+
+
+def write_loop_report(workdir: str, config: ml_collections.ConfigDict,
+                      evaluator: evaluator_lib.Evaluator, step: int, params: str,
+                      results: dict, seconds: float) -> str:
+  """Writes the training loop's score of G's `params` ('ema' or 'raw') at
+  `step` as the report `gan_jax.evaluate --checkpoint=<step> --params=<params>`
+  would write (eval/<step>,params=<params>.json when they are not the run's
+  own config.eval.params); returns its path. `config.eval.also_params`."""
+  bn_stats = config.eval.get('bn_stats', 'running')
+  report = _report(workdir, config, evaluator, str(step), step, params, bn_stats,
+                   config.seed, results, seconds)
+  return _write_report(os.path.join(workdir, 'eval'), str(step), report, config,
+                       config.seed)
 
 
 # What makes two evaluations of one checkpoint different measurements.
