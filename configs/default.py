@@ -131,6 +131,10 @@ def get_config() -> ml_collections.ConfigDict:
   # 2014 GAN's sigmoid output, pylearn2's init_sigmoid_bias_from_marginals;
   # maxout_mlp only).
   config.model.g_output_bias = 'zeros'
+  # dcgan_unrolled only: D's widths as a fraction of G's (PacGAN Table 3's
+  # 1/4 and 1/2), and G's widths as a multiple of the reference's (1).
+  config.model.d_width_ratio = 0.25
+  config.model.g_width_ratio = 1.0
   # Dtype of the layers' arithmetic: 'float32' or 'bfloat16' (mixed
   # precision: parameters, optimiser state, losses and batch-norm statistics
   # stay float32). bfloat16 is the norm on GPU/TPU; on CPU it does not pay

@@ -45,6 +45,8 @@ RANGES = {
     'data.seed': (0, _INF, True, False, True),
     'model.latent_dim': (1, _INF, True, False, True),
     'model.pack': (1, _INF, True, False, True),
+    'model.g_width_ratio': (0.0, _INF, False, False, False),
+    'model.d_width_ratio': (0.0, _INF, False, False, False),
     'model.num_classes': (0, _INF, True, False, True),
     'loss.acgan_weight': (0.0, _INF, True, False, False),
     'model.bn_momentum': (0.0, 1.0, True, False, False),

@@ -48,6 +48,7 @@ ADDED_KEYS = {
     'loss.real_label': 1.0, 'diffaugment': '',
     'instance_noise.std': 0.0, 'instance_noise.anneal_steps': 0,
     'ema_warmup': False, 'model.g_output_bias': 'zeros',
+    'model.d_width_ratio': 0.25, 'model.g_width_ratio': 1.0,
 }
 for _player in ('optimizer_g', 'optimizer_d'):
   ADDED_KEYS.update({

@@ -187,12 +187,18 @@ def test_maxout_is_the_max_over_each_units_pieces():
     ('dcgan_unrolled', 0.25, 1, 287_875, 585),
     ('dcgan_unrolled', 0.5, 1, 287_875, 1_889),
     ('dcgan_unrolled', 0.25, 3, 287_875, 585 + 2 * 54),
+    # g_width_ratio 2 (not in the reference): Linear 256 -> 4*4*128, ConvT
+    # 128 -> 64 -> 32 -> 16, Conv 16 -> 3, each with its bias, and batch norms
+    # of 128 + 64 + 32 + 16 channels: 526,336 + 73,792 + 18,464 + 4,624 + 435
+    # + 2 * 240. D keeps 1/4 of G's widths: (4, 8, 16), the reference's 1/2.
+    ('dcgan_unrolled', (0.25, 2.0), 1, 624_131, 1_889),
 ])
 def test_stacked_mnist_dcgans_have_the_reference_parameter_counts(
     family, ratio, pack, g_count, d_count):
+  ratio, g_ratio = ratio if isinstance(ratio, tuple) else (ratio, 1.0)
   config = ml_collections.ConfigDict(dict(
       generator=family, discriminator=family, d_width_ratio=ratio,
-      conv_impl='auto', compute_dtype='float32'))
+      g_width_ratio=g_ratio, conv_impl='auto', compute_dtype='float32'))
   generator, discriminator = models.build(config, (28, 28, 3))
   z = jnp.zeros((2, 100 if family == 'dcgan_veegan' else 256))
   g_vars = generator.init(jax.random.PRNGKey(0), z, train=False)

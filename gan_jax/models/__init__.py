@@ -121,7 +121,8 @@ def _dcgan_unrolled(model_config, image_shape, axis_name):
   return stacked_dcgan.unrolled(
       image_shape[-1], model_config.get('d_width_ratio', 0.25),
       axis_name=axis_name, conv_impl=model_config.conv_impl,
-      spectral_norm=_spectral_norm(model_config), dtype=compute_dtype(model_config))
+      spectral_norm=_spectral_norm(model_config), dtype=compute_dtype(model_config),
+      g_width_ratio=model_config.get('g_width_ratio', 1.0))
 
 
 def _maxout_mlp(model_config, image_shape, axis_name):

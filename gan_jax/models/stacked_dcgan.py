@@ -22,6 +22,8 @@ Unrolled-GAN setup (Metz et al. 2016, App. E; PacGAN Table 3), family
      -> ConvT 8 (28x28), each 3x3 + BN + ReLU -> Conv C 3x3 stride 1 -> tanh;
   D: three 3x3 stride-2 Conv + BN + LReLU(0.3), of `d_width_ratio` x G's
      widths (8, 16, 32): (2, 4, 8) at 1/4, (4, 8, 16) at 1/2 -> Linear 1.
+  `g_width_ratio` (not in the reference; 1 there) scales G's widths, and D's
+  with them.
   Parameters (C=3, z=256, pack 1): G 287,875; D 585 (1/4) or 1,889 (1/2).
 """
 import math
@@ -129,15 +131,23 @@ def veegan(channels: int, axis_name=None, conv_impl='auto', spectral_norm=False,
 UNROLLED_G_WIDTHS = (32, 16, 8)   # G's transposed convolutions (7, 14, 28)
 
 
+def _scaled(widths: Sequence[int], ratio: float) -> Tuple[int, ...]:
+  return tuple(max(1, round(w * ratio)) for w in widths)
+
+
 def unrolled(channels: int, d_width_ratio: float = 0.25, axis_name=None,
-             conv_impl='auto', spectral_norm=False, dtype=jnp.float32):
-  """(G, D) of the Unrolled-GAN setup, D's widths `d_width_ratio` x G's
-  (8, 16, 32)."""
-  g = _Generator(base_shape=(4, 4, 64), widths=UNROLLED_G_WIDTHS,
+             conv_impl='auto', spectral_norm=False, dtype=jnp.float32,
+             g_width_ratio: float = 1.0):
+  """(G, D) of the Unrolled-GAN setup: G's linear layer and transposed
+  convolutions `g_width_ratio` x the reference's (64; 32, 16, 8), D's widths
+  `d_width_ratio` x G's (so 0.25 is the reference's D at 1 / 4 of G at any
+  g_width_ratio). Not in the reference: g_width_ratio != 1."""
+  g_widths = _scaled(UNROLLED_G_WIDTHS, g_width_ratio)
+  g = _Generator(base_shape=(4, 4) + _scaled((64,), g_width_ratio), widths=g_widths,
                  sizes=(7, 14, 28), kernel=3, final_conv=True,
                  channels=channels, axis_name=axis_name, conv_impl=conv_impl,
                  dtype=dtype)
-  widths = tuple(max(1, round(w * d_width_ratio)) for w in UNROLLED_G_WIDTHS[::-1])
+  widths = _scaled(g_widths[::-1], d_width_ratio)
   d = _Discriminator(widths=widths, kernel=3, slope=0.3, first_batch_norm=True,
                      axis_name=axis_name, conv_impl=conv_impl,
                      spectral_norm=spectral_norm, dtype=dtype)
