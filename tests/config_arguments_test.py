@@ -54,3 +54,19 @@ def test_whole_number_reads_decimal_digits_at_or_above_the_minimum():
   for bad in ('', '0', '-5', '+5', ' 5', '1e4', '1.0', '2²', '٣'):
     assert sweep_plan.whole_number(bad) is None, bad
   assert sweep_plan.whole_number('9', minimum=10) is None
+
+
+def test_the_stacked_recipe_is_the_unrolled_setup_with_its_stated_changes():
+  from configs import study_stacked_recipe
+  from gan_jax import config_validation, workdir
+  recipe = workdir.flatten(study_stacked_recipe.get_config().to_dict())
+  base = workdir.flatten(repro_stacked_mnist.get_config('unrolled,20000').to_dict())
+  # batch_size is 128 in both: 128 packs of 1 there, 64 packs of 2 here.
+  assert sorted(k for k in recipe if recipe[k] != base.get(k)) == [
+      'ema_decay', 'ema_warmup', 'eval.also_params', 'eval.params',
+      'model.d_width_ratio', 'model.g_width_ratio', 'model.pack']
+  assert (recipe['model.pack'], recipe['batch_size']) == (2, 128)
+  config_validation.validate(study_stacked_recipe.get_config())
+  runs = sweep_plan.expand('configs/study_stacked_recipe.py', 'sweep')
+  assert [(r.overrides['model.pack'], r.overrides['batch_size']) for r in runs] == \
+      [(1, 64)] * 3 + [(2, 128)] * 3
