@@ -255,3 +255,24 @@ def test_bn_stats_batch_ignores_the_running_averages_and_running_uses_them():
   np.testing.assert_array_equal(b[:16], running(state.g_params, state.g_batch_stats, z[:16]))
   with pytest.raises(ConfigError, match="bn_stats must be 'batch' or 'running'"):
     sampler_lib.generator_apply(gan, 'train')
+
+
+def test_stacked_kl_splits_into_the_channels_digit_kls_and_their_coupling():
+  every = np.arange(1000)
+  uniform = evaluator_lib._mode_histogram(every)
+  assert uniform == dict(modes_covered=1000, kl_to_uniform=0.0, kl_digits_r=0.0,
+                         kl_digits_g=0.0, kl_digits_b=0.0)
+  # The green digit is always 3, red and blue uniform: 100 modes, and all of
+  # the KL, log 10, is the green channel's.
+  green_3 = every[every // 10 % 10 == 3]
+  one = evaluator_lib._mode_histogram(green_3)
+  assert one['modes_covered'] == 100
+  assert one['kl_to_uniform'] == pytest.approx(np.log(10))
+  assert one['kl_digits_g'] == pytest.approx(np.log(10))
+  assert one['kl_digits_r'] == pytest.approx(0) and one['kl_digits_b'] == pytest.approx(0)
+  # Three equal digits (000, 111, ...): every channel uniform, but coupled;
+  # the KL, log 100, is all total correlation.
+  coupled = evaluator_lib._mode_histogram(np.arange(10) * 111)
+  assert coupled['modes_covered'] == 10
+  assert coupled['kl_to_uniform'] == pytest.approx(np.log(100))
+  assert all(coupled[f'kl_digits_{c}'] == pytest.approx(0) for c in 'rgb')
