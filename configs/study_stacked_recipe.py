@@ -18,7 +18,7 @@ convolutions, z ~ N(0, I_256), Adam b1 0.5 b2 0.99, D 2e-4, G 1e-4) with
     624,131 parameters), the reference's own G being too small for clean
     digits in all three channels;
   * D as wide as G (d_width_ratio=1), where the paper's Table 3 uses 1/4 and 1/2;
-  * minibatches of 64 packs (DCGAN's 64), 20,000 steps;
+  * minibatches of 64 packs (DCGAN's 64), 40,000 steps;
   * an exponential moving average of G (decay 0.999, warmed up), which the
     loop scores, and raw G scored beside it (eval.also_params) on the same
     25,600 latent draws.
@@ -32,7 +32,8 @@ PACKS_PER_BATCH = 64
 
 
 def get_config():
-  config = repro_stacked_mnist.get_config('unrolled,20000')
+  config = repro_stacked_mnist.get_config('unrolled,20000')   # evaluations every 2,000 steps
+  config.num_train_steps = 40_000
   config.model.g_width_ratio = 2.0
   config.model.d_width_ratio = 1.0
   config.model.pack = 2            # the single run is PacDCGAN2; the sweep sets every run's

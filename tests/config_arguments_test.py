@@ -64,7 +64,7 @@ def test_the_stacked_recipe_is_the_unrolled_setup_with_its_stated_changes():
   # batch_size is 128 in both: 128 packs of 1 there, 64 packs of 2 here.
   assert sorted(k for k in recipe if recipe[k] != base.get(k)) == [
       'ema_decay', 'ema_warmup', 'eval.also_params', 'eval.params',
-      'model.d_width_ratio', 'model.g_width_ratio', 'model.pack']
+      'model.d_width_ratio', 'model.g_width_ratio', 'model.pack', 'num_train_steps']
   assert (recipe['model.pack'], recipe['batch_size']) == (2, 128)
   config_validation.validate(study_stacked_recipe.get_config())
   runs = sweep_plan.expand('configs/study_stacked_recipe.py', 'sweep')
