@@ -153,7 +153,7 @@ class Run:
     """(the evaluator's metrics of G's `params`, 'ema' or 'raw'; seconds)."""
     config = self.config
     start = time.perf_counter()
-    g_params = state.ema_g_params if params == 'ema' else state.g_params
+    g_params = checkpoint_eval.generator_params(state, params)
     sample = sampler_lib.generator_sampler(self.gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim,
                                              config.eval.bn_stats,

@@ -383,8 +383,9 @@ def _mode_histogram(modes: np.ndarray) -> Dict[str, float]:
   histogram's KL to uniform over 10. The uniform target is a product, so
   kl_to_uniform = the three channels' KLs + the samples' total correlation
   (>= 0): what is left is G coupling the channels' digits."""
-  result = dict(modes_covered=float(np.count_nonzero(np.bincount(modes, minlength=1000))),
-                kl_to_uniform=_kl_to_uniform(np.bincount(modes, minlength=1000)))
+  counts = np.bincount(modes, minlength=1000)
+  result = dict(modes_covered=float(np.count_nonzero(counts)),
+                kl_to_uniform=_kl_to_uniform(counts))
   for name, digits in zip('rgb', (modes // 100, modes // 10 % 10, modes % 10)):
     result[f'kl_digits_{name}'] = _kl_to_uniform(np.bincount(digits, minlength=10))
   return result
