@@ -111,6 +111,27 @@ def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
   assert workdir_lib.read_divergence(str(tmp_path)) is None  # it recovered
 
 
+def test_a_rollback_forgets_the_loops_reports_of_the_steps_it_redoes(tmp_path):
+  # Run.restart_at is what the loop calls on a rollback; its other fields are unused.
+  workdir = str(tmp_path)
+  run = seed_runs.Run(config=None, workdir=workdir, label='', images=None, manager=None,
+                      evaluator=None, latents=None, sample=None, centers=None, gan=None)
+  run.open_writer(0)
+  for step in (2, 4, 6):
+    run.writer.write_scalars(step, {'loss_d': 1.0})
+  run.writer.flush()
+  os.makedirs(tmp_path / 'eval')
+  kept = ['2,params=raw.json', '4,params=raw.json', '4,params=ema.json',
+          # gan_jax.evaluate's, under settings the loop never writes
+          '6,params=raw,num_samples=100.json', '6.json', 'data.json']
+  stale = ['6,params=raw.json', '8,params=ema.json']
+  for name in kept + stale:
+    (tmp_path / 'eval' / name).write_text('{}')
+  run.restart_at(4)
+  assert sorted(os.listdir(tmp_path / 'eval')) == sorted(kept)
+  assert [r['step'] for r in writers.read_metrics(workdir)] == [2, 4]
+
+
 def test_when_the_rollbacks_run_out_the_error_says_so(tiny_config, poison_at, tmp_path,
                                                       monkeypatch, caplog):
   # Every attempt diverges at step 5 (the poison ignores the fresh noise).

@@ -11,6 +11,7 @@ sample counts and its extrapolation FID∞ (Chong & Forsyth 2020).
 """
 import json
 import os
+import re
 import time
 from typing import Optional, Sequence, Tuple
 
@@ -198,6 +199,26 @@ def write_loop_report(workdir: str, config: ml_collections.ConfigDict,
                    config.seed, results, seconds)
   return _write_report(os.path.join(workdir, 'eval'), str(step), report, config,
                        config.seed)
+
+
+_LOOP_REPORT = re.compile(r'^(\d+),params=(?:ema|raw)\.json$')
+
+
+def drop_loop_reports(workdir: str, after_step: int) -> list:
+  """Deletes the loop's `config.eval.also_params` reports
+  (eval/<step>,params=<p>.json) of steps after `after_step`; returns their
+  paths. A rollback (config.nonfinite='rollback') redoes those steps with new
+  noise, so until it reaches them again they would hold the scores of a
+  discarded trajectory, as metrics.jsonl would without its truncation.
+  Reports under other settings (sample counts, seeds, batch-norm modes) are
+  `gan_jax.evaluate`'s and are kept."""
+  out_dir = os.path.join(workdir, 'eval')
+  names = os.listdir(out_dir) if os.path.isdir(out_dir) else []
+  dropped = [os.path.join(out_dir, n) for n in sorted(names)
+             if (m := _LOOP_REPORT.match(n)) and int(m.group(1)) > after_step]
+  for path in dropped:
+    os.remove(path)
+  return dropped
 
 
 # What makes two evaluations of one checkpoint different measurements.
