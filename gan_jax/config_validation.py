@@ -13,11 +13,11 @@ from typing import Optional
 import ml_collections
 
 from gan_jax import augment, datasets, losses, models, optimizers, state
+from gan_jax import workdir as workdir_lib
 from gan_jax.models import layers
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.evaluation import evaluator as evaluator_lib
-from gan_jax.evaluation import sampler as sampler_lib
 
 _INF = math.inf
 # key: (low, high, low_inclusive, high_inclusive, integer), for the keys of
@@ -80,9 +80,9 @@ _CHOICES = {
     'model.latent_distribution': layers.LATENT_DISTRIBUTIONS,
     'model.g_output_bias': ('zeros', 'data_marginals'),
     'best_mode': ('min', 'max'),
-    'eval.params': ('ema', 'raw'),
-    'eval.also_params': ('', 'ema', 'raw'),
-    'eval.bn_stats': sampler_lib.BN_STATS,
+    'eval.params': workdir_lib.GENERATOR_PARAMS,
+    'eval.also_params': ('',) + workdir_lib.GENERATOR_PARAMS,
+    'eval.bn_stats': workdir_lib.BN_STATS,
     'eval.classifier': classifier_lib.SOURCES,
     'optimizer_g.schedule': optimizers.SCHEDULES,
     'optimizer_d.schedule': optimizers.SCHEDULES,

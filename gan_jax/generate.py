@@ -26,8 +26,8 @@ from absl import app
 from absl import flags
 
 from gan_jax import cli, sampling
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
-from gan_jax.evaluation import sampler as sampler_lib
 
 FLAGS = flags.FLAGS
 
@@ -40,8 +40,8 @@ def _define_flags() -> None:
   flags.DEFINE_integer('num_samples', None, 'Samples; with --interpolate, rows.')
   flags.DEFINE_string('out', None, 'Output file: .png (a picture) or .npz '
                       '(arrays samples and z).')
-  flags.DEFINE_enum('params', 'ema', ['ema', 'raw'], 'Generator parameters.')
-  flags.DEFINE_enum('bn_stats', None, list(sampler_lib.BN_STATS),
+  flags.DEFINE_enum('params', 'ema', list(workdir_lib.GENERATOR_PARAMS), 'Generator parameters.')
+  flags.DEFINE_enum('bn_stats', None, list(workdir_lib.BN_STATS),
                     "G's batch norm: batch or running; default the run's "
                     'config.eval.bn_stats.')
   flags.DEFINE_integer('seed', None, "Seed of the codes; default the run's.")

@@ -81,9 +81,8 @@ def _derived_overrides(configs: Dict[str, dict]) -> Dict[str, Dict[str, object]]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
 
 
-# The values gan_jax.evaluate's --params and --bn_stats take (its flag enums,
-# sampler.BN_STATS), spelled here so the report does not import JAX.
-_SETTING_VALUES = {'params': ('ema', 'raw'), 'bn_stats': ('batch', 'running')}
+# The values gan_jax.evaluate's --params and --bn_stats take.
+_SETTING_VALUES = {'params': workdir_lib.GENERATOR_PARAMS, 'bn_stats': workdir_lib.BN_STATS}
 
 
 def parse_eval_reports(settings: str) -> Optional[Dict[str, str]]:

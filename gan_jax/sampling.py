@@ -19,6 +19,7 @@ import ml_collections
 import numpy as np
 
 from gan_jax import datasets, latent_space, writers
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import sampler as sampler_lib
@@ -128,10 +129,10 @@ def _check_request(config: ml_collections.ConfigDict, workdir: str, num_samples:
   """Raises GanJaxError for a bad request; returns the batch-norm mode."""
   if num_samples < 1:
     raise GanJaxError(f'--num_samples must be >= 1, got {num_samples}')
-  if params not in ('ema', 'raw'):
+  if params not in workdir_lib.GENERATOR_PARAMS:
     raise GanJaxError(f"--params must be ema or raw, got '{params}'")
   bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
-  if bn_stats not in sampler_lib.BN_STATS:
+  if bn_stats not in workdir_lib.BN_STATS:
     raise GanJaxError(f"--bn_stats must be batch or running, got '{bn_stats}'")
   check_class(config, workdir, label)
   return bn_stats

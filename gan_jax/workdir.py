@@ -26,6 +26,12 @@ DIVERGED_FILE = 'diverged.json'
 # differ from the run's own evaluation name its file (eval/<step>,params=raw.json).
 EVAL_SETTINGS = ('params', 'bn_stats', 'num_samples', 'seed')
 
+# The values of two of them: which of G's parameters are scored (their moving
+# average or the trained ones), and the batch-norm statistics G samples with.
+# Spelled here, in a module without JAX, for the report's command line too.
+GENERATOR_PARAMS = ('ema', 'raw')
+BN_STATS = ('batch', 'running')
+
 # How a run is executed, not what it computes: never a variant of a sweep.
 EXECUTION_KEYS = (
     'log_every_steps', 'checkpoint_every_steps', 'sample_every_steps',

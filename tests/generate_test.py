@@ -23,6 +23,7 @@ from PIL import Image
 import pytest
 
 from gan_jax import datasets, latent_space, sampling, train, writers
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import sampler as sampler_lib
@@ -189,7 +190,7 @@ class _UnconditionalStub(nn.Module):
 
 def test_class_labels_reach_a_conditional_generator_and_only_it():
   z = jnp.arange(2500 * 3, dtype=jnp.float32).reshape(2500, 3)
-  for bn_stats in sampler_lib.BN_STATS:
+  for bn_stats in workdir_lib.BN_STATS:
     apply = sampler_lib.generator_apply(
         types.SimpleNamespace(generator=_ConditionalStub()), bn_stats)
     np.testing.assert_array_equal(sampler_lib.apply_in_chunks(apply, {}, {}, z, 7), z + 7)

@@ -65,7 +65,7 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict,
 
 def generator_params(state: GANState, params: str):
   """G's parameters of `state`: 'ema' (their moving average) or 'raw'."""
-  if params not in ('ema', 'raw'):
+  if params not in workdir_lib.GENERATOR_PARAMS:
     raise GanJaxError(f"--params must be ema or raw, got '{params}'")
   return state.ema_g_params if params == 'ema' else state.g_params
 
@@ -201,7 +201,8 @@ def write_loop_report(workdir: str, config: ml_collections.ConfigDict,
                        config.seed)
 
 
-_LOOP_REPORT = re.compile(r'^(\d+),params=(?:ema|raw)\.json$')
+_LOOP_REPORT = re.compile(r'^(\d+),params=(?:%s)\.json$'
+                          % '|'.join(workdir_lib.GENERATOR_PARAMS))
 
 
 def drop_loop_reports(workdir: str, after_step: int) -> list:

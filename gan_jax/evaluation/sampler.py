@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax import workdir as workdir_lib
 from gan_jax.errors import ConfigError
 from gan_jax.models import layers
 
@@ -36,8 +37,6 @@ def latent_key(seed: int) -> jax.Array:
   return jax.random.fold_in(jax.random.PRNGKey(seed), 0xE7A1)
 
 
-BN_STATS = ('batch', 'running')
-
 
 def generator_apply(gan, bn_stats: str) -> Callable:
   """`apply(params, batch_stats, z, labels=None) -> samples` of G for
@@ -45,7 +44,7 @@ def generator_apply(gan, bn_stats: str) -> Callable:
   averages are left as they are) or by the running averages ('running'); see
   configs/default.py. `labels` (int32 [B], class-conditional G only) is
   passed on as G's `labels` keyword; None calls G without it."""
-  if bn_stats not in BN_STATS:
+  if bn_stats not in workdir_lib.BN_STATS:
     raise ConfigError(f"config.eval.bn_stats must be 'batch' or 'running', "
                       f"got '{bn_stats}'")
   condition = lambda labels: {} if labels is None else {'labels': labels}
