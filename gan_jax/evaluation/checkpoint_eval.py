@@ -194,7 +194,9 @@ def write_loop_report(workdir: str, config: ml_collections.ConfigDict,
   `step` as the report `gan_jax.evaluate --checkpoint=<step> --params=<params>`
   would write (eval/<step>,params=<params>.json when they are not the run's
   own config.eval.params); returns its path. `config.eval.also_params`."""
-  bn_stats = config.eval.get('bn_stats', 'running')
+  # The mode the loop sampled with: its config, built on configs/default.py,
+  # always has the key (unlike the saved configs of old runs, read with .get).
+  bn_stats = config.eval.bn_stats
   report = _report(workdir, config, evaluator, str(step), step, params, bn_stats,
                    config.seed, results, seconds)
   return _write_report(os.path.join(workdir, 'eval'), str(step), report, config,
