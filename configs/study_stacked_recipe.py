@@ -9,7 +9,7 @@ held against PacGAN's Stacked-MNIST rows (Lin et al. 2018, Tables 2-3).
   python -m gan_jax.main --config=configs/study_stacked_recipe.py    # PacDCGAN2 alone
 
 The paper's own setups do not fit on 2 CPU cores: the VEEGAN setup's DCGAN
-(4.5 M parameters per player) runs ~1 step/s here, 100,000 steps a run; the
+(4.5 M parameters per player) ran 0.35 steps/s here, 100,000 steps a run; the
 Unrolled setup's G (288 k) is fast, but its tiny D collapses it by design
 and its budget is 500,000 steps (docs/reproductions.md, section 3). This is
 the Unrolled setup's DCGAN (configs/repro_stacked_mnist.py:unrolled: 3x3
