@@ -90,12 +90,12 @@ class Run:
     self.writer = writers.MetricWriter(self.workdir, step)
 
   def restart_at(self, step: int) -> None:
-    """Forgets the metrics and the loop's also_params reports after `step`
-    (a rollback redoes those steps)."""
+    """Forgets the metrics and evaluation reports after `step` (a rollback
+    redoes those steps)."""
     self.interval = []
     if self.writer:
       self.writer.truncate(step)
-      checkpoint_eval.drop_loop_reports(self.workdir, step)
+      checkpoint_eval.drop_reports_after(self.workdir, step)
 
   def log(self, step: int, timing: Dict[str, float]) -> None:
     """Logs the means of the metrics of the steps since the last log (in

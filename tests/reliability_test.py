@@ -111,7 +111,7 @@ def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
   assert workdir_lib.read_divergence(str(tmp_path)) is None  # it recovered
 
 
-def test_a_rollback_forgets_the_loops_reports_of_the_steps_it_redoes(tmp_path):
+def test_a_rollback_forgets_the_reports_of_the_steps_it_redoes(tmp_path):
   # Run.restart_at is what the loop calls on a rollback; its other fields are unused.
   workdir = str(tmp_path)
   run = seed_runs.Run(config=None, workdir=workdir, label='', images=None, manager=None,
@@ -121,10 +121,13 @@ def test_a_rollback_forgets_the_loops_reports_of_the_steps_it_redoes(tmp_path):
     run.writer.write_scalars(step, {'loss_d': 1.0})
   run.writer.flush()
   os.makedirs(tmp_path / 'eval')
-  kept = ['2,params=raw.json', '4,params=raw.json', '4,params=ema.json',
-          # gan_jax.evaluate's, under settings the loop never writes
-          '6,params=raw,num_samples=100.json', '6.json', 'data.json']
-  stale = ['6,params=raw.json', '8,params=ema.json']
+  # The loop's also_params reports and gan_jax.evaluate's: those of steps
+  # after the restore step score a trajectory the rollback discards (their
+  # checkpoints are gone); the references are no step's.
+  kept = ['2,params=raw.json', '4,params=raw.json', '4,params=ema.json', '4.json',
+          '4,params=raw,num_samples=100.json', 'data.json', 'init.json']
+  stale = ['6,params=raw.json', '8,params=ema.json', '6.json',
+           '6,params=raw,num_samples=100.json', '10,bn_stats=running.json']
   for name in kept + stale:
     (tmp_path / 'eval' / name).write_text('{}')
   run.restart_at(4)

@@ -203,22 +203,23 @@ def write_loop_report(workdir: str, config: ml_collections.ConfigDict,
                        config.seed)
 
 
-_LOOP_REPORT = re.compile(r'^(\d+),params=(?:%s)\.json$'
-                          % '|'.join(workdir_lib.GENERATOR_PARAMS))
+_STEP_REPORT = re.compile(r'^(\d+)(,[^/]*)?\.json$')   # eval/<step>[,<setting>=<v>...].json
 
 
-def drop_loop_reports(workdir: str, after_step: int) -> list:
-  """Deletes the loop's `config.eval.also_params` reports
-  (eval/<step>,params=<p>.json) of steps after `after_step`; returns their
-  paths. A rollback (config.nonfinite='rollback') redoes those steps with new
-  noise, so until it reaches them again they would hold the scores of a
-  discarded trajectory, as metrics.jsonl would without its truncation.
-  Reports under other settings (sample counts, seeds, batch-norm modes) are
-  `gan_jax.evaluate`'s and are kept."""
+def drop_reports_after(workdir: str, step: int) -> list:
+  """Deletes the evaluation reports of steps after `step`
+  (eval/<step>[,<setting>=<value>...].json: the loop's `config.eval.also_params`
+  reports and `gan_jax.evaluate`'s); returns their paths. A rollback
+  (config.nonfinite='rollback') restores the latest checkpoint, so no
+  checkpoint after `step` is left; it then redoes those steps with new noise,
+  and until it reaches them again their reports would score a discarded
+  trajectory, as metrics.jsonl would without its truncation (and a later
+  `gan_jax.evaluate` of the new checkpoint would merge into them). The
+  references (data.json, init.json) are kept."""
   out_dir = os.path.join(workdir, 'eval')
   names = os.listdir(out_dir) if os.path.isdir(out_dir) else []
   dropped = [os.path.join(out_dir, n) for n in sorted(names)
-             if (m := _LOOP_REPORT.match(n)) and int(m.group(1)) > after_step]
+             if (m := _STEP_REPORT.match(n)) and int(m.group(1)) > step]
   for path in dropped:
     os.remove(path)
   return dropped

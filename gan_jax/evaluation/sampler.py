@@ -37,7 +37,6 @@ def latent_key(seed: int) -> jax.Array:
   return jax.random.fold_in(jax.random.PRNGKey(seed), 0xE7A1)
 
 
-
 def generator_apply(gan, bn_stats: str) -> Callable:
   """`apply(params, batch_stats, z, labels=None) -> samples` of G for
   sampling: batch norm by the batch's own statistics ('batch'; the running
