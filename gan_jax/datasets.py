@@ -323,6 +323,13 @@ def stacked_mode_ids(digits) -> np.ndarray:
   return 100 * digits[..., 0] + 10 * digits[..., 1] + digits[..., 2]
 
 
+def stacked_digits(modes) -> np.ndarray:
+  """The digit triples (int [..., 3]: R, G, B) of modes, int [...] in
+  [0, 1000): the inverse of `stacked_mode_ids`."""
+  modes = np.asarray(modes)
+  return np.stack([modes // 100, modes // 10 % 10, modes % 10], axis=-1)
+
+
 def stacked_mnist(data_config: ml_collections.ConfigDict):
   """The whole Stacked MNIST training set: uint8 [N, 28, 28, 3] and the mode
   ids int32 [N] (`stacked_mode_ids` of the channels' labels). Channel c of

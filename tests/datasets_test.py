@@ -92,6 +92,9 @@ def test_unknown_dataset_lists_the_synthetic_ones():
 def test_stacked_mode_ids():
   np.testing.assert_array_equal(
       datasets.stacked_mode_ids([[1, 2, 3], [9, 9, 9], [0, 0, 7]]), [123, 999, 7])
+  every = np.arange(1000)
+  np.testing.assert_array_equal(
+      datasets.stacked_mode_ids(datasets.stacked_digits(every)), every)
 
 
 @pytest.fixture(scope='module')

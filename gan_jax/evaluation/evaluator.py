@@ -386,6 +386,6 @@ def _mode_histogram(modes: np.ndarray) -> Dict[str, float]:
   counts = np.bincount(modes, minlength=1000)
   result = dict(modes_covered=float(np.count_nonzero(counts)),
                 kl_to_uniform=_kl_to_uniform(counts))
-  for name, digits in zip('rgb', (modes // 100, modes // 10 % 10, modes % 10)):
+  for name, digits in zip('rgb', datasets.stacked_digits(modes).T):
     result[f'kl_digits_{name}'] = _kl_to_uniform(np.bincount(digits, minlength=10))
   return result
