@@ -377,15 +377,39 @@ def _kl_to_uniform(counts: np.ndarray) -> float:
   return float(np.sum(q * np.log(len(counts) * q)))
 
 
+def _entropy(counts: np.ndarray) -> float:
+  q = counts[counts > 0] / counts.sum()
+  return float(-np.sum(q * np.log(q)))
+
+
+# Channel pairs of a Stacked-MNIST triple, as (name, first axis, second axis).
+_CHANNEL_PAIRS = (('rg', 0, 1), ('rb', 0, 2), ('gb', 1, 2))
+
+
 def _mode_histogram(modes: np.ndarray) -> Dict[str, float]:
   """Modes covered of 1000 and KL(q || uniform) in nats of the histogram q of
-  `modes` (int [N] in [0, 1000)); and kl_digits_{r,g,b}, each channel's digit
-  histogram's KL to uniform over 10. The uniform target is a product, so
-  kl_to_uniform = the three channels' KLs + the samples' total correlation
-  (>= 0): what is left is G coupling the channels' digits."""
+  `modes` (int [N] in [0, 1000)), and where that KL comes from:
+    * kl_digits_{r,g,b}: each channel's digit histogram's KL to uniform over 10;
+    * total_correlation: sum of the channels' digit entropies minus the
+      triple's entropy (Watanabe 1960), >= 0, 0 iff the channels' digits are
+      independent. The uniform target is a product, so kl_to_uniform =
+      kl_digits_r + kl_digits_g + kl_digits_b + total_correlation exactly;
+    * mutual_info_{rg,rb,gb}: the channel pairs' mutual informations; what
+      total_correlation holds beyond their sum (of either sign) is shared by
+      the three channels only.
+  All are plug-in estimates: N samples of independent uniform channels score
+  about 81 / 2N per pair and 972 / 2N of total correlation (Miller 1955)."""
   counts = np.bincount(modes, minlength=1000)
   result = dict(modes_covered=float(np.count_nonzero(counts)),
                 kl_to_uniform=_kl_to_uniform(counts))
-  for name, digits in zip('rgb', datasets.stacked_digits(modes).T):
-    result[f'kl_digits_{name}'] = _kl_to_uniform(np.bincount(digits, minlength=10))
+  joint = np.zeros((10, 10, 10))              # [red digit, green digit, blue digit]
+  np.add.at(joint, tuple(datasets.stacked_digits(modes).T), 1)
+  marginals = [joint.sum(axis=tuple(a for a in range(3) if a != c)) for c in range(3)]
+  for name, digits in zip('rgb', marginals):
+    result[f'kl_digits_{name}'] = _kl_to_uniform(digits)
+  entropies = [_entropy(m) for m in marginals]
+  result['total_correlation'] = max(sum(entropies) - _entropy(counts), 0.0)
+  for name, a, b in _CHANNEL_PAIRS:
+    pair = joint.sum(axis=3 - a - b)
+    result[f'mutual_info_{name}'] = max(entropies[a] + entropies[b] - _entropy(pair), 0.0)
   return result
