@@ -21,13 +21,23 @@ def parse_flags(argv):
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
-    sys.exit(f'error: {e}')
+    sys.exit(f'error: {_without_traceback(str(e))}')
   except (AttributeError, KeyError) as e:
     # ml_collections raises these for an override of a key the config lacks.
     detail = ' '.join(str(e).replace('\\n', ' ').replace('\\', '').split())
     detail = detail.strip('\'"')
     sys.exit(f'error: unknown config key ({detail}); the valid keys are those '
              'of configs/default.py and the config file')
+
+
+def _without_traceback(message: str) -> str:
+  # ml_collections puts the traceback of a config file's get_config (a bad
+  # `path:argument`, say) into the flag error; its first line names the flag
+  # and its last what went wrong, which is what the user has to change.
+  if 'Traceback (most recent call last)' not in message:
+    return message
+  lines = [line.strip() for line in message.splitlines() if line.strip()]
+  return f'{lines[0]} {lines[-1]}'
 
 
 def start_program(argv) -> None:

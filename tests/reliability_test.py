@@ -203,6 +203,10 @@ def test_disk_full_while_saving_keeps_previous_checkpoints(tiny_config, tmp_path
 
 @pytest.mark.parametrize('flag,message', [
     ('--config.loss.nmae=x', 'error: unknown config key (nmae'),
+    # The config file's own error, without the traceback ml_collections adds.
+    ('--config=configs/repro_pacgan_2d.py:bogus',
+     "error: flag --config=configs/repro_pacgan_2d.py:bogus: Error whilst parsing "
+     "config file: ValueError: bad argument 'bogus'; use configs/repro_pacgan_2d.py:ring"),
     pytest.param('--config.batch_size=abc',
                  'error: flag --config.batch_size=abc: invalid literal',
                  marks=pytest.mark.slow),  # a fresh process
