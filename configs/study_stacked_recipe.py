@@ -7,6 +7,7 @@ held against PacGAN's Stacked-MNIST rows (Lin et al. 2018, Tables 2-3).
   python -m gan_jax.report --sweep_dir=runs/sweeps/study_stacked_recipe \
     --eval_reports=params=raw --metrics=modes_covered,kl_to_uniform   # raw G
   python -m gan_jax.main --config=configs/study_stacked_recipe.py    # PacDCGAN2 alone
+  python launch/sweep.py --config=configs/study_stacked_recipe.py:d1 --parallel=2
 
 The paper's own setups do not fit on 2 CPU cores: the VEEGAN setup's DCGAN
 (4.5 M parameters per player) ran 0.35 steps/s here, 100,000 steps a run; the
@@ -17,25 +18,41 @@ convolutions, z ~ N(0, I_256), Adam b1 0.5 b2 0.99, D 2e-4, G 1e-4) with
   * G twice as wide (model.g_width_ratio=2: 4x4x128 -> 64 -> 32 -> 16 -> 3,
     624,131 parameters), the reference's own G being too small for clean
     digits in all three channels;
-  * D as wide as G (d_width_ratio=1), where the paper's Table 3 uses 1/4 and 1/2;
-  * minibatches of 64 packs (DCGAN's 64), 40,000 steps;
+  * D's widths 4x G's (d_width_ratio=4: 64 -> 128 -> 256, 377,537 parameters
+    at pack 2), where the paper's Table 3 uses 1/4 and 1/2;
+  * minibatches of 64 packs (DCGAN's 64), 20,000 steps;
   * an exponential moving average of G (decay 0.999, warmed up), which the
     loop scores, and raw G scored beside it (eval.also_params) on the same
     25,600 latent draws.
 `batch_size` counts examples: 64 x m for packing m. The sweep runs the GAN
 (m = 1) and PacGAN2, seeds 0-2; docs/reproductions.md has the numbers.
+
+The argument 'd1' is the first recipe (session 16): D's widths equal to G's
+(25,265 parameters at pack 2) and 40,000 steps. Its PacGAN2 covered the modes
+but kept a KL of 0.2-0.35, twice the target; it stays so that its runs
+resume and its tables regenerate (sweep directory study_stacked_recipe_d1).
 """
 from configs import repro_stacked_mnist
 from gan_jax import sweep_plan
 
 PACKS_PER_BATCH = 64
+# argument -> (model.d_width_ratio, num_train_steps)
+RECIPES = {'': (4.0, 20_000), 'd1': (1.0, 40_000)}
 
 
-def get_config():
+def _recipe(argument: str):
+  if argument not in RECIPES:
+    raise ValueError(f"study_stacked_recipe takes no argument or 'd1' (the first "
+                     f"recipe, D as wide as G), not {argument!r}")
+  return RECIPES[argument]
+
+
+def get_config(argument: str = ''):
+  d_width_ratio, steps = _recipe(argument)
   config = repro_stacked_mnist.get_config('unrolled,20000')   # evaluations every 2,000 steps
-  config.num_train_steps = 40_000
+  config.num_train_steps = steps
   config.model.g_width_ratio = 2.0
-  config.model.d_width_ratio = 1.0
+  config.model.d_width_ratio = d_width_ratio
   config.model.pack = 2            # the single run is PacDCGAN2; the sweep sets every run's
   config.batch_size = PACKS_PER_BATCH * config.model.pack
   config.ema_decay = 0.999
@@ -45,6 +62,7 @@ def get_config():
   return config
 
 
-def sweep():
+def sweep(argument: str = ''):
+  _recipe(argument)
   packs = [{'model.pack': m, 'batch_size': PACKS_PER_BATCH * m} for m in (1, 2)]
   return sweep_plan.product({'pack': packs}, seed=(0, 1, 2))

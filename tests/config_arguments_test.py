@@ -64,12 +64,22 @@ def test_the_stacked_recipe_is_the_unrolled_setup_with_its_stated_changes():
   # batch_size is 128 in both: 128 packs of 1 there, 64 packs of 2 here.
   assert sorted(k for k in recipe if recipe[k] != base.get(k)) == [
       'ema_decay', 'ema_warmup', 'eval.also_params', 'eval.params',
-      'model.d_width_ratio', 'model.g_width_ratio', 'model.pack', 'num_train_steps']
+      'model.d_width_ratio', 'model.g_width_ratio', 'model.pack']
   assert (recipe['model.pack'], recipe['batch_size']) == (2, 128)
-  config_validation.validate(study_stacked_recipe.get_config())
-  runs = sweep_plan.expand('configs/study_stacked_recipe.py', 'sweep')
-  assert [(r.overrides['model.pack'], r.overrides['batch_size']) for r in runs] == \
-      [(1, 64)] * 3 + [(2, 128)] * 3
+  assert (recipe['model.d_width_ratio'], recipe['num_train_steps']) == (4.0, 20_000)
+  # ':d1', the first recipe: only D's width and the budget differ.
+  first = workdir.flatten(study_stacked_recipe.get_config('d1').to_dict())
+  assert sorted(k for k in recipe if recipe[k] != first[k]) == [
+      'model.d_width_ratio', 'num_train_steps']
+  assert (first['model.d_width_ratio'], first['num_train_steps']) == (1.0, 40_000)
+  for argument in ('', 'd1'):
+    config_validation.validate(study_stacked_recipe.get_config(argument))
+    path = 'configs/study_stacked_recipe.py' + (f':{argument}' if argument else '')
+    runs = sweep_plan.expand(path, 'sweep')
+    assert [(r.overrides['model.pack'], r.overrides['batch_size']) for r in runs] == \
+        [(1, 64)] * 3 + [(2, 128)] * 3
+  with pytest.raises(ValueError, match="takes no argument or 'd1'"):
+    study_stacked_recipe.get_config('d4')
 
 
 def test_the_parzen_recipe_is_the_papers_setup_with_its_stated_changes():

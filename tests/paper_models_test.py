@@ -58,6 +58,12 @@ def test_maxout_is_the_max_over_each_units_pieces():
     # of 128 + 64 + 32 + 16 channels: 526,336 + 73,792 + 18,464 + 4,624 + 435
     # + 2 * 240. D keeps 1/4 of G's widths: (4, 8, 16), the reference's 1/2.
     ('dcgan_unrolled', (0.25, 2.0), 1, 624_131, 1_889),
+    # configs/study_stacked_recipe.py's D, 4x G's widths at pack 2: convs
+    # 6 -> 64 -> 128 -> 256 (3,520 + 73,856 + 295,168 with biases), batch
+    # norms 2 * (64 + 128 + 256), Linear 4*4*256 + 1; and its first recipe
+    # ':d1', G's widths: 880 + 4,640 + 18,496 + 2 * 112 + 1,025.
+    ('dcgan_unrolled', (4.0, 2.0), 2, 624_131, 377_537),
+    ('dcgan_unrolled', (1.0, 2.0), 2, 624_131, 25_265),
 ])
 def test_stacked_mnist_dcgans_have_the_reference_parameter_counts(
     family, ratio, pack, g_count, d_count):
