@@ -8,7 +8,8 @@
                  the plot) per value, its variants named by what varies in it
   --at_step      tabulate each run as it was at this step (its last records
                  at or before it): a scaled budget read off runs that go on
-                 to the full one
+                 to the full one; runs that differ only in their budget
+                 (num_train_steps) are then one variant
   --window_steps each run's metrics are the mean of its evaluations at steps
                  S - W ... S (S its budget or --at_step), not the last one:
                  a score that jitters from one evaluation to the next read

@@ -73,11 +73,13 @@ def varying_keys(flat: Sequence[Dict[str, object]]) -> List[str]:
           if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
 
 
-def _derived_overrides(configs: Dict[str, dict]) -> Dict[str, Dict[str, object]]:
-  """Per run, the config values that differ between the runs."""
+def _derived_overrides(configs: Dict[str, dict],
+                       ignored: Sequence[str] = ()) -> Dict[str, Dict[str, object]]:
+  """Per run, the config values that differ between the runs, but for the
+  execution keys and `ignored`."""
   flat = {name: workdir_lib.flatten(c) for name, c in configs.items()}
   varying = [k for k in varying_keys(list(flat.values()))
-             if k not in workdir_lib.EXECUTION_KEYS]
+             if k not in workdir_lib.EXECUTION_KEYS and k not in ignored]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
 
 
@@ -300,6 +302,9 @@ def collect(sweep_dir: str, at_step: Optional[int] = None,
   if not configs:
     raise GanJaxError(f'{sweep_dir} holds neither sweep.json nor run '
                       'directories with a config.json')
-  overrides = _derived_overrides(configs)
+  # Read at one step, a run resumed to a longer budget (config.json keeps
+  # the last) is measured as its shorter-budget seeds are: not another variant.
+  overrides = _derived_overrides(
+      configs, ignored=('num_train_steps',) if at_step is not None else ())
   return [read_run(name, os.path.join(sweep_dir, name), overrides[name], **options)
           for name in configs]

@@ -175,6 +175,20 @@ def test_at_step_tabulates_the_runs_as_they_were_then(tmp_path):
   assert '- a0: unfinished: step 10/11' in report.report(str(tmp_path), at_step=11)
 
 
+def test_at_step_groups_seeds_resumed_to_a_longer_budget(tmp_path):
+  # Seed 2 went on to step 15 (config.json keeps the budget it last ran
+  # with): at its end it is another variant, at step 10 a seed like the others.
+  for seed, steps in ((0, 10), (1, 10), (2, 15)):
+    _fake_run(str(tmp_path), f's{seed}', dict(num_train_steps=steps, seed=seed),
+              _records([(5, 10.0 * seed), (10, 2.0 + seed), (15, 1.0)][:steps // 5], 0.0,
+                       steps=steps))
+  at_10 = report.report(str(tmp_path), metrics=['fid'], at_step=10).splitlines()
+  assert at_10[2] == '| base | 3 | 3 ± 1 |'
+  at_end = report.report(str(tmp_path), metrics=['fid']).splitlines()
+  assert at_end[2:4] == ['| num_train_steps=10 | 2 | 2.5 ± 0.71 |',
+                         '| num_train_steps=15 | 1 | 1 |']
+
+
 def test_runs_evaluated_under_different_protocols_are_not_averaged(tmp_path):
   def protocol(evaluator, seed):
     return dict(evaluator=evaluator, num_samples=10000, params='ema',
