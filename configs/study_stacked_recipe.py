@@ -3,9 +3,9 @@ held against PacGAN's Stacked-MNIST rows (Lin et al. 2018, Tables 2-3).
 
   python launch/sweep.py --config=configs/study_stacked_recipe.py --parallel=2
   python -m gan_jax.report --sweep_dir=runs/sweeps/study_stacked_recipe \
-    --metrics=modes_covered,kl_to_uniform
+    --at_step=20000 --metrics=modes_covered,kl_to_uniform
   python -m gan_jax.report --sweep_dir=runs/sweeps/study_stacked_recipe \
-    --eval_reports=params=raw --metrics=modes_covered,kl_to_uniform   # raw G
+    --at_step=20000 --eval_reports=params=raw --metrics=modes_covered,kl_to_uniform  # raw G
   python -m gan_jax.main --config=configs/study_stacked_recipe.py    # PacDCGAN2 alone
   python launch/sweep.py --config=configs/study_stacked_recipe.py:d1 --parallel=2
 
@@ -27,10 +27,11 @@ convolutions, z ~ N(0, I_256), Adam b1 0.5 b2 0.99, D 2e-4, G 1e-4) with
 `batch_size` counts examples: 64 x m for packing m. The sweep runs the GAN
 (m = 1) and PacGAN2, seeds 0-2; docs/reproductions.md has the numbers.
 
-The argument 'd1' is the first recipe (session 16): D's widths equal to G's
+The argument 'd1' is the first recipe: D's widths equal to G's
 (25,265 parameters at pack 2) and 40,000 steps. Its PacGAN2 covered the modes
 but kept a KL of 0.2-0.35, twice the target; it stays so that its runs
-resume and its tables regenerate (sweep directory study_stacked_recipe_d1).
+resume and its tables regenerate (sweep directory study_stacked_recipe_d1;
+docs/reproductions.md, section 3, has both).
 """
 from configs import repro_stacked_mnist
 from gan_jax import sweep_plan

@@ -36,8 +36,12 @@ def _without_traceback(message: str) -> str:
   # and its last what went wrong, which is what the user has to change.
   if 'Traceback (most recent call last)' not in message:
     return message
-  lines = [line.strip() for line in message.splitlines() if line.strip()]
-  return f'{lines[0]} {lines[-1]}'
+  lines = message.splitlines()
+  # Frame lines are indented; the exception's own text (it may span lines)
+  # starts at column 0 after the last of them.
+  last_frame = max((i for i, line in enumerate(lines) if line[:1].isspace()), default=0)
+  error = ' '.join(line.strip() for line in lines[last_frame + 1:] if line.strip())
+  return f'{lines[0].strip()} {error}'
 
 
 def start_program(argv) -> None:

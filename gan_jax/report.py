@@ -8,8 +8,9 @@
                  the plot) per value, its variants named by what varies in it
   --at_step      tabulate each run as it was at this step (its last records
                  at or before it): a scaled budget read off runs that go on
-                 to the full one; runs that differ only in their budget
-                 (num_train_steps) are then one variant
+                 to the full one; in a directory without sweep.json, runs
+                 that differ only in their budget (num_train_steps) are
+                 then one variant, if scored at the same step
   --window_steps each run's metrics are the mean of its evaluations at steps
                  S - W ... S (S its budget or --at_step), not the last one:
                  a score that jitters from one evaluation to the next read
@@ -114,6 +115,19 @@ def group(results: Sequence[run_results.RunResult]) -> List[Variant]:
           f'variant {variant.name}: runs {run_a} and {run_b} were evaluated under '
           f'different protocols ({a} vs {b}), so their numbers do not average; '
           'train them again under one protocol, or tabulate them apart')
+    # Seeds resumed to other budgets share a variant under --at_step; the
+    # loop evaluates at each run's last step, off the evaluation grid too, so
+    # the step a run is scored at is checked, not assumed.
+    scored_at = {}  # step of the last evaluation used -> the first run scored there
+    for r in variant.runs:
+      if r.evaluated_steps:
+        scored_at.setdefault(r.evaluated_steps[-1], r.name)
+    if len(scored_at) > 1:
+      (a, run_a), (b, run_b) = sorted(scored_at.items())[:2]
+      raise GanJaxError(
+          f'variant {variant.name}: run {run_a} is scored at step {a} and {run_b} '
+          f'at step {b}, so their numbers do not average; use --at_step at a step '
+          'both evaluated')
   return list(variants.values())
 
 

@@ -296,6 +296,12 @@ def test_stacked_coupling_names_the_coupled_channel_pair():
   assert red_is_green['mutual_info_rb'] == pytest.approx(0, abs=1e-12)
   assert red_is_green['mutual_info_gb'] == pytest.approx(0, abs=1e-12)
   assert red_is_green['total_correlation'] == pytest.approx(np.log(10))
+  # Blue copies green, red independent: only the green-blue pair.
+  blue_is_green = evaluator_lib._mode_histogram(_modes(np.tile(np.arange(10), 100),
+                                                       np.repeat(g, 10), np.repeat(g, 10)))
+  assert blue_is_green['mutual_info_gb'] == pytest.approx(np.log(10))
+  assert blue_is_green['mutual_info_rg'] == pytest.approx(0, abs=1e-12)
+  assert blue_is_green['mutual_info_rb'] == pytest.approx(0, abs=1e-12)
   # Blue = (red + green) mod 10: every pair independent, yet the triple
   # is coupled: total correlation log 10 with no pairwise information.
   three_way = evaluator_lib._mode_histogram(_modes(r, g, (r + g) % 10))
@@ -311,4 +317,3 @@ def test_stacked_kl_is_the_digit_kls_plus_the_total_correlation():
   split = evaluator_lib._mode_histogram(modes)
   parts = sum(split[f'kl_digits_{c}'] for c in 'rgb') + split['total_correlation']
   assert split['kl_to_uniform'] == pytest.approx(parts, rel=1e-9)
-  assert split['total_correlation'] > 0.05

@@ -187,6 +187,12 @@ def test_at_step_groups_seeds_resumed_to_a_longer_budget(tmp_path):
   at_end = report.report(str(tmp_path), metrics=['fid']).splitlines()
   assert at_end[2:4] == ['| num_train_steps=10 | 2 | 2.5 ± 0.71 |',
                          '| num_train_steps=15 | 1 | 1 |']
+  # Merged runs must be scored at the same step. Seed 3 (budget 15) has no
+  # evaluation at 10, so at step 10 it would be scored at 5: not averaged.
+  _fake_run(str(tmp_path), 's3', dict(num_train_steps=15, seed=3),
+            _records([(5, 1.0), (15, 1.0)], 0.0, steps=15))
+  with pytest.raises(GanJaxError, match='run s3 is scored at step 5 and s0 at step 10'):
+    report.report(str(tmp_path), metrics=['fid'], at_step=10)
 
 
 def test_runs_evaluated_under_different_protocols_are_not_averaged(tmp_path):

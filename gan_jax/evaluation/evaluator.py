@@ -394,11 +394,13 @@ def _mode_histogram(modes: np.ndarray) -> Dict[str, float]:
       triple's entropy (Watanabe 1960), >= 0, 0 iff the channels' digits are
       independent. The uniform target is a product, so kl_to_uniform =
       kl_digits_r + kl_digits_g + kl_digits_b + total_correlation exactly;
-    * mutual_info_{rg,rb,gb}: the channel pairs' mutual informations; what
-      total_correlation holds beyond their sum (of either sign) is shared by
-      the three channels only.
-  All are plug-in estimates: N samples of independent uniform channels score
-  about 81 / 2N per pair and 972 / 2N of total correlation (Miller 1955)."""
+    * mutual_info_{rg,rb,gb}: the channel pairs' mutual informations.
+      total_correlation minus their sum is minus the co-information: > 0
+      when the triple is coupled beyond its pairs (blue = red + green mod
+      10), < 0 when the pairs repeat one dependence (three equal digits).
+  All in nats, plug-in estimates: N samples of independent uniform channels
+  score about 81 / 2N per pair and 972 / 2N of total correlation (Miller
+  1955), for N well above 1000."""
   counts = np.bincount(modes, minlength=1000)
   result = dict(modes_covered=float(np.count_nonzero(counts)),
                 kl_to_uniform=_kl_to_uniform(counts))
