@@ -48,7 +48,7 @@ import dataclasses
 import math
 import os
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import app
 from absl import flags
@@ -94,6 +94,18 @@ def _diverged_cell(steps: Sequence[int]) -> str:
   return f'{len(steps)} ({", ".join(str(s) for s in sorted(steps))})' if steps else '0'
 
 
+def _first_run_by(runs: Sequence[run_results.RunResult],
+                  value_of: Callable[[run_results.RunResult], object]) -> Dict[object, str]:
+  """{value: the name of the first run with it} over the runs whose
+  `value_of` is not None: one key when they all agree."""
+  first = {}
+  for r in runs:
+    value = value_of(r)
+    if value is not None:
+      first.setdefault(value, r.name)
+  return first
+
+
 def group(results: Sequence[run_results.RunResult]) -> List[Variant]:
   """Finished runs grouped by their overrides other than the seed(s)."""
   seed_keys = {k for r in results for k in r.overrides if _is_seed_key(k, results)}
@@ -105,10 +117,9 @@ def group(results: Sequence[run_results.RunResult]) -> List[Variant]:
     name = sweep_plan.run_name(key)
     variants.setdefault(name, Variant(name, key, [])).runs.append(run)
   for variant in variants.values():
-    protocols = {}  # protocol -> the first run evaluated under it
-    for r in variant.runs:
-      if r.protocol:  # runs evaluated before protocols were recorded: unknown
-        protocols.setdefault(_protocol_text(r.protocol), r.name)
+    # Runs evaluated before protocols were recorded: unknown, not compared.
+    protocols = _first_run_by(
+        variant.runs, lambda r: _protocol_text(r.protocol) if r.protocol else None)
     if len(protocols) > 1:
       (a, run_a), (b, run_b) = list(protocols.items())[:2]
       raise GanJaxError(
@@ -118,10 +129,8 @@ def group(results: Sequence[run_results.RunResult]) -> List[Variant]:
     # Seeds resumed to other budgets share a variant under --at_step; the
     # loop evaluates at each run's last step, off the evaluation grid too, so
     # the step a run is scored at is checked, not assumed.
-    scored_at = {}  # step of the last evaluation used -> the first run scored there
-    for r in variant.runs:
-      if r.evaluated_steps:
-        scored_at.setdefault(r.evaluated_steps[-1], r.name)
+    scored_at = _first_run_by(
+        variant.runs, lambda r: r.evaluated_steps[-1] if r.evaluated_steps else None)
     if len(scored_at) > 1:
       (a, run_a), (b, run_b) = sorted(scored_at.items())[:2]
       raise GanJaxError(
