@@ -64,9 +64,11 @@ def test_the_stacked_recipe_is_the_unrolled_setup_with_its_stated_changes():
   # batch_size is 128 in both: 128 packs of 1 there, 64 packs of 2 here.
   assert sorted(k for k in recipe if recipe[k] != base.get(k)) == [
       'ema_decay', 'ema_warmup', 'eval.also_params', 'eval.params',
-      'model.d_width_ratio', 'model.g_width_ratio', 'model.pack']
+      'model.d_width_ratio', 'model.g_width_ratio', 'model.pack', 'num_train_steps']
+  # Evaluations and checkpoints stay every 2,000 steps, the tables' grid.
+  assert recipe['eval_every_steps'] == recipe['checkpoint_every_steps'] == 2_000
   assert (recipe['model.pack'], recipe['batch_size']) == (2, 128)
-  assert (recipe['model.d_width_ratio'], recipe['num_train_steps']) == (4.0, 20_000)
+  assert (recipe['model.d_width_ratio'], recipe['num_train_steps']) == (4.0, 30_000)
   # ':d1', the first recipe: only D's width and the budget differ.
   first = workdir.flatten(study_stacked_recipe.get_config('d1').to_dict())
   assert sorted(k for k in recipe if recipe[k] != first[k]) == [
