@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import datasets, train, writers
+from gan_jax import train, writers
 from gan_jax.errors import ConfigError, GanJaxError
 from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import evaluator as evaluator_lib
@@ -255,65 +255,3 @@ def test_bn_stats_batch_ignores_the_running_averages_and_running_uses_them():
   np.testing.assert_array_equal(b[:16], running(state.g_params, state.g_batch_stats, z[:16]))
   with pytest.raises(ConfigError, match="bn_stats must be 'batch' or 'running'"):
     sampler_lib.generator_apply(gan, 'train')
-
-
-def test_stacked_kl_splits_into_the_channels_digit_kls_and_their_coupling():
-  every = np.arange(1000)
-  uniform = evaluator_lib._mode_histogram(every)
-  assert uniform == pytest.approx(dict(
-      modes_covered=1000, kl_to_uniform=0.0, kl_digits_r=0.0, kl_digits_g=0.0,
-      kl_digits_b=0.0, total_correlation=0.0, mutual_info_rg=0.0, mutual_info_rb=0.0,
-      mutual_info_gb=0.0), abs=1e-12)
-  # The green digit is always 3, red and blue uniform: 100 modes, and all of
-  # the KL, log 10, is the green channel's; nothing is coupled.
-  green_3 = every[every // 10 % 10 == 3]
-  one = evaluator_lib._mode_histogram(green_3)
-  assert one['modes_covered'] == 100
-  assert one['kl_to_uniform'] == pytest.approx(np.log(10))
-  assert one['kl_digits_g'] == pytest.approx(np.log(10))
-  assert one['kl_digits_r'] == pytest.approx(0) and one['kl_digits_b'] == pytest.approx(0)
-  assert one['total_correlation'] == pytest.approx(0, abs=1e-12)
-  # Three equal digits (000, 111, ...): every channel uniform, but coupled;
-  # the KL, log 100, is all total correlation, and each pair shares log 10.
-  coupled = evaluator_lib._mode_histogram(np.arange(10) * 111)
-  assert coupled['modes_covered'] == 10
-  assert coupled['kl_to_uniform'] == pytest.approx(np.log(100))
-  assert all(coupled[f'kl_digits_{c}'] == pytest.approx(0) for c in 'rgb')
-  assert coupled['total_correlation'] == pytest.approx(np.log(100))
-  assert all(coupled[f'mutual_info_{p}'] == pytest.approx(np.log(10)) for p in ('rg', 'rb', 'gb'))
-
-
-def _modes(red, green, blue):
-  return datasets.stacked_mode_ids(np.stack([red, green, blue], axis=-1))
-
-
-def test_stacked_coupling_names_the_coupled_channel_pair():
-  r, g = np.divmod(np.arange(100), 10)
-  # Red copies green; blue independent of both: only the red-green pair.
-  red_is_green = evaluator_lib._mode_histogram(_modes(np.repeat(g, 10), np.repeat(g, 10),
-                                                      np.tile(np.arange(10), 100)))
-  assert red_is_green['mutual_info_rg'] == pytest.approx(np.log(10))
-  assert red_is_green['mutual_info_rb'] == pytest.approx(0, abs=1e-12)
-  assert red_is_green['mutual_info_gb'] == pytest.approx(0, abs=1e-12)
-  assert red_is_green['total_correlation'] == pytest.approx(np.log(10))
-  # Blue copies green, red independent: only the green-blue pair.
-  blue_is_green = evaluator_lib._mode_histogram(_modes(np.tile(np.arange(10), 100),
-                                                       np.repeat(g, 10), np.repeat(g, 10)))
-  assert blue_is_green['mutual_info_gb'] == pytest.approx(np.log(10))
-  assert blue_is_green['mutual_info_rg'] == pytest.approx(0, abs=1e-12)
-  assert blue_is_green['mutual_info_rb'] == pytest.approx(0, abs=1e-12)
-  # Blue = (red + green) mod 10: every pair independent, yet the triple
-  # is coupled: total correlation log 10 with no pairwise information.
-  three_way = evaluator_lib._mode_histogram(_modes(r, g, (r + g) % 10))
-  assert all(three_way[f'mutual_info_{p}'] == pytest.approx(0, abs=1e-12)
-             for p in ('rg', 'rb', 'gb'))
-  assert three_way['total_correlation'] == pytest.approx(np.log(10))
-
-
-def test_stacked_kl_is_the_digit_kls_plus_the_total_correlation():
-  # Any histogram: the split is exact, not an approximation.
-  rng = np.random.default_rng(0)
-  modes = rng.choice(1000, size=5000, p=rng.dirichlet(np.full(1000, 0.3)))
-  split = evaluator_lib._mode_histogram(modes)
-  parts = sum(split[f'kl_digits_{c}'] for c in 'rgb') + split['total_correlation']
-  assert split['kl_to_uniform'] == pytest.approx(parts, rel=1e-9)

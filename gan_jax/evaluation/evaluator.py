@@ -9,8 +9,9 @@ What is measured depends on the data set (`kind`):
               et al. 2014 in pixel space.
   stacked     Stacked MNIST: modes covered of 1000 and KL of the mode
               histogram to uniform, each channel read by the MNIST classifier
-              (VEEGAN / PacGAN protocol, 26,000 samples); and each channel's
-              digit KL to uniform, the part of that KL no coupling explains.
+              (VEEGAN / PacGAN protocol, 26,000 samples), and that KL split
+              into the channels' digit KLs and their coupling
+              (`stacked_modes.py`).
   mog         the 2-D rings and grids: modes covered, share of high-quality
               samples, KL to uniform (VEEGAN / PacGAN protocol, 2,500 samples).
 
@@ -39,7 +40,7 @@ from gan_jax import datasets, input_pipeline
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.evaluation import metrics as metrics_lib
-from gan_jax.evaluation import mog, parzen, sampler, shipped
+from gan_jax.evaluation import mog, parzen, sampler, shipped, stacked_modes
 
 # Metric groups per kind of data set; 'auto' picks the cheap ones that are
 # worth running every few thousand steps, 'all' everything.
@@ -293,8 +294,8 @@ class Evaluator:
         result.update(_class_match(mog.nearest_mode(samples, self._centers), labels))
       return {k: float(v) for k, v in result.items()}
     if self.kind == 'stacked':
-      modes = _stacked_mode_ids(self._classifier, samples)
-      result = _mode_histogram(modes)
+      modes = stacked_modes.mode_ids(self._classifier, samples)
+      result = stacked_modes.mode_metrics(modes)
       if 'cond' in self.metrics:
         result.update(_class_match(modes, labels))
       return result
@@ -339,14 +340,6 @@ def _unit_pixels_from_model(images: np.ndarray) -> np.ndarray:
   return x.reshape(x.shape[0], -1)
 
 
-def _stacked_mode_ids(classifier, samples: np.ndarray) -> np.ndarray:
-  """The mode (digit triple, int [N] in [0, 1000)) of each Stacked-MNIST
-  sample, each channel read by the MNIST classifier."""
-  digits = [np.argmax(classifier.features_and_logits(samples[..., c:c + 1])[1], axis=1)
-            for c in range(3)]
-  return datasets.stacked_mode_ids(np.stack(digits, axis=-1))
-
-
 def _class_match(predicted: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
   """conditional_accuracy: the share of samples read as the class they were
   generated for; classes_covered: how many of the asked-for classes have at
@@ -369,49 +362,3 @@ def intra_fid(features: np.ndarray, labels: np.ndarray, class_statistics) -> flo
     distances.append(metrics_lib.frechet_distance(
         *metrics_lib.gaussian_statistics(mine), *reference))
   return float(np.mean(distances))
-
-
-def _kl_to_uniform(counts: np.ndarray) -> float:
-  q = counts / counts.sum()
-  q = q[q > 0]
-  return float(np.sum(q * np.log(len(counts) * q)))
-
-
-def _entropy(counts: np.ndarray) -> float:
-  q = counts[counts > 0] / counts.sum()
-  return float(-np.sum(q * np.log(q)))
-
-
-# Channel pairs of a Stacked-MNIST triple, as (name, first axis, second axis).
-_CHANNEL_PAIRS = (('rg', 0, 1), ('rb', 0, 2), ('gb', 1, 2))
-
-
-def _mode_histogram(modes: np.ndarray) -> Dict[str, float]:
-  """Modes covered of 1000 and KL(q || uniform) in nats of the histogram q of
-  `modes` (int [N] in [0, 1000)), and where that KL comes from:
-    * kl_digits_{r,g,b}: each channel's digit histogram's KL to uniform over 10;
-    * total_correlation: sum of the channels' digit entropies minus the
-      triple's entropy (Watanabe 1960), >= 0, 0 iff the channels' digits are
-      independent. The uniform target is a product, so kl_to_uniform =
-      kl_digits_r + kl_digits_g + kl_digits_b + total_correlation exactly;
-    * mutual_info_{rg,rb,gb}: the channel pairs' mutual informations.
-      total_correlation minus their sum is minus the co-information: > 0
-      when the triple is coupled beyond its pairs (blue = red + green mod
-      10), < 0 when the pairs repeat one dependence (three equal digits).
-  All in nats, plug-in estimates: N samples of independent uniform channels
-  score about 81 / 2N per pair and 972 / 2N of total correlation (Miller
-  1955), for N well above 1000."""
-  counts = np.bincount(modes, minlength=1000)
-  result = dict(modes_covered=float(np.count_nonzero(counts)),
-                kl_to_uniform=_kl_to_uniform(counts))
-  joint = np.zeros((10, 10, 10))              # [red digit, green digit, blue digit]
-  np.add.at(joint, tuple(datasets.stacked_digits(modes).T), 1)
-  marginals = [joint.sum(axis=tuple(a for a in range(3) if a != c)) for c in range(3)]
-  for name, digits in zip('rgb', marginals):
-    result[f'kl_digits_{name}'] = _kl_to_uniform(digits)
-  entropies = [_entropy(m) for m in marginals]
-  result['total_correlation'] = max(sum(entropies) - _entropy(counts), 0.0)
-  for name, a, b in _CHANNEL_PAIRS:
-    pair = joint.sum(axis=3 - a - b)
-    result[f'mutual_info_{name}'] = max(entropies[a] + entropies[b] - _entropy(pair), 0.0)
-  return result
