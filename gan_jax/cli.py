@@ -1,9 +1,13 @@
 """What the command-line entry points share: flag parsing and log filtering."""
 import logging as std_logging
+import os
 import sys
+import traceback
 
+import absl
 from absl import app
 from absl import flags
+import ml_collections
 import tensorflow as tf
 
 from gan_jax import xla_cpu
@@ -22,12 +26,34 @@ def parse_flags(argv):
     return flags.FLAGS(argv)
   except flags.Error as e:
     sys.exit(f'error: {_without_traceback(str(e))}')
-  except (AttributeError, KeyError) as e:
-    # ml_collections raises these for an override of a key the config lacks.
-    detail = ' '.join(str(e).replace('\\n', ' ').replace('\\', '').split())
-    detail = detail.strip('\'"')
-    sys.exit(f'error: unknown config key ({detail}); the valid keys are those '
+  except (AttributeError, KeyError, TypeError) as e:
+    frames = traceback.extract_tb(e.__traceback__)
+    if not any(f.filename.endswith(_OVERRIDE_MODULE) for f in frames):
+      # Not an override: the config file's get_config raised it itself.
+      where = next((f'{f.filename}:{f.lineno}' for f in reversed(frames)
+                    if not f.filename.startswith(_LIBRARIES)), 'the config file')
+      sys.exit(f'error: the config file raised {type(e).__name__}: '
+               f'{_one_line(e)} ({where})')
+    if isinstance(e, TypeError):
+      sys.exit(f'error: a --config.* override goes below a value that is not a '
+               f'config dict ({_one_line(e)})')
+    sys.exit(f'error: unknown config key ({_one_line(e)}); the valid keys are those '
              'of configs/default.py and the config file')
+
+
+# ml_collections applies --config.a.b=v overrides here; an AttributeError or
+# KeyError raised on the way is a key the config lacks.
+_OVERRIDE_MODULE = os.path.join('config_flags', 'config_path.py')
+_LIBRARIES = tuple(os.path.dirname(m.__file__) for m in (absl, ml_collections))
+
+
+def _one_line(error: Exception) -> str:
+  # ml_collections' missing-key errors nest a KeyError's quoted repr and an
+  # escaped newline ('\'nmae\'\\nDid you mean "name"...'); unwrap them.
+  text = str(error).replace('\\n', '; ').replace('\\', '').replace('\n', ' ')
+  if isinstance(error, (AttributeError, KeyError)):
+    text = text.replace('"', '').replace("'", '')
+  return ' '.join(text.split())
 
 
 def _without_traceback(message: str) -> str:

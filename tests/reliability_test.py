@@ -19,7 +19,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from configs import mnist_mlp
-from gan_jax import checkpointing, run_results, seed_runs, train, train_step, writers
+from gan_jax import checkpointing, cli, run_results, seed_runs, train, train_step, writers
 from gan_jax import state as state_lib
 from gan_jax import workdir as workdir_lib
 from gan_jax.errors import ConfigError, GanJaxError
@@ -202,7 +202,8 @@ def test_disk_full_while_saving_keeps_previous_checkpoints(tiny_config, tmp_path
 
 
 @pytest.mark.parametrize('flag,message', [
-    ('--config.loss.nmae=x', 'error: unknown config key (nmae'),
+    ('--config.loss.nmae=x', 'error: unknown config key (nmae; Did you mean name '
+     'instead of nmae?); the valid keys are those of configs/default.py'),
     # The config file's own error, without the traceback ml_collections adds.
     ('--config=configs/repro_pacgan_2d.py:bogus',
      "error: flag --config=configs/repro_pacgan_2d.py:bogus: Error whilst parsing "
@@ -210,6 +211,9 @@ def test_disk_full_while_saving_keeps_previous_checkpoints(tiny_config, tmp_path
     pytest.param('--config.batch_size=abc',
                  'error: flag --config.batch_size=abc: invalid literal',
                  marks=pytest.mark.slow),  # a fresh process
+    pytest.param('--config.loss.name.x=1',
+                 'error: a --config.* override goes below a value that is not a '
+                 'config dict (', marks=pytest.mark.slow),
 ])
 def test_bad_flags_get_one_line(flag, message, repo_dir, tmp_path):
   result = subprocess.run(
@@ -335,3 +339,24 @@ def test_a_run_begun_before_the_evaluators_shipped_keeps_its_classifier(tiny_con
   assert seed_runs._keep_feature_space(config, {0: str(old)}).eval.classifier == 'trained'
   assert seed_runs._keep_feature_space(config, {0: str(new)}).eval.classifier == 'shipped'
   assert config.eval.classifier == 'shipped'   # the caller's config is not changed
+
+
+def _parse_config_flags(monkeypatch, *argv):
+  # gan_jax.cli.parse_flags on fresh flag values holding only --config, in
+  # this process (absl's global FLAGS parse once). Overrides (--config.a=b)
+  # need the global FLAGS: test_bad_flags_get_one_line runs them.
+  from absl import flags
+  from ml_collections import config_flags
+  values = flags.FlagValues()
+  config_flags.DEFINE_config_file('config', flag_values=values)
+  monkeypatch.setattr(flags, 'FLAGS', values)
+  with pytest.raises(SystemExit) as stop:
+    cli.parse_flags(['main', *argv])
+  return str(stop.value.code)
+
+
+def test_a_config_files_own_error_is_not_called_an_unknown_key(monkeypatch, tmp_path):
+  config_file = tmp_path / 'lookup.py'
+  config_file.write_text("def get_config():\n  return {}['steps']\n")
+  assert _parse_config_flags(monkeypatch, f'--config={config_file}') == (
+      f'error: the config file raised KeyError: steps ({config_file}:2)')
