@@ -2,12 +2,11 @@
 import logging as std_logging
 import os
 import sys
+import sysconfig
 import traceback
 
-import absl
 from absl import app
 from absl import flags
-import ml_collections
 import tensorflow as tf
 
 from gan_jax import xla_cpu
@@ -20,39 +19,58 @@ class QuietLibraries:
     return record.levelno > std_logging.INFO or '/orbax/' not in record.pathname
 
 
+# ml_collections applies --config.a.b=v overrides in this module: an error
+# raised on the way is a bad override, any other one the config file's own.
+_OVERRIDE_MODULE = os.path.join('config_flags', 'config_path.py')
+# Frames of these are never the user's code.
+_LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] for k in ('stdlib', 'purelib', 'platlib')})
+
+
 def parse_flags(argv):
-  """absl's parser, with a bad --config.* override reported in one line."""
+  """absl's parser, with what goes wrong in the --config flags reported in
+  one line: a bad --config.* override (a key the config lacks, a path below
+  a value that is not a config dict), a config file that cannot be read, and
+  an error the config file's get_config raises (with its file:line)."""
   try:
-    return flags.FLAGS(argv)
+    remaining = flags.FLAGS(argv)
+    config = flags.FLAGS['config'].value if 'config' in flags.FLAGS else None
+    if config is not None:
+      # ml_collections defers a config file it could not read to the first
+      # read of one of its keys; read one here, where the error is handled.
+      config.keys()
+    return remaining
   except flags.Error as e:
     sys.exit(f'error: {_without_traceback(str(e))}')
-  except (AttributeError, KeyError, TypeError) as e:
+  except (AttributeError, KeyError, TypeError, IndexError, OSError) as e:
+    if isinstance(e, OSError):
+      # Its last line says which file and why ("No such file or directory").
+      sys.exit(f'error: --config: {str(e).strip().splitlines()[-1].strip()}')
     frames = traceback.extract_tb(e.__traceback__)
     if not any(f.filename.endswith(_OVERRIDE_MODULE) for f in frames):
-      # Not an override: the config file's get_config raised it itself.
-      where = next((f'{f.filename}:{f.lineno}' for f in reversed(frames)
-                    if not f.filename.startswith(_LIBRARIES)), 'the config file')
-      sys.exit(f'error: the config file raised {type(e).__name__}: '
-               f'{_one_line(e)} ({where})')
-    if isinstance(e, TypeError):
-      sys.exit(f'error: a --config.* override goes below a value that is not a '
-               f'config dict ({_one_line(e)})')
-    sys.exit(f'error: unknown config key ({_one_line(e)}); the valid keys are those '
-             'of configs/default.py and the config file')
+      where = next((f' ({f.filename}:{f.lineno})' for f in reversed(frames)
+                    if not f.filename.startswith(('<', *_LIBRARY_DIRS))), '')
+      sys.exit(f'error: the config file raised {type(e).__name__}: {_message(e)}{where}')
+    overrides = [a.split('=')[0] for a in argv[1:] if a.startswith('--config.')]
+    which = overrides[0] if len(overrides) == 1 else 'a --config.* override'
+    if isinstance(e, (TypeError, IndexError)) or 'does not support indexing' in str(e):
+      sys.exit(f'error: {which} goes below a value that is not a config dict '
+               f'({_one_line(str(e))})')
+    # ml_collections nests the missing key's repr, and an escaped newline
+    # before its "Did you mean", in the AttributeError's text.
+    detail = str(e).replace('\\n', '; ').replace('\\', '')
+    detail = _one_line(detail.replace('"', '').replace("'", ''))
+    sys.exit(f'error: unknown config key ({detail}); the valid keys are those of '
+             'configs/default.py and the config file')
 
 
-# ml_collections applies --config.a.b=v overrides here; an AttributeError or
-# KeyError raised on the way is a key the config lacks.
-_OVERRIDE_MODULE = os.path.join('config_flags', 'config_path.py')
-_LIBRARIES = tuple(os.path.dirname(m.__file__) for m in (absl, ml_collections))
+def _message(error: Exception) -> str:
+  # A KeyError's str() is its key's repr: show the key as raised.
+  if isinstance(error, KeyError) and len(error.args) == 1:
+    return _one_line(str(error.args[0]))
+  return _one_line(str(error))
 
 
-def _one_line(error: Exception) -> str:
-  # ml_collections' missing-key errors nest a KeyError's quoted repr and an
-  # escaped newline ('\'nmae\'\\nDid you mean "name"...'); unwrap them.
-  text = str(error).replace('\\n', '; ').replace('\\', '').replace('\n', ' ')
-  if isinstance(error, (AttributeError, KeyError)):
-    text = text.replace('"', '').replace("'", '')
+def _one_line(text: str) -> str:
   return ' '.join(text.split())
 
 

@@ -23,6 +23,10 @@ def test_stacked_kl_splits_into_the_channels_digit_kls_and_their_coupling():
   assert one['kl_digits_g'] == pytest.approx(np.log(10))
   assert one['kl_digits_r'] == pytest.approx(0) and one['kl_digits_b'] == pytest.approx(0)
   assert one['total_correlation'] == pytest.approx(0, abs=1e-12)
+  # The red digit always 7: the KL is the red channel's, not the blue one's.
+  red_7 = stacked_modes.mode_metrics(700 + np.arange(100))
+  assert red_7['kl_digits_r'] == pytest.approx(np.log(10))
+  assert red_7['kl_digits_g'] == pytest.approx(0) and red_7['kl_digits_b'] == pytest.approx(0)
   # Three equal digits (000, 111, ...): every channel uniform, but coupled;
   # the KL, log 100, is all total correlation, and each pair shares log 10.
   coupled = stacked_modes.mode_metrics(np.arange(10) * 111)
@@ -41,14 +45,14 @@ def test_stacked_coupling_names_the_coupled_channel_pair():
   r, g = np.divmod(np.arange(100), 10)
   # Red copies green; blue independent of both: only the red-green pair.
   red_is_green = stacked_modes.mode_metrics(_modes(np.repeat(g, 10), np.repeat(g, 10),
-                                                      np.tile(np.arange(10), 100)))
+                                                   np.tile(np.arange(10), 100)))
   assert red_is_green['mutual_info_rg'] == pytest.approx(np.log(10))
   assert red_is_green['mutual_info_rb'] == pytest.approx(0, abs=1e-12)
   assert red_is_green['mutual_info_gb'] == pytest.approx(0, abs=1e-12)
   assert red_is_green['total_correlation'] == pytest.approx(np.log(10))
   # Blue copies green, red independent: only the green-blue pair.
   blue_is_green = stacked_modes.mode_metrics(_modes(np.tile(np.arange(10), 100),
-                                                       np.repeat(g, 10), np.repeat(g, 10)))
+                                                    np.repeat(g, 10), np.repeat(g, 10)))
   assert blue_is_green['mutual_info_gb'] == pytest.approx(np.log(10))
   assert blue_is_green['mutual_info_rg'] == pytest.approx(0, abs=1e-12)
   assert blue_is_green['mutual_info_rb'] == pytest.approx(0, abs=1e-12)
@@ -72,6 +76,8 @@ def test_stacked_kl_is_the_digit_kls_plus_the_total_correlation():
 def test_mode_metrics_refuses_modes_outside_the_thousand():
   with pytest.raises(ValueError, match=r'in \[0, 1000\), got 0 to 1000'):
     stacked_modes.mode_metrics(np.array([0, 1000]))
+  with pytest.raises(ValueError, match='at least one mode'):
+    stacked_modes.mode_metrics(np.array([], int))
 
 
 class _ReadsTheMeanPixel:

@@ -67,10 +67,12 @@ def mode_metrics(modes: np.ndarray) -> Dict[str, float]:
       10), < 0 when the pairs repeat one dependence (three equal digits).
   All in nats, plug-in estimates: N samples of independent uniform channels
   score about 81 / 2N per pair and 972 / 2N of total correlation (Miller
-  1955), for N well above 1000. Raises ValueError for a mode outside
-  [0, 1000)."""
+  1955), for N well above 1000. Raises ValueError for no modes or a mode
+  outside [0, 1000)."""
   modes = np.asarray(modes)
-  if modes.size and (modes.min() < 0 or modes.max() >= NUM_MODES):
+  if not modes.size:
+    raise ValueError('mode_metrics needs at least one mode')
+  if modes.min() < 0 or modes.max() >= NUM_MODES:
     raise ValueError(f'Stacked-MNIST modes are in [0, {NUM_MODES}), got '
                      f'{modes.min()} to {modes.max()}')
   counts = np.bincount(modes, minlength=NUM_MODES)
