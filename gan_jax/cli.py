@@ -52,9 +52,11 @@ def parse_flags(argv):
       sys.exit(f'error: the config file raised {type(e).__name__}: {_message(e)}{where}')
     overrides = [a.split('=')[0] for a in argv[1:] if a.startswith('--config.')]
     which = overrides[0] if len(overrides) == 1 else 'a --config.* override'
-    if isinstance(e, (TypeError, IndexError)) or 'does not support indexing' in str(e):
+    if isinstance(e, TypeError) or 'does not support indexing' in str(e):
       sys.exit(f'error: {which} goes below a value that is not a config dict '
                f'({_one_line(str(e))})')
+    if isinstance(e, IndexError):   # config[...][i] past a sequence's end
+      sys.exit(f'error: {which}: {_one_line(str(e))}')
     # ml_collections nests the missing key's repr, and an escaped newline
     # before its "Did you mean", in the AttributeError's text.
     detail = str(e).replace('\\n', '; ').replace('\\', '')

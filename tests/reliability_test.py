@@ -366,6 +366,11 @@ def test_a_config_files_own_error_is_not_called_an_unknown_key(monkeypatch, tmp_
   missing = tmp_path / 'missing.py'
   assert _parse_config_flags(monkeypatch, f'--config={missing}') == (
       f"error: --config: [Errno 2] No such file or directory: '{missing}'")
+  listed = tmp_path / 'listed.py'
+  listed.write_text("import ml_collections\n\ndef get_config():\n"
+                    "  return ml_collections.ConfigDict(dict(sizes=[1, 2]))\n")
+  assert _parse_config_flags(monkeypatch, f'--config={listed}', '--config.sizes[5]=3') == (
+      'error: --config.sizes[5]: list index out of range')
   # Below a str (TypeError) and below an int (KeyError): the same line.
   for override in ('--config.loss.name.x', '--config.num_train_steps.x'):
     assert _parse_config_flags(
