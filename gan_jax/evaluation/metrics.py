@@ -1,4 +1,6 @@
-"""Feature-space sample-quality metrics: FID, KID, IS, precision/recall, density/coverage.
+"""Feature-space sample-quality metrics: FID, KID, IS, precision/recall, density/coverage;
+and the KL of a mode histogram to uniform, which the mode-collapse benchmarks
+(`mog.py`, `stacked_modes.py`) share.
 
 Every metric takes features as arrays (numpy or jax) of shape [N, D], one row
 per example, computed by some fixed embedding network (an Inception or a
@@ -25,6 +27,16 @@ ArrayLike = np.ndarray | jax.Array
 # Elements of one [rows, M] block of the pairwise-distance matrix: 2^24
 # float32 are 64 MB, e.g. 1677 rows against M = 10,000 points.
 _BLOCK_ELEMENTS = 2 ** 24
+
+
+def kl_to_uniform(counts: ArrayLike) -> float:
+  """KL(q || uniform) in nats of the histogram `counts` [K] (q = counts /
+  sum, which must be > 0), uniform over its K bins: 0 for a uniform
+  histogram, log K for one occupied bin (VEEGAN's and PacGAN's mode KL)."""
+  counts = np.asarray(counts)
+  q = counts / counts.sum()
+  q = q[q > 0]
+  return float(np.sum(q * np.log(len(counts) * q)))
 
 
 def _as_features(features: ArrayLike, name: str) -> np.ndarray:

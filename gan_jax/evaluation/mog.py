@@ -19,6 +19,8 @@ from typing import Dict
 import jax
 import numpy as np
 
+from gan_jax.evaluation import metrics
+
 ArrayLike = np.ndarray | jax.Array
 
 # A sample is high quality within this many standard deviations of its
@@ -62,9 +64,7 @@ def mode_metrics(samples: ArrayLike, centers: ArrayLike, std: float) -> Dict[str
   if num_high_quality == 0:
     kl = np.inf
   else:
-    q = counts / num_high_quality
-    occupied = q > 0
-    kl = float(np.sum(q[occupied] * np.log(num_modes * q[occupied])))
+    kl = metrics.kl_to_uniform(counts)
   return dict(modes_covered=int(np.count_nonzero(counts)),
               high_quality_fraction=float(num_high_quality / max(samples.shape[0], 1)),
               kl_to_uniform=kl)

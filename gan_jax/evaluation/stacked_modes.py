@@ -15,6 +15,7 @@ from typing import Dict
 import numpy as np
 
 from gan_jax import datasets
+from gan_jax.evaluation import metrics
 
 NUM_MODES = 1000
 
@@ -37,15 +38,6 @@ def mode_ids(classifier, samples: np.ndarray) -> np.ndarray:
   digits = [np.argmax(classifier.features_and_logits(samples[..., c:c + 1])[1], axis=1)
             for c in range(3)]
   return datasets.stacked_mode_ids(np.stack(digits, axis=-1))
-
-
-def _kl_to_uniform(counts: np.ndarray) -> float:
-  """KL(q || uniform) in nats of the histogram `counts` [K] (q = counts /
-  sum), uniform over its K bins; 0 for a uniform histogram, log K for one
-  bin."""
-  q = counts / counts.sum()
-  q = q[q > 0]
-  return float(np.sum(q * np.log(len(counts) * q)))
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -79,10 +71,10 @@ def mode_metrics(modes: np.ndarray) -> Dict[str, float]:
   # Mode 100 r + 10 g + b is entry [r, g, b]: the joint digit histogram.
   joint = counts.reshape(10, 10, 10)
   result = dict(modes_covered=float(np.count_nonzero(counts)),
-                kl_to_uniform=_kl_to_uniform(counts))
+                kl_to_uniform=metrics.kl_to_uniform(counts))
   marginals = [joint.sum(axis=tuple(a for a in range(3) if a != c)) for c in range(3)]
   for name, digits in zip('rgb', marginals):
-    result[f'kl_digits_{name}'] = _kl_to_uniform(digits)
+    result[f'kl_digits_{name}'] = metrics.kl_to_uniform(digits)
   entropies = [_entropy(m) for m in marginals]
   # Clipped at 0: the plug-in differences can come out -1e-16.
   result['total_correlation'] = max(sum(entropies) - _entropy(counts), 0.0)
