@@ -90,20 +90,30 @@ def test_the_parzen_recipe_is_the_papers_setup_with_its_stated_changes():
   recipe = workdir.flatten(study_parzen_recipe.get_config().to_dict())
   base = workdir.flatten(repro_parzen.get_config().to_dict())
   assert sorted(k for k in recipe if recipe[k] != base.get(k)) == [
-      'ema_decay', 'eval.also_params', 'eval.params', 'model.g_output_bias',
-      'num_train_steps']
+      'ema_decay', 'eval.also_params', 'eval.params', 'num_train_steps']
   assert (recipe['ema_decay'], recipe['eval.params'], recipe['eval.also_params'],
-          recipe['model.g_output_bias']) == (0.9999, 'ema', 'raw', 'data_marginals')
+          recipe['model.g_output_bias']) == (0.9999, 'ema', 'raw', 'zeros')
   # 1,000 epochs of 500 updates; the argument scales it as repro_parzen's does,
   # and only the budget: the momentum ramp stays 250 epochs.
   assert recipe['num_train_steps'] == 500_000
   paper = lambda epochs: workdir.flatten(repro_parzen.get_config(epochs).to_dict())
-  ours = lambda epochs: workdir.flatten(study_parzen_recipe.get_config(epochs).to_dict())
+  ours = lambda arg: workdir.flatten(study_parzen_recipe.get_config(arg).to_dict())
+  changes = {'ema_decay': 0.9999, 'eval.also_params': 'raw', 'eval.params': 'ema'}
   for epochs in ('100', '1000'):
-    assert {k: v for k, v in ours(epochs).items() if paper(epochs)[k] != v} == {
-        'ema_decay': 0.9999, 'eval.also_params': 'raw', 'eval.params': 'ema',
-        'model.g_output_bias': 'data_marginals'}
+    assert {k: v for k, v in ours(epochs).items() if paper(epochs)[k] != v} == changes
+    # 'marginals' is the paper's own output-bias init, in either order.
+    for arg in (f'marginals,{epochs}', f'{epochs},marginals'):
+      assert {k: v for k, v in ours(arg).items() if paper(epochs)[k] != v} == {
+          **changes, 'model.g_output_bias': 'data_marginals'}
+  assert ours('marginals')['num_train_steps'] == 500_000
   assert ours('100')['optimizer_g.b1_ramp_steps'] == 125_000
-  config_validation.validate(study_parzen_recipe.get_config())
+  for arg in ('', 'marginals'):
+    config_validation.validate(study_parzen_recipe.get_config(arg))
+  for arg in ('zeros', 'marginals,x', '0'):
+    with pytest.raises(ValueError, match="takes 'marginals', a whole number of epochs"):
+      study_parzen_recipe.get_config(arg)
   runs = sweep_plan.expand('configs/study_parzen_recipe.py', 'sweep')
   assert [r.overrides for r in runs] == [{'seed': s} for s in (0, 1, 2)]
+  # Each variant has its own sweep directory, so their runs never meet.
+  assert sweep_plan.default_sweep_dir('configs/study_parzen_recipe.py:marginals').endswith(
+      'study_parzen_recipe_marginals')
