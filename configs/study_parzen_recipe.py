@@ -46,16 +46,14 @@ EPOCHS = 1000
 
 def _recipe(argument: str):
   """argument -> (g_output_bias, epochs as a string)."""
-  bias, epochs = 'zeros', str(EPOCHS)
-  for part in filter(None, argument.split(',')):
-    if part == 'marginals':
-      bias = 'data_marginals'
-    elif sweep_plan.whole_number(part) is not None:
-      epochs = part
-    else:
-      raise ValueError(f"study_parzen_recipe takes 'marginals', a whole number of "
-                       f"epochs, or both (':marginals,600'), not {argument!r}")
-  return bias, epochs
+  parts = [p for p in argument.split(',') if p]
+  budgets = [p for p in parts if sweep_plan.whole_number(p) is not None]
+  variants = [p for p in parts if p == 'marginals']
+  # Each at most once: ':100,200' names two budgets, and neither is the one.
+  if len(budgets) + len(variants) != len(parts) or len(budgets) > 1 or len(variants) > 1:
+    raise ValueError(f"study_parzen_recipe takes 'marginals', a whole number of "
+                     f"epochs, or both (':marginals,600'), not {argument!r}")
+  return ('data_marginals' if variants else 'zeros'), (budgets[0] if budgets else str(EPOCHS))
 
 
 def get_config(argument: str = ''):

@@ -109,7 +109,7 @@ def test_the_parzen_recipe_is_the_papers_setup_with_its_stated_changes():
   assert ours('100')['optimizer_g.b1_ramp_steps'] == 125_000
   for arg in ('', 'marginals'):
     config_validation.validate(study_parzen_recipe.get_config(arg))
-  for arg in ('zeros', 'marginals,x', '0'):
+  for arg in ('zeros', 'marginals,x', '0', '100,200', 'marginals,marginals'):
     with pytest.raises(ValueError, match="takes 'marginals', a whole number of epochs"):
       study_parzen_recipe.get_config(arg)
   runs = sweep_plan.expand('configs/study_parzen_recipe.py', 'sweep')
