@@ -183,6 +183,10 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
       if config.get(key, 1) != 1:
         raise ConfigError(f'config.update_order=simultaneous makes one move of '
                           f'each player per step; set config.{key}=1 (got {config[key]})')
+  if config.get('shared_fake_batch', False) and config.get('update_order') != 'simultaneous':
+    raise ConfigError('config.shared_fake_batch=True makes G score the fake batch of '
+                      "the step's D move, which only a simultaneous step has; set "
+                      "config.update_order='simultaneous' or config.shared_fake_batch=False")
   for name in ('optimizer_g', 'optimizer_d'):
     opt = config[name]
     if opt.get('schedule') == 'cosine' and opt.get('decay_steps', 1) < 2:

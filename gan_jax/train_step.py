@@ -19,7 +19,10 @@ the real and the fake batch in two separate training-mode calls, so each
 batch is normalised by its own statistics and D's running averages are
 updated by each call; G runs in training mode whenever it generates for a
 move, and its running averages (used for sampling) follow those calls. The
-generator move draws fresh noise.
+generator move draws fresh noise, except in a simultaneous step with
+`config.shared_fake_batch`, where it scores D's fake batch itself: the same
+z, D's same views and dropout masks, as the 2014 GAN's code does (one
+sample S feeds both objectives in goodfeli/adversarial's AdversaryCost2).
 
 D judges every batch, real and fake, in both moves, through `d_view`
 (DiffAugment and instance noise, augment.py), example by example before
@@ -112,6 +115,11 @@ def ema_decay_at(step: jax.Array, config: ml_collections.ConfigDict):
   return jnp.minimum(jnp.float32(config.ema_decay), (1.0 + t) / (10.0 + t))
 
 
+def _d_move_keys(key: jax.Array) -> jax.Array:
+  """A discriminator move's keys: z, real dropout, fake dropout, penalty."""
+  return jax.random.split(key, 4)
+
+
 def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                        gan: GAN, config: ml_collections.ConfigDict,
                        axis_name: str = AXIS, labels: Optional[jax.Array] = None
@@ -138,7 +146,7 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
      d_real_logit / d_fake_logit, d_grad_norm (and ACGAN's loss_class) --
      this device's values).
   """
-  z_key, real_key, fake_key, gp_key = jax.random.split(key, 4)
+  z_key, real_key, fake_key, gp_key = _d_move_keys(key)
   real = input_pipeline.preprocess(real_u8, config.data.image_size)
   z = layers.sample_latent(z_key, real.shape[0], config.model.latent_dim, axis_name,
                            config.model.get('latent_distribution', 'normal'))
@@ -189,9 +197,11 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
 
 def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                    gan: GAN, config: ml_collections.ConfigDict,
-                   axis_name: str = AXIS, labels: Optional[jax.Array] = None
+                   axis_name: str = AXIS, labels: Optional[jax.Array] = None,
+                   d_move_key: Optional[jax.Array] = None
                    ) -> Tuple[GANState, Metrics]:
-  """One gradient move of G against the current D, on fresh noise.
+  """One gradient move of G against the current D, on fresh noise (or on
+  the fake batch of D's move with key `d_move_key`).
 
   Minimises the objective's generator loss over G's parameters; D's
   parameters are fixed (its batch statistics follow its training-mode calls).
@@ -206,25 +216,38 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
     key: this move's key.
     labels: the real batch's classes, int32 [local_batch], for
       class-conditional runs (else None): G generates for these labels.
+    d_move_key: the key of a `discriminator_move` from the same state, or
+      None. Given, G takes that move's draws instead of its own from `key`:
+      its z, so the same fakes, and D's views and dropout masks of them (and
+      of the real batch, for objectives that read it). Goodfellow et al.'s
+      code computes d_obj and g_obj from one sample S, through one dropout
+      mask (AdversaryCost2); with the minimax objective the step's G
+      gradient is then exactly minus that of D's loss.
   Returns:
     (state with new g_params, g_batch_stats, d_batch_stats, g_opt_state and
      ema_g_params, metrics: loss_g, g_grad_norm, g_param_norm).
   """
-  z_key, fake_key, real_key = jax.random.split(key, 3)
+  if d_move_key is None:
+    z_key, fake_key, real_key = jax.random.split(key, 3)
+    view_key = key
+  else:  # discriminator_move's split of its key
+    z_key, real_key, fake_key, _ = _d_move_keys(d_move_key)
+    view_key = d_move_key
   z = layers.sample_latent(z_key, real_u8.shape[0], config.model.latent_dim,
                            axis_name, config.model.get('latent_distribution', 'normal'))
 
   def loss_fn(g_params):
     fake, g_stats = generate(gan, g_params, state.g_batch_stats, z, labels)
     # G's gradient flows through D's view of its samples (d_view).
-    fake = packing.pack(d_view(fake, key, FAKE_VIEW, state.step, config, axis_name),
-                        gan.pack)
+    fake = packing.pack(d_view(fake, view_key, FAKE_VIEW, state.step, config,
+                               axis_name), gan.pack)
     d_fake, c_fake, d_stats = discriminate(gan, state.d_params, state.d_batch_stats,
                                            fake, fake_key, labels)
     if gan.objective.generator_uses_real:
       real = input_pipeline.preprocess(real_u8, config.data.image_size)
       real = packing.pack(
-          d_view(real, key, REAL_VIEW, state.step, config, axis_name), gan.pack)
+          d_view(real, view_key, REAL_VIEW, state.step, config, axis_name),
+          gan.pack)
       d_real, _, d_stats = discriminate(gan, state.d_params, d_stats, real,
                                         real_key, labels)
     else:
@@ -277,12 +300,14 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
     if config.get('update_order', 'alternating') == 'simultaneous':
       # Both players move from the same state: G's gradient is taken against
       # D before D's move (simultaneous gradient descent, as ALI's and
-      # PacGAN's code do; config_validation holds n_critic at 1).
+      # PacGAN's code do; config_validation holds n_critic at 1). Those codes
+      # also feed one fake batch to both objectives (shared_fake_batch).
       d_state, d_metrics = discriminator_move(state, images[0], d_keys[0], gan,
                                               config, axis_name, label(0))
+      shared = d_keys[0] if config.get('shared_fake_batch', False) else None
       g_state, g_metrics = generator_move(state, images[-1],
                                           jax.random.fold_in(step_key, 1), gan,
-                                          config, axis_name, label(-1))
+                                          config, axis_name, label(-1), shared)
       state = d_state.replace(
           g_params=g_state.g_params, g_batch_stats=g_state.g_batch_stats,
           g_opt_state=g_state.g_opt_state, ema_g_params=g_state.ema_g_params)

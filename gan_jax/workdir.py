@@ -46,7 +46,7 @@ EXECUTION_KEYS = (
 ADDED_KEYS = {
     'model.compute_dtype': 'float32',
     'model.pack': 1, 'model.latent_distribution': 'normal',
-    'update_order': 'alternating', 'n_generator': 1,
+    'update_order': 'alternating', 'n_generator': 1, 'shared_fake_batch': False,
     'model.bn_momentum': 0.9, 'model.bn_epsilon': 1e-5,
     'model.d_maxout_pieces': 0, 'model.init_std': 0.0,
     'model.num_classes': 0, 'model.g_conditioning': 'cbn',

@@ -269,7 +269,7 @@ def test_runs_saved_before_a_key_existed_resume_with_its_old_value(tiny_config):
   saved = json.loads(config.to_json_best_effort())
   del saved['model']['compute_dtype']  # as written by older gan_jax
   del saved['steps_per_dispatch'], saved['xla_cpu_tuning']
-  for key in ('update_order', 'n_generator'):
+  for key in ('update_order', 'n_generator', 'shared_fake_batch'):
     del saved[key]
   for key in ('pack', 'latent_distribution', 'bn_momentum', 'init_std'):
     del saved['model'][key]

@@ -5,10 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import mnist, mnist_mlp, mog_ring
-from gan_jax import config_validation
+from configs import mnist, mnist_mlp, mog_ring, repro_parzen
+from gan_jax import config_validation, input_pipeline
 from gan_jax import state as state_lib
 from gan_jax import train_step
+from gan_jax.models import layers
 from gan_jax.errors import ConfigError
 
 
@@ -268,6 +269,56 @@ def test_simultaneous_moves_start_from_the_same_state():
                          jax.tree.leaves(stepped.g_params)[0])
   config.update_order, config.n_critic = 'simultaneous', 2
   with pytest.raises(ConfigError, match='simultaneous.*set config.n_critic=1'):
+    config_validation.validate(config)
+
+
+def test_a_shared_fake_batch_makes_the_minimax_step_zero_sum_through_dropout():
+  """config.shared_fake_batch: G's move scores the fake batch of the step's D
+  move, through the same dropout masks (goodfeli/adversarial computes d_obj
+  and g_obj from one sample). With the minimax objective, G's loss is minus
+  D's fake term, so G's SGD step is exactly +lr * grad over G of D's loss on
+  D's own draws; with G drawing its own batch it is not."""
+  config = repro_parzen.get_config('1')  # maxout D with dropout (0.2, 0.5)
+  config.batch_size, config.loss.name = 8, 'minimax'
+  # D's small init makes G's gradient ~1e-7 per weight; a large rate keeps
+  # the step far above the rounding of new - old weights.
+  lr = 1e4
+  config.optimizer_g = dict(name='sgd', learning_rate=lr, b1=0.0, b2=0.999, eps=1e-8)
+  config.update_order, config.shared_fake_batch = 'simultaneous', True
+  gan = state_lib.build_gan(config, (28, 28, 1), axis_name='batch')
+  state = state_lib.create_state(config, gan)
+  real_u8 = np.random.default_rng(0).integers(0, 256, (8, 28, 28, 1), dtype=np.uint8)
+  step_key = jax.random.fold_in(state.rng, state.step)
+  d_key = jax.random.split(jax.random.fold_in(step_key, 0), 1)[0]
+
+  def d_loss_of_g(g_params):  # D's loss on D's draws (discriminator_move's split)
+    z_key, real_key, fake_key, _ = jax.random.split(d_key, 4)
+    real = input_pipeline.preprocess(real_u8, config.data.image_size)
+    z = layers.sample_latent(z_key, 8, config.model.latent_dim, 'batch', 'uniform')
+    fake, _ = train_step.generate(gan, g_params, state.g_batch_stats, z)
+    d_real, _, stats = train_step.discriminate(gan, state.d_params, state.d_batch_stats,
+                                               real, real_key)
+    d_fake, _, _ = train_step.discriminate(gan, state.d_params, stats, fake, fake_key)
+    return gan.objective(d_real, d_fake, 'batch')[0]
+
+  want = jax.vmap(jax.grad(d_loss_of_g), axis_name='batch', axis_size=1,
+                  in_axes=None)(state.g_params)
+  want = jax.tree.map(lambda g: np.asarray(g[0], np.float64) * lr, want)
+  relative_error = {}
+  for shared in (True, False):
+    config.shared_fake_batch = shared
+    step = jax.vmap(train_step.make_train_step(config, gan), axis_name='batch')
+    stepped, _ = step(jax.tree.map(lambda x: x[None], state), real_u8[None, None])
+    moved = jax.tree.map(lambda new, old: np.asarray(new[0], np.float64) - old,
+                         stepped.g_params, state.g_params)
+    relative_error[shared] = max(
+        np.linalg.norm(m - w) / np.linalg.norm(w)
+        for m, w in zip(jax.tree.leaves(moved), jax.tree.leaves(want)))
+  assert relative_error[True] < 1e-4, relative_error
+  assert relative_error[False] > 0.1, relative_error
+  config.update_order = 'alternating'
+  config.shared_fake_batch = True
+  with pytest.raises(ConfigError, match="shared_fake_batch.*update_order='simultaneous'"):
     config_validation.validate(config)
 
 
