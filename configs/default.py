@@ -30,7 +30,7 @@ def get_config() -> ml_collections.ConfigDict:
   # 2014, Alg. 1); 'simultaneous': both from the same state (needs n_critic 1).
   config.update_order = 'alternating'
   # Simultaneous only: G's move scores D's fake batch (same z, same dropout
-  # masks) instead of drawing its own, as the 2014 GAN's and ALI's code do.
+  # masks) instead of drawing its own, as the 2014 GAN's and PacGAN's code do.
   config.shared_fake_batch = False
   config.ema_decay = 0.0             # EMA of G's params; 0 = off
   # The EMA's decay at step t is min(ema_decay, (1 + t) / (10 + t)): TF's

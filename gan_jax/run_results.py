@@ -78,6 +78,13 @@ def _derived_overrides(configs: Dict[str, dict],
   """Per run, the config values that differ between the runs, but for the
   execution keys and `ignored`."""
   flat = {name: workdir_lib.flatten(c) for name, c in configs.items()}
+  # A run saved before a key existed computed with its old value (as on
+  # resume, workdir.config_differences): not another variant for that.
+  present = set().union(*flat.values()) if flat else set()
+  for f in flat.values():
+    for key, value in workdir_lib.ADDED_KEYS.items():
+      if key in present and key not in f:
+        f[key] = value
   varying = [k for k in varying_keys(list(flat.values()))
              if k not in workdir_lib.EXECUTION_KEYS and k not in ignored]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}

@@ -116,7 +116,8 @@ def ema_decay_at(step: jax.Array, config: ml_collections.ConfigDict):
 
 
 def _d_move_keys(key: jax.Array) -> jax.Array:
-  """A discriminator move's keys: z, real dropout, fake dropout, penalty."""
+  """A discriminator move's four keys, stacked [4, *key_shape], in the order
+  z, real dropout, fake dropout, penalty."""
   return jax.random.split(key, 4)
 
 
@@ -216,13 +217,15 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
     key: this move's key.
     labels: the real batch's classes, int32 [local_batch], for
       class-conditional runs (else None): G generates for these labels.
-    d_move_key: the key of a `discriminator_move` from the same state, or
-      None. Given, G takes that move's draws instead of its own from `key`:
-      its z, so the same fakes, and D's views and dropout masks of them (and
-      of the real batch, for objectives that read it). Goodfellow et al.'s
-      code computes d_obj and g_obj from one sample S, through one dropout
-      mask (AdversaryCost2); with the minimax objective the step's G
-      gradient is then exactly minus that of D's loss.
+    d_move_key: the key of a `discriminator_move` from the same state, on
+      the same `real_u8` and `labels`, or None. Given, G takes that move's
+      draws instead of its own from `key` -- its z, so the same fakes, and
+      D's views and dropout masks of them and of the real batch -- and
+      replays its D calls in their order (real, then fake). Goodfellow et
+      al.'s code computes d_obj and g_obj from one sample S, through one
+      dropout mask (AdversaryCost2). With the minimax objective and no
+      penalty or auxiliary classifier, G's gradient is then exactly minus
+      the gradient over G of D's loss.
   Returns:
     (state with new g_params, g_batch_stats, d_batch_stats, g_opt_state and
      ema_g_params, metrics: loss_g, g_grad_norm, g_param_norm).
@@ -241,17 +244,28 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
     # G's gradient flows through D's view of its samples (d_view).
     fake = packing.pack(d_view(fake, view_key, FAKE_VIEW, state.step, config,
                                axis_name), gan.pack)
-    d_fake, c_fake, d_stats = discriminate(gan, state.d_params, state.d_batch_stats,
-                                           fake, fake_key, labels)
-    if gan.objective.generator_uses_real:
+
+    def score_real(d_stats):
       real = input_pipeline.preprocess(real_u8, config.data.image_size)
       real = packing.pack(
           d_view(real, view_key, REAL_VIEW, state.step, config, axis_name),
           gan.pack)
-      d_real, _, d_stats = discriminate(gan, state.d_params, d_stats, real,
-                                        real_key, labels)
+      return discriminate(gan, state.d_params, d_stats, real, real_key, labels)
+
+    if d_move_key is not None:
+      # D's move's calls in D's move's order, real then fake: a D whose calls
+      # advance its state (spectral norm's power iteration) then scores the
+      # fakes with the very normalisation D's move used.
+      d_real, _, d_stats = score_real(state.d_batch_stats)
+      d_fake, c_fake, d_stats = discriminate(gan, state.d_params, d_stats,
+                                             fake, fake_key, labels)
     else:
-      d_real = jnp.zeros_like(d_fake)  # unused by the objective
+      d_fake, c_fake, d_stats = discriminate(gan, state.d_params, state.d_batch_stats,
+                                             fake, fake_key, labels)
+      if gan.objective.generator_uses_real:
+        d_real, _, d_stats = score_real(d_stats)
+      else:
+        d_real = jnp.zeros_like(d_fake)  # unused by the objective
     _, loss_g = gan.objective(d_real, d_fake, axis_name)
     if c_fake is not None:  # ACGAN: G too maximises L_C on its samples
       loss_g = loss_g + config.loss.get('acgan_weight', 1.0) * (
@@ -305,9 +319,9 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
       d_state, d_metrics = discriminator_move(state, images[0], d_keys[0], gan,
                                               config, axis_name, label(0))
       shared = d_keys[0] if config.get('shared_fake_batch', False) else None
-      g_state, g_metrics = generator_move(state, images[-1],
+      g_state, g_metrics = generator_move(state, images[0],
                                           jax.random.fold_in(step_key, 1), gan,
-                                          config, axis_name, label(-1), shared)
+                                          config, axis_name, label(0), shared)
       state = d_state.replace(
           g_params=g_state.g_params, g_batch_stats=g_state.g_batch_stats,
           g_opt_state=g_state.g_opt_state, ema_g_params=g_state.ema_g_params)

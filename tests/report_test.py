@@ -195,6 +195,24 @@ def test_at_step_groups_seeds_resumed_to_a_longer_budget(tmp_path):
     report.report(str(tmp_path), metrics=['fid'], at_step=10)
 
 
+def test_runs_saved_before_a_key_existed_are_seeds_of_the_runs_with_its_old_value(tmp_path):
+  # s0 predates update_order and shared_fake_batch (workdir.ADDED_KEYS): it
+  # ran alternating, without a shared batch, as s1 and s2 say they did.
+  for seed in range(3):
+    config = dict(seed=seed, loss=dict(name='hinge'))
+    if seed:
+      config.update(update_order='alternating', shared_fake_batch=False)
+    _fake_run(str(tmp_path), f's{seed}', config, _records([(10, 2.0 * seed)], 0.0))
+  assert report.report(str(tmp_path), metrics=['fid']).splitlines()[2] == '| base | 3 | 2 ± 2 |'
+  # A value other than the old one is another variant.
+  _fake_run(str(tmp_path), 's3', dict(seed=3, loss=dict(name='hinge'),
+                                      update_order='simultaneous', shared_fake_batch=True),
+            _records([(10, 9.0)], 0.0))
+  lines = report.report(str(tmp_path), metrics=['fid']).splitlines()
+  assert lines[2:4] == ['| shared_fake_batch=False,update_order=alternating | 3 | 2 ± 2 |',
+                        '| shared_fake_batch=True,update_order=simultaneous | 1 | 9 |']
+
+
 def test_runs_evaluated_under_different_protocols_are_not_averaged(tmp_path):
   def protocol(evaluator, seed):
     return dict(evaluator=evaluator, num_samples=10000, params='ema',
