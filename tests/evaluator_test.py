@@ -71,6 +71,25 @@ def test_evaluations_under_other_settings_keep_their_own_files(ring_run):
   assert json.load(open(again['path']))['metrics'] == again['metrics']
 
 
+def test_evaluate_never_replaces_a_report_of_another_protocol(ring_run):
+  # As if the loop had scored step 8 with another evaluator: a report this
+  # evaluation (mog-closed-form) cannot share. It is refused before any
+  # sampling, and the file is left as it was.
+  path = os.path.join(ring_run, 'eval', '8.json')
+  theirs = dict(step=8, params='ema', bn_stats='batch', num_samples=2500, seed=0,
+                metrics={'parzen': 101.0}, protocol=dict(evaluator='parzen'))
+  with open(path, 'w') as f:
+    json.dump(theirs, f)
+  before = open(path).read()
+  with pytest.raises(GanJaxError, match=r"8\.json holds parzen of this checkpoint measured "
+                     r"under another protocol \(.*evaluator 'parzen' here "
+                     r"'mog-closed-form'.*move that file aside"):
+    checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='latest')
+  assert open(path).read() == before
+  os.remove(path)
+  assert checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='latest')['step'] == 8
+
+
 def test_the_loop_also_scores_the_other_generator_as_evaluate_would(ring_config, tmp_path):
   config = ring_config(6)
   config.ema_decay = 0.5   # an average far from raw G after 6 steps

@@ -131,15 +131,23 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   evaluator = evaluator_lib.Evaluator(config, metric_names, num_samples)
   start = time.perf_counter()
   step = None
-  if checkpoint == 'data':
+  if checkpoint != 'data':
+    gan, state, step = restore_run(workdir, config, checkpoint)
+    bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
+  real = checkpoint == 'data'
+  name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
+  out_dir = os.path.join(workdir, 'eval')
+  # Refused before any sampling: a report of other measurements is never lost.
+  _check_replaces_nothing(out_dir, name, _report(
+      workdir, config, evaluator, checkpoint, step, None if real else params,
+      None if real else bn_stats, seed, {}, 0.0), config, seed)
+  if real:
     if evaluator_lib.is_conditional(config):
       results = evaluator.score(*held_out_real(config, evaluator.num_samples, seed, True))
     else:
       results = evaluator.score(held_out_real(config, evaluator.num_samples, seed))
   else:
-    gan, state, step = restore_run(workdir, config, checkpoint)
     g_params = generator_params(state, params)
-    bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
     sample = sampler_lib.generator_sampler(gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim, bn_stats,
                                              config.model.get('latent_distribution', 'normal'))
@@ -160,8 +168,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
                    seed, results, time.perf_counter() - start)
   if curve:
     report['fid_by_num_samples'] = [dict(num_samples=n, fid=v) for n, v in curve]
-  name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
-  report['path'] = _write_report(os.path.join(workdir, 'eval'), name, report, config, seed)
+  report['path'] = _write_report(out_dir, name, report, config, seed)
   return report
 
 
@@ -229,6 +236,51 @@ def drop_reports_after(workdir: str, step: int) -> list:
 _SETTINGS = workdir_lib.EVAL_SETTINGS
 
 
+def _report_path(out_dir: str, name: str, report: dict,
+                 config: ml_collections.ConfigDict) -> str:
+  """eval/<name>[,<setting>=<value>...].json: the settings of `report` that
+  differ from the run's own evaluation are part of the name."""
+  protocol = dict(params=config.eval.params, seed=config.seed,
+                  bn_stats=config.eval.get('bn_stats', 'running'),
+                  num_samples=evaluator_lib.protocol_num_samples(config))
+  name = ','.join([name] + [f'{k}={report[k]}' for k in _SETTINGS
+                            if report[k] is not None and report[k] != protocol[k]])
+  return os.path.join(out_dir, f'{name}.json')
+
+
+def _read_report(path: str) -> Optional[dict]:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):  # none yet, or unreadable
+    return None
+
+
+def _same_measurement(earlier: dict, report: dict) -> bool:
+  return all(earlier.get(k) == report[k] for k in _SETTINGS + ('step', 'protocol'))
+
+
+def _check_replaces_nothing(out_dir: str, name: str, report: dict,
+                            config: ml_collections.ConfigDict, seed: int) -> None:
+  """Raises GanJaxError if writing `report` (its metrics still to come) would
+  replace a report of the same checkpoint and settings whose metrics were
+  measured under another protocol -- e.g. the training loop's Parzen score
+  of raw G (evaluator 'parzen'), by a --metrics=fid evaluation (the
+  classifier's evaluator): the two cannot share one report's protocol."""
+  report = dict(report, seed=seed)
+  path = _report_path(out_dir, name, report, config)
+  earlier = _read_report(path)
+  if earlier and earlier.get('metrics') and not _same_measurement(earlier, report):
+    theirs, ours = earlier.get('protocol') or {}, report['protocol']
+    differ = ', '.join(f'{k} {theirs.get(k)!r} here {ours.get(k)!r}'
+                       for k in sorted(set(theirs) | set(ours))
+                       if theirs.get(k) != ours.get(k)) or 'unrecorded protocol'
+    raise GanJaxError(
+        f'{path} holds {", ".join(sorted(earlier["metrics"]))} of this checkpoint '
+        f'measured under another protocol ({differ}), and this evaluation would '
+        f'replace it; move that file aside (e.g. to {path}.bak) and run again')
+
+
 def _write_report(out_dir: str, name: str, report: dict,
                   config: ml_collections.ConfigDict, seed: int) -> str:
   """Writes eval/<name>[,<setting>=<value>...].json; returns its path.
@@ -236,23 +288,15 @@ def _write_report(out_dir: str, name: str, report: dict,
   The settings that differ from the run's own evaluation (raw params, the
   other batch-norm mode, another sample count or seed) are part of the file
   name, so they never overwrite it; metrics measured under the same settings
-  by an earlier call (another --metrics) are kept beside the new ones.
+  and protocol by an earlier call (another --metrics) are kept beside the
+  new ones. `gan_jax.evaluate` refuses, before it samples, to replace a
+  report of another protocol (`_check_replaces_nothing`).
   """
   report['seed'] = seed
-  protocol = dict(params=config.eval.params, seed=config.seed,
-                  bn_stats=config.eval.get('bn_stats', 'running'),
-                  num_samples=evaluator_lib.protocol_num_samples(config))
-  name = ','.join([name] + [f'{k}={report[k]}' for k in _SETTINGS
-                            if report[k] is not None and report[k] != protocol[k]])
+  path = _report_path(out_dir, name, report, config)
   os.makedirs(out_dir, exist_ok=True)
-  path = os.path.join(out_dir, f'{name}.json')
-  try:
-    with open(path) as f:
-      earlier = json.load(f)
-  except (OSError, ValueError):  # none yet, or unreadable: replaced
-    earlier = None
-  if earlier and all(earlier.get(k) == report[k]
-                     for k in _SETTINGS + ('step', 'protocol')):
+  earlier = _read_report(path)
+  if earlier and _same_measurement(earlier, report):
     report['metrics'] = {**earlier.get('metrics', {}), **report['metrics']}
   tmp = f'{path}.tmp'
   with open(tmp, 'w') as f:
