@@ -82,9 +82,7 @@ def _derived_overrides(configs: Dict[str, dict],
   # resume, workdir.config_differences): not another variant for that.
   present = set().union(*flat.values()) if flat else set()
   for f in flat.values():
-    for key, value in workdir_lib.ADDED_KEYS.items():
-      if key in present and key not in f:
-        f[key] = value
+    workdir_lib.fill_added_keys(f, present)
   varying = [k for k in varying_keys(list(flat.values()))
              if k not in workdir_lib.EXECUTION_KEYS and k not in ignored]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}

@@ -89,12 +89,19 @@ def _as_plain(config: ml_collections.ConfigDict) -> dict:
   return json.loads(config.to_json_best_effort(sort_keys=True))
 
 
+def fill_added_keys(flat: Dict[str, object], present) -> None:
+  """Gives the flat config of a run saved before a key of ADDED_KEYS existed
+  that key's old value, for each such key in `present` (the keys of the
+  config it is compared with)."""
+  for key, value in ADDED_KEYS.items():
+    if key in present and key not in flat:
+      flat[key] = value
+
+
 def config_differences(saved: dict, config: ml_collections.ConfigDict) -> List[str]:
   """'key: old -> new' for each key that differs and may not change on resume."""
   old, new = flatten(saved), flatten(_as_plain(config))
-  for key, value in ADDED_KEYS.items():
-    if key in new and key not in old:
-      old[key] = value
+  fill_added_keys(old, new)
   diffs = []
   for key in sorted(set(old) | set(new)):
     if any(key == k or (k.endswith('.') and key.startswith(k))

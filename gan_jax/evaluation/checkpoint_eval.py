@@ -131,10 +131,10 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   evaluator = evaluator_lib.Evaluator(config, metric_names, num_samples)
   start = time.perf_counter()
   step = None
-  if checkpoint != 'data':
+  real = checkpoint == 'data'
+  if not real:
     gan, state, step = restore_run(workdir, config, checkpoint)
     bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
-  real = checkpoint == 'data'
   name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
   out_dir = os.path.join(workdir, 'eval')
   # Refused before any sampling: a report of other measurements is never lost.
