@@ -295,7 +295,7 @@ def test_conditional_accuracy_reads_the_mixture_modes():
   config.eval.metrics = 'auto'
   evaluator = evaluator_lib.Evaluator(config)
   assert evaluator.metrics == ('modes', 'cond')
-  points, modes = checkpoint_eval.held_out_real(config, 2500, 0, with_labels=True)
+  points, modes = checkpoint_eval.real_samples(config, 2500, 0, with_labels=True)
   right = evaluator.score(points, modes)
   assert right['conditional_accuracy'] == 1.0 and right['classes_covered'] == 8
   wrong = evaluator.score(points, (modes + 1) % 8)

@@ -70,11 +70,14 @@ def generator_params(state: GANState, params: str):
   return state.ema_g_params if params == 'ema' else state.g_params
 
 
-def held_out_real(config, num_samples: int, seed: int,
-                  with_labels: bool = False):
-  """Real data scored as if generated: the floor of every metric. Examples
-  [N, ...] in the models' units; with `with_labels`, (examples, their labels
-  int [N]) -- a perfect conditional G's samples."""
+def real_samples(config, num_samples: int, seed: int,
+                 with_labels: bool = False):
+  """Real data scored as if generated: the floor of every metric. For
+  MNIST-like sets, N training images drawn without replacement by `seed`
+  (the reference statistics are the test split's, so they are held out from
+  it); for the 2-D mixtures, N fresh points. Examples [N, ...] in the models'
+  units; with `with_labels`, (examples, their labels int [N]) -- a perfect
+  conditional G's samples."""
   if evaluator_lib.data_kind(config.data.dataset) == 'mog':
     centers, std = datasets.mixture(config.data)
     rng = np.random.default_rng([seed, 0xF100])
@@ -143,9 +146,9 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
       None if real else bn_stats, seed, {}, 0.0), config, seed)
   if real:
     if evaluator_lib.is_conditional(config):
-      results = evaluator.score(*held_out_real(config, evaluator.num_samples, seed, True))
+      results = evaluator.score(*real_samples(config, evaluator.num_samples, seed, True))
     else:
-      results = evaluator.score(held_out_real(config, evaluator.num_samples, seed))
+      results = evaluator.score(real_samples(config, evaluator.num_samples, seed))
   else:
     g_params = generator_params(state, params)
     sample = sampler_lib.generator_sampler(gan, g_params, state.g_batch_stats,
@@ -154,7 +157,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     results = evaluator(sample, sampler_lib.latent_key(seed))
   curve = None
   if sizes:
-    generated = (held_out_real(config, sizes[-1], seed + 1) if checkpoint == 'data'
+    generated = (real_samples(config, sizes[-1], seed + 1) if checkpoint == 'data'
                  else sample(jax.random.fold_in(sampler_lib.latent_key(seed), 1),
                              sizes[-1], *_labels(gan, sizes[-1])))
     if len(generated) < sizes[-1]:
