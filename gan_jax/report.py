@@ -20,6 +20,10 @@
                  settings they were made with, e.g. params=raw (written to
                  eval/<step>,params=raw.json); each run needs one at its
                  last step (or --at_step)
+  --select_by    METRIC[:max|:min]: each run at its evaluation with the best
+                 METRIC up to its last step (or --at_step), finished or
+                 not, e.g. parzen_validation (the 2014 paper's model
+                 selection); a selected_step column says which step
 
 A run's final numbers are its last evaluation record in metrics.jsonl (or
 what --window_steps and --eval_reports make of its evaluations) and its
@@ -31,7 +35,7 @@ protocols of its rows. Runs that differ only in `seed` form one variant row:
 mean ± sample standard deviation (n - 1) over its seeds, and n. Writes
 DIR/report.md (also printed), DIR/report.csv and DIR/report.png (mean over
 seeds vs step, the band spanning the seeds; needs matplotlib); with the
-options, report[_step<S>][_window<W>][_<settings>].* instead. Runs without
+options, report[_step<S>][_window<W>][_<settings>][_by_<metric>].* instead. Runs without
 metrics, not yet at their last step, without the evaluate report asked for
 (the command that makes it is given), or whose window holds no evaluation or
 evaluations of differing protocols, are listed under the table and left
@@ -106,8 +110,11 @@ def _first_run_by(runs: Sequence[run_results.RunResult],
   return first
 
 
-def group(results: Sequence[run_results.RunResult]) -> List[Variant]:
-  """Finished runs grouped by their overrides other than the seed(s)."""
+def group(results: Sequence[run_results.RunResult],
+          same_step: bool = True) -> List[Variant]:
+  """Finished runs grouped by their overrides other than the seed(s); with
+  `same_step` (not for a pick per run, --select_by) the seeds of a variant
+  must be scored at one step."""
   seed_keys = {k for r in results for k in r.overrides if _is_seed_key(k, results)}
   variants: Dict[str, Variant] = {}
   for run in results:
@@ -131,7 +138,7 @@ def group(results: Sequence[run_results.RunResult]) -> List[Variant]:
     # the step a run is scored at is checked, not assumed.
     scored_at = _first_run_by(
         variant.runs, lambda r: r.evaluated_steps[-1] if r.evaluated_steps else None)
-    if len(scored_at) > 1:
+    if same_step and len(scored_at) > 1:
       (a, run_a), (b, run_b) = sorted(scored_at.items())[:2]
       raise GanJaxError(
           f'variant {variant.name}: run {run_a} is scored at step {a} and {run_b} '
@@ -292,14 +299,24 @@ def plot(path: str, parts: Sequence[Section], metric: str) -> bool:
 
 
 def _source(results: Sequence[run_results.RunResult], window_steps: Optional[int],
-            eval_reports: str, at_step: Optional[int]) -> str:
+            eval_reports: str, at_step: Optional[int], select_by: str = '') -> str:
   """One line on where the evaluation numbers come from; '' for the default
   (each run's last evaluation in the training loop)."""
-  if not window_steps and not eval_reports:
+  if not window_steps and not eval_reports and not select_by:
     return ''
   what = (run_results.eval_reports_text(eval_reports) if eval_reports else
           "the training loop's evaluations")
   end = f'step {at_step:,}' if at_step is not None else 'its last step'
+  if select_by:
+    metric, maximise = run_results.parse_select_by(select_by)
+    budget = lambda r: at_step if at_step is not None else r.num_train_steps
+    short = [f'{r.name} ({r.last_step:,} of {budget(r):,})' for r in results
+             if not r.problem and r.diverged_at is None and budget(r)
+             and r.last_step < budget(r)]
+    return (f"Evaluation metrics: {what}, each run's evaluation with the "
+            f"{'highest' if maximise else 'lowest'} {metric} up to {end} (its step: "
+            f'{run_results.SELECTED_STEP}); the losses are the last logged.' +
+            (f" Runs stopped short of their budget: {', '.join(short)}." if short else ''))
   if not window_steps:
     return f"Evaluation metrics: {what}, each run's at {end}."
   counts = sorted({len(r.evaluated_steps) for r in results
@@ -315,21 +332,22 @@ def _source(results: Sequence[run_results.RunResult], window_steps: Optional[int
 def report(sweep_dir: str, metrics: Sequence[str] = (),
            plot_metric: str = '', split_by: str = '',
            at_step: Optional[int] = None, window_steps: Optional[int] = None,
-           eval_reports: str = '') -> str:
-  """Writes report[_step<S>][_window<W>][_<eval_reports>].{md,csv,png} in
-  `sweep_dir` (see the module docstring); returns the Markdown."""
+           eval_reports: str = '', select_by: str = '') -> str:
+  """Writes report[_step<S>][_window<W>][_<eval_reports>][_by_<metric>].{md,
+  csv,png} in `sweep_dir` (see the module docstring); returns the Markdown."""
   if window_steps is not None and window_steps < 1:
     raise GanJaxError(f'--window_steps={window_steps}: use a positive number of steps')
-  results = run_results.collect(sweep_dir, at_step, window_steps, eval_reports)
-  variants = group(results)
+  results = run_results.collect(sweep_dir, at_step, window_steps, eval_reports, select_by)
+  variants = group(results, same_step=not select_by)
   parts = sections(variants, split_by)
   metrics = list(metrics) or default_metrics([r for v in variants for r in v.runs])
   left_out = [r for r in results if r.problem]
   text = markdown(parts, metrics, left_out,
-                  _source(results, window_steps, eval_reports, at_step))
+                  _source(results, window_steps, eval_reports, at_step, select_by))
   stem = 'report' + ('' if at_step is None else f'_step{at_step}')
   stem += (f'_window{window_steps}' if window_steps else '') + (
-      f'_{eval_reports}' if eval_reports else '')
+      f'_{eval_reports}' if eval_reports else '') + (
+      f'_by_{select_by.replace(":", "_")}' if select_by else '')
   stem = os.path.join(sweep_dir, stem)
   with open(stem + '.md', 'w') as f:
     f.write(text)
@@ -356,6 +374,8 @@ def _define_flags() -> None:
                        'evaluations over its last W steps.', lower_bound=1)
   flags.DEFINE_string('eval_reports', '', "Read gan_jax.evaluate reports: 'run' or "
                       'their settings, e.g. params=raw.')
+  flags.DEFINE_string('select_by', '', "Each run at its evaluation with the best "
+                      'METRIC[:max|:min], e.g. parzen_validation.')
 
 
 def main(argv):
@@ -365,7 +385,8 @@ def main(argv):
     sys.exit('error: --sweep_dir is required')
   try:
     text = report(FLAGS.sweep_dir, FLAGS.metrics, FLAGS.plot_metric,
-                  FLAGS.split_by, FLAGS.at_step, FLAGS.window_steps, FLAGS.eval_reports)
+                  FLAGS.split_by, FLAGS.at_step, FLAGS.window_steps, FLAGS.eval_reports,
+                  FLAGS.select_by)
   except GanJaxError as e:
     sys.exit(f'error: {e}')
   print(text, end='')

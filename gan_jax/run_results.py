@@ -11,10 +11,17 @@ options change where the evaluation numbers come from:
   * `window_steps` W: the mean of each metric over the run's evaluations at
     steps S - W ... S (S its budget, num_train_steps, or `at_step`), instead
     of the last one: a score that jitters between evaluations (raw G's own
-    motion) read as the average over the run's final stretch.
+    motion) read as the average over the run's final stretch;
+  * `select_by` 'METRIC[:max|:min]': each run's evaluation with the best
+    METRIC over its history up to its last step (or `at_step`), e.g.
+    'parzen_validation' -- model selection on a validation score, as
+    Goodfellow et al. (2014) pick their Parzen checkpoint; `selected_step`
+    says which. A run stopped short of its budget is selected over what it
+    ran.
 """
 import dataclasses
 import json
+import math
 import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -31,6 +38,8 @@ _NOT_METRICS = ('step', 'protocol') + TIMING_KEYS
 LOSSES = ('loss_d', 'loss_g')
 # Minutes in the training loop, from the logged intervals' lengths.
 TRAIN_MINUTES = 'train_minutes'
+# With select_by: the step of the evaluation picked.
+SELECTED_STEP = 'selected_step'
 
 
 def without_timing(records: Sequence[dict]) -> List[dict]:
@@ -165,11 +174,37 @@ def _mean(values: Sequence[float], metric: str) -> float:
                       'evaluations averaged: tabulate it without --window_steps') from None
 
 
-def _final_evaluation(evals: Sequence[dict], end: int, window_steps: Optional[int]):
+def parse_select_by(select_by: str) -> Tuple[str, bool]:
+  """--select_by 'METRIC', 'METRIC:max' or 'METRIC:min' as (METRIC, True to
+  maximise). Raises GanJaxError for another suffix or an empty metric."""
+  metric, colon, direction = select_by.partition(':')
+  if not metric or (colon and direction not in ('max', 'min')):
+    raise GanJaxError(f"--select_by={select_by}: use a metric, optionally with :max "
+                      "(the default) or :min, e.g. parzen_validation or fid:min")
+  return metric, direction != 'min'
+
+
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _final_evaluation(evals: Sequence[dict], end: int, window_steps: Optional[int],
+                      select_by: str = ''):
   """(final metrics, the records they come from): the last record's values as
   logged, or with `window_steps` each metric's mean over the records at steps
   end - window_steps ... end (a metric missing from some records averages
-  those that have it)."""
+  those that have it), or with `select_by` the record up to `end` with the
+  best finite value of its metric (the earliest of equals) and its step as
+  SELECTED_STEP."""
+  if select_by:
+    metric, maximise = parse_select_by(select_by)
+    scored = [r for r in evals if r['step'] <= end and _is_number(r.get(metric))]
+    if not scored:
+      return {}, []
+    sign = 1.0 if maximise else -1.0
+    best = max(scored, key=lambda r: (sign * r[metric], -r['step']))
+    final = {k: v for k, v in best.items() if k not in _NOT_METRICS}
+    return dict(final, **{SELECTED_STEP: best['step']}), [best]
   if not window_steps:
     last = list(evals[-1:])
     return {k: v for r in last for k, v in r.items() if k not in _NOT_METRICS}, last
@@ -180,10 +215,13 @@ def _final_evaluation(evals: Sequence[dict], end: int, window_steps: Optional[in
 
 def _problem(result: RunResult, train: Sequence[dict], evals: Sequence[dict],
              used: Sequence[dict], end: int, window_steps: Optional[int],
-             eval_reports: str, workdir: str) -> str:
+             eval_reports: str, workdir: str, select_by: str = '') -> str:
   """What keeps a run that did not diverge out of the table, or ''."""
   if not train:
     return 'no training records'
+  if select_by:
+    metric = parse_select_by(select_by)[0]
+    return '' if used else f'no evaluation up to step {end} records {metric}'
   if end and result.last_step < end:
     return f'unfinished: step {result.last_step}/{end}'
   if eval_reports and end not in result.evaluated_steps:
@@ -201,7 +239,7 @@ def _problem(result: RunResult, train: Sequence[dict], evals: Sequence[dict],
 def read_run(name: str, workdir: str, overrides: Dict[str, object],
              num_train_steps: Optional[int] = None,
              at_step: Optional[int] = None, window_steps: Optional[int] = None,
-             eval_reports: str = '') -> RunResult:
+             eval_reports: str = '', select_by: str = '') -> RunResult:
   """The final metrics of the run in `workdir` -- or, with `at_step`, those at
   that step (records after it ignored; a run short of it is unfinished);
   `problem` says what is missing. A run that diverged (by `at_step`) has its
@@ -211,7 +249,9 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   reports (`read_eval_reports`), and one must exist at its end step. With
   `window_steps` W the final metrics average the evaluations at steps
   S - W ... S, both included, S the end step: `at_step`, else the run's
-  budget (num_train_steps); a run with none there is left out."""
+  budget (num_train_steps); a run with none there is left out. With
+  `select_by` they are the best evaluation up to `at_step` or the run's
+  last step (`_final_evaluation`), finished or not."""
   config = _read_json(os.path.join(workdir, 'config.json')) or {}
   if num_train_steps is None:
     num_train_steps = config.get('num_train_steps')
@@ -250,9 +290,11 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
     curve.sort()
   result.last_step = max((r['step'] for r in train + evals), default=0)
   end = num_train_steps or result.last_step
+  if select_by:
+    end = min(end, result.last_step) if at_step is not None else result.last_step
   if divergence:
     return result  # no numbers shown, so no protocol to agree with the other seeds'
-  result.final, used = _final_evaluation(evals, end, window_steps)
+  result.final, used = _final_evaluation(evals, end, window_steps, select_by)
   if used:
     result.protocol = used[-1].get('protocol')
     result.evaluated_steps = [r['step'] for r in used]
@@ -260,7 +302,7 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
     result.final.update({k: train[-1][k] for k in LOSSES if k in train[-1]})
     result.final[TRAIN_MINUTES] = train_minutes(train)
   result.problem = _problem(result, train, evals, used, end, window_steps, eval_reports,
-                            workdir)
+                            workdir, select_by)
   return result
 
 
@@ -285,12 +327,33 @@ def train_minutes(train: Sequence[dict]) -> float:
 
 
 def collect(sweep_dir: str, at_step: Optional[int] = None,
-            window_steps: Optional[int] = None, eval_reports: str = '') -> List[RunResult]:
+            window_steps: Optional[int] = None, eval_reports: str = '',
+            select_by: str = '') -> List[RunResult]:
   """Every run of the sweep in `sweep_dir`, in the sweep's order (as at
-  `at_step`, if given; `window_steps` and `eval_reports`: `read_run`)."""
+  `at_step`, if given; `window_steps`, `eval_reports`, `select_by`:
+  `read_run`). Raises GanJaxError for `select_by` with `window_steps`, or
+  naming a metric no run evaluated."""
   if eval_reports:
     parse_eval_reports(eval_reports)   # a bad value fails before any run is read
-  options = dict(at_step=at_step, window_steps=window_steps, eval_reports=eval_reports)
+  if select_by:
+    parse_select_by(select_by)
+    if window_steps:
+      raise GanJaxError('--select_by picks one evaluation per run and --window_steps '
+                        'averages several: use one of them')
+  options = dict(at_step=at_step, window_steps=window_steps, eval_reports=eval_reports,
+                 select_by=select_by)
+  results = _collect(sweep_dir, options)
+  metric = parse_select_by(select_by)[0] if select_by else ''
+  if metric and not any(metric in r.curves for r in results):
+    evaluated = sorted({k for r in results for k in r.curves
+                        if k not in LOSSES and k not in _NOT_METRICS})
+    raise GanJaxError(f"--select_by={select_by}: no run evaluated {metric}; "
+                      f"the runs' metrics: {', '.join(evaluated) or 'none'}")
+  return results
+
+
+def _collect(sweep_dir: str, options: Dict[str, object]) -> List[RunResult]:
+  at_step = options['at_step']
   sweep = sweep_plan.read_sweep_file(sweep_dir)
   if sweep:
     # A run's workdir is <sweep_dir>/<name>, wherever the sweep was run from.
@@ -309,7 +372,9 @@ def collect(sweep_dir: str, at_step: Optional[int] = None,
                       'directories with a config.json')
   # Read at one step, a run resumed to a longer budget (config.json keeps
   # the last) is measured as its shorter-budget seeds are: not another variant.
+  # So is a run picked by select_by, whose budget the pick does not read.
   overrides = _derived_overrides(
-      configs, ignored=('num_train_steps',) if at_step is not None else ())
+      configs, ignored=('num_train_steps',) if at_step is not None or options['select_by']
+      else ())
   return [read_run(name, os.path.join(sweep_dir, name), overrides[name], **options)
           for name in configs]

@@ -360,3 +360,40 @@ def test_eval_reports_refuse_settings_gan_jax_evaluate_does_not_have(tmp_path, b
   with pytest.raises(GanJaxError, match=f"--eval_reports={bad}: use 'run' or settings "
                      'of gan_jax.evaluate, params, bn_stats, num_samples, seed'):
     report.report(str(tmp_path), eval_reports=bad)
+
+
+def test_select_by_picks_each_runs_best_validation_evaluation(tmp_path):
+  """The 2014 paper's model selection: each seed at its evaluation with the
+  highest validation score, finished or not, and the test score there."""
+  def run(name, seed, curve, steps):
+    records = [dict(step=s, loss_d=1.0, loss_g=2.0, steps_per_s=9.0)
+               for s in range(5, steps + 1, 5)]
+    records += [dict(step=s, parzen=test, parzen_validation=val)
+                for s, test, val in curve]
+    records.append(dict(step=steps, parzen=math.nan, parzen_validation=math.nan))
+    _fake_run(str(tmp_path), name, dict(num_train_steps=20, seed=seed),
+              sorted(records, key=lambda r: r['step']))
+  run('s0', 0, [(5, 200.0, 190.0), (10, 230.0, 199.0), (15, 220.0, 199.0)], 20)
+  run('s1', 1, [(5, 210.0, 195.0), (10, 205.0, 194.0)], 10)   # stopped at 10 of 20
+  text = report.report(str(tmp_path), metrics=['parzen', 'selected_step'],
+                       select_by='parzen_validation')
+  lines = text.splitlines()
+  # s0's best validation (199) first at step 10 (the earliest of equals; the
+  # NaN at 20 is no pick); s1's at step 5, though it stopped short.
+  assert lines[0] == ("Evaluation metrics: the training loop's evaluations, each run's "
+                      'evaluation with the highest parzen_validation up to its last '
+                      'step (its step: selected_step); the losses are the last logged. '
+                      'Runs stopped short of their budget: s1 (10 of 20).')
+  assert lines[4] == '| base | 2 | 220 ± 14 | 7.5 ± 3.5 |'
+  assert (tmp_path / 'report_by_parzen_validation.md').read_text() == text
+  # :min, and --at_step bounds the history each run is picked from.
+  text = report.report(str(tmp_path), metrics=['parzen', 'selected_step'],
+                       select_by='parzen_validation:min', at_step=5)
+  assert '| base | 2 | 205 ± 7.1 | 5 ± 0 |' in text
+  with pytest.raises(GanJaxError, match='no run evaluated fid; the runs. metrics: '
+                     'parzen, parzen_validation'):
+    report.report(str(tmp_path), select_by='fid')
+  with pytest.raises(GanJaxError, match='use one of them'):
+    report.report(str(tmp_path), select_by='parzen_validation', window_steps=5)
+  with pytest.raises(GanJaxError, match=':max .the default. or :min'):
+    report.report(str(tmp_path), select_by='parzen_validation:best')
