@@ -23,7 +23,9 @@
   --select_by    METRIC[:max|:min]: each run at its evaluation with the best
                  METRIC up to its last step (or --at_step), finished or
                  not, e.g. parzen_validation (the 2014 paper's model
-                 selection); a selected_step column says which step
+                 selection), among the evaluations under the protocol of
+                 its last one; a selected_step column and a list under the
+                 table say each run's step; a diverged run has no pick
 
 A run's final numbers are its last evaluation record in metrics.jsonl (or
 what --window_steps and --eval_reports make of its evaluations) and its
@@ -35,8 +37,8 @@ protocols of its rows. Runs that differ only in `seed` form one variant row:
 mean ± sample standard deviation (n - 1) over its seeds, and n. Writes
 DIR/report.md (also printed), DIR/report.csv and DIR/report.png (mean over
 seeds vs step, the band spanning the seeds; needs matplotlib); with the
-options, report[_step<S>][_window<W>][_<settings>][_by_<metric>].* instead. Runs without
-metrics, not yet at their last step, without the evaluate report asked for
+options, report[_step<S>][_window<W>][_<settings>][_by_<metric>[_min]].* instead. Runs without
+metrics, not yet at their last step (but with --select_by), without the evaluate report asked for
 (the command that makes it is given), or whose window holds no evaluation or
 evaluations of differing protocols, are listed under the table and left
 out of it. Runs that diverged (diverged.json, written when a run stops on a
@@ -216,9 +218,11 @@ def sections(variants: Sequence[Variant], split_by: str = '') -> List[Section]:
 
 
 def markdown(parts: Sequence[Section], metrics: Sequence[str],
-             left_out: Sequence[run_results.RunResult], source: str = '') -> str:
+             left_out: Sequence[run_results.RunResult], source: str = '',
+             select_by: str = '') -> str:
   """The tables; `source`, if given, is a line saying where the evaluation
-  numbers come from (a window, evaluate reports)."""
+  numbers come from (a window, evaluate reports, a pick); with `select_by`
+  each run's pick is listed under its table."""
   lines = [source, ''] if source else []
   for title, variants, labels in parts:
     if title:
@@ -242,6 +246,12 @@ def markdown(parts: Sequence[Section], metrics: Sequence[str],
       if unrecorded:
         lines.append(f'Protocol unrecorded (evaluated before gan_jax recorded '
                      f'protocols): {", ".join(unrecorded)}')
+    if select_by:
+      metric = run_results.parse_select_by(select_by)[0]
+      lines += ['', 'Each run\'s pick:'] + [
+          f'- {r.name}: step {r.final[run_results.SELECTED_STEP]:,} '
+          f'({metric} {r.final[metric]:.6g} of {r.last_step:,} steps run)'
+          for r in shown]
   if left_out:
     lines += ['', f'Not in the table ({len(left_out)}):']
     lines += [f'- {r.name}: {r.problem}' for r in left_out]
@@ -309,7 +319,7 @@ def _source(results: Sequence[run_results.RunResult], window_steps: Optional[int
   end = f'step {at_step:,}' if at_step is not None else 'its last step'
   if select_by:
     metric, maximise = run_results.parse_select_by(select_by)
-    budget = lambda r: at_step if at_step is not None else r.num_train_steps
+    budget = lambda r: min(at_step, r.num_train_steps or at_step) if at_step else r.num_train_steps
     short = [f'{r.name} ({r.last_step:,} of {budget(r):,})' for r in results
              if not r.problem and r.diverged_at is None and budget(r)
              and r.last_step < budget(r)]
@@ -333,7 +343,7 @@ def report(sweep_dir: str, metrics: Sequence[str] = (),
            plot_metric: str = '', split_by: str = '',
            at_step: Optional[int] = None, window_steps: Optional[int] = None,
            eval_reports: str = '', select_by: str = '') -> str:
-  """Writes report[_step<S>][_window<W>][_<eval_reports>][_by_<metric>].{md,
+  """Writes report[_step<S>][_window<W>][_<eval_reports>][_by_<metric>[_min]].{md,
   csv,png} in `sweep_dir` (see the module docstring); returns the Markdown."""
   if window_steps is not None and window_steps < 1:
     raise GanJaxError(f'--window_steps={window_steps}: use a positive number of steps')
@@ -343,11 +353,12 @@ def report(sweep_dir: str, metrics: Sequence[str] = (),
   metrics = list(metrics) or default_metrics([r for v in variants for r in v.runs])
   left_out = [r for r in results if r.problem]
   text = markdown(parts, metrics, left_out,
-                  _source(results, window_steps, eval_reports, at_step, select_by))
+                  _source(results, window_steps, eval_reports, at_step, select_by),
+                  select_by)
   stem = 'report' + ('' if at_step is None else f'_step{at_step}')
   stem += (f'_window{window_steps}' if window_steps else '') + (
       f'_{eval_reports}' if eval_reports else '') + (
-      f'_by_{select_by.replace(":", "_")}' if select_by else '')
+      f'_by_{select_by.replace(":max", "").replace(":", "_")}' if select_by else '')
   stem = os.path.join(sweep_dir, stem)
   with open(stem + '.md', 'w') as f:
     f.write(text)

@@ -17,7 +17,9 @@ options change where the evaluation numbers come from:
     'parzen_validation' -- model selection on a validation score, as
     Goodfellow et al. (2014) pick their Parzen checkpoint; `selected_step`
     says which. A run stopped short of its budget is selected over what it
-    ran.
+    ran; the candidates are the evaluations under the protocol of its last
+    one, so values measured differently are not compared; a run that
+    diverged has no pick (as it has no final numbers otherwise).
 """
 import dataclasses
 import json
@@ -194,13 +196,15 @@ def _final_evaluation(evals: Sequence[dict], end: int, window_steps: Optional[in
   logged, or with `window_steps` each metric's mean over the records at steps
   end - window_steps ... end (a metric missing from some records averages
   those that have it), or with `select_by` the record up to `end` with the
-  best finite value of its metric (the earliest of equals) and its step as
-  SELECTED_STEP."""
+  best finite value of its metric (the earliest of equals) among those under
+  the last such record's protocol, and its step as SELECTED_STEP."""
   if select_by:
     metric, maximise = parse_select_by(select_by)
     scored = [r for r in evals if r['step'] <= end and _is_number(r.get(metric))]
     if not scored:
       return {}, []
+    protocol = scored[-1].get('protocol')
+    scored = [r for r in scored if r.get('protocol') == protocol]
     sign = 1.0 if maximise else -1.0
     best = max(scored, key=lambda r: (sign * r[metric], -r['step']))
     final = {k: v for k, v in best.items() if k not in _NOT_METRICS}
@@ -221,7 +225,12 @@ def _problem(result: RunResult, train: Sequence[dict], evals: Sequence[dict],
     return 'no training records'
   if select_by:
     metric = parse_select_by(select_by)[0]
-    return '' if used else f'no evaluation up to step {end} records {metric}'
+    if used:
+      return ''
+    if eval_reports:
+      return (f'no gan_jax.evaluate report ({eval_reports}) up to step {end} records '
+              f'{metric}; run {_evaluate_command(workdir, end, eval_reports)}')
+    return f'no evaluation up to step {end} records {metric}'
   if end and result.last_step < end:
     return f'unfinished: step {result.last_step}/{end}'
   if eval_reports and end not in result.evaluated_steps:
@@ -344,7 +353,8 @@ def collect(sweep_dir: str, at_step: Optional[int] = None,
                  select_by=select_by)
   results = _collect(sweep_dir, options)
   metric = parse_select_by(select_by)[0] if select_by else ''
-  if metric and not any(metric in r.curves for r in results):
+  if metric and any(r.curves for r in results) and not any(metric in r.curves
+                                                          for r in results):
     evaluated = sorted({k for r in results for k in r.curves
                         if k not in LOSSES and k not in _NOT_METRICS})
     raise GanJaxError(f"--select_by={select_by}: no run evaluated {metric}; "
@@ -372,9 +382,7 @@ def _collect(sweep_dir: str, options: Dict[str, object]) -> List[RunResult]:
                       'directories with a config.json')
   # Read at one step, a run resumed to a longer budget (config.json keeps
   # the last) is measured as its shorter-budget seeds are: not another variant.
-  # So is a run picked by select_by, whose budget the pick does not read.
   overrides = _derived_overrides(
-      configs, ignored=('num_train_steps',) if at_step is not None or options['select_by']
-      else ())
+      configs, ignored=('num_train_steps',) if at_step is not None else ())
   return [read_run(name, os.path.join(sweep_dir, name), overrides[name], **options)
           for name in configs]

@@ -365,15 +365,22 @@ def test_eval_reports_refuse_settings_gan_jax_evaluate_does_not_have(tmp_path, b
 def test_select_by_picks_each_runs_best_validation_evaluation(tmp_path):
   """The 2014 paper's model selection: each seed at its evaluation with the
   highest validation score, finished or not, and the test score there."""
+  protocol = {'num_samples': 10000}
   def run(name, seed, curve, steps):
     records = [dict(step=s, loss_d=1.0, loss_g=2.0, steps_per_s=9.0)
                for s in range(5, steps + 1, 5)]
-    records += [dict(step=s, parzen=test, parzen_validation=val)
+    records += [dict(step=s, parzen=test, parzen_validation=val, protocol=protocol)
                 for s, test, val in curve]
-    records.append(dict(step=steps, parzen=math.nan, parzen_validation=math.nan))
+    # Not picks: a NaN first (max() would keep it), and a higher score
+    # measured under another protocol.
+    records.append(dict(step=1, parzen=math.nan, parzen_validation=math.nan,
+                        protocol=protocol))
+    records.append(dict(step=2, parzen=300.0, parzen_validation=300.0,
+                        protocol={'num_samples': 100}))
     _fake_run(str(tmp_path), name, dict(num_train_steps=20, seed=seed),
               sorted(records, key=lambda r: r['step']))
-  run('s0', 0, [(5, 200.0, 190.0), (10, 230.0, 199.0), (15, 220.0, 199.0)], 20)
+  run('s0', 0, [(5, 200.0, 190.0), (10, 230.0, 199.0), (15, 220.0, 199.0),
+                (20, math.nan, math.nan)], 20)
   run('s1', 1, [(5, 210.0, 195.0), (10, 205.0, 194.0)], 10)   # stopped at 10 of 20
   text = report.report(str(tmp_path), metrics=['parzen', 'selected_step'],
                        select_by='parzen_validation')
@@ -385,10 +392,19 @@ def test_select_by_picks_each_runs_best_validation_evaluation(tmp_path):
                       'step (its step: selected_step); the losses are the last logged. '
                       'Runs stopped short of their budget: s1 (10 of 20).')
   assert lines[4] == '| base | 2 | 220 ± 14 | 7.5 ± 3.5 |'
+  assert lines[-3:] == ["Each run's pick:",
+                        '- s0: step 10 (parzen_validation 199 of 20 steps run)',
+                        '- s1: step 5 (parzen_validation 195 of 10 steps run)']
   assert (tmp_path / 'report_by_parzen_validation.md').read_text() == text
-  # :min, and --at_step bounds the history each run is picked from.
+  report.report(str(tmp_path), select_by='parzen_validation:max')
+  assert not (tmp_path / 'report_by_parzen_validation_max.md').exists()
+  # :min picks s0's step 5 and s1's step 10; --at_step bounds the history.
   text = report.report(str(tmp_path), metrics=['parzen', 'selected_step'],
-                       select_by='parzen_validation:min', at_step=5)
+                       select_by='parzen_validation:min')
+  assert '| base | 2 | 202.5 ± 3.5 | 7.5 ± 3.5 |' in text
+  assert (tmp_path / 'report_by_parzen_validation_min.md').read_text() == text
+  text = report.report(str(tmp_path), metrics=['parzen', 'selected_step'],
+                       select_by='parzen_validation', at_step=5)
   assert '| base | 2 | 205 ± 7.1 | 5 ± 0 |' in text
   with pytest.raises(GanJaxError, match='no run evaluated fid; the runs. metrics: '
                      'parzen, parzen_validation'):
