@@ -298,9 +298,8 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   for curve in result.curves.values():
     curve.sort()
   result.last_step = max((r['step'] for r in train + evals), default=0)
-  end = num_train_steps or result.last_step
-  if select_by:
-    end = min(end, result.last_step) if at_step is not None else result.last_step
+  # A pick reads the run as far as it went (its records stop at at_step).
+  end = result.last_step if select_by else num_train_steps or result.last_step
   if divergence:
     return result  # no numbers shown, so no protocol to agree with the other seeds'
   result.final, used = _final_evaluation(evals, end, window_steps, select_by)

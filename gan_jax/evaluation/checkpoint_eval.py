@@ -157,7 +157,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     results = evaluator(sample, sampler_lib.latent_key(seed))
   curve = None
   if sizes:
-    generated = (real_samples(config, sizes[-1], seed + 1) if checkpoint == 'data'
+    generated = (real_samples(config, sizes[-1], seed + 1) if real
                  else sample(jax.random.fold_in(sampler_lib.latent_key(seed), 1),
                              sizes[-1], *_labels(gan, sizes[-1])))
     if len(generated) < sizes[-1]:
