@@ -17,7 +17,7 @@ evaluation trains the classifier if it is not cached yet: before a
 --parallel sweep, train it once with `python -m gan_jax.evaluation.classifier`.
 """
 from configs import mnist
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 OBJECTIVES = ('non_saturating', 'minimax', 'hinge', 'least_squares', 'wgan_gp',
               'rsgan')

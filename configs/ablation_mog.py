@@ -26,7 +26,7 @@ each with the non-saturating generator loss their Sec. 3.2 recommends; the
 sweep directory is runs/sweeps/ablation_mog_fgan.
 """
 from configs import mog_ring
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 # The grid gets the deeper G and longer budget of configs/mog_grid.py.
 DATASETS = ({'data.dataset': 'mog_ring'},

@@ -5,7 +5,7 @@ from ml_collections import config_dict
 
 def optimizer(learning_rate: float, b1: float = 0.9, b2: float = 0.999,
               name: str = 'adam', **schedule) -> ml_collections.ConfigDict:
-  """An optimiser's config (gan_jax/optimizers.py). `schedule` overrides the
+  """An optimiser's config (gan_jax/game/optimizers.py). `schedule` overrides the
   constant learning rate and momentum: schedule ('constant', 'exponential',
   'cosine'), decay_rate (exponential, per update), decay_steps (cosine),
   end_learning_rate (the floor / final value), b1_final and b1_ramp_steps
@@ -94,7 +94,7 @@ def get_config() -> ml_collections.ConfigDict:
   # XLA:CPU runs convolution gradients inside a loop ~20x slower.
   config.steps_per_dispatch = 1
   # On CPU, leave only matrix multiplies to YNNPACK, convolutions to XLA's
-  # own kernels (1.2-1.3x faster DCGAN steps, gan_jax/xla_cpu.py); no effect
+  # own kernels (1.2-1.3x faster DCGAN steps, gan_jax/training/xla_cpu.py); no effect
   # on GPU/TPU. False: XLA's defaults.
   config.xla_cpu_tuning = True
   config.distributed = False         # call jax.distributed.initialize()
@@ -156,7 +156,7 @@ def get_config() -> ml_collections.ConfigDict:
   # minimax, non_saturating, fgan_gan[_saturating], least_squares.
   config.loss.real_label = 1.0
 
-  # What D sees (gan_jax/augment.py), on every real and fake batch of both
+  # What D sees (gan_jax/game/augment.py), on every real and fake batch of both
   # moves, per example before packing; penalties act on these inputs too.
   # DiffAugment (Zhao et al. 2020): a comma list of 'translation', 'cutout',
   # 'color', e.g. 'color,translation,cutout'; images only; '' = off.

@@ -23,6 +23,6 @@ def get_config():
   config.sample_every_steps = 2000
   config.data.dataset = 'mog_grid'
   config.data.mog = ml_collections.ConfigDict(dict(
-      num_modes=25, spacing=2.0, std=0.05))   # gan_jax/datasets.py: GRID_STD
+      num_modes=25, spacing=2.0, std=0.05))   # gan_jax/data/mixtures.py: GRID_STD
   config.model.g_hidden = (128, 128, 128)
   return config

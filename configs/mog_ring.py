@@ -28,7 +28,7 @@ def get_config():
   config.data.seed = config.get_ref('seed')   # the training set follows --config.seed
   config.data.num_examples = 100_000
   config.data.mog = ml_collections.ConfigDict(dict(
-      num_modes=8, radius=2.0, std=0.02))     # gan_jax/datasets.py: RING_STD
+      num_modes=8, radius=2.0, std=0.02))     # gan_jax/data/mixtures.py: RING_STD
 
   config.model.generator = 'mlp2d'
   config.model.discriminator = 'mlp2d'

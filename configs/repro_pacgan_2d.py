@@ -32,7 +32,7 @@ which budget each number had.
 import ml_collections
 
 from configs import mog_ring
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 # In the order the sweep runs them: the table's ends (GAN, PacGAN4) first.
 PACKS = (1, 4, 2, 3)

@@ -40,7 +40,7 @@ average on the same latents, into eval/<step>,params=ema.json
 (`gan_jax.report --eval_reports=params=ema` tabulates those).
 """
 from configs import default
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 STEPS_PER_EPOCH = 500   # 50,000 images / 100
 EPOCHS = 250            # the momentum ramp's length, the one the code names

@@ -33,7 +33,7 @@ G once per pack slot, so each G batch-norm call normalises 64 (128) samples,
 gan_jax once on all of a batch's 64 (128) x m.
 """
 from configs import default, stacked_mnist
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 PACKS = (1, 2, 3, 4)
 SEEDS = (0, 1, 2)

@@ -16,7 +16,7 @@ is the budget of the 47 % row; the final table shows whether more steps
 alone close the gap. docs/reproductions.md has the numbers.
 """
 from configs import mog_grid
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 
 def get_config():

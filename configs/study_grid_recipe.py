@@ -22,7 +22,7 @@ is still near chance in two seeds. So the single-run config is PacGAN2:
   python -m gan_jax.main --config=configs/study_grid_recipe.py
 """
 from configs import study_grid_quality
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 
 def get_config():

@@ -39,7 +39,7 @@ The argument, optional, is 'marginals', a budget in epochs, or both
     repro_parzen.py.
 """
 from configs import repro_parzen
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 EPOCHS = 1000
 

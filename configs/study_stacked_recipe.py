@@ -38,7 +38,7 @@ resume and its tables regenerate (sweep directory study_stacked_recipe_d1;
 docs/reproductions.md, section 3, has both).
 """
 from configs import repro_stacked_mnist
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 PACKS_PER_BATCH = 64
 # argument -> (model.d_width_ratio, num_train_steps)

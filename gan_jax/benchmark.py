@@ -26,8 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 from ml_collections import config_flags
 
-from gan_jax import config_validation, datasets, dispatch, seed_runs, xla_cpu
-from gan_jax import state as state_lib
+from gan_jax.config import validation
+from gan_jax.training import dispatch
+from gan_jax.training import runs as runs_lib
+from gan_jax.training import xla_cpu
+from gan_jax.game import state as state_lib
+from gan_jax.data import datasets
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Training config file.',
@@ -61,7 +65,7 @@ def _model_flops(config, image_shape, state, batch, devices, vmapped) -> float:
   a lax.scan body is counted once, not per step."""
   if config.steps_per_dispatch > 1:
     batch = jax.tree.map(lambda x: x[:, 0], batch)
-  config = seed_runs.seed_config(config, config.seed)  # a copy
+  config = runs_lib.seed_config(config, config.seed)  # a copy
   config.model.conv_impl = 'xla'
   config.steps_per_dispatch = 1
   gan = state_lib.build_gan(config, image_shape)
@@ -86,10 +90,10 @@ def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
 def benchmark(config, steps: int, repeats: int, profile_dir=None,
               seeds: int = 1, measure_peak: bool = False) -> dict:
   devices = dispatch.local_devices(config)
-  config_validation.validate(config, len(devices))
+  validation.validate(config, len(devices))
   stored = _STORED_SHAPES.get(config.data.dataset, (28, 28, 1))
   gan = state_lib.build_gan(config, datasets.example_shape(config.data, stored))
-  states = [state_lib.create_state(seed_runs.seed_config(config, config.seed + i), gan)
+  states = [state_lib.create_state(runs_lib.seed_config(config, config.seed + i), gan)
             for i in range(seeds)]
   state = dispatch.replicate(dispatch.stack_seeds(states), devices)
   local = config.batch_size // len(devices)

@@ -9,7 +9,7 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
-from gan_jax import xla_cpu
+from gan_jax.training import xla_cpu
 
 
 class QuietLibraries:

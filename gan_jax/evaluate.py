@@ -23,9 +23,9 @@ from absl import app
 from absl import flags
 
 from gan_jax import cli
-from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import checkpoint_eval
+from gan_jax.evaluation import protocol as protocol_lib
 
 FLAGS = flags.FLAGS
 
@@ -37,13 +37,13 @@ def _define_flags() -> None:
                       'and checkpoints/).')
   flags.DEFINE_string('checkpoint', 'best', 'best, latest, a step, data or init.')
   flags.DEFINE_string('metrics', 'all', 'Metric groups: all, auto or a list.')
-  flags.DEFINE_enum('params', 'ema', list(workdir_lib.GENERATOR_PARAMS), 'Generator parameters.')
+  flags.DEFINE_enum('params', 'ema', list(protocol_lib.GENERATOR_PARAMS), 'Generator parameters.')
   flags.DEFINE_integer('num_samples', 0, 'Samples to score; 0 = the protocol.')
   flags.DEFINE_string('data_dir', None, 'TFDS data_dir; default: the run\'s, '
                       'then $TFDS_DATA_DIR.')
   flags.DEFINE_integer('seed', None, 'Seed of the latent draws; default the '
                        "run's (the draws of its training-time evaluations).")
-  flags.DEFINE_enum('bn_stats', None, list(workdir_lib.BN_STATS),
+  flags.DEFINE_enum('bn_stats', None, list(protocol_lib.BN_STATS),
                     "G's batch norm when sampling: batch or running; default "
                     "the run's config.eval.bn_stats.")
   flags.DEFINE_list('fid_infinity', [], 'Sample counts N for FID_N and FID∞, '

@@ -25,9 +25,10 @@ import sys
 from absl import app
 from absl import flags
 
-from gan_jax import cli, sampling
-from gan_jax import workdir as workdir_lib
+from gan_jax import cli
+from gan_jax.sampling import generation
 from gan_jax.errors import GanJaxError
+from gan_jax.evaluation import protocol as protocol_lib
 
 FLAGS = flags.FLAGS
 
@@ -40,8 +41,8 @@ def _define_flags() -> None:
   flags.DEFINE_integer('num_samples', None, 'Samples; with --interpolate, rows.')
   flags.DEFINE_string('out', None, 'Output file: .png (a picture) or .npz '
                       '(arrays samples and z).')
-  flags.DEFINE_enum('params', 'ema', list(workdir_lib.GENERATOR_PARAMS), 'Generator parameters.')
-  flags.DEFINE_enum('bn_stats', None, list(workdir_lib.BN_STATS),
+  flags.DEFINE_enum('params', 'ema', list(protocol_lib.GENERATOR_PARAMS), 'Generator parameters.')
+  flags.DEFINE_enum('bn_stats', None, list(protocol_lib.BN_STATS),
                     "G's batch norm: batch or running; default the run's "
                     'config.eval.bn_stats.')
   flags.DEFINE_integer('seed', None, "Seed of the codes; default the run's.")
@@ -57,12 +58,12 @@ def _define_flags() -> None:
 def main(argv):
   cli.start_program(argv)
   try:
-    sampling.check_out(FLAGS.out)
-    generated = sampling.generate(
+    generation.check_out(FLAGS.out)
+    generated = generation.generate(
         FLAGS.workdir, FLAGS.num_samples, FLAGS.checkpoint, FLAGS.params,
         FLAGS.bn_stats, FLAGS.seed, FLAGS.truncation, FLAGS.interpolate,
         FLAGS['class'].value)
-    sampling.write(FLAGS.out, generated)
+    generation.write(FLAGS.out, generated)
   except GanJaxError as e:
     sys.exit(f'error: {e}')
   step = 'the untrained G' if generated.step is None else f'step {generated.step}'

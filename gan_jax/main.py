@@ -19,9 +19,11 @@ from absl import logging
 from ml_collections import config_flags
 import tensorflow as tf
 
-from gan_jax import cli, train, xla_cpu
-from gan_jax import workdir as workdir_lib
+from gan_jax import cli
+from gan_jax.training import train
+from gan_jax.training import xla_cpu
 from gan_jax.errors import GanJaxError
+from gan_jax.workdir import ownership
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Where checkpoints, samples and logs go; '
@@ -47,7 +49,7 @@ def main(argv):
   logging.info('workdir: %s', workdir)
   try:
     if FLAGS.seeds:
-      train.train_seeds(FLAGS.config, workdir_lib.for_seeds(workdir, FLAGS.seeds))
+      train.train_seeds(FLAGS.config, ownership.for_seeds(workdir, FLAGS.seeds))
     else:
       train.train_and_evaluate(FLAGS.config, workdir)
   except GanJaxError as e:

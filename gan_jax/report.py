@@ -61,7 +61,8 @@ from absl import flags
 from absl import logging
 import numpy as np
 
-from gan_jax import run_results, sweep_plan
+from gan_jax.experiments import run_results
+from gan_jax.experiments import sweep_plan
 from gan_jax.errors import GanJaxError
 
 FLAGS = flags.FLAGS

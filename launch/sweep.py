@@ -5,7 +5,7 @@
       [--parallel=N | --gpus=0,1,...] [--vmap_seeds=K]
       [--slurm [--sbatch_args='...']]
 
-The runs are the override dicts of the config's `sweep()` (gan_jax/sweep_plan.py);
+The runs are the override dicts of the config's `sweep()` (gan_jax/experiments/sweep_plan.py);
 run R trains in <sweep_dir>/<R's name> with `python -m gan_jax.main`. Runs
 whose final checkpoint exists, or that diverged, are skipped; the others
 start or resume from their latest checkpoint, so re-running the same
@@ -50,8 +50,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from gan_jax import sweep_plan
-from gan_jax import workdir as workdir_lib
+from gan_jax.experiments import sweep_plan
+from gan_jax.workdir import divergence
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('config', None, 'Config file defining get_config() and sweep().')
@@ -184,11 +184,11 @@ def run_local(config_path: str, sweep_dir: str, runs: List[sweep_plan.Run],
           if len(job.runs) > 1:
             result['group'] = job.name
           if statuses[run.name] == 'diverged':
-            record = workdir_lib.read_divergence(run.workdir)
+            record = divergence.read_divergence(run.workdir)
             result.update(status='diverged', error=record['message'])
             logging.warning('DIVERGED %s at step %d: %s (its result, kept in %s)',
                             run.name, record['step'], record['message'],
-                            workdir_lib.DIVERGED_FILE)
+                            divergence.DIVERGED_FILE)
           elif code != 0 and not diverged:
             result.update(status='failed', error=error)
           elif statuses[run.name] != 'finished':
@@ -276,8 +276,8 @@ def main(argv):
       skipped += 1
       if FLAGS.dry_run:
         if status == 'diverged':
-          why = (f'diverged at step {workdir_lib.read_divergence(run.workdir)["step"]}; '
-                 f'delete its {workdir_lib.DIVERGED_FILE} to train it again')
+          why = (f'diverged at step {divergence.read_divergence(run.workdir)["step"]}; '
+                 f'delete its {divergence.DIVERGED_FILE} to train it again')
         else:
           why = status if status == 'finished' else f'job {queued[run.name]} queued'
         print(f'# skip {run.name} ({why})')

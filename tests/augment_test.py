@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import augment
+from gan_jax.game import augment
 from gan_jax.errors import ConfigError
 
 

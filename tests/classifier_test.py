@@ -16,9 +16,10 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import datasets, input_pipeline
+from gan_jax.data import batching
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier, classifier_net, classifier_training
+from gan_jax.data import tfds_images
 
 _NUM_EXAMPLES = 256   # two steps of 128 per epoch
 _NUM_STEPS = 4
@@ -33,7 +34,7 @@ def _data_config(dataset, data_dir):
 @pytest.fixture(scope='module')
 def tiny_mnist(mnist_like_dir):
   """uint8 images [256, 28, 28, 1] and labels [256] of a generated 'mnist'."""
-  return datasets.load_split(
+  return tfds_images.load_split(
       _data_config('mnist', mnist_like_dir), f'train[:{_NUM_EXAMPLES}]',
       with_labels=True)
 
@@ -81,7 +82,7 @@ def test_random_shift_translates_within_bounds():
 def test_features_and_logits_shapes_and_chunks(tiny_mnist, tiny_variables,
                                                monkeypatch):
   clf = classifier.Classifier('mnist', 0.5, tiny_variables)
-  images = np.asarray(input_pipeline.preprocess(tiny_mnist[0][:20]))
+  images = np.asarray(batching.preprocess(tiny_mnist[0][:20]))
   features, logits = clf.features_and_logits(images)
   assert features.shape == (20, classifier_net.FEATURE_DIM) == (20, clf.feature_dim)
   assert logits.shape == (20, 10)
@@ -174,7 +175,7 @@ def test_bad_cache_is_retrained(damage, tmp_path, tiny_mnist, tiny_variables,
   classifier._save(path, tiny_variables, _info())
   damage(path)
   # Retraining reads the tiny subset instead of the whole split, 1 epoch.
-  monkeypatch.setattr(classifier.datasets, 'load_split',
+  monkeypatch.setattr(classifier.tfds_images, 'load_split',
                       lambda *args, **kwargs: tiny_mnist)
   monkeypatch.setattr(classifier_training, 'EPOCHS', 1)
   with caplog.at_level(logging.WARNING):
@@ -236,7 +237,7 @@ def test_full_classifier_accuracy(dataset, target, tmp_path, tfds_data_dir):
                                      cache_dir=str(tmp_path))
   assert trained.test_accuracy >= target
   # The cached copy gives the same accuracy on the test split.
-  test_images, test_labels = datasets.load_split(
+  test_images, test_labels = tfds_images.load_split(
       _data_config(dataset, tfds_data_dir), 'test', with_labels=True)
   loaded = classifier.load_or_train(dataset, cache_dir=str(tmp_path))
   assert classifier.accuracy(loaded.variables, test_images, test_labels) == (

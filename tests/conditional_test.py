@@ -7,10 +7,17 @@ import pytest
 from PIL import Image
 
 from configs import mog_ring
-from gan_jax import config_validation, input_pipeline, models, seed_runs, train
-from gan_jax import train_step
+from gan_jax import models
+from gan_jax.config import validation
+from gan_jax.data import batching
+from gan_jax.training import runs as runs_lib
+from gan_jax.training import train
+from gan_jax.game import train_step
+from gan_jax.evaluation import protocol as protocol_lib
 from gan_jax.errors import ConfigError
 from gan_jax.models import mlp2d
+from gan_jax.data import tfds_images
+from gan_jax.workdir import metrics_log
 
 
 def conditional_ring(g_conditioning='cbn', d_conditioning='projection'):
@@ -155,10 +162,10 @@ def test_image_families_take_labels(family):
 def test_batches_carry_each_examples_label():
   examples = np.arange(40, dtype=np.float32).reshape(20, 2)
   labels = np.arange(20, dtype=np.int32) % 7
-  x, y = next(input_pipeline.train_batches(examples, 8, 2, 4, seed=3, labels=labels))
+  x, y = next(batching.train_batches(examples, 8, 2, 4, seed=3, labels=labels))
   assert x.shape == (4, 2, 2, 2) and y.shape == (4, 2, 2)
   np.testing.assert_array_equal(y, (x[..., 0] // 2).astype(np.int32) % 7)
-  plain = next(input_pipeline.train_batches(examples, 8, 2, 4, seed=3))
+  plain = next(batching.train_batches(examples, 8, 2, 4, seed=3))
   np.testing.assert_array_equal(plain, x)
 
 
@@ -207,10 +214,10 @@ def test_conditional_run_resumes_exactly_and_draws_a_row_per_class(
   resumed = train.train_and_evaluate(config(4), str(tmp_path / 'b'))
   for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
     np.testing.assert_array_equal(x, y)
-  labels, rows = seed_runs.grid_labels(1000, 100)
+  labels, rows = runs_lib.grid_labels(1000, 100)
   assert rows == 10
   np.testing.assert_array_equal(labels, np.repeat(np.arange(10), 10))
-  points, _ = seed_runs.grid_labels(8, 2500, images=False)
+  points, _ = runs_lib.grid_labels(8, 2500, images=False)
   np.testing.assert_array_equal(np.bincount(points), [313] * 4 + [312] * 4)
   grid = np.asarray(Image.open(tmp_path / 'a' / 'samples' / 'step_0000004.png'))
   assert grid.ndim >= 2
@@ -274,7 +281,7 @@ def test_impossible_conditioning_gets_one_line(edit, message):
   config = conditional_ring()
   config.model.update(edit)
   with pytest.raises(ConfigError, match=message):
-    config_validation.validate(config)
+    validation.validate(config)
 
 
 @pytest.mark.parametrize('num_classes', [5, 10])
@@ -283,7 +290,7 @@ def test_num_classes_must_be_the_datas(num_classes):
   config.model.num_classes = num_classes  # the ring has 8 modes
   config.data.num_examples = 100
   with pytest.raises(ConfigError, match='has labels 0 .. 7; set --config.model.num_classes=8'):
-    seed_runs.load_data(config)
+    runs_lib.load_data(config)
 
 
 # ------------------------------------------------------------ the metrics
@@ -306,14 +313,13 @@ def test_conditional_accuracy_reads_the_mixture_modes():
 
 def test_intra_fid_of_the_test_split_with_its_own_labels_is_zero(tfds_data_dir):
   from configs import mnist
-  from gan_jax import datasets
   from gan_jax.evaluation import evaluator as evaluator_lib
   config = mnist.get_config()
   config.data.data_dir = tfds_data_dir
   config.model.num_classes = 10
   evaluator = evaluator_lib.Evaluator(config, metrics=('cond', 'intra_fid'))
-  images, labels = datasets.load_split(config.data, 'test', with_labels=True)
-  real = np.asarray(input_pipeline.preprocess(images))
+  images, labels = tfds_images.load_split(config.data, 'test', with_labels=True)
+  real = np.asarray(batching.preprocess(images))
   scores = evaluator.score(real, labels)
   assert scores['intra_fid'] < 1e-3
   assert scores['conditional_accuracy'] > 0.99  # the shipped classifier's accuracy
@@ -325,22 +331,21 @@ def test_intra_fid_of_the_test_split_with_its_own_labels_is_zero(tfds_data_dir):
 def test_conditional_metrics_need_samples_of_every_class():
   config = conditional_ring()
   config.eval.num_samples = 12  # the ring's 8 classes: cond needs 8, fine
-  config_validation.validate(config)
+  validation.validate(config)
   config.data.dataset, config.eval.metrics = 'mnist', 'fid,intra_fid'
   config.model.generator = config.model.discriminator = 'mlp'
   config.model.num_classes = 10
   with pytest.raises(ConfigError, match='too few samples for intra_fid .* at least 20'):
-    config_validation.validate(config)
+    validation.validate(config)
 
 
 def test_unconditional_runs_refuse_conditional_metrics():
-  from gan_jax.evaluation import evaluator as evaluator_lib
   config = mog_ring.get_config()
   config.eval.metrics = 'modes,cond'
   with pytest.raises(ConfigError, match='score a class-conditional G'):
-    config_validation.validate(config)
-  assert evaluator_lib.resolve_metrics('mnist', 'auto') == ('fid', 'kid', 'is')
-  assert evaluator_lib.resolve_metrics('mnist', 'auto', True) == (
+    validation.validate(config)
+  assert protocol_lib.resolve_metrics('mnist', 'auto') == ('fid', 'kid', 'is')
+  assert protocol_lib.resolve_metrics('mnist', 'auto', True) == (
       'fid', 'kid', 'is', 'cond', 'intra_fid')
 
 
@@ -348,6 +353,5 @@ def test_training_evaluates_a_conditional_run(ring_config, tmp_path):
   config = ring_config(2)
   config.model.num_classes, config.model.g_conditioning = 8, 'concat'
   train.train_and_evaluate(config, str(tmp_path))
-  from gan_jax import writers
-  evals = [r for r in writers.read_metrics(str(tmp_path)) if 'conditional_accuracy' in r]
+  evals = [r for r in metrics_log.read_metrics(str(tmp_path)) if 'conditional_accuracy' in r]
   assert evals and 0.0 <= evals[-1]['conditional_accuracy'] <= 1.0

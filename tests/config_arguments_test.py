@@ -6,7 +6,8 @@ import os
 import pytest
 
 from configs import repro_pacgan_2d, repro_parzen, repro_stacked_mnist
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
+from gan_jax.config import keys as config_keys
 
 
 def test_a_config_argument_reaches_sweep_and_names_the_sweep_dir():
@@ -58,9 +59,9 @@ def test_whole_number_reads_decimal_digits_at_or_above_the_minimum():
 
 def test_the_stacked_recipe_is_the_unrolled_setup_with_its_stated_changes():
   from configs import study_stacked_recipe
-  from gan_jax import config_validation, workdir
-  recipe = workdir.flatten(study_stacked_recipe.get_config().to_dict())
-  base = workdir.flatten(repro_stacked_mnist.get_config('unrolled,20000').to_dict())
+  from gan_jax.config import validation
+  recipe = config_keys.flatten(study_stacked_recipe.get_config().to_dict())
+  base = config_keys.flatten(repro_stacked_mnist.get_config('unrolled,20000').to_dict())
   # batch_size is 128 in both: 128 packs of 1 there, 64 packs of 2 here.
   assert sorted(k for k in recipe if recipe[k] != base.get(k)) == [
       'ema_decay', 'ema_warmup', 'eval.also_params', 'eval.params',
@@ -70,12 +71,12 @@ def test_the_stacked_recipe_is_the_unrolled_setup_with_its_stated_changes():
   assert (recipe['model.pack'], recipe['batch_size']) == (2, 128)
   assert (recipe['model.d_width_ratio'], recipe['num_train_steps']) == (4.0, 30_000)
   # ':d1', the first recipe: only D's width and the budget differ.
-  first = workdir.flatten(study_stacked_recipe.get_config('d1').to_dict())
+  first = config_keys.flatten(study_stacked_recipe.get_config('d1').to_dict())
   assert sorted(k for k in recipe if recipe[k] != first[k]) == [
       'model.d_width_ratio', 'num_train_steps']
   assert (first['model.d_width_ratio'], first['num_train_steps']) == (1.0, 40_000)
   for argument in ('', 'd1'):
-    config_validation.validate(study_stacked_recipe.get_config(argument))
+    validation.validate(study_stacked_recipe.get_config(argument))
     path = 'configs/study_stacked_recipe.py' + (f':{argument}' if argument else '')
     runs = sweep_plan.expand(path, 'sweep')
     assert [(r.overrides['model.pack'], r.overrides['batch_size']) for r in runs] == \
@@ -86,9 +87,9 @@ def test_the_stacked_recipe_is_the_unrolled_setup_with_its_stated_changes():
 
 def test_the_parzen_recipe_is_the_papers_setup_with_its_stated_changes():
   from configs import repro_parzen, study_parzen_recipe
-  from gan_jax import config_validation, workdir
-  recipe = workdir.flatten(study_parzen_recipe.get_config().to_dict())
-  base = workdir.flatten(repro_parzen.get_config().to_dict())
+  from gan_jax.config import validation
+  recipe = config_keys.flatten(study_parzen_recipe.get_config().to_dict())
+  base = config_keys.flatten(repro_parzen.get_config().to_dict())
   assert sorted(k for k in recipe if recipe[k] != base.get(k)) == [
       'ema_decay', 'eval.also_params', 'eval.params', 'num_train_steps']
   assert (recipe['ema_decay'], recipe['eval.params'], recipe['eval.also_params'],
@@ -96,8 +97,8 @@ def test_the_parzen_recipe_is_the_papers_setup_with_its_stated_changes():
   # 1,000 epochs of 500 updates; the argument scales it as repro_parzen's does,
   # and only the budget: the momentum ramp stays 250 epochs.
   assert recipe['num_train_steps'] == 500_000
-  paper = lambda epochs: workdir.flatten(repro_parzen.get_config(epochs).to_dict())
-  ours = lambda arg: workdir.flatten(study_parzen_recipe.get_config(arg).to_dict())
+  paper = lambda epochs: config_keys.flatten(repro_parzen.get_config(epochs).to_dict())
+  ours = lambda arg: config_keys.flatten(study_parzen_recipe.get_config(arg).to_dict())
   changes = {'ema_decay': 0.9999, 'eval.also_params': 'raw', 'eval.params': 'ema'}
   for epochs in ('100', '1000'):
     assert {k: v for k, v in ours(epochs).items() if paper(epochs)[k] != v} == changes
@@ -108,7 +109,7 @@ def test_the_parzen_recipe_is_the_papers_setup_with_its_stated_changes():
   assert ours('marginals')['num_train_steps'] == 500_000
   assert ours('100')['optimizer_g.b1_ramp_steps'] == 125_000
   for arg in ('', 'marginals'):
-    config_validation.validate(study_parzen_recipe.get_config(arg))
+    validation.validate(study_parzen_recipe.get_config(arg))
   for arg in ('zeros', 'marginals,x', '0', '100,200', 'marginals,marginals'):
     with pytest.raises(ValueError, match="takes 'marginals', a whole number of epochs"):
       study_parzen_recipe.get_config(arg)

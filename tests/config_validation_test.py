@@ -1,11 +1,11 @@
 """Every config key's range and name, checked in one pass
-(gan_jax.config_validation): one line naming the key and what is allowed."""
+(gan_jax.config.validation): one line naming the key and what is allowed."""
 import math
 
 import pytest
 
 from configs import default, mnist, mog_ring
-from gan_jax import config_validation
+from gan_jax.config import validation
 from gan_jax.errors import ConfigError
 
 
@@ -31,7 +31,7 @@ def _outside_and_inside(low, high, low_in, high_in, integer):
 
 def test_every_key_of_the_table_is_a_config_key():
   config = _config()
-  for key in config_validation.RANGES:
+  for key in validation.RANGES:
     node = config
     for part in key.split('.'):
       assert part in node, key
@@ -48,12 +48,12 @@ def test_every_numeric_default_key_has_a_range():
       elif isinstance(v, (int, float)) and not isinstance(v, bool):
         yield prefix + k
 
-  assert set(numeric_keys(flat)) <= set(config_validation.RANGES)
+  assert set(numeric_keys(flat)) <= set(validation.RANGES)
 
 
-@pytest.mark.parametrize('key', sorted(config_validation.RANGES))
+@pytest.mark.parametrize('key', sorted(validation.RANGES))
 def test_each_range_refuses_outside_and_accepts_inside(key):
-  low, high, low_in, high_in, integer = config_validation.RANGES[key]
+  low, high, low_in, high_in, integer = validation.RANGES[key]
   outside, inside = _outside_and_inside(low, high, low_in, high_in, integer)
   # The ring's data.seed follows seed (a reference): either may be named.
   named = ('config.seed ', 'config.data.seed ') if key == 'data.seed' else (f'config.{key} ',)
@@ -68,12 +68,12 @@ def test_each_range_refuses_outside_and_accepts_inside(key):
       config.model.g_conditioning = 'concat'  # and its 2,500 evaluation samples
       config.eval_every_steps = 0             # would not cover a million classes
     config.update_from_flattened_dict({key: value})
-    config_validation.validate(config)
+    validation.validate(config)
   for value in outside:
     config = _config()
     config.update_from_flattened_dict({key: value})
     with pytest.raises(ConfigError) as error:
-      config_validation.validate(config)
+      validation.validate(config)
     message = str(error.value)
     assert message.startswith(named) and ' must be ' in message and '\n' not in message
 
@@ -96,7 +96,7 @@ def test_bad_values_are_named_in_one_line(key, value, message):
   config = _config()
   config.update_from_flattened_dict({key: value})
   with pytest.raises(ConfigError) as error:
-    config_validation.validate(config)
+    validation.validate(config)
   assert str(error.value).startswith(message), str(error.value)
 
 
@@ -105,38 +105,38 @@ def test_ema_warmup_needs_an_ema():
   config.ema_warmup = True
   with pytest.raises(ConfigError, match=r'^config.ema_warmup warms up the EMA of G, '
                      r'which is off \(ema_decay=0\); set config.ema_decay'):
-    config_validation.validate(config)
+    validation.validate(config)
   config.ema_decay = 0.999
-  config_validation.validate(config)
+  validation.validate(config)
 
 
 def test_also_params_names_the_other_generator_and_needs_an_ema():
   config = _config()
   config.eval.also_params = 'raw'   # beside the EMA the loop scores: accepted
   config.ema_decay = 0.999
-  config_validation.validate(config)
+  validation.validate(config)
   config.eval.also_params = 'ema'
   with pytest.raises(ConfigError, match=r"^config.eval.also_params='ema' repeats "
                      r"config.eval.params; set it to 'raw' or ''$"):
-    config_validation.validate(config)
+    validation.validate(config)
   config.eval.params = 'raw'
-  config_validation.validate(config)
+  validation.validate(config)
   config.ema_decay = 0.0
   with pytest.raises(ConfigError, match=r'^config.eval.also_params scores the EMA of G '
                      r'beside raw G, and the EMA is off \(ema_decay=0\)'):
-    config_validation.validate(config)
+    validation.validate(config)
   config.eval.also_params = 'both'
   with pytest.raises(ConfigError, match=r"^config.eval.also_params must be one of '', "
                      r"'ema', 'raw', got 'both'$"):
-    config_validation.validate(config)
+    validation.validate(config)
 
 
 def test_the_batch_must_divide_over_the_devices():
   config = _config()
   config.batch_size = 30
-  config_validation.validate(config, num_devices=2)
+  validation.validate(config, num_devices=2)
   with pytest.raises(ConfigError, match='multiple of the device count'):
-    config_validation.validate(config, num_devices=4)
+    validation.validate(config, num_devices=4)
 
 
 @pytest.mark.parametrize('metrics,num_samples,message', [
@@ -149,12 +149,12 @@ def test_too_few_evaluation_samples_are_refused_before_training(metrics, num_sam
   config = mnist.get_config()
   config.eval.metrics, config.eval.num_samples = metrics, num_samples
   with pytest.raises(ConfigError) as error:
-    config_validation.validate(config)
+    validation.validate(config)
   assert str(error.value).startswith(message)
   config.eval.num_samples = 10
-  config_validation.validate(config)
+  validation.validate(config)
   config.eval_every_steps, config.eval.num_samples = 0, 1  # evaluation off
-  config_validation.validate(config)
+  validation.validate(config)
 
 
 @pytest.mark.parametrize('key,value,match', [
@@ -169,7 +169,7 @@ def test_stabilisation_tricks_refused_where_undefined(key, value, match):
   config.loss.name = 'hinge'
   config.update_from_flattened_dict({key: value})
   with pytest.raises(ConfigError) as error:
-    config_validation.validate(config)
+    validation.validate(config)
   assert str(error.value).startswith(match) and '\n' not in str(error.value)
 
 
@@ -177,8 +177,8 @@ def test_stabilisation_tricks_accepted_where_defined():
   config = _config()  # non-saturating on 2-D points
   config.loss.real_label = 0.9
   config.instance_noise.std, config.instance_noise.anneal_steps = 0.1, 1000
-  config_validation.validate(config)
+  validation.validate(config)
   config = mnist.get_config()  # grayscale: 'color' is brightness and contrast
   config.loss.name, config.loss.real_label = 'least_squares', 0.8
   config.diffaugment = 'color,translation,cutout'
-  config_validation.validate(config)
+  validation.validate(config)

@@ -4,7 +4,8 @@ comparisons of whole runs."""
 import os
 import tempfile
 
-from gan_jax import xla_cpu  # noqa: E402  (imports no jax)
+from gan_jax.training import xla_cpu
+from gan_jax.workdir import metrics_log
 
 # Compiling dominates the tests' time, and their programs run a few steps:
 # XLA:CPU's backend optimisation level 0 compiles them faster (the same
@@ -159,7 +160,7 @@ def poison_at():
   seed's initial one (a rollback's fresh noise then clears it)."""
   import jax
   import jax.numpy as jnp
-  from gan_jax import train_step
+  from gan_jax.game import train_step
   real_make = train_step.make_train_step
 
   def poison(step_to_poison, only_first_rng=False):
@@ -195,8 +196,8 @@ def run_steps():
   device 0's."""
   import jax
   from flax import jax_utils
-  from gan_jax import state as state_lib
-  from gan_jax import train_step
+  from gan_jax.game import state as state_lib
+  from gan_jax.game import train_step
 
   def run(config, num_devices, batches):
     gan = state_lib.build_gan(config, jax.tree.leaves(batches[0])[0].shape[2:])
@@ -237,11 +238,11 @@ def assert_logs_close():
   """`check(workdir_a, workdir_b)`: two runs logged the same records (keys,
   and values to float tolerance), timing aside."""
   import numpy as np
-  from gan_jax import run_results, writers
+  from gan_jax.experiments import run_results
 
   def check(workdir_a, workdir_b):
-    a = run_results.without_timing(writers.read_metrics(str(workdir_a)))
-    b = run_results.without_timing(writers.read_metrics(str(workdir_b)))
+    a = run_results.without_timing(metrics_log.read_metrics(str(workdir_a)))
+    b = run_results.without_timing(metrics_log.read_metrics(str(workdir_b)))
     assert [sorted(r) for r in a] == [sorted(r) for r in b]
     for x, y in zip(a, b):
       numbers = sorted(k for k in x if not isinstance(x[k], (dict, str)))

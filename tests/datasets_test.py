@@ -9,11 +9,20 @@ import numpy as np
 import pytest
 
 from configs import mog_grid, mog_ring
-from gan_jax import datasets, input_pipeline, models, regularizers, train, writers
+from gan_jax import models
+from gan_jax.data import batching
+from gan_jax.game import penalties
+from gan_jax.training import train
 from gan_jax.errors import ConfigError, DataNotFoundError
 from gan_jax.evaluation import mog
 from gan_jax.models import layers
-from gan_jax.state import build_gan, param_count
+from gan_jax.game.state import build_gan, param_count
+from gan_jax.data import datasets
+from gan_jax.data import mixtures
+from gan_jax.data import stacked_mnist as stacked_mnist_lib
+from gan_jax.data import tfds_images
+from gan_jax.sampling import pictures
+from gan_jax.workdir import metrics_log
 
 
 def data_config(dataset, **overrides):
@@ -29,7 +38,7 @@ def test_mixture_modes_are_equally_likely_with_the_configured_spread(get_config)
   config.num_examples = 20_000
   points = datasets.load(config)
   assert points.shape == (20_000, 2) and points.dtype == np.float32
-  centers, std = datasets.mixture(config)
+  centers, std = mixtures.mixture(config)
   assert std == config.mog.std and len(centers) == config.mog.num_modes
   nearest = np.argmin(np.sum((points[:, None] - centers[None]) ** 2, axis=2), axis=1)
   counts = np.bincount(nearest, minlength=len(centers))
@@ -51,16 +60,16 @@ def test_mixture_modes_are_equally_likely_with_the_configured_spread(get_config)
 
 def test_mixture_shape_is_a_config_value():
   ring = data_config('mog_ring', mog=dict(num_modes=5, radius=3.0, std=0.1))
-  centers, std = datasets.mixture(ring)
+  centers, std = mixtures.mixture(ring)
   np.testing.assert_allclose(np.linalg.norm(centers, axis=1), 3.0)
   assert centers.shape == (5, 2) and std == 0.1
   grid = data_config('mog_grid', mog=dict(num_modes=9, spacing=1.5, std=0.05))
-  centers, _ = datasets.mixture(grid)
+  centers, _ = mixtures.mixture(grid)
   assert sorted(set(centers[:, 0])) == [-1.5, 0.0, 1.5]
   with pytest.raises(ConfigError, match='square number'):
-    datasets.mixture(data_config('mog_grid', mog=dict(num_modes=10, spacing=2.0, std=0.05)))
+    mixtures.mixture(data_config('mog_grid', mog=dict(num_modes=10, spacing=2.0, std=0.05)))
   with pytest.raises(ConfigError, match=r"\['spacing'\]"):
-    datasets.mixture(data_config('mog_ring', mog=dict(spacing=2.0)))
+    mixtures.mixture(data_config('mog_ring', mog=dict(spacing=2.0)))
 
 
 def test_mixture_is_a_function_of_the_seed():
@@ -77,7 +86,7 @@ def test_mixture_is_a_function_of_the_seed():
 
 def test_points_pass_preprocessing_unchanged():
   points = np.random.default_rng(0).normal(size=(4, 3, 2)).astype(np.float32) * 4
-  np.testing.assert_array_equal(input_pipeline.preprocess(points), points)
+  np.testing.assert_array_equal(batching.preprocess(points), points)
   assert datasets.example_shape(data_config('mog_ring'), (2,)) == (2,)
   with pytest.raises(ConfigError, match='image_size=32 needs images'):
     datasets.example_shape(data_config('mog_ring', image_size=32), (2,))
@@ -91,15 +100,15 @@ def test_unknown_dataset_lists_the_synthetic_ones():
 
 def test_stacked_mode_ids():
   np.testing.assert_array_equal(
-      datasets.stacked_mode_ids([[1, 2, 3], [9, 9, 9], [0, 0, 7]]), [123, 999, 7])
+      stacked_mnist_lib.stacked_mode_ids([[1, 2, 3], [9, 9, 9], [0, 0, 7]]), [123, 999, 7])
   every = np.arange(1000)
   np.testing.assert_array_equal(
-      datasets.stacked_mode_ids(datasets.stacked_digits(every)), every)
+      stacked_mnist_lib.stacked_mode_ids(stacked_mnist_lib.stacked_digits(every)), every)
 
 
 @pytest.fixture(scope='module')
 def mnist_train(mnist_like_dir):
-  return datasets.load_split(data_config('mnist', data_dir=mnist_like_dir),
+  return tfds_images.load_split(data_config('mnist', data_dir=mnist_like_dir),
                              with_labels=True)
 
 
@@ -112,7 +121,7 @@ def test_stored_shape_is_the_loaded_examples_shape(dataset, mnist_like_dir):
 def test_stacked_mnist_channels_are_mnist_digits_with_their_mode(mnist_like_dir,
                                                                  mnist_train):
   config = data_config('stacked_mnist', data_dir=mnist_like_dir, num_examples=2000)
-  images, modes = datasets.stacked_mnist(config)
+  images, modes = stacked_mnist_lib.stacked_mnist(config)
   assert images.shape == (2000, 28, 28, 3) and images.dtype == np.uint8
   assert modes.shape == (2000,) and modes.dtype == np.int32
   np.testing.assert_array_equal(datasets.load(config), images)
@@ -128,7 +137,7 @@ def test_stacked_mnist_channels_are_mnist_digits_with_their_mode(mnist_like_dir,
   assert 820 < len(np.unique(modes)) < 910
   other_seed = data_config('stacked_mnist', data_dir=mnist_like_dir,
                            num_examples=2000, seed=1)
-  assert not np.array_equal(datasets.stacked_mnist(other_seed)[0], images)
+  assert not np.array_equal(stacked_mnist_lib.stacked_mnist(other_seed)[0], images)
 
 
 @pytest.mark.parametrize('hidden,latent_dim,g_count,d_count', [
@@ -187,14 +196,14 @@ def test_gradient_penalties_on_points():
   d_fn = lambda x: x @ w
   real, fake = jnp.ones((6, 2)), -jnp.ones((6, 2))
   key = jax.random.PRNGKey(0)
-  np.testing.assert_allclose(regularizers.wgan_gp(d_fn, real, fake, key), 16.0, rtol=1e-5)
-  np.testing.assert_allclose(regularizers.r1(d_fn, real, fake, key), 12.5, rtol=1e-5)
+  np.testing.assert_allclose(penalties.wgan_gp(d_fn, real, fake, key), 16.0, rtol=1e-5)
+  np.testing.assert_allclose(penalties.r1(d_fn, real, fake, key), 12.5, rtol=1e-5)
 
 
 def test_render_samples():
   images = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 3))
-  np.testing.assert_array_equal(writers.render_samples(images), writers.image_grid(images))
-  picture = writers.render_samples(np.array([[1.0, 2.0], [100.0, 0.0]]),
+  np.testing.assert_array_equal(pictures.render_samples(images), pictures.image_grid(images))
+  picture = pictures.render_samples(np.array([[1.0, 2.0], [100.0, 0.0]]),
                                    centers=np.array([[-3.0, -3.0]]), extent=5.0)
   assert picture.shape == (512, 512, 3) and picture.dtype == np.uint8
   # 51.2 pixels per unit from (-5, 5) at the top left: (1, 2) is at column
@@ -203,14 +212,14 @@ def test_render_samples():
   assert np.array_equal(np.argwhere(dark), [[r, c] for r in (152, 153, 154)
                                             for c in (306, 307, 308)])
   # The centre (-3, -3) at row floor(8 * 51.2) = 409, column 102, light red.
-  assert tuple(picture[409, 102]) == writers._CENTER
+  assert tuple(picture[409, 102]) == pictures._CENTER
   assert tuple(picture[10, 10]) == (255, 255, 255)
   # Without an extent the view is 1.25 x the centres' range: the ring of
   # radius 2 in [-2.5, 2.5]², whose point (2, 0) is at column 460.
-  ring = writers.render_samples(datasets.ring_centers()[:1], centers=datasets.ring_centers())
+  ring = pictures.render_samples(mixtures.ring_centers()[:1], centers=mixtures.ring_centers())
   assert np.all(ring[255, 459:462] < 100)
   with pytest.raises(ValueError, match=r'\[N, 2\]'):
-    writers.render_samples(np.zeros((4, 3)))
+    pictures.render_samples(np.zeros((4, 3)))
 
 
 def tiny_ring_config(num_train_steps):
@@ -227,7 +236,7 @@ def tiny_ring_config(num_train_steps):
 def test_trains_on_the_ring_end_to_end(tmp_path):
   state = train.train_and_evaluate(tiny_ring_config(20), str(tmp_path))
   assert int(state.step) == 20
-  records = [r for r in writers.read_metrics(str(tmp_path)) if 'loss_d' in r]
+  records = [r for r in metrics_log.read_metrics(str(tmp_path)) if 'loss_d' in r]
   assert [r['step'] for r in records] == [10, 20]  # (evaluations apart)
   assert all(np.isfinite(v) for r in records for v in r.values())
   assert sorted(os.listdir(tmp_path / 'samples')) == ['step_0000010.png',
@@ -243,7 +252,7 @@ def test_ring_config_covers_the_modes(tmp_path):
   z = layers.sample_latent(jax.random.PRNGKey(1), 2500, config.model.latent_dim)
   samples = gan.generator.apply(
       {'params': state.ema_g_params, 'batch_stats': state.g_batch_stats}, z, train=False)
-  centers, std = datasets.mixture(config.data)
+  centers, std = mixtures.mixture(config.data)
   metrics = mog.mode_metrics(np.asarray(samples), centers, std)
   assert metrics['modes_covered'] >= 6, metrics
 
@@ -256,7 +265,7 @@ def test_loads_real_mnist(tfds_data_dir):
 def test_missing_data_says_how_to_provide_it(tmp_path, monkeypatch):
   with pytest.raises(DataNotFoundError, match='TFDS_DATA_DIR'):
     datasets.load(data_config('mnist', data_dir=str(tmp_path)))
-  monkeypatch.setattr(datasets, '_host_resolves', lambda host: False)
+  monkeypatch.setattr(tfds_images, '_host_resolves', lambda host: False)
   with pytest.raises(DataNotFoundError, match='cannot be downloaded'):
     datasets.load(data_config('mnist', data_dir=str(tmp_path), download=True))
 
@@ -274,5 +283,5 @@ def test_unknown_dataset_name():
 ])
 def test_a_mixture_geometry_out_of_range_is_one_line(dataset, mog, message):
   with pytest.raises(ConfigError) as error:
-    datasets.mixture(data_config(dataset, mog=mog))
+    mixtures.mixture(data_config(dataset, mog=mog))
   assert str(error.value) == message

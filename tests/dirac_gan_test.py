@@ -13,8 +13,10 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gan_jax import losses, optimizers, train_step as train_step_lib
-from gan_jax import state as state_lib
+from gan_jax.game import losses
+from gan_jax.game import optimizers
+from gan_jax.game import train_step as train_step_lib
+from gan_jax.game import state as state_lib
 
 LEARNING_RATE = 0.1
 BATCH = 4
@@ -70,7 +72,7 @@ def play(loss_name, penalty='none', penalty_weight=0.0, num_steps=300):
                                state.d_params['psi']])
     return jax.lax.scan(body, state, images)[1]
 
-  # Float data pass through input_pipeline.preprocess unchanged: [device,
+  # Float data pass through batching.preprocess unchanged: [device,
   # step, n_critic, batch, 1] zeros are the point mass at 0.
   images = jnp.zeros((1, num_steps, config.n_critic, BATCH, 1), jnp.float32)
   state = jax.tree.map(lambda x: x[None], state)

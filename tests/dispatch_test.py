@@ -2,8 +2,9 @@
 run as one step per dispatch, resumable across the two."""
 import pytest
 
-from gan_jax import config_validation
-from gan_jax import dispatch, train
+from gan_jax.config import validation
+from gan_jax.training import dispatch
+from gan_jax.training import train
 from gan_jax.errors import ConfigError
 
 
@@ -64,5 +65,5 @@ def test_invalid_steps_per_dispatch(field, value, match, ring_group_config):
   config.steps_per_dispatch = 2
   setattr(config, field, value)
   with pytest.raises(ConfigError, match=match):
-    config_validation.validate(config, num_devices=2)
+    validation.validate(config, num_devices=2)
 

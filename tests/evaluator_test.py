@@ -12,11 +12,14 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import train, writers
+from gan_jax.training import train
+from gan_jax.evaluation import protocol as protocol_lib
 from gan_jax.errors import ConfigError, GanJaxError
 from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import evaluator as evaluator_lib
-from gan_jax.evaluation import sampler as sampler_lib
+from gan_jax.sampling import sampler as sampler_lib
+from gan_jax.data import tfds_images
+from gan_jax.workdir import metrics_log
 
 
 @pytest.fixture(scope='module')
@@ -27,7 +30,7 @@ def ring_run(tmp_path_factory, ring_config):
 
 
 def test_training_logs_mode_metrics_and_keeps_the_best_by_modes(ring_run):
-  records = [r for r in writers.read_metrics(ring_run) if 'mode_score' in r]
+  records = [r for r in metrics_log.read_metrics(ring_run) if 'mode_score' in r]
   assert [r['step'] for r in records] == [2, 4, 6, 8]
   for r in records:
     assert 0 <= r['modes_covered'] <= 8 and 0 <= r['high_quality_fraction'] <= 1
@@ -48,7 +51,7 @@ def test_evaluate_scores_a_checkpoint_and_writes_json(ring_run):
   saved = json.load(open(os.path.join(ring_run, 'eval', '8.json')))
   assert saved['metrics'] == report['metrics']
   # The same draws as the training-time evaluation at step 8.
-  logged = [r for r in writers.read_metrics(ring_run) if r['step'] == 8 and
+  logged = [r for r in metrics_log.read_metrics(ring_run) if r['step'] == 8 and
             'mode_score' in r][0]
   assert report['metrics']['mode_score'] == logged['mode_score']
   assert saved['protocol'] == logged['protocol']
@@ -104,7 +107,7 @@ def test_the_loop_also_scores_the_other_generator_as_evaluate_would(ring_config,
           for s in (2, 4, 6)}
   assert all(r['step'] == s and r['params'] == 'raw' for s, r in loop.items())
   # The loop's own evaluations (the best checkpoint's ranking) stay the EMA's.
-  logged = {r['step']: r for r in writers.read_metrics(workdir) if 'mode_score' in r}
+  logged = {r['step']: r for r in metrics_log.read_metrics(workdir) if 'mode_score' in r}
   assert sorted(logged) == [2, 4, 6]
   assert all(r['protocol']['params'] == 'ema' for r in logged.values())
   for step, report in loop.items():
@@ -169,7 +172,7 @@ def test_evaluate_cli_prints_a_table(ring_run, repo_dir):
 
 def test_bad_requests_are_one_line_errors(ring_run, tmp_path, repo_dir):
   with pytest.raises(ConfigError, match="unknown eval metric.*fid.*valid: modes"):
-    evaluator_lib.resolve_metrics('mog_ring', 'fid')
+    protocol_lib.resolve_metrics('mog_ring', 'fid')
   with pytest.raises(GanJaxError, match='not a gan_jax run directory'):
     checkpoint_eval.evaluate_checkpoint(str(tmp_path))
   with pytest.raises(GanJaxError, match='no checkpoint at step 3 .* have'):
@@ -177,7 +180,7 @@ def test_bad_requests_are_one_line_errors(ring_run, tmp_path, repo_dir):
   with pytest.raises(GanJaxError, match='--num_samples must be >= 0'):
     checkpoint_eval.evaluate_checkpoint(ring_run, num_samples=-5)
   with pytest.raises(ConfigError, match='--num_samples=3 is too few samples for pr'):
-    evaluator_lib.check_num_samples(('fid', 'pr'), 3, '--num_samples')
+    protocol_lib.check_num_samples(('fid', 'pr'), 3, '--num_samples')
   result = subprocess.run(
       [sys.executable, '-m', 'gan_jax.evaluate', f'--workdir={tmp_path}'],
       cwd=repo_dir, capture_output=True, text=True, timeout=300)
@@ -188,11 +191,11 @@ def test_bad_requests_are_one_line_errors(ring_run, tmp_path, repo_dir):
 
 def test_best_metric_follows_the_data_set(ring_config):
   config = ring_config(2)
-  assert evaluator_lib.best_metric(config) == ('mode_score', 'max')
+  assert protocol_lib.best_metric(config) == ('mode_score', 'max')
   config.eval_every_steps = 0
-  assert evaluator_lib.best_metric(config) == ('loss_d', 'min')
+  assert protocol_lib.best_metric(config) == ('loss_d', 'min')
   config.best_metric, config.best_mode = 'loss_g', 'min'
-  assert evaluator_lib.best_metric(config) == ('loss_g', 'min')
+  assert protocol_lib.best_metric(config) == ('loss_g', 'min')
 
 
 # ----------------------------------------------------------------------------
@@ -204,12 +207,12 @@ def test_best_metric_follows_the_data_set(ring_config):
 @pytest.fixture(scope='module')
 def mnist_evaluator(tfds_data_dir):
   from configs import mnist
-  from gan_jax import datasets, input_pipeline
+  from gan_jax.data import batching
   from gan_jax.evaluation import classifier as classifier_lib
   from gan_jax.evaluation import classifier_training
   config = mnist.get_config()
   config.data.data_dir = tfds_data_dir
-  images, labels = datasets.load_split(config.data, 'train', with_labels=True)
+  images, labels = tfds_images.load_split(config.data, 'train', with_labels=True)
   variables = classifier_training.train(images[:20_000], labels[:20_000],
                                         num_steps=150, seed=0)
   quick = classifier_lib.Classifier(dataset='mnist', test_accuracy=0.0,
@@ -221,7 +224,7 @@ def mnist_evaluator(tfds_data_dir):
                                         num_samples=5_000)
   finally:
     classifier_lib.get = original
-  real = np.asarray(input_pipeline.preprocess(images[-5_000:]))
+  real = np.asarray(batching.preprocess(images[-5_000:]))
   return evaluator, real
 
 
@@ -255,7 +258,7 @@ def test_one_digit_only_is_caught_by_recall_and_score(mnist_evaluator, tfds_data
 
 def test_bn_stats_batch_ignores_the_running_averages_and_running_uses_them():
   from configs import mnist_mlp
-  from gan_jax import state as state_lib
+  from gan_jax.game import state as state_lib
   config = mnist_mlp.get_config()
   gan = state_lib.build_gan(config, (28, 28, 1))  # G bound to the pmap axis
   state = state_lib.create_state(config, gan)

@@ -22,11 +22,15 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from gan_jax import datasets, latent_space, sampling, train, writers
-from gan_jax import workdir as workdir_lib
+from gan_jax.sampling import latent_space
+from gan_jax.sampling import generation
+from gan_jax.training import train
 from gan_jax.errors import GanJaxError
-from gan_jax.evaluation import checkpoint_eval
-from gan_jax.evaluation import sampler as sampler_lib
+from gan_jax.sampling import sampler as sampler_lib
+from gan_jax.data import mixtures
+from gan_jax.evaluation import protocol as protocol_lib
+from gan_jax.sampling import pictures
+from gan_jax.sampling import restore as restore_lib
 
 
 @pytest.fixture(scope='module')
@@ -48,8 +52,8 @@ def bn_run(tmp_path_factory, ring_config):
 @pytest.fixture(scope='module')
 def restored(bn_run):
   """(config, gan, state at step 4) of `bn_run`."""
-  config = checkpoint_eval.load_run_config(bn_run)
-  gan, state, step = checkpoint_eval.restore_run(bn_run, config, 'latest')
+  config = restore_lib.load_run_config(bn_run)
+  gan, state, step = restore_lib.restore_run(bn_run, config, 'latest')
   assert step == 4
   return config, gan, state
 
@@ -65,7 +69,7 @@ def test_npz_holds_the_samples_the_evaluator_scores(bn_run, restored, tmp_path):
   # 1,500: the second chunk of 1,000 is padded; with batch norm by batch
   # statistics its 500 samples depend on the 500 codes drawn after them.
   out = str(tmp_path / 'samples.npz')
-  sampling.write(out, sampling.generate(bn_run, 1500, checkpoint='latest'))
+  generation.write(out, generation.generate(bn_run, 1500, checkpoint='latest'))
   saved = _load(out)
   assert sorted(saved) == ['samples', 'z']
   assert saved['samples'].shape == (1500, 2) and saved['samples'].dtype == np.float32
@@ -79,15 +83,15 @@ def test_npz_holds_the_samples_the_evaluator_scores(bn_run, restored, tmp_path):
   first = jax.random.normal(jax.random.fold_in(jax.random.fold_in(key, 0), 7), (2,))
   np.testing.assert_array_equal(saved['z'][7], first)
   # Another seed, other codes.
-  other = sampling.generate(bn_run, 10, checkpoint='latest', seed=1)
+  other = generation.generate(bn_run, 10, checkpoint='latest', seed=1)
   np.testing.assert_allclose(other.samples, sample(sampler_lib.latent_key(1), 1000)[:10],
                              rtol=1e-6, atol=1e-6)
 
 
 def test_params_bn_stats_and_checkpoint_choose_what_is_sampled(bn_run, restored):
   config, gan, state = restored
-  ema = sampling.generate(bn_run, 64, checkpoint='latest', bn_stats='running')
-  raw = sampling.generate(bn_run, 64, checkpoint='latest', params='raw',
+  ema = generation.generate(bn_run, 64, checkpoint='latest', bn_stats='running')
+  raw = generation.generate(bn_run, 64, checkpoint='latest', params='raw',
                           bn_stats='running')
   np.testing.assert_array_equal(ema.z, raw.z)
   assert not np.allclose(ema.samples, raw.samples)  # ema_decay 0.5
@@ -97,34 +101,34 @@ def test_params_bn_stats_and_checkpoint_choose_what_is_sampled(bn_run, restored)
         generated.samples, running(params, state.g_batch_stats, jnp.asarray(ema.z)),
         rtol=1e-6, atol=1e-6)
   # The run's default (config.eval.bn_stats = batch) differs from running.
-  assert not np.allclose(sampling.generate(bn_run, 64, checkpoint='latest').samples,
+  assert not np.allclose(generation.generate(bn_run, 64, checkpoint='latest').samples,
                          ema.samples)
-  earlier = sampling.generate(bn_run, 64, checkpoint='2', bn_stats='running')
+  earlier = generation.generate(bn_run, 64, checkpoint='2', bn_stats='running')
   assert earlier.step == 2 and not np.allclose(earlier.samples, ema.samples)
   # No evaluation: the best is the lowest D loss of the saved steps.
-  assert sampling.generate(bn_run, 8).step in (2, 4)
+  assert generation.generate(bn_run, 8).step in (2, 4)
 
 
 def test_png_is_the_training_time_scatter_plot_for_mixtures(bn_run, tmp_path):
-  generated = sampling.generate(bn_run, 300, checkpoint='latest')
+  generated = generation.generate(bn_run, 300, checkpoint='latest')
   out = str(tmp_path / 'ring.png')
-  sampling.write(out, generated)
-  centers, _ = datasets.mixture(generated.config.data)
+  generation.write(out, generated)
+  centers, _ = mixtures.mixture(generated.config.data)
   picture = np.asarray(Image.open(out))
-  np.testing.assert_array_equal(picture, writers.scatter_plot(generated.samples, centers))
+  np.testing.assert_array_equal(picture, pictures.scatter_plot(generated.samples, centers))
 
 
 def test_png_of_images_is_a_grid_holding_every_sample(tmp_path):
   images = np.random.default_rng(0).uniform(-1, 1, (50, 4, 3, 1)).astype(np.float32)
-  generated = sampling.Generated(samples=images, z=np.zeros((50, 2), np.float32),
-                                 labels=None, rows=sampling.grid_rows(50), step=1,
+  generated = generation.Generated(samples=images, z=np.zeros((50, 2), np.float32),
+                                 labels=None, rows=generation.grid_rows(50), step=1,
                                  config=None)
   out = str(tmp_path / 'grid.png')
-  sampling.write(out, generated)
+  generation.write(out, generated)
   picture = np.asarray(Image.open(out))
   assert picture.shape == (5 * 4, 10 * 3)  # 5 rows of 10
-  np.testing.assert_array_equal(picture, writers.image_grid(images, 5)[..., 0])
-  assert [sampling.grid_rows(n) for n in (1, 7, 12, 64, 100)] == [1, 1, 3, 8, 10]
+  np.testing.assert_array_equal(picture, pictures.image_grid(images, 5)[..., 0])
+  assert [generation.grid_rows(n) for n in (1, 7, 12, 64, 100)] == [1, 1, 3, 8, 10]
 
 
 # ---------------------------------------------------------------- truncation
@@ -132,12 +136,12 @@ def test_png_of_images_is_a_grid_holding_every_sample(tmp_path):
 
 def test_generate_truncates_the_codes_it_feeds_g(bn_run, restored):
   config, gan, state = restored
-  generated = sampling.generate(bn_run, 200, checkpoint='latest', truncation=0.3,
+  generated = generation.generate(bn_run, 200, checkpoint='latest', truncation=0.3,
                                 bn_stats='running')
   assert np.abs(generated.z).max() <= 0.3
-  plain = sampling.generate(bn_run, 200, checkpoint='latest', truncation=1e6,
+  plain = generation.generate(bn_run, 200, checkpoint='latest', truncation=1e6,
                             bn_stats='running')
-  untruncated = sampling.generate(bn_run, 200, checkpoint='latest', bn_stats='running')
+  untruncated = generation.generate(bn_run, 200, checkpoint='latest', bn_stats='running')
   np.testing.assert_array_equal(plain.samples, untruncated.samples)
   running = jax.jit(sampler_lib.generator_apply(gan, 'running'))
   np.testing.assert_allclose(
@@ -150,11 +154,11 @@ def test_generate_truncates_the_codes_it_feeds_g(bn_run, restored):
 
 
 def test_interpolation_rows_run_between_pairs_of_evaluation_codes(bn_run, tmp_path):
-  generated = sampling.generate(bn_run, 3, checkpoint='latest', interpolate=5,
+  generated = generation.generate(bn_run, 3, checkpoint='latest', interpolate=5,
                                 bn_stats='running')
   assert generated.samples.shape == (15, 2) and generated.z.shape == (15, 2)
   key = sampler_lib.latent_key(generated.config.seed)
-  ends = np.asarray(sampling.sample_codes(key, 6, 2))[:6]
+  ends = np.asarray(generation.sample_codes(key, 6, 2))[:6]
   paths = generated.z.reshape(3, 5, 2)
   np.testing.assert_allclose(paths[:, 0], ends[:3], atol=1e-5)
   np.testing.assert_allclose(paths[:, -1], ends[3:], atol=1e-5)
@@ -162,7 +166,7 @@ def test_interpolation_rows_run_between_pairs_of_evaluation_codes(bn_run, tmp_pa
       paths, latent_space.slerp(jnp.asarray(ends[:3]), jnp.asarray(ends[3:]),
                                 jnp.linspace(0.0, 1.0, 5)), atol=1e-6)
   out = str(tmp_path / 'paths.npz')
-  sampling.write(out, generated)
+  generation.write(out, generated)
   np.testing.assert_array_equal(_load(out)['z'], generated.z)
 
 
@@ -190,7 +194,7 @@ class _UnconditionalStub(nn.Module):
 
 def test_class_labels_reach_a_conditional_generator_and_only_it():
   z = jnp.arange(2500 * 3, dtype=jnp.float32).reshape(2500, 3)
-  for bn_stats in workdir_lib.BN_STATS:
+  for bn_stats in protocol_lib.BN_STATS:
     apply = sampler_lib.generator_apply(
         types.SimpleNamespace(generator=_ConditionalStub()), bn_stats)
     np.testing.assert_array_equal(sampler_lib.apply_in_chunks(apply, {}, {}, z, 7), z + 7)
@@ -202,17 +206,17 @@ def test_class_labels_reach_a_conditional_generator_and_only_it():
 def test_class_needs_a_class_conditional_run(bn_run, ring_config):
   config = ring_config(2)
   with pytest.raises(GanJaxError, match=r'--class=3: the run in .* is unconditional'):
-    sampling.check_class(config, 'runs/x', 3)
+    generation.check_class(config, 'runs/x', 3)
   config.model.num_classes = 0
   with pytest.raises(GanJaxError, match='is unconditional'):
-    sampling.check_class(config, 'runs/x', 0)
+    generation.check_class(config, 'runs/x', 0)
   config.model.num_classes = 10
-  sampling.check_class(config, 'runs/x', 9)
+  generation.check_class(config, 'runs/x', 9)
   for label in (10, -1):
     with pytest.raises(GanJaxError, match=r'--class must be in \[0, 10\)'):
-      sampling.check_class(config, 'runs/x', label)
+      generation.check_class(config, 'runs/x', label)
   with pytest.raises(GanJaxError, match='is unconditional'):
-    sampling.generate(bn_run, 4, label=1)
+    generation.generate(bn_run, 4, label=1)
 
 
 def test_class_conditions_g_of_a_class_conditional_run(ring_config, tmp_path):
@@ -225,24 +229,24 @@ def test_class_conditions_g_of_a_class_conditional_run(ring_config, tmp_path):
   config.model.g_conditioning = 'concat'
   (tmp_path / 'config.json').write_text(config.to_json_best_effort())
   workdir = str(tmp_path)
-  three = sampling.generate(workdir, 16, checkpoint='init', label=3)
-  five = sampling.generate(workdir, 16, checkpoint='init', label=5)
+  three = generation.generate(workdir, 16, checkpoint='init', label=3)
+  five = generation.generate(workdir, 16, checkpoint='init', label=5)
   np.testing.assert_array_equal(three.z, five.z)
   assert not np.allclose(three.samples, five.samples)
   np.testing.assert_array_equal(three.labels, np.full(16, 3, np.int32))
-  gan, state, _ = checkpoint_eval.restore_run(workdir, config, 'init')
-  z = sampling.sample_codes(sampler_lib.latent_key(config.seed), 16, 2)
+  gan, state, _ = restore_lib.restore_run(workdir, config, 'init')
+  z = generation.sample_codes(sampler_lib.latent_key(config.seed), 16, 2)
   expected = sampler_lib.generator_apply(gan, 'batch')(
       state.ema_g_params, state.g_batch_stats, z, jnp.full((len(z),), 3, jnp.int32))
   np.testing.assert_allclose(three.samples, np.asarray(expected)[:16], rtol=1e-6, atol=1e-6)
   out = str(tmp_path / 'three.npz')
-  sampling.write(out, three)
+  generation.write(out, three)
   assert sorted(_load(out)) == ['labels', 'samples', 'z']
   # Without --class: the evaluation's classes (i mod 8); an interpolation
   # keeps one class per row.
-  every = sampling.generate(workdir, 16, checkpoint='init')
+  every = generation.generate(workdir, 16, checkpoint='init')
   np.testing.assert_array_equal(every.labels, np.arange(16) % 8)
-  paths = sampling.generate(workdir, 3, checkpoint='init', interpolate=4)
+  paths = generation.generate(workdir, 3, checkpoint='init', interpolate=4)
   np.testing.assert_array_equal(paths.labels, np.repeat([0, 1, 2], 4))
 
 
@@ -255,29 +259,29 @@ def test_bad_requests_are_one_line_errors(bn_run, tmp_path):
                        (tmp_path / 'missing' / 's.npz', 'folder .*missing does not exist'),
                        (tmp_path, r'--out must end in \.png')):
     with pytest.raises(GanJaxError, match=message):
-      sampling.check_out(str(out))
-  assert sampling.check_out(str(tmp_path / 'S.NPZ')) == '.npz'
+      generation.check_out(str(out))
+  assert generation.check_out(str(tmp_path / 'S.NPZ')) == '.npz'
   with pytest.raises(GanJaxError, match='not a gan_jax run directory'):
-    sampling.generate(str(tmp_path), 4)
+    generation.generate(str(tmp_path), 4)
   with pytest.raises(GanJaxError, match='no checkpoint at step 3 .* have'):
-    sampling.generate(bn_run, 4, checkpoint='3')
+    generation.generate(bn_run, 4, checkpoint='3')
   for which in ('x', '3²'):   # '²' is a digit to str.isdigit(), not to int()
     with pytest.raises(GanJaxError,
                        match=f"--checkpoint must be best, latest or a step, got '{which}'"):
-      sampling.generate(bn_run, 4, checkpoint=which)
+      generation.generate(bn_run, 4, checkpoint=which)
   for kwargs, message in ((dict(num_samples=0), '--num_samples must be >= 1'),
                           (dict(num_samples=4, truncation=0.0), '--truncation must be > 0'),
                           (dict(num_samples=4, interpolate=1), 'at least 2 steps'),
                           (dict(num_samples=4, params='best'), '--params must be ema or raw'),
                           (dict(num_samples=4, bn_stats='train'), '--bn_stats must be')):
     with pytest.raises(GanJaxError, match=message):
-      sampling.generate(bn_run, **kwargs)
+      generation.generate(bn_run, **kwargs)
   untrained = tmp_path / 'untrained'
   untrained.mkdir()
   config = json.load(open(os.path.join(bn_run, 'config.json')))
   (untrained / 'config.json').write_text(json.dumps(config))
   with pytest.raises(GanJaxError, match='no checkpoint in .*; train first'):
-    sampling.generate(str(untrained), 4, checkpoint='latest')
+    generation.generate(str(untrained), 4, checkpoint='latest')
 
 
 def test_an_unwritable_folder_is_refused(tmp_path):
@@ -286,7 +290,7 @@ def test_an_unwritable_folder_is_refused(tmp_path):
   if os.access(locked, os.W_OK):
     pytest.skip('running as root: the folder stays writable')
   with pytest.raises(GanJaxError, match='is not writable'):
-    sampling.check_out(str(locked / 's.png'))
+    generation.check_out(str(locked / 's.png'))
 
 
 def test_cli_writes_the_file_or_one_error_line(bn_run, tmp_path, repo_dir):
@@ -326,12 +330,12 @@ def test_generate_works_on_every_shipped_config(name, tfds_data_dir, tmp_path):
   if config.data.get('num_examples') is not None:
     config.data.num_examples = 1000  # synthetic sets: enough to build the GAN
   (tmp_path / 'config.json').write_text(config.to_json_best_effort())
-  generated = sampling.generate(str(tmp_path), 20, checkpoint='init')
+  generated = generation.generate(str(tmp_path), 20, checkpoint='init')
   assert generated.samples.shape[0] == 20 and np.isfinite(generated.samples).all()
   num_classes = config.model.get('num_classes', 0)
   assert (generated.labels is None) == (not num_classes)
   out = str(tmp_path / 'samples.png')
-  sampling.write(out, generated)
+  generation.write(out, generated)
   assert os.path.getsize(out) > 0
 
 
@@ -341,10 +345,10 @@ def test_png_of_a_conditional_run_has_a_row_per_class():
   labels = np.arange(6) % 3
   images = np.broadcast_to(labels[:, None, None, None] / 4.0, (6, 2, 2, 1)).astype(np.float32)
   config = ml_collections.ConfigDict({'model': {'num_classes': 3}})
-  generated = sampling.Generated(samples=images, z=np.zeros((6, 2), np.float32),
+  generated = generation.Generated(samples=images, z=np.zeros((6, 2), np.float32),
                                  labels=labels.astype(np.int32), rows=2, step=None,
                                  config=config)
-  grid = sampling.render(generated)
+  grid = generation.render(generated)
   assert grid.shape[:2] == (3 * 2, 2 * 2)
   for c in range(3):
     assert len(np.unique(grid[2 * c:2 * c + 2])) == 1

@@ -1,5 +1,8 @@
-"""The package's imports flow one way: no cycle between gan_jax's modules, and
-no gan_jax import hidden inside a function (where one would dodge a cycle).
+"""The package's imports flow one way: no cycle between gan_jax's modules, no
+gan_jax import hidden inside a function (where one would dodge a cycle), and
+the folders' direction of the README's code map: the programs on top, then
+experiments, training, evaluation, sampling and workdir, with the game, the
+models and the data at the bottom.
 
 Also a command: `python tests/imports_test.py` prints the module graph and
 any cycle.
@@ -84,10 +87,61 @@ def find_cycle(graph: Dict[str, Set[str]]):
   return None
 
 
+PROGRAMS = ('gan_jax.main', 'gan_jax.evaluate', 'gan_jax.generate',
+            'gan_jax.report', 'gan_jax.benchmark')
+# folder -> the folders (or modules) it never imports.
+_NEVER = {
+    'data': ('training', 'experiments', 'sampling', 'evaluation', 'workdir', 'game'),
+    'models': ('training', 'experiments', 'sampling', 'evaluation', 'workdir',
+               'game', 'data'),
+    'game': ('training', 'experiments', 'sampling', 'evaluation', 'workdir'),
+    'workdir': ('training', 'experiments', 'evaluation', 'game'),
+    'sampling': ('training', 'experiments'),
+    'evaluation': ('training', 'experiments'),
+    'training': ('experiments',),
+}
+# What sampling may read of evaluation: the protocol's names (no JAX).
+_SAMPLING_READS = ('gan_jax.evaluation.protocol',)
+
+
+def _folder(module: str) -> str:
+  parts = module.split('.')
+  return parts[1] if len(parts) > 2 else ''
+
+
+def folder_violations(graph) -> List[str]:
+  """'a -> b' for each import against the folders' direction."""
+  found = []
+  for module, imported in graph.items():
+    for other in imported:
+      never = _NEVER.get(_folder(module), ())
+      if (_folder(other) in never or other in PROGRAMS
+          or (_folder(module) == 'sampling' and _folder(other) == 'evaluation'
+              and other not in _SAMPLING_READS)):
+        found.append(f'{module} -> {other}')
+  return sorted(found)
+
+
 def test_the_graph_sees_the_packages_imports():
   graph, _ = import_graph()
-  assert 'gan_jax.datasets' in graph['gan_jax.evaluation.evaluator']
-  assert 'gan_jax.train_step' in graph['gan_jax.dispatch']
+  assert 'gan_jax.evaluation.protocol' in graph['gan_jax.evaluation.evaluator']
+  assert 'gan_jax.game.train_step' in graph['gan_jax.training.dispatch']
+
+
+def test_the_folders_import_one_way():
+  graph, _ = import_graph()
+  assert folder_violations(graph) == []
+
+
+def test_a_wrong_way_import_is_found():
+  graph = {'gan_jax.data.datasets': {'gan_jax.training.train'},
+           'gan_jax.sampling.sampler': {'gan_jax.evaluation.protocol'},
+           'gan_jax.sampling.restore': {'gan_jax.evaluation.metrics'},
+           'gan_jax.training.train': {'gan_jax.main'}}
+  assert folder_violations(graph) == [
+      'gan_jax.data.datasets -> gan_jax.training.train',
+      'gan_jax.sampling.restore -> gan_jax.evaluation.metrics',
+      'gan_jax.training.train -> gan_jax.main']
 
 
 def test_no_import_cycle():
@@ -106,12 +160,6 @@ def test_no_gan_jax_import_inside_a_function():
   assert nested == []
 
 
-def test_data_and_training_do_not_import_evaluation_metrics():
-  graph, _ = import_graph()
-  for data_module in ('gan_jax.datasets', 'gan_jax.input_pipeline'):
-    assert not any(m.startswith('gan_jax.evaluation') for m in graph[data_module])
-
-
 if __name__ == '__main__':
   graph, nested = import_graph()
   for name in sorted(graph):
@@ -119,4 +167,6 @@ if __name__ == '__main__':
   cycle, ok = find_cycle(graph), not nested
   print('cycle:', ' -> '.join(cycle) if cycle else 'none')
   print('imports inside functions:', nested or 'none')
-  sys.exit(0 if ok and not cycle else 1)
+  wrong_way = folder_violations(graph)
+  print('against the folders\' direction:', ', '.join(wrong_way) or 'none')
+  sys.exit(0 if ok and not cycle and not wrong_way else 1)

@@ -1,4 +1,4 @@
-"""Tests of gan_jax/latent_space.py: truncation and interpolation of latent codes.
+"""Tests of gan_jax/sampling/latent_space.py: truncation and interpolation of latent codes.
 
 Closed forms: the truncated normal's variance, slerp's norm and angle, the
 line between codes of one direction. gan_jax.generate's use of them is in
@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import latent_space
+from gan_jax.sampling import latent_space
 from gan_jax.errors import GanJaxError
 
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import losses
+from gan_jax.game import losses
 from gan_jax.errors import ConfigError
 
 # Two discrete distributions on 3 points, as exact "batches": a batch of 10

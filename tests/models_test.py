@@ -7,7 +7,7 @@ import pytest
 
 from gan_jax import models
 from gan_jax.errors import ConfigError
-from gan_jax.state import param_count
+from gan_jax.game.state import param_count
 
 # Trainable parameters of the reference implementations, layer by layer
 # (weights + biases + batch-norm scale/offset), from
@@ -204,10 +204,11 @@ def test_dcgan3x3_discriminator_is_affine_as_published():
 def test_mnist_dcgan3x3_config_builds_and_trains_one_step():
   from flax import jax_utils
   from configs import mnist_dcgan3x3
-  from gan_jax import config_validation, train_step
-  from gan_jax import state as state_lib
+  from gan_jax.config import validation
+  from gan_jax.game import train_step
+  from gan_jax.game import state as state_lib
   config = mnist_dcgan3x3.get_config()
-  config_validation.validate(config, num_devices=1)
+  validation.validate(config, num_devices=1)
   assert (config.optimizer_g.learning_rate, config.optimizer_g.b1,
           config.optimizer_g.b2, config.optimizer_g.eps) == (1e-3, 0.9, 0.999, 1e-7)
   assert config.optimizer_d.eps == 1e-7 and config.loss.name == 'non_saturating'

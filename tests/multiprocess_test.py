@@ -10,8 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from gan_jax import run_results, writers
-from gan_jax import workdir as workdir_lib
+from gan_jax.experiments import run_results
+from gan_jax.config import keys as config_keys
+from gan_jax.workdir import metrics_log
 
 
 def _free_port():
@@ -71,13 +72,13 @@ def test_two_processes_train_as_one(mnist_like_dir, repo_dir, tmp_path):
   one = ocp.StandardCheckpointer().restore(tmp_path / 'one' / 'checkpoints' / '3' / 'default')
   two = ocp.StandardCheckpointer().restore(tmp_path / 'two' / 'checkpoints' / '3' / 'default')
   for key in ('g_params', 'd_params', 'g_batch_stats', 'd_batch_stats'):
-    flat_one, flat_two = (workdir_lib.flatten(one[key]), workdir_lib.flatten(two[key]))
+    flat_one, flat_two = (config_keys.flatten(one[key]), config_keys.flatten(two[key]))
     assert flat_one.keys() == flat_two.keys()
     for name in flat_one:
       np.testing.assert_allclose(flat_two[name], flat_one[name], rtol=1e-4,
                                  atol=1e-6, err_msg=f'{key}.{name}')
-  records_one = run_results.without_timing(writers.read_metrics(str(tmp_path / 'one')))
-  records_two = run_results.without_timing(writers.read_metrics(str(tmp_path / 'two')))
+  records_one = run_results.without_timing(metrics_log.read_metrics(str(tmp_path / 'one')))
+  records_two = run_results.without_timing(metrics_log.read_metrics(str(tmp_path / 'two')))
   assert [r['step'] for r in records_two] == [1, 2, 3]
   for a, b in zip(records_one, records_two):
     for key in a:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from configs import default
-from gan_jax import optimizers
+from gan_jax.game import optimizers
 from gan_jax.errors import ConfigError
 
 
@@ -73,12 +73,12 @@ def test_unknown_schedule_is_one_line():
 
 def test_cosine_without_decay_steps_is_refused_in_one_line():
   from configs import mog_ring
-  from gan_jax import config_validation
+  from gan_jax.config import validation
   config = mog_ring.get_config()
   config.optimizer_d.schedule = 'cosine'
   with pytest.raises(ConfigError, match=r'config.optimizer_d.schedule=cosine decays over '
                      r'decay_steps updates, got 1; set config.optimizer_d.decay_steps, '
                      r'e.g. to num_train_steps \(10000\)$'):
-    config_validation.validate(config)
+    validation.validate(config)
   config.optimizer_d.decay_steps = 10_000
-  config_validation.validate(config)
+  validation.validate(config)

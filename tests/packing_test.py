@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from configs import mog_ring
-from gan_jax import config_validation, packing
-from gan_jax import state as state_lib
-from gan_jax import train_step
+from gan_jax.config import validation
+from gan_jax.game import packing
+from gan_jax.game import state as state_lib
+from gan_jax.game import train_step
 from gan_jax.errors import ConfigError
 
 
@@ -92,23 +93,23 @@ def test_packed_step_is_the_same_on_one_and_four_devices(penalty):
 def test_pack_must_divide_the_batch_per_device():
   config = _packed_ring_config(pack=4)
   config.batch_size = 24
-  config_validation.validate(config, num_devices=2)      # 12 per device
+  validation.validate(config, num_devices=2)      # 12 per device
   with pytest.raises(ConfigError, match=r'pack=4 must divide the batch per device \(6\)'):
-    config_validation.validate(config, num_devices=4)
+    validation.validate(config, num_devices=4)
   config.model.pack = 0
   with pytest.raises(ConfigError, match='config.model.pack must be >= 1'):
-    config_validation.validate(config)
+    validation.validate(config)
 
 
 def test_a_batch_of_one_pack_with_discriminator_batch_norm_is_refused():
   from configs import mnist_dcgan64
-  from gan_jax import seed_runs
+  from gan_jax.training import runs as runs_lib
   config = mnist_dcgan64.get_config()   # batch norm in D
   config.model.pack, config.batch_size = 4, 4
   gan = state_lib.build_gan(config, (64, 64, 1), axis_name=None)
   state = jax.eval_shape(lambda: state_lib.create_state(config, gan))
   with pytest.raises(ConfigError, match=r'batch_size=4 \(model.pack=4\): batch norm in '
                      r'the discriminator would normalise'):
-    seed_runs.check_batch_norm_batch(config, state)
+    runs_lib.check_batch_norm_batch(config, state)
   config.batch_size = 8
-  seed_runs.check_batch_norm_batch(config, state)
+  runs_lib.check_batch_norm_batch(config, state)

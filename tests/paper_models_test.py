@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gan_jax import models
-from gan_jax.state import param_count
+from gan_jax.game.state import param_count
 
 @pytest.mark.parametrize('pack', [1, 2, 4])
 def test_pacgan_2d_networks_have_the_reference_parameter_counts(pack):
@@ -17,7 +17,7 @@ def test_pacgan_2d_networks_have_the_reference_parameter_counts(pack):
   # G 2-400x4-2, bias-free hidden layers with batch norm; D 3 LinearMaxout
   # layers of 200 x 5 pieces on 2*pack inputs, then Linear 1.
   from configs import repro_pacgan_2d
-  from gan_jax import state as state_lib
+  from gan_jax.game import state as state_lib
   config = repro_pacgan_2d.get_config()
   config.model.pack = pack
   gan = state_lib.build_gan(config, (2,))
@@ -145,7 +145,7 @@ def test_the_2014_g_starts_at_the_data_marginals():
   # clipped to [1e-7, 1 - 1e-7]. At z = 0 the ReLU layers output 0 (zero
   # biases), so G(0) is the output bias alone: the mean image.
   from configs import repro_parzen
-  from gan_jax import state as state_lib
+  from gan_jax.game import state as state_lib
   from gan_jax.models import maxout_mlp
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (50, 28, 28, 1), dtype=np.uint8)
@@ -174,7 +174,7 @@ def test_the_2014_g_starts_at_the_data_marginals():
 
 def test_pacgan_2d_layer_options_reach_the_layers():
   from configs import repro_pacgan_2d
-  from gan_jax import state as state_lib
+  from gan_jax.game import state as state_lib
   config = repro_pacgan_2d.get_config()
   gan = state_lib.build_gan(config, (2,), axis_name=None)
   assert gan.generator.bn_momentum == 0.95 and gan.generator.bn_epsilon == 1e-4

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from configs import mnist_mlp
-from gan_jax import optimizers, regularizers, train_step
-from gan_jax import state as state_lib
+from gan_jax.game import optimizers
+from gan_jax.game import penalties
+from gan_jax.game import train_step
+from gan_jax.game import state as state_lib
 from gan_jax.models import dcgan, dcgan3x3, dcgan64, mlp, mlp2d
 
 W = jnp.array([0.6, -0.3, 1.2, 0.0])  # ||W|| = 1.3748
@@ -30,25 +32,25 @@ FAKE = jax.random.normal(jax.random.PRNGKey(1), (6, 2, 2, 1))
 def test_penalties_of_linear_critic():
   key = jax.random.PRNGKey(2)
   np.testing.assert_allclose(
-      regularizers.wgan_gp(linear_critic, REAL, FAKE, key), (W_NORM - 1) ** 2, rtol=1e-5)
+      penalties.wgan_gp(linear_critic, REAL, FAKE, key), (W_NORM - 1) ** 2, rtol=1e-5)
   np.testing.assert_allclose(
-      regularizers.zero_centered(linear_critic, REAL, FAKE, key), W_NORM ** 2, rtol=1e-5)
+      penalties.zero_centered(linear_critic, REAL, FAKE, key), W_NORM ** 2, rtol=1e-5)
   np.testing.assert_allclose(
-      regularizers.r1(linear_critic, REAL, FAKE, key), 0.5 * W_NORM ** 2, rtol=1e-5)
+      penalties.r1(linear_critic, REAL, FAKE, key), 0.5 * W_NORM ** 2, rtol=1e-5)
 
 
 def test_dragan_of_linear_critic():
   # grad D = W at every point, so (||grad D(x_hat)|| - 1)^2 = (||W|| - 1)^2
   # wherever the perturbed points x_hat land.
   np.testing.assert_allclose(
-      regularizers.dragan(linear_critic, REAL, FAKE, jax.random.PRNGKey(4)),
+      penalties.dragan(linear_critic, REAL, FAKE, jax.random.PRNGKey(4)),
       (W_NORM - 1) ** 2, rtol=1e-5)
 
 
 def test_dragan_perturbations_follow_the_reference_code():
   # x_hat - x = alpha * 0.5 std(x) U[0, 1]: within [0, 0.5 std(x)] entrywise,
   # with one alpha per example.
-  x_hat = regularizers._dragan_perturbations(REAL, jax.random.PRNGKey(5), None)
+  x_hat = penalties._dragan_perturbations(REAL, jax.random.PRNGKey(5), None)
   delta = np.asarray(x_hat - REAL)
   bound = 0.5 * float(np.std(np.asarray(REAL)))
   assert delta.min() >= 0.0 and delta.max() <= bound + 1e-6
@@ -59,22 +61,22 @@ def test_dragan_is_device_count_invariant():
   # Per-example noise keyed by the global example id and std(x) over the
   # global batch: two devices compute the one-device penalty.
   key = jax.random.PRNGKey(6)
-  expected = regularizers.dragan(quadratic_critic, REAL, FAKE, key)
+  expected = penalties.dragan(quadratic_critic, REAL, FAKE, key)
   sharded = jax.pmap(
       lambda r, f: jax.lax.pmean(
-          regularizers.dragan(quadratic_critic, r, f, key, 'batch'), 'batch'),
+          penalties.dragan(quadratic_critic, r, f, key, 'batch'), 'batch'),
       axis_name='batch', devices=jax.devices()[:2])(
           REAL.reshape((2, 3) + REAL.shape[1:]),
           FAKE.reshape((2, 3) + FAKE.shape[1:]))
   np.testing.assert_allclose(sharded[0], expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize('name', sorted(regularizers.PENALTIES))
+@pytest.mark.parametrize('name', sorted(penalties.PENALTIES))
 def test_penalty_gradients_finite_where_input_gradient_is_zero(name):
   # A linear critic with w = 0, and a scaled quadratic critic at x = 0: grad_x
   # D = 0 at every penalised point, where a plain norm has an infinite
   # derivative.
-  penalty_fn = regularizers.PENALTIES[name]
+  penalty_fn = penalties.PENALTIES[name]
   zeros = jnp.zeros_like(REAL)
   key = jax.random.PRNGKey(7)
   grads = [
@@ -91,9 +93,9 @@ def test_r1_r2_are_per_sample():
   expected_r1 = 0.5 * np.mean(np.sum((2 * np.asarray(REAL).reshape(6, -1)) ** 2, 1))
   expected_r2 = 0.5 * np.mean(np.sum((2 * np.asarray(FAKE).reshape(6, -1)) ** 2, 1))
   key = jax.random.PRNGKey(0)
-  np.testing.assert_allclose(regularizers.r1(quadratic_critic, REAL, FAKE, key),
+  np.testing.assert_allclose(penalties.r1(quadratic_critic, REAL, FAKE, key),
                              expected_r1, rtol=1e-5)
-  np.testing.assert_allclose(regularizers.r2(quadratic_critic, REAL, FAKE, key),
+  np.testing.assert_allclose(penalties.r2(quadratic_critic, REAL, FAKE, key),
                              expected_r2, rtol=1e-5)
 
 
@@ -101,7 +103,7 @@ def test_wgan_gp_gradient_matches_finite_differences():
   key = jax.random.PRNGKey(3)
 
   def penalty(w):
-    return regularizers.wgan_gp(lambda x: x.reshape(x.shape[0], -1) @ w,
+    return penalties.wgan_gp(lambda x: x.reshape(x.shape[0], -1) @ w,
                                 REAL, FAKE, key)
 
   w = np.asarray(W, np.float64)
@@ -114,7 +116,7 @@ def test_wgan_gp_gradient_matches_finite_differences():
 
 
 def test_safe_norm_has_finite_gradient_at_zero():
-  grad = jax.grad(lambda x: regularizers.safe_norm(x, axis=0))(jnp.zeros(3))
+  grad = jax.grad(lambda x: penalties.safe_norm(x, axis=0))(jnp.zeros(3))
   assert np.all(np.isfinite(grad))
 
 

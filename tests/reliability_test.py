@@ -19,10 +19,19 @@ import orbax.checkpoint as ocp
 import pytest
 
 from configs import mnist_mlp
-from gan_jax import checkpointing, cli, run_results, seed_runs, train, train_step, writers
-from gan_jax import state as state_lib
-from gan_jax import workdir as workdir_lib
+from gan_jax import cli
+from gan_jax.workdir import checkpoints
+from gan_jax.experiments import run_results
+from gan_jax.training import runs as runs_lib
+from gan_jax.training import train
+from gan_jax.game import train_step
+from gan_jax.game import state as state_lib
 from gan_jax.errors import ConfigError, GanJaxError
+from gan_jax.config import keys as config_keys
+from gan_jax.data import datasets
+from gan_jax.workdir import divergence
+from gan_jax.workdir import metrics_log
+from gan_jax.workdir import ownership
 
 
 def _restore_raw(workdir, step):
@@ -64,8 +73,8 @@ def test_sigkill_mid_run_then_same_command_is_bit_identical(mnist_like_dir, repo
   a, b = _restore_raw(straight, 40), _restore_raw(killed, 40)
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_array_equal(x, y)
-  assert (run_results.without_timing(writers.read_metrics(str(straight))) ==
-          run_results.without_timing(writers.read_metrics(str(killed))))
+  assert (run_results.without_timing(metrics_log.read_metrics(str(straight))) ==
+          run_results.without_timing(metrics_log.read_metrics(str(killed))))
 
 
 def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(
@@ -83,14 +92,14 @@ def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(
   assert kept == [4]  # the step-6 sync point found the NaN before any save
   restored = _restore_raw(str(tmp_path), 4)
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(restored))
-  assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [3]
+  assert [r['step'] for r in metrics_log.read_metrics(str(tmp_path))] == [3]
   # Recorded as the run's result for sweeps and reports; training the
   # workdir again (here without the poison) clears the record.
-  assert workdir_lib.read_divergence(str(tmp_path)) == {
+  assert divergence.read_divergence(str(tmp_path)) == {
       'step': 5, 'message': 'non-finite d_param_norm at step 5'}
   monkeypatch.undo()
   train.train_and_evaluate(config, str(tmp_path))
-  assert workdir_lib.read_divergence(str(tmp_path)) is None
+  assert divergence.read_divergence(str(tmp_path)) is None
 
 
 def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
@@ -106,15 +115,15 @@ def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
   assert 'rolled back to step 4 with new noise (1/3)' in caplog.text
   assert int(final.step) == 8
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(final))
-  steps = [r['step'] for r in writers.read_metrics(str(tmp_path))]
+  steps = [r['step'] for r in metrics_log.read_metrics(str(tmp_path))]
   assert steps == [2, 4, 6, 8]  # the poisoned interval's record is not kept
-  assert workdir_lib.read_divergence(str(tmp_path)) is None  # it recovered
+  assert divergence.read_divergence(str(tmp_path)) is None  # it recovered
 
 
 def test_a_rollback_forgets_the_reports_of_the_steps_it_redoes(tmp_path):
   # Run.restart_at is what the loop calls on a rollback; its other fields are unused.
   workdir = str(tmp_path)
-  run = seed_runs.Run(config=None, workdir=workdir, label='', images=None, manager=None,
+  run = runs_lib.Run(config=None, workdir=workdir, label='', images=None, manager=None,
                       evaluator=None, latents=None, sample=None, centers=None, gan=None)
   run.open_writer(0)
   for step in (2, 4, 6):
@@ -132,7 +141,7 @@ def test_a_rollback_forgets_the_reports_of_the_steps_it_redoes(tmp_path):
     (tmp_path / 'eval' / name).write_text('{}')
   run.restart_at(4)
   assert sorted(os.listdir(tmp_path / 'eval')) == sorted(kept)
-  assert [r['step'] for r in writers.read_metrics(workdir)] == [2, 4]
+  assert [r['step'] for r in metrics_log.read_metrics(workdir)] == [2, 4]
 
 
 def test_when_the_rollbacks_run_out_the_error_says_so(tiny_config, poison_at, tmp_path,
@@ -151,7 +160,7 @@ def test_when_the_rollbacks_run_out_the_error_says_so(tiny_config, poison_at, tm
   assert 'All 1 rollbacks (config.max_rollbacks) are used up' in message
   assert 'set --config.nonfinite=rollback' not in message
   assert 'checkpoints up to step 4' in message
-  assert workdir_lib.read_divergence(str(tmp_path))['step'] == 5
+  assert divergence.read_divergence(str(tmp_path))['step'] == 5
 
 
 @pytest.mark.slow  # ~2 min: four short runs
@@ -160,7 +169,7 @@ def test_workdir_of_another_config_is_refused_then_moved_aside(tiny_config, tmp_
   train.train_and_evaluate(tiny_config(2), workdir)
   other = tiny_config(2)
   other.loss.name = 'hinge'
-  with pytest.raises(workdir_lib.WorkdirConfigMismatch,
+  with pytest.raises(ownership.WorkdirConfigMismatch,
                      match=r"loss.name: 'non_saturating' -> 'hinge'.*--config.overwrite=True"):
     train.train_and_evaluate(other, workdir)
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2']
@@ -190,7 +199,7 @@ def test_disk_full_while_saving_keeps_previous_checkpoints(tiny_config, tmp_path
     return real_save(self, step, *args, **kwargs)
 
   monkeypatch.setattr(ocp.CheckpointManager, 'save', save)
-  with pytest.raises(checkpointing.CheckpointSaveError,
+  with pytest.raises(checkpoints.CheckpointSaveError,
                      match='could not save the checkpoint of step 4 .*No space left'):
     train.train_and_evaluate(config, str(tmp_path))
   monkeypatch.setattr(ocp.CheckpointManager, 'save', real_save)
@@ -243,7 +252,6 @@ def test_bad_values_get_one_line_and_write_nothing(key, value, message, tiny_con
 
 def test_corrupt_data_gets_one_line_saying_how_to_provide_it(mnist_like_dir, tmp_path):
   import shutil
-  from gan_jax import datasets
   from gan_jax.errors import DataNotFoundError
   copy = tmp_path / 'tfds' / 'mnist'
   shutil.copytree(os.path.join(mnist_like_dir, 'mnist'), copy)
@@ -275,12 +283,12 @@ def test_runs_saved_before_a_key_existed_resume_with_its_old_value(tiny_config):
     del saved['model'][key]
   for key in ('schedule', 'decay_rate', 'b1_final', 'b1_ramp_steps'):
     del saved['optimizer_d'][key]
-  assert workdir_lib.config_differences(saved, config) == []
+  assert config_keys.config_differences(saved, config) == []
   config.model.pack = 2
-  assert workdir_lib.config_differences(saved, config) == ["model.pack: 1 -> 2"]
+  assert config_keys.config_differences(saved, config) == ["model.pack: 1 -> 2"]
   config.model.pack = 1
   config.model.compute_dtype = 'bfloat16'  # not what that run computed
-  assert workdir_lib.config_differences(saved, config) == [
+  assert config_keys.config_differences(saved, config) == [
       "model.compute_dtype: 'float32' -> 'bfloat16'"]
 
 
@@ -288,9 +296,9 @@ def test_runs_saved_before_the_stabilisation_tricks_resume(tiny_config):
   config = tiny_config(2)
   saved = json.loads(config.to_json_best_effort())
   del saved['loss']['real_label'], saved['diffaugment'], saved['instance_noise']
-  assert workdir_lib.config_differences(saved, config) == []
+  assert config_keys.config_differences(saved, config) == []
   config.instance_noise.std = 0.1  # not what that run computed
-  assert workdir_lib.config_differences(saved, config) == ['instance_noise.std: 0.0 -> 0.1']
+  assert config_keys.config_differences(saved, config) == ['instance_noise.std: 0.0 -> 0.1']
 
 
 @pytest.mark.parametrize('config_name,batch_norm', [
@@ -301,12 +309,12 @@ def test_a_batch_norm_over_one_example_is_refused(config_name, batch_norm, tmp_p
   state = state_lib.create_state(config, state_lib.build_gan(
       config, (config.data.image_size or 28,) * 2 + (1,)))
   with pytest.raises(ConfigError) as error:
-    seed_runs.check_batch_norm_batch(config, state)
+    runs_lib.check_batch_norm_batch(config, state)
   message = str(error.value)
   assert message.startswith('config.batch_size=1: batch norm in the ' + batch_norm)
   assert '\n' not in message
   config.batch_size = 2
-  seed_runs.check_batch_norm_batch(config, state)
+  runs_lib.check_batch_norm_batch(config, state)
 
 
 def test_a_batch_of_one_with_batch_norm_writes_nothing(tiny_config, tmp_path):
@@ -325,15 +333,15 @@ def test_batch_of_one_without_batch_norm_trains(ring_config, tmp_path):
 
 
 def test_a_run_begun_before_the_evaluators_shipped_keeps_its_classifier(tiny_config, tmp_path):
-  from gan_jax import seed_runs
+  from gan_jax.training import runs as runs_lib
   config = tiny_config(2)
   saved = json.loads(config.to_json_best_effort())
   del saved['eval']['classifier']   # as written by older gan_jax
   old, new = tmp_path / 'old', tmp_path / 'new'
   old.mkdir()
   (old / 'config.json').write_text(json.dumps(saved))
-  assert seed_runs._keep_feature_space(config, {0: str(old)}).eval.classifier == 'trained'
-  assert seed_runs._keep_feature_space(config, {0: str(new)}).eval.classifier == 'shipped'
+  assert runs_lib._keep_feature_space(config, {0: str(old)}).eval.classifier == 'trained'
+  assert runs_lib._keep_feature_space(config, {0: str(new)}).eval.classifier == 'shipped'
   assert config.eval.classifier == 'shipped'   # the caller's config is not changed
 
 

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from gan_jax import report
-from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
+from gan_jax.workdir import divergence
 from report_test import _fake_run, _fake_sweep, _records
 
 
@@ -57,7 +57,7 @@ def test_a_window_ignores_a_diverged_run_and_averages_the_others(tmp_path):
   _fake_sweep(str(tmp_path))
   a1 = tmp_path / 'a1' / 'metrics.jsonl'
   a1.write_text(''.join(json.dumps(r) + '\n' for r in _records([(5, 40.0)], 1.0, steps=5)))
-  workdir_lib.record_divergence(str(tmp_path / 'a1'), 8, 'non-finite loss_d at step 8')
+  divergence.record_divergence(str(tmp_path / 'a1'), 8, 'non-finite loss_d at step 8')
   lines = report.report(str(tmp_path), metrics=['fid'], window_steps=5).splitlines()
   assert '(2 evaluations per run,' in lines[0]
   assert '| loss.name=hinge | 3 | 1 (8) | 25.5 ± 6.4 |' in lines   # 30 and 21

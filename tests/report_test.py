@@ -11,9 +11,10 @@ import sys
 
 import pytest
 
-from gan_jax import report, sweep_plan
-from gan_jax import workdir as workdir_lib
+from gan_jax import report
+from gan_jax.experiments import sweep_plan
 from gan_jax.errors import GanJaxError
+from gan_jax.workdir import divergence
 
 
 def _fake_run(sweep_dir, name, config, records):
@@ -82,7 +83,7 @@ def test_diverged_runs_count_in_n_and_their_own_column_not_in_the_means(tmp_path
   # before), short of the budget, yet it is a result, not an unfinished run.
   a1 = tmp_path / 'a1' / 'metrics.jsonl'
   a1.write_text(''.join(json.dumps(r) + '\n' for r in _records([(5, 40.0)], 1.0, steps=5)))
-  workdir_lib.record_divergence(str(tmp_path / 'a1'), 8, 'non-finite loss_d at step 8')
+  divergence.record_divergence(str(tmp_path / 'a1'), 8, 'non-finite loss_d at step 8')
   lines = report.report(str(tmp_path), metrics=['fid']).splitlines()
   assert lines[0] == '| variant | n | diverged (steps) | fid |'
   assert lines[2] == '| loss.name=hinge | 3 | 1 (8) | 11 ± 1.4 |'  # fid 10, 12
@@ -104,13 +105,13 @@ def test_a_diverged_seeds_protocol_and_later_divergence_do_not_count(tmp_path):
     _fake_run(str(tmp_path), f's{seed}', dict(base, seed=seed), records)
   # s2, under another protocol, diverged: none of its numbers are shown, so
   # the variant is not refused for mixing protocols.
-  workdir_lib.record_divergence(str(tmp_path / 's2'), 8, 'non-finite loss_d at step 8')
+  divergence.record_divergence(str(tmp_path / 's2'), 8, 'non-finite loss_d at step 8')
   lines = report.report(str(tmp_path), metrics=['fid']).splitlines()
   assert lines[2] == '| base | 3 | 1 (8) | 10.5 ± 0.71 |'
   assert 'Protocol: evaluator A' in lines
   # A divergence after the budget tabulated (a longer run, read at step 10)
   # is not this budget's result.
-  workdir_lib.record_divergence(str(tmp_path / 's2'), 12, 'non-finite loss_d at step 12')
+  divergence.record_divergence(str(tmp_path / 's2'), 12, 'non-finite loss_d at step 12')
   with pytest.raises(GanJaxError, match='different protocols'):
     report.report(str(tmp_path), metrics=['fid'])
 
@@ -196,7 +197,7 @@ def test_at_step_groups_seeds_resumed_to_a_longer_budget(tmp_path):
 
 
 def test_runs_saved_before_a_key_existed_are_seeds_of_the_runs_with_its_old_value(tmp_path):
-  # s0 predates update_order and shared_fake_batch (workdir.ADDED_KEYS): it
+  # s0 predates update_order and shared_fake_batch (config_keys.ADDED_KEYS): it
   # ran alternating, without a shared batch, as s1 and s2 say they did.
   for seed in range(3):
     config = dict(seed=seed, loss=dict(name='hinge'))

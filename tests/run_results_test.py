@@ -1,7 +1,7 @@
 """Tests for gan_jax.run_results: a run's numbers read back from its workdir."""
 import pytest
 
-from gan_jax import run_results
+from gan_jax.experiments import run_results
 
 
 def test_train_minutes_add_the_logged_intervals():

@@ -7,7 +7,9 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import train, train_step, writers
+from gan_jax.training import train
+from gan_jax.game import train_step
+from gan_jax.workdir import metrics_log
 
 
 @pytest.fixture(scope='module')
@@ -61,7 +63,7 @@ def test_a_group_resumes_from_solo_checkpoints_at_their_common_step(
   for final, seed in zip(finals, (3, 7)):
     assert int(final.step) == 8
     assert_close(final, solo[seed])
-    assert [r['step'] for r in writers.read_metrics(workdirs[seed])
+    assert [r['step'] for r in metrics_log.read_metrics(workdirs[seed])
             if 'loss_d' in r] == [2, 4, 6, 8]
 
 
@@ -91,7 +93,7 @@ def test_rollback_gives_only_the_diverged_seed_new_noise(
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(finals))
   assert_trees_close(finals[1], clean)  # seed 1 replayed its own steps
   for workdir in workdirs.values():
-    assert [r['step'] for r in writers.read_metrics(workdir)] == [2, 4, 6, 8]
+    assert [r['step'] for r in metrics_log.read_metrics(workdir)] == [2, 4, 6, 8]
 
 
 @pytest.mark.slow  # the vmapped MLP GAN's compilation (~20 s)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from configs import mog_ring, repro_parzen
-from gan_jax import config_validation, input_pipeline, packing
-from gan_jax import state as state_lib
-from gan_jax import train_step
+from gan_jax.config import validation
+from gan_jax.data import batching
+from gan_jax.game import packing
+from gan_jax.game import state as state_lib
+from gan_jax.game import train_step
 from gan_jax.errors import ConfigError
 from gan_jax.models import layers
 
@@ -63,7 +65,7 @@ def test_a_shared_fake_batch_makes_the_minimax_step_zero_sum(setup):
     fake, _ = train_step.generate(gan, g_params, state.g_batch_stats, z)
     view = lambda x, stream: packing.pack(train_step.d_view(
         x, d_key, stream, state.step, config, 'batch'), gan.pack)
-    real = input_pipeline.preprocess(real_u8, config.data.image_size)
+    real = batching.preprocess(real_u8, config.data.image_size)
     d_real, _, stats = train_step.discriminate(
         gan, state.d_params, state.d_batch_stats, view(real, train_step.REAL_VIEW),
         real_key)
@@ -89,4 +91,4 @@ def test_a_shared_fake_batch_makes_the_minimax_step_zero_sum(setup):
   config.update_order = 'alternating'
   config.shared_fake_batch = True
   with pytest.raises(ConfigError, match="shared_fake_batch.*update_order='simultaneous'"):
-    config_validation.validate(config)
+    validation.validate(config)

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from configs import mnist
-from gan_jax import datasets
 from gan_jax.evaluation import classifier, classifier_training, metrics, shipped
 from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.data import stacked_mnist as stacked_mnist_lib
+from gan_jax.data import tfds_images
 
 SHIPPED = shipped.manifest()['classifiers']
 
@@ -42,7 +43,7 @@ def test_shipped_classifier_reproduces_its_accuracy_statistics_and_check_value(
   loaded = classifier.load_shipped(dataset)
   config = mnist.get_config()
   config.data.dataset, config.data.data_dir = dataset, tfds_data_dir
-  images, labels = datasets.load_split(config.data, 'test', with_labels=True)
+  images, labels = tfds_images.load_split(config.data, 'test', with_labels=True)
   accuracy = classifier.accuracy(loaded.variables, images, labels)
   assert accuracy == pytest.approx(entry['test_accuracy'], abs=2e-4) and accuracy >= floor
   features, _ = loaded.features_and_logits(images)
@@ -61,12 +62,12 @@ def test_real_stacked_mnist_covers_its_1000_modes(tfds_data_dir):
   # shipped classifier reads each channel; KL ~ (K - 1) / 2N = 0.02 for a
   # multinomial draw.
   from configs import stacked_mnist
-  from gan_jax import input_pipeline
+  from gan_jax.data import batching
   config = stacked_mnist.get_config()
   config.data.data_dir, config.data.num_examples = tfds_data_dir, 26_000
-  images, modes = datasets.stacked_mnist(config.data)
+  images, modes = stacked_mnist_lib.stacked_mnist(config.data)
   evaluator = evaluator_lib.Evaluator(config, metrics=('modes',), num_samples=26_000)
-  scores = evaluator.score(np.asarray(input_pipeline.preprocess(images)))
+  scores = evaluator.score(np.asarray(batching.preprocess(images)))
   assert len(np.unique(modes)) == 1000
   assert scores['modes_covered'] == 1000 and scores['kl_to_uniform'] < 0.05
   assert evaluator.protocol['evaluator'] == SHIPPED['mnist']['evaluator_id']
@@ -76,7 +77,7 @@ def test_fid_with_the_shipped_evaluator_trains_nothing_and_reads_no_data(
     tmp_path, monkeypatch):
   monkeypatch.setenv('GAN_JAX_CACHE', str(tmp_path / 'cache'))
   monkeypatch.setattr(classifier_training, 'train', _no_training)
-  monkeypatch.setattr(datasets, 'load_split', _no_data)
+  monkeypatch.setattr(tfds_images, 'load_split', _no_data)
   config = mnist.get_config()
   evaluator = evaluator_lib.Evaluator(config, metrics=('fid', 'is'), num_samples=100)
   assert not os.path.exists(tmp_path / 'cache')

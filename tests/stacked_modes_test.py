@@ -3,8 +3,8 @@ forms of the KL to uniform and of its split into digit KLs and coupling."""
 import numpy as np
 import pytest
 
-from gan_jax import datasets
 from gan_jax.evaluation import stacked_modes
+from gan_jax.data import stacked_mnist as stacked_mnist_lib
 
 
 def test_stacked_kl_splits_into_the_channels_digit_kls_and_their_coupling():
@@ -38,7 +38,7 @@ def test_stacked_kl_splits_into_the_channels_digit_kls_and_their_coupling():
 
 
 def _modes(red, green, blue):
-  return datasets.stacked_mode_ids(np.stack([red, green, blue], axis=-1))
+  return stacked_mnist_lib.stacked_mode_ids(np.stack([red, green, blue], axis=-1))
 
 
 def test_stacked_coupling_names_the_coupled_channel_pair():

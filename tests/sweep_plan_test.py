@@ -10,13 +10,17 @@ import sys
 import pytest
 
 from configs import ablation_mnist, ablation_mog, mog_grid
-from gan_jax import losses, report, sweep_plan, writers
-from gan_jax import workdir as workdir_lib
+from gan_jax import report
+from gan_jax.game import losses
+from gan_jax.experiments import sweep_plan
+from gan_jax.config import keys as config_keys
+from gan_jax.workdir import divergence
+from gan_jax.workdir import metrics_log
 
 # A sweep over a small MoG config: 2-D points, no TFDS, a few steps.
 _TINY_SWEEP = '''
 from configs import mog_ring
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 
 def get_config():
@@ -108,7 +112,7 @@ def test_expand_checks_every_override_against_the_config(tmp_path):
 
 
 def _flat(config):
-  return workdir_lib.flatten(json.loads(config.to_json_best_effort()))
+  return config_keys.flatten(json.loads(config.to_json_best_effort()))
 
 
 def test_shipped_ablations_expand_to_registered_objectives():
@@ -148,14 +152,14 @@ def test_a_run_is_finished_when_its_final_checkpoint_exists(tmp_path):
 def test_a_diverged_run_stays_diverged_until_its_record_is_removed(tmp_path):
   run = sweep_plan.Run('seed=0', {'seed': 0}, str(tmp_path / 'seed=0'), 10)
   make_checkpoint(run.workdir, 5)
-  workdir_lib.record_divergence(run.workdir, 7, 'non-finite loss_d at step 7')
+  divergence.record_divergence(run.workdir, 7, 'non-finite loss_d at step 7')
   assert sweep_plan.disk_status(run) == 'diverged'
-  assert workdir_lib.read_divergence(run.workdir) == {
+  assert divergence.read_divergence(run.workdir) == {
       'step': 7, 'message': 'non-finite loss_d at step 7'}
   make_checkpoint(run.workdir, 10)  # trained to the end since: finished wins
   assert sweep_plan.disk_status(run) == 'finished'
   run.num_train_steps = 20
-  workdir_lib.clear_divergence(run.workdir)
+  divergence.clear_divergence(run.workdir)
   assert sweep_plan.disk_status(run) == 'partial'
 
 
@@ -232,7 +236,7 @@ def test_dry_run_skips_a_diverged_seed_and_regroups_the_others(tmp_path, repo_di
   sweep_dir = tmp_path / 'sweep'
   make_checkpoint(sweep_dir / 'seed=0', 2)
   make_checkpoint(sweep_dir / 'seed=1', 2)
-  workdir_lib.record_divergence(str(sweep_dir / 'seed=1'), 3, 'non-finite loss_g at step 3')
+  divergence.record_divergence(str(sweep_dir / 'seed=1'), 3, 'non-finite loss_g at step 3')
   result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}',
                   '--dry_run', '--vmap_seeds=4')
   assert result.returncode == 0, result.stderr[-2000:]
@@ -246,7 +250,7 @@ def test_dry_run_skips_a_diverged_seed_and_regroups_the_others(tmp_path, repo_di
 
 _NEYMAN_RING = """
 from configs import ablation_mog
-from gan_jax import sweep_plan
+from gan_jax.experiments import sweep_plan
 
 
 def get_config():
@@ -276,7 +280,7 @@ def test_seeds_stopped_by_a_diverged_seed_are_queued_again_without_it(tmp_path, 
   runs = {r['name']: r for r in sweep_plan.read_sweep_file(str(sweep_dir))['runs']}
   assert runs['seed=1']['status'] == 'diverged'
   assert runs['seed=0']['status'] == runs['seed=2']['status'] == 'finished'
-  assert workdir_lib.read_divergence(str(sweep_dir / 'seed=1'))['step'] < 1000
+  assert divergence.read_divergence(str(sweep_dir / 'seed=1'))['step'] < 1000
 
 
 def test_seeds_resuming_from_different_steps_are_not_grouped(tmp_path):
@@ -349,7 +353,7 @@ def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo
   assert runs['seed=1']['overrides'] == {'seed': 1}
   assert runs['seed=1']['last_checkpoint'] == 3
   for name in ('seed=0', 'seed=1'):
-    records = writers.read_metrics(str(sweep_dir / name))
+    records = metrics_log.read_metrics(str(sweep_dir / name))
     assert [r['step'] for r in records if 'loss_d' in r] == [1, 2, 3]
     assert 'mode_score' in records[-1]  # the evaluation at the last step
   again = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}', '--dry_run')

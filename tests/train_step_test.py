@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from configs import mnist, mnist_mlp, mog_ring
-from gan_jax import config_validation
-from gan_jax import state as state_lib
-from gan_jax import train_step
+from gan_jax.config import validation
+from gan_jax.game import state as state_lib
+from gan_jax.game import train_step
 from gan_jax.errors import ConfigError
 
 
@@ -130,7 +130,7 @@ def test_invalid_step_config(field, value, match):
   config = mnist.get_config()
   setattr(config, field, value)
   with pytest.raises(ConfigError, match=match):
-    config_validation.validate(config, num_devices=4)
+    validation.validate(config, num_devices=4)
 
 
 def _one_move(move, config, state, real, key):
@@ -268,7 +268,7 @@ def test_simultaneous_moves_start_from_the_same_state():
                          jax.tree.leaves(stepped.g_params)[0])
   config.update_order, config.n_critic = 'simultaneous', 2
   with pytest.raises(ConfigError, match='simultaneous.*set config.n_critic=1'):
-    config_validation.validate(config)
+    validation.validate(config)
 
 
 def test_n_generator_makes_that_many_generator_moves_with_their_own_keys():
@@ -292,16 +292,16 @@ def test_n_generator_makes_that_many_generator_moves_with_their_own_keys():
 
 
 def test_uniform_latents_lie_in_the_unit_cube_and_reach_every_sampler():
-  from gan_jax import seed_runs
+  from gan_jax.training import runs as runs_lib
   from gan_jax.models import layers
   z = layers.sample_latent(jax.random.PRNGKey(0), 4096, 8, distribution='uniform')
   assert float(z.min()) >= -1.0 and float(z.max()) < 1.0
   assert abs(float(z.std()) - 1 / np.sqrt(3)) < 0.01   # U[-1, 1): variance 1/3
   config, _, _ = _ring_move_setup()
   config.model.latent_distribution = 'uniform'
-  assert float(np.abs(seed_runs.fixed_latents(config, 512)).max()) < 1.0
+  assert float(np.abs(runs_lib.fixed_latents(config, 512)).max()) < 1.0
   config.model.latent_distribution = 'normal'
-  assert float(np.abs(seed_runs.fixed_latents(config, 512)).max()) > 1.5
+  assert float(np.abs(runs_lib.fixed_latents(config, 512)).max()) > 1.5
 
 
 # ------------------------------------------------ what D sees (d_view) ----

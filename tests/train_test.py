@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_jax import run_results, train, writers
+from gan_jax.experiments import run_results
+from gan_jax.training import train
 from gan_jax.evaluation import checkpoint_eval
+from gan_jax.workdir import metrics_log
 
 
 def test_resume_continues_exactly(tiny_config, tmp_path):
@@ -23,8 +25,8 @@ def test_resume_continues_exactly(tiny_config, tmp_path):
   assert int(resumed.step) == 6
   for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
     np.testing.assert_array_equal(x, y)
-  records_a = run_results.without_timing(writers.read_metrics(str(tmp_path / 'a')))
-  records_b = run_results.without_timing(writers.read_metrics(str(tmp_path / 'b')))
+  records_a = run_results.without_timing(metrics_log.read_metrics(str(tmp_path / 'a')))
+  records_b = run_results.without_timing(metrics_log.read_metrics(str(tmp_path / 'b')))
   assert [r['step'] for r in records_b] == [2, 4, 6]
   assert records_a == records_b
 
@@ -34,7 +36,7 @@ def test_keeps_latest_and_best_checkpoints(tiny_config, tmp_path):
   config.keep_checkpoints = 1
   config.best_metric, config.best_mode = 'loss_d', 'min'
   train.train_and_evaluate(config, str(tmp_path))
-  records = writers.read_metrics(str(tmp_path))
+  records = metrics_log.read_metrics(str(tmp_path))
   best = min(records, key=lambda r: r['loss_d'])['step']
   kept = sorted(int(d) for d in os.listdir(tmp_path / 'checkpoints') if d.isdigit())
   assert kept == sorted({best, 8})
@@ -54,7 +56,7 @@ def test_card_command_writes_checkpoints_metrics_and_samples(mnist_like_dir, rep
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'generator 2,305,472, discriminator 212,865' in result.stderr
   assert sorted(os.listdir(workdir / 'checkpoints')) == ['2', '3']
-  records = writers.read_metrics(str(workdir))
+  records = metrics_log.read_metrics(str(workdir))
   assert [r['step'] for r in records] == [1, 2, 3]
   for record in records:
     assert {'loss_d', 'loss_g', 'd_real', 'd_fake'} <= set(record)
@@ -118,7 +120,7 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(mnist_like_dir, repo_dir
                            timeout=300)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert f'Resuming from the checkpoint at step {saved[0]}' in resumed.stderr
-  assert writers.read_metrics(str(tmp_path))[-1]['step'] == saved[0] + 2
+  assert metrics_log.read_metrics(str(tmp_path))[-1]['step'] == saved[0] + 2
 
 
 def test_corrupt_latest_checkpoint_falls_back_to_previous(tiny_config, tmp_path,
@@ -161,7 +163,7 @@ def test_intervals_of_zero_log_and_save_only_at_the_end(ring_config, tmp_path):
   config.log_every_steps = config.sample_every_steps = 0
   config.checkpoint_every_steps = config.eval_every_steps = 0
   train.train_and_evaluate(config, str(tmp_path))
-  assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [4]
+  assert [r['step'] for r in metrics_log.read_metrics(str(tmp_path))] == [4]
   assert os.listdir(tmp_path / 'checkpoints') == ['4']
   assert os.listdir(tmp_path / 'samples') == []
 
@@ -182,7 +184,7 @@ def test_the_best_checkpoint_survives_a_resume(best_metric, best_mode, ring_conf
 
   train.train_and_evaluate(config(30), str(tmp_path))
   train.train_and_evaluate(config(50), str(tmp_path))  # resumes at step 30
-  records = writers.read_metrics(str(tmp_path))
+  records = metrics_log.read_metrics(str(tmp_path))
   assert [r['step'] for r in records] == [10, 20, 30, 40, 50]
   pick = min if best_mode == 'min' else max
   best = pick(records, key=lambda r: r[best_metric])['step']

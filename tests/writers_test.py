@@ -6,9 +6,9 @@ import os
 import pytest
 
 from configs import mog_ring
-from gan_jax import workdir as workdir_lib
-from gan_jax import writers
 from gan_jax.errors import GanJaxError
+from gan_jax.workdir import metrics_log
+from gan_jax.workdir import ownership
 
 
 def _write_lines(path, lines):
@@ -20,19 +20,19 @@ def test_a_torn_last_record_is_dropped_and_reported(tmp_path, caplog):
   path = tmp_path / 'metrics.jsonl'
   _write_lines(path, ['{"step": 10, "loss_d": 1.0}\n', '{"step": 20, "loss_d": 0.9}\n',
                       '{"step": 25, "loss_d": 1.2'])  # kill -9 mid-write
-  assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [10, 20]
+  assert [r['step'] for r in metrics_log.read_metrics(str(tmp_path))] == [10, 20]
   with caplog.at_level('WARNING'):
-    writer = writers.MetricWriter(str(tmp_path), resume_step=20)
+    writer = metrics_log.MetricWriter(str(tmp_path), resume_step=20)
   assert 'torn last record' in caplog.text
   writer.write_scalars(30, {'loss_d': 0.8})
   writer.flush()
-  assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [10, 20, 30]
+  assert [r['step'] for r in metrics_log.read_metrics(str(tmp_path))] == [10, 20, 30]
 
 
 def test_an_unreadable_record_before_the_last_is_one_line(tmp_path):
   _write_lines(tmp_path / 'metrics.jsonl', ['{"step": 10}\n', 'garbage\n', '{"step": 30}\n'])
   with pytest.raises(GanJaxError) as error:
-    writers.MetricWriter(str(tmp_path), resume_step=30)
+    metrics_log.MetricWriter(str(tmp_path), resume_step=30)
   assert 'line 2 is not a JSON record' in str(error.value)
   assert '\n' not in str(error.value)
 
@@ -44,13 +44,13 @@ def test_an_unreadable_config_json_is_one_line_or_moved_aside(content, tmp_path)
   (workdir / 'config.json').write_text(content)
   (workdir / 'metrics.jsonl').write_text('{"step": 1}\n')
   config = mog_ring.get_config()
-  with pytest.raises(workdir_lib.WorkdirConfigMismatch) as error:
-    workdir_lib.claim(str(workdir), config)
+  with pytest.raises(ownership.WorkdirConfigMismatch) as error:
+    ownership.claim(str(workdir), config)
   message = str(error.value)
   assert 'config.json is unreadable' in message and '--config.overwrite=True' in message
   assert '\n' not in message
   config.overwrite = True
-  workdir_lib.claim(str(workdir), config)
+  ownership.claim(str(workdir), config)
   aside = [p for p in os.listdir(tmp_path) if p.startswith('run.replaced-')]
   assert len(aside) == 1 and (tmp_path / aside[0] / 'metrics.jsonl').exists()
   assert json.loads((workdir / 'config.json').read_text())['overwrite'] is True
@@ -58,10 +58,10 @@ def test_an_unreadable_config_json_is_one_line_or_moved_aside(content, tmp_path)
 
 def test_a_record_cut_before_its_newline_does_not_glue_the_next_one(tmp_path):
   _write_lines(tmp_path / 'metrics.jsonl', ['{"step": 10}\n', '{"step": 20}'])
-  writer = writers.MetricWriter(str(tmp_path), resume_step=20)
+  writer = metrics_log.MetricWriter(str(tmp_path), resume_step=20)
   writer.write_scalars(30, {'loss_d': 0.5})
   writer.flush()
-  assert [r['step'] for r in writers.read_metrics(str(tmp_path))] == [10, 20, 30]
+  assert [r['step'] for r in metrics_log.read_metrics(str(tmp_path))] == [10, 20, 30]
 
 
 def test_evaluate_reports_an_unreadable_config_json_in_one_line(tmp_path):

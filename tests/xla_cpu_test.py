@@ -1,10 +1,10 @@
-"""XLA:CPU flag tuning (config.xla_cpu_tuning, gan_jax/xla_cpu.py)."""
+"""XLA:CPU flag tuning (config.xla_cpu_tuning, gan_jax/training/xla_cpu.py)."""
 import os
 
 import jax.numpy as jnp
 import pytest
 
-from gan_jax import xla_cpu
+from gan_jax.training import xla_cpu
 
 TUNED = f'{xla_cpu.FLAG}={xla_cpu.TUNED}'
 

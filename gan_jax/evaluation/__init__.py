@@ -1,1 +1,2 @@
-"""Sample-quality metrics: feature statistics, Parzen windows, 2-D mode counts."""
+"""Sample quality: the evaluation protocol per data kind, the evaluators, their
+metrics and feature networks (the shipped classifiers)."""

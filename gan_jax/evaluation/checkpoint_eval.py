@@ -13,61 +13,22 @@ import json
 import os
 import re
 import time
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpointing, datasets, input_pipeline, models
-from gan_jax import workdir as workdir_lib
+from gan_jax.data import batching
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import evaluator as evaluator_lib
-from gan_jax.evaluation import sampler as sampler_lib
+from gan_jax.sampling import restore as restore_lib
+from gan_jax.sampling import sampler as sampler_lib
 from gan_jax.evaluation import metrics as metrics_lib
-from gan_jax.state import GAN, GANState, build_gan, create_state
-
-
-def load_run_config(workdir: str) -> ml_collections.ConfigDict:
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    raise GanJaxError(f'{workdir} is not a gan_jax run directory (no '
-                      'config.json); pass the --workdir of a training run')
-  try:
-    with open(path) as f:
-      return ml_collections.ConfigDict(json.load(f))
-  except ValueError as e:
-    raise GanJaxError(f'{path} is unreadable ({e}); it is the run\'s config, '
-                      'written by gan_jax.main: restore it') from None
-
-
-def restore_run(workdir: str, config: ml_collections.ConfigDict,
-                checkpoint: str) -> Tuple[GAN, GANState, Optional[int]]:
-  """(gan, state, step) of the run in `workdir` of config `config`, at
-  `checkpoint`: best (by the run's best metric), latest, a step, or init
-  (the untrained state, step None). The modules are unbound from the pmap
-  axis (batch norm by batch statistics normalises the batch it is given).
-  Raises GanJaxError for a missing or unreadable checkpoint or a bad name."""
-  # The example shape from the prepared set's metadata, not its examples.
-  shape = datasets.example_shape(config.data, datasets.stored_shape(config.data))
-  gan = build_gan(config, shape, axis_name=None)
-  if checkpoint == 'init':
-    # The untrained G as training starts it, data-dependent init included.
-    images = datasets.load(config.data) if models.g_init_reads_data(config.model) else None
-    return gan, create_state(config, gan, images), None
-  state = create_state(config, gan)  # a template: shapes and dtypes
-  manager = checkpointing.create_manager(
-      workdir, config.keep_checkpoints, *evaluator_lib.best_metric(config))
-  state, step = checkpointing.restore(
-      manager, checkpoint, state, *evaluator_lib.best_metric(config))
-  return gan, state, step
-
-
-def generator_params(state: GANState, params: str):
-  """G's parameters of `state`: 'ema' (their moving average) or 'raw'."""
-  if params not in workdir_lib.GENERATOR_PARAMS:
-    raise GanJaxError(f"--params must be ema or raw, got '{params}'")
-  return state.ema_g_params if params == 'ema' else state.g_params
+from gan_jax.game.state import GAN
+from gan_jax.data import datasets
+from gan_jax.data import mixtures
+from gan_jax.evaluation import protocol as protocol_lib
 
 
 def real_samples(config, num_samples: int, seed: int,
@@ -78,10 +39,10 @@ def real_samples(config, num_samples: int, seed: int,
   it); for the 2-D mixtures, N fresh points. Examples [N, ...] in the models'
   units; with `with_labels`, (examples, their labels int [N]) -- a perfect
   conditional G's samples."""
-  if evaluator_lib.data_kind(config.data.dataset) == 'mog':
-    centers, std = datasets.mixture(config.data)
+  if protocol_lib.data_kind(config.data.dataset) == 'mog':
+    centers, std = mixtures.mixture(config.data)
     rng = np.random.default_rng([seed, 0xF100])
-    points, modes = datasets.sample_mixture(rng, centers, std, num_samples,
+    points, modes = mixtures.sample_mixture(rng, centers, std, num_samples,
                                             with_modes=True)
     points = points.astype(np.float32)
     return (points, modes) if with_labels else points
@@ -90,7 +51,7 @@ def real_samples(config, num_samples: int, seed: int,
   images, labels = datasets.load(config.data, with_labels=True)
   rng = np.random.default_rng(seed)
   idx = np.sort(rng.choice(len(images), min(num_samples, len(images)), replace=False))
-  images = np.asarray(input_pipeline.preprocess(images[idx]))
+  images = np.asarray(batching.preprocess(images[idx]))
   return (images, labels[idx]) if with_labels else images
 
 
@@ -112,19 +73,19 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   5000..50000) the report also holds FID at each N and FID∞, the intercept of
   FID_N against 1/N. Raises GanJaxError for a workdir that is not a run, a
   missing checkpoint, metrics that select nothing, or FID∞ without FID."""
-  config = load_run_config(workdir)
+  config = restore_lib.load_run_config(workdir)
   # By default the latent draws of the run's own evaluations.
   seed = config.seed if seed is None else seed
   if data_dir:
     config.data.data_dir = data_dir
-  metric_names = evaluator_lib.resolve_metrics(config.data.dataset, metrics,
-                                               evaluator_lib.is_conditional(config))
+  metric_names = protocol_lib.resolve_metrics(config.data.dataset, metrics,
+                                               protocol_lib.is_conditional(config))
   if not metric_names:
     raise GanJaxError("--metrics selects nothing; use e.g. --metrics=all")
   if num_samples < 0:
     raise GanJaxError(f'--num_samples must be >= 0 (0: the protocol), got {num_samples}')
-  evaluator_lib.check_num_samples(
-      metric_names, num_samples or evaluator_lib.protocol_num_samples(config),
+  protocol_lib.check_num_samples(
+      metric_names, num_samples or protocol_lib.protocol_num_samples(config),
       '--num_samples', int(config.model.get('num_classes', 0)))
   sizes = sorted({int(n) for n in fid_infinity_sizes})
   if sizes and ('fid' not in metric_names or len(sizes) < 2 or sizes[0] < 2):
@@ -136,7 +97,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   step = None
   real = checkpoint == 'data'
   if not real:
-    gan, state, step = restore_run(workdir, config, checkpoint)
+    gan, state, step = restore_lib.restore_run(workdir, config, checkpoint)
     bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
   name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
   out_dir = os.path.join(workdir, 'eval')
@@ -145,12 +106,12 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
       workdir, config, evaluator, checkpoint, step, None if real else params,
       None if real else bn_stats, seed, {}, 0.0), config, seed)
   if real:
-    if evaluator_lib.is_conditional(config):
+    if protocol_lib.is_conditional(config):
       results = evaluator.score(*real_samples(config, evaluator.num_samples, seed, True))
     else:
       results = evaluator.score(real_samples(config, evaluator.num_samples, seed))
   else:
-    g_params = generator_params(state, params)
+    g_params = restore_lib.generator_params(state, params)
     sample = sampler_lib.generator_sampler(gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim, bn_stats,
                                              config.model.get('latent_distribution', 'normal'))
@@ -236,7 +197,7 @@ def drop_reports_after(workdir: str, step: int) -> list:
 
 
 # What makes two evaluations of one checkpoint different measurements.
-_SETTINGS = workdir_lib.EVAL_SETTINGS
+_SETTINGS = protocol_lib.EVAL_SETTINGS
 
 
 def _report_path(out_dir: str, name: str, report: dict,
@@ -245,7 +206,7 @@ def _report_path(out_dir: str, name: str, report: dict,
   differ from the run's own evaluation are part of the name."""
   protocol = dict(params=config.eval.params, seed=config.seed,
                   bn_stats=config.eval.get('bn_stats', 'running'),
-                  num_samples=evaluator_lib.protocol_num_samples(config))
+                  num_samples=protocol_lib.protocol_num_samples(config))
   name = ','.join([name] + [f'{k}={report[k]}' for k in _SETTINGS
                             if report[k] is not None and report[k] != protocol[k]])
   return os.path.join(out_dir, f'{name}.json')

@@ -61,13 +61,13 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import datasets
 from gan_jax.errors import ConfigError, GanJaxError
-from gan_jax.evaluation import classifier_training, metrics, shipped
+from gan_jax.evaluation import classifier_training, metrics, protocol, shipped
 from gan_jax.evaluation.classifier_net import (
     FEATURE_DIM, IMAGE_SHAPE, Variables, accuracy, apply_fn, batched_forward, template)
+from gan_jax.data import tfds_images
 
-SUPPORTED_DATASETS = ('mnist', 'fashion_mnist')
+SUPPORTED_DATASETS = protocol.CLASSIFIER_DATASETS
 SOURCES = ('shipped', 'trained')
 
 # Bump when the architecture or the recipe changes: caches of another version
@@ -237,9 +237,9 @@ def load_or_train(dataset: str, data_dir: Optional[str] = None,
   data_config = ml_collections.ConfigDict(dict(
       dataset=dataset, data_dir=data_dir, split='train', download=True,
       image_size=0))
-  images, labels = datasets.load_split(
+  images, labels = tfds_images.load_split(
       data_config, 'train', with_labels=True)
-  test = datasets.load_split(
+  test = tfds_images.load_split(
       data_config, 'test', with_labels=True)
   epochs, batch_size = classifier_training.EPOCHS, classifier_training.BATCH_SIZE
   num_steps = epochs * (len(images) // batch_size)
@@ -273,7 +273,7 @@ def ship(classifier: Classifier, data_dir: Optional[str] = None,
   data_config = ml_collections.ConfigDict(dict(
       dataset=classifier.dataset, data_dir=data_dir, split='test', download=True,
       image_size=0))
-  test = datasets.load_split(data_config, 'test')
+  test = tfds_images.load_split(data_config, 'test')
   features, _ = classifier.features_and_logits(test)
   mean, covariance = metrics.gaussian_statistics(features)
   half = len(features) // 2

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import input_pipeline
+from gan_jax.data import batching
 
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
@@ -52,7 +52,7 @@ def apply_fn(variables: Variables, images: jax.Array) -> Tuple[jax.Array, jax.Ar
   Returns:
     (features float32 [N, 128], logits float32 [N, 10]).
   """
-  x = input_pipeline.preprocess(images)
+  x = batching.preprocess(images)
   if x.shape[1:3] != IMAGE_SHAPE[:2]:
     x = jax.image.resize(x, x.shape[:1] + IMAGE_SHAPE[:2] + x.shape[3:], 'linear')
   return CNN().apply(variables, x, train=False)

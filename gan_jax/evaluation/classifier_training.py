@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gan_jax import input_pipeline
+from gan_jax.data import batching
 from gan_jax.evaluation.classifier_net import CNN, Variables, accuracy, template
 
 EPOCHS = 4
@@ -97,7 +97,7 @@ def _create_state(seed: int, num_steps: int) -> TrainState:
 def _train_step(state: TrainState, images: jax.Array, labels: jax.Array
                 ) -> Tuple[TrainState, Dict[str, jax.Array]]:
   """One Adam step on uint8 images [B, 28, 28, 1] and int labels [B]."""
-  x = input_pipeline.preprocess(images)
+  x = batching.preprocess(images)
 
   def loss_fn(params):
     (_, logits), updates = CNN().apply(

@@ -36,125 +36,21 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import datasets, input_pipeline
+from gan_jax.data import batching
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.evaluation import metrics as metrics_lib
-from gan_jax.evaluation import mog, parzen, sampler, shipped, stacked_modes
+from gan_jax.evaluation import mog, parzen, protocol, shipped, stacked_modes
+from gan_jax.sampling import sampler
+from gan_jax.data import mixtures
+from gan_jax.data import tfds_images
 
-# Metric groups per kind of data set; 'auto' picks the cheap ones that are
-# worth running every few thousand steps, 'all' everything.
-_METRICS = {
-    'classifier': ('fid', 'kid', 'is', 'pr', 'dc', 'parzen'),
-    'stacked': ('modes',),
-    'mog': ('modes',),
-}
-_AUTO = {'classifier': ('fid', 'kid', 'is'), 'stacked': ('modes',), 'mog': ('modes',)}
-# The groups only a class-conditional G has; 'auto' and 'all' add them.
-_CONDITIONAL_METRICS = {'classifier': ('cond', 'intra_fid'), 'stacked': ('cond',),
-                        'mog': ('cond',)}
-# The quantity that picks the "best" checkpoint per kind, and its direction.
-BEST_METRIC = {'classifier': ('fid', 'min'), 'stacked': ('modes_covered', 'max'),
-               'mog': ('mode_score', 'max')}
-# The fewest generated samples each metric group can score: a covariance (FID)
-# and KID's unbiased MMD need 2, the IS-style score 10 splits, precision/
-# recall k = 3 and density/coverage k = 5 neighbours besides each point.
-MIN_SAMPLES = {'fid': 2, 'kid': 2, 'is': 10, 'pr': 4, 'dc': 6, 'parzen': 1, 'modes': 1,
-               'cond': 1, 'intra_fid': 2}
-# Samples per evaluation when config.eval.num_samples is 0 (the protocols').
-_DEFAULT_SAMPLES = {'classifier': 10_000, 'stacked': 26_000, 'mog': 2_500}
 # Parzen protocol: the validation set that selects sigma is the last 10,000
 # training images (Goodfellow et al. 2014 cross-validate on a held-out set).
 _PARZEN_VALIDATION = 10_000
 
 SampleFn = sampler.SampleFn
 
-
-def protocol_num_samples(config: ml_collections.ConfigDict) -> int:
-  """Samples per evaluation of a run: config.eval.num_samples, or the
-  protocol's for its data when that is 0."""
-  return config.eval.num_samples or _DEFAULT_SAMPLES.get(
-      data_kind(config.data.dataset), 0)
-
-
-def data_kind(dataset: str) -> Optional[str]:
-  """'classifier', 'stacked', 'mog', or None for data sets with no evaluator."""
-  if dataset in classifier_lib.SUPPORTED_DATASETS:
-    return 'classifier'
-  if dataset == datasets.STACKED_MNIST:
-    return 'stacked'
-  if dataset in datasets.MIXTURES:
-    return 'mog'
-  return None
-
-
-def resolve_metrics(dataset: str, names: str,
-                    conditional: bool = False) -> Tuple[str, ...]:
-  """The metric groups named by `names` ('auto', 'all', '' or 'fid,kid,...');
-  `conditional`: of a class-conditional G, which also has 'cond' (and
-  'intra_fid' for classifier-scored images)."""
-  kind = data_kind(dataset)
-  names = (names or '').strip()
-  if not names or names == 'none':
-    return ()
-  if kind is None:
-    raise ConfigError(
-        f"no evaluator for config.data.dataset '{dataset}' (have: "
-        f"{', '.join(classifier_lib.SUPPORTED_DATASETS)}, stacked_mnist, "
-        f"{', '.join(datasets.MIXTURES)}); set --config.eval.metrics=none")
-  extra = _CONDITIONAL_METRICS[kind] if conditional else ()
-  if names == 'auto':
-    return _AUTO[kind] + extra
-  if names == 'all':
-    return _METRICS[kind] + extra
-  chosen = tuple(n.strip() for n in names.split(',') if n.strip())
-  only_conditional = [n for n in chosen if not conditional and
-                      n in _CONDITIONAL_METRICS[kind]]
-  if only_conditional:
-    raise ConfigError(f"eval metric(s) {', '.join(only_conditional)} score a "
-                      'class-conditional G; set config.model.num_classes or leave '
-                      'them out')
-  unknown = [n for n in chosen if n not in _METRICS[kind] + extra]
-  if unknown:
-    raise ConfigError(f"unknown eval metric(s) {', '.join(unknown)} for "
-                      f"'{dataset}'; valid: {', '.join(_METRICS[kind] + extra)}, "
-                      'auto, all, none')
-  return chosen
-
-
-def is_conditional(config: ml_collections.ConfigDict) -> bool:
-  """Whether the run's G is class-conditional (config.model.num_classes > 0)."""
-  return bool(config.model.get('num_classes', 0))
-
-
-def check_num_samples(metrics: Sequence[str], num_samples: int,
-                      key: str = 'config.eval.num_samples',
-                      num_classes: int = 0) -> None:
-  """Raises ConfigError when `num_samples` generated samples are too few for
-  one of `metrics` (metric groups); `key` names the setting in the message.
-  A class-conditional G's samples split over its `num_classes` classes:
-  'cond' asks for each class once, 'intra_fid' for 2 samples of each."""
-  for name in metrics:
-    needed = MIN_SAMPLES[name] * (num_classes if name in ('cond', 'intra_fid') else 1)
-    if num_samples < needed:
-      raise ConfigError(f'{key}={num_samples} is too few samples for {name} (it needs '
-                        f'at least {needed}); raise it, or leave {name} '
-                        'out of the metrics')
-
-
-def best_metric(config: ml_collections.ConfigDict) -> Tuple[str, str]:
-  """(metric, 'min'|'max') that picks the best checkpoint.
-
-  `config.best_metric='auto'` is the data set's quality metric when training
-  evaluates, else the reference code's proxy, the lowest D loss.
-  """
-  if config.best_metric != 'auto':
-    return config.best_metric, config.best_mode
-  kind = data_kind(config.data.dataset)
-  if config.get('eval_every_steps') and kind and resolve_metrics(
-      config.data.dataset, config.eval.metrics, is_conditional(config)):
-    return BEST_METRIC[kind]
-  return 'loss_d', 'min'
 
 
 @dataclasses.dataclass
@@ -179,11 +75,11 @@ class Evaluator:
                num_samples: Optional[int] = None):
     data = config.data
     self.dataset = data.dataset
-    self.kind = data_kind(data.dataset)
+    self.kind = protocol.data_kind(data.dataset)
     self.num_classes = config.model.get('num_classes', 0)
-    self.metrics = tuple(metrics) if metrics is not None else resolve_metrics(
+    self.metrics = tuple(metrics) if metrics is not None else protocol.resolve_metrics(
         data.dataset, config.eval.metrics, bool(self.num_classes))
-    self.num_samples = num_samples or protocol_num_samples(config)
+    self.num_samples = num_samples or protocol.protocol_num_samples(config)
     self._ref = _Reference()
     self._classifier = None
     self.classifier_name = self.classifier_accuracy = None
@@ -201,7 +97,7 @@ class Evaluator:
       self.classifier_name = name
       self.classifier_accuracy = self._classifier.test_accuracy
     if self.kind == 'mog':
-      self._centers, self._std = datasets.mixture(data)
+      self._centers, self._std = mixtures.mixture(data)
     if self.kind == 'classifier':
       # The shipped evaluator brings the test split's statistics: FID alone
       # reads no real data. KID, precision/recall, density/coverage need the
@@ -210,10 +106,10 @@ class Evaluator:
           'fid' in self.metrics and not self._classifier.shipped)
       test = None
       if needs_features or 'parzen' in self.metrics:
-        test = datasets.load_split(data, 'test')
+        test = tfds_images.load_split(data, 'test')
         self._ref.size = len(test)
       if needs_features:
-        self._ref.features = self.features(input_pipeline.preprocess(test))
+        self._ref.features = self.features(batching.preprocess(test))
       if 'fid' in self.metrics:
         if self._classifier.shipped:
           self._ref.fid_statistics = shipped.test_statistics(name)
@@ -221,7 +117,7 @@ class Evaluator:
         else:
           self._ref.fid_statistics = metrics_lib.gaussian_statistics(self._ref.features)
       if 'parzen' in self.metrics:
-        train = datasets.load_split(data, 'train')
+        train = tfds_images.load_split(data, 'train')
         self._ref.validation = _unit_pixels(train[-_PARZEN_VALIDATION:])
         self._ref.test = _unit_pixels(test)
       if 'intra_fid' in self.metrics:
@@ -252,8 +148,8 @@ class Evaluator:
   def _class_statistics(self, data: ml_collections.ConfigDict) -> list:
     """(mean, covariance) of the test features of each class: intra-FID's
     references. Raises ConfigError for a class with fewer than 2 test images."""
-    images, labels = datasets.load_split(data, 'test', with_labels=True)
-    features = self.features(input_pipeline.preprocess(images))
+    images, labels = tfds_images.load_split(data, 'test', with_labels=True)
+    features = self.features(batching.preprocess(images))
     counts = np.bincount(labels, minlength=self.num_classes)
     if len(counts) > self.num_classes or counts.min() < 2:
       raise ConfigError(f'intra_fid needs >= 2 test images of each of the '

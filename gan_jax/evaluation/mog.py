@@ -1,7 +1,7 @@
 """The metrics of the 2-D mixture-of-Gaussians mode-collapse benchmark.
 
 Two targets, each an equal-weight mixture of isotropic Gaussians (their
-geometry: `datasets.mixture`):
+geometry: `mixtures.mixture`):
   ring: 8 modes evenly spaced on a circle (Metz et al. 2016, "Unrolled GANs"),
   grid: 25 modes on the 5 x 5 grid {-4, -2, 0, 2, 4}² (Srivastava et al. 2017,
         "VEEGAN"),

@@ -14,8 +14,8 @@ from typing import Dict
 
 import numpy as np
 
-from gan_jax import datasets
 from gan_jax.evaluation import metrics
+from gan_jax.data import stacked_mnist as stacked_mnist_lib
 
 NUM_MODES = 1000
 
@@ -26,7 +26,7 @@ _CHANNEL_PAIRS = (('rg', 0, 1), ('rb', 0, 2), ('gb', 1, 2))
 
 def mode_ids(classifier, samples: np.ndarray) -> np.ndarray:
   """The mode of each Stacked-MNIST sample: int [N] in [0, 1000), 100 d_R +
-  10 d_G + d_B (`datasets.stacked_mode_ids`), each channel's digit the argmax
+  10 d_G + d_B (`stacked_mnist_lib.stacked_mode_ids`), each channel's digit the argmax
   of `classifier` (an MNIST classifier, `classifier.get('mnist')`) on that
   channel.
 
@@ -37,7 +37,7 @@ def mode_ids(classifier, samples: np.ndarray) -> np.ndarray:
   """
   digits = [np.argmax(classifier.features_and_logits(samples[..., c:c + 1])[1], axis=1)
             for c in range(3)]
-  return datasets.stacked_mode_ids(np.stack(digits, axis=-1))
+  return stacked_mnist_lib.stacked_mode_ids(np.stack(digits, axis=-1))
 
 
 def _entropy(counts: np.ndarray) -> float:

@@ -4,7 +4,7 @@ After the 2-D networks of Metz et al. 2016 ("Unrolled GANs", App. A): ReLU
 MLPs, a linear generator output (no tanh: the grid spans about [-4.2, 4.2]²)
 and a linear logit, no batch norm -- so D's output for a point does not depend
 on the rest of the batch, and per-sample gradient penalties are exact
-(regularizers.py). Flax default (LeCun normal) initialisation.
+(game/penalties.py). Flax default (LeCun normal) initialisation.
 
 PacGAN's 2-D networks (Lin et al. 2018, App. D; fjxmlzn/PacGAN,
 synthetic_data_experiments/*/pacgan_task.py), configs/repro_pacgan_2d.py:

@@ -12,9 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import workdir as workdir_lib
 from gan_jax.errors import ConfigError
 from gan_jax.models import layers
+from gan_jax.evaluation import protocol as protocol_lib
 
 # Generator samples per jitted call; the last call is padded, so one compile.
 _SAMPLE_CHUNK = 1000
@@ -43,7 +43,7 @@ def generator_apply(gan, bn_stats: str) -> Callable:
   averages are left as they are) or by the running averages ('running'); see
   configs/default.py. `labels` (int32 [B], class-conditional G only) is
   passed on as G's `labels` keyword; None calls G without it."""
-  if bn_stats not in workdir_lib.BN_STATS:
+  if bn_stats not in protocol_lib.BN_STATS:
     raise ConfigError(f"config.eval.bn_stats must be 'batch' or 'running', "
                       f"got '{bn_stats}'")
   condition = lambda labels: {} if labels is None else {'labels': labels}

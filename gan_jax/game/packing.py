@@ -10,7 +10,7 @@ collapse in the total-variation picture, at no change to G.
 `config.batch_size` always counts examples: a D move on B real and B fake
 examples judges B/m real and B/m fake packs, formed from consecutive
 examples of each device's batch, so the batch per device must be a multiple
-of m (config_validation checks it). m = 1 is the unpacked GAN, bit for bit.
+of m (config/validation.py checks it). m = 1 is the unpacked GAN, bit for bit.
 """
 from typing import Sequence, Tuple
 

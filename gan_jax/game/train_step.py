@@ -36,9 +36,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from gan_jax import augment, input_pipeline, packing, regularizers
+from gan_jax.game import augment
+from gan_jax.data import batching
+from gan_jax.game import packing
+from gan_jax.game import penalties
 from gan_jax.models import layers
-from gan_jax.state import AXIS, GAN, GANState, PyTree
+from gan_jax.game.state import AXIS, GAN, GANState, PyTree
 
 Metrics = Dict[str, jax.Array]
 
@@ -148,7 +151,7 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
      this device's values).
   """
   z_key, real_key, fake_key, gp_key = _d_move_keys(key)
-  real = input_pipeline.preprocess(real_u8, config.data.image_size)
+  real = batching.preprocess(real_u8, config.data.image_size)
   z = layers.sample_latent(z_key, real.shape[0], config.model.latent_dim, axis_name,
                            config.model.get('latent_distribution', 'normal'))
   fake, g_batch_stats = generate(gan, state.g_params, state.g_batch_stats, z, labels)
@@ -159,7 +162,7 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                       gan.pack)
   fake = packing.pack(d_view(jax.lax.stop_gradient(fake), key, FAKE_VIEW,
                              state.step, config, axis_name), gan.pack)
-  penalty_fn = regularizers.PENALTIES.get(gan.penalty)
+  penalty_fn = penalties.PENALTIES.get(gan.penalty)
 
   def loss_fn(d_params):
     d_real, c_real, stats = discriminate(gan, d_params, state.d_batch_stats,
@@ -246,7 +249,7 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                                axis_name), gan.pack)
 
     def score_real(d_stats):
-      real = input_pipeline.preprocess(real_u8, config.data.image_size)
+      real = batching.preprocess(real_u8, config.data.image_size)
       real = packing.pack(
           d_view(real, view_key, REAL_VIEW, state.step, config, axis_name),
           gan.pack)
@@ -296,13 +299,13 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
   `batch`: this device's real examples [n_critic, local_batch,
   *stored_shape], one batch per discriminator move (the generator moves
   reuse the last); for class-conditional runs the pair (examples, labels
-  int32 [n_critic, local_batch]), as `input_pipeline.train_batches` yields
+  int32 [n_critic, local_batch]), as `batching.train_batches` yields
   them. Metrics are device-global means (over the n_critic moves for D's,
   the n_generator moves for G's): those of the two moves, and d_param_norm.
   """
 
   def train_step(state: GANState, batch):
-    images, labels = input_pipeline.split_batch(batch)
+    images, labels = batching.split_batch(batch)
     label = lambda k: None if labels is None else labels[k]
     # Identical on every device; per-example draws use the global example id.
     step_key = jax.random.fold_in(state.rng, state.step)
@@ -314,7 +317,7 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
     if config.get('update_order', 'alternating') == 'simultaneous':
       # Both players move from the same state: G's gradient is taken against
       # D before D's move (simultaneous gradient descent, as ALI's and
-      # PacGAN's code do; config_validation holds n_critic at 1). Those codes
+      # PacGAN's code do; config/validation.py holds n_critic at 1). Those codes
       # also feed one fake batch to both objectives (shared_fake_batch).
       d_state, d_metrics = discriminator_move(state, images[0], d_keys[0], gan,
                                               config, axis_name, label(0))

@@ -28,9 +28,11 @@ import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from gan_jax import sweep_plan
-from gan_jax import workdir as workdir_lib
+from gan_jax.experiments import sweep_plan
 from gan_jax.errors import GanJaxError
+from gan_jax.config import keys as config_keys
+from gan_jax.evaluation import protocol as protocol_lib
+from gan_jax.workdir import divergence
 
 # Keys of metrics.jsonl records that time the run rather than measure the
 # model: they differ between otherwise identical runs.
@@ -61,7 +63,7 @@ class RunResult:
   num_train_steps: Optional[int]
   problem: str = ''  # '' for a finished (or diverged) run, else what is missing
   protocol: Optional[Dict[str, object]] = None  # of its last evaluation
-  # The first non-finite step of a run that diverged (workdir.read_divergence):
+  # The first non-finite step of a run that diverged (divergence.read_divergence):
   # a result, not a gap; its final numbers are left empty.
   diverged_at: Optional[int] = None
   # Steps of the evaluations in `final` (one without a window; none for a
@@ -88,35 +90,35 @@ def _derived_overrides(configs: Dict[str, dict],
                        ignored: Sequence[str] = ()) -> Dict[str, Dict[str, object]]:
   """Per run, the config values that differ between the runs, but for the
   execution keys and `ignored`."""
-  flat = {name: workdir_lib.flatten(c) for name, c in configs.items()}
+  flat = {name: config_keys.flatten(c) for name, c in configs.items()}
   # A run saved before a key existed computed with its old value (as on
-  # resume, workdir.config_differences): not another variant for that.
+  # resume, config_keys.config_differences): not another variant for that.
   present = set().union(*flat.values()) if flat else set()
   for f in flat.values():
-    workdir_lib.fill_added_keys(f, present)
+    config_keys.fill_added_keys(f, present)
   varying = [k for k in varying_keys(list(flat.values()))
-             if k not in workdir_lib.EXECUTION_KEYS and k not in ignored]
+             if k not in config_keys.EXECUTION_KEYS and k not in ignored]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
 
 
 # The values gan_jax.evaluate's --params and --bn_stats take.
-_SETTING_VALUES = {'params': workdir_lib.GENERATOR_PARAMS, 'bn_stats': workdir_lib.BN_STATS}
+_SETTING_VALUES = {'params': protocol_lib.GENERATOR_PARAMS, 'bn_stats': protocol_lib.BN_STATS}
 
 
 def parse_eval_reports(settings: str) -> Optional[Dict[str, str]]:
   """--eval_reports as {setting: value}: None for 'run' (the run's own
   evaluation, eval/<step>.json), else e.g. {'params': 'raw'} for 'params=raw'.
   Raises GanJaxError for a setting gan_jax.evaluate does not have
-  (workdir.EVAL_SETTINGS) or a value it does not take."""
+  (protocol.EVAL_SETTINGS) or a value it does not take."""
   if settings == 'run':
     return None
   hint = (f"--eval_reports={settings}: use 'run' or settings of gan_jax.evaluate, "
-          f"{', '.join(workdir_lib.EVAL_SETTINGS)}, e.g. params=raw or params=raw,seed=3")
+          f"{', '.join(protocol_lib.EVAL_SETTINGS)}, e.g. params=raw or params=raw,seed=3")
   wanted = {}
   for item in settings.split(','):
     key, equals, value = item.partition('=')
     allowed = _SETTING_VALUES.get(key)
-    if (not equals or key not in workdir_lib.EVAL_SETTINGS or key in wanted or
+    if (not equals or key not in protocol_lib.EVAL_SETTINGS or key in wanted or
         (value not in allowed if allowed else sweep_plan.whole_number(value, 0) is None)):
       raise GanJaxError(hint)
     wanted[key] = value
@@ -265,15 +267,15 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   if num_train_steps is None:
     num_train_steps = config.get('num_train_steps')
   result = RunResult(name, overrides, {}, {}, 0, num_train_steps)
-  divergence = workdir_lib.read_divergence(workdir)
+  diverged = divergence.read_divergence(workdir)
   horizon = at_step if at_step is not None else num_train_steps
-  if divergence and horizon and divergence['step'] > horizon:
-    divergence = None  # within the budget tabulated, it had not diverged
-  if divergence:
-    result.diverged_at = divergence['step']
+  if diverged and horizon and diverged['step'] > horizon:
+    diverged = None  # within the budget tabulated, it had not diverged
+  if diverged:
+    result.diverged_at = diverged['step']
   path = os.path.join(workdir, 'metrics.jsonl')
   if not os.path.exists(path):
-    if not divergence:  # else diverged before its first record
+    if not diverged:  # else diverged before its first record
       result.problem = 'no metrics.jsonl (not started?)'
     return result
   train, evals = [], []
@@ -300,7 +302,7 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   result.last_step = max((r['step'] for r in train + evals), default=0)
   # A pick reads the run as far as it went (its records stop at at_step).
   end = result.last_step if select_by else num_train_steps or result.last_step
-  if divergence:
+  if diverged:
     return result  # no numbers shown, so no protocol to agree with the other seeds'
   result.final, used = _final_evaluation(evals, end, window_steps, select_by)
   if used:

@@ -17,10 +17,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import input_pipeline
-from gan_jax import train_step as step_lib
+from gan_jax.data import batching
+from gan_jax.game import train_step as step_lib
 from gan_jax.errors import ConfigError
-from gan_jax.state import AXIS, GAN, GANState
+from gan_jax.game.state import AXIS, GAN, GANState
 
 # Steps dispatched beyond the last one known finished: enough to keep the
 # devices busy, few enough that a SIGTERM is answered within a few step times
@@ -176,7 +176,7 @@ class Dispatcher:
   def start(self, states: Sequence[GANState], step: int) -> None:
     """Puts the seeds' host-side `states` on the devices, to go on from `step`."""
     config, devices = self._config, self._devices
-    streams = [input_pipeline.train_batches(
+    streams = [batching.train_batches(
         examples, config.batch_size, config.n_critic, len(devices), seed, step,
         jax.process_index(), jax.process_count(), labels)
                for examples, labels, seed in self._data]

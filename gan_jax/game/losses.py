@@ -225,7 +225,7 @@ class Objective:
   Attributes:
     fn: (d_real, d_fake) -> (loss_d, loss_g).
     penalty: gradient penalty the objective is defined with (a name in
-      `regularizers.PENALTIES`), or 'none'.
+      `penalties.PENALTIES`), or 'none'.
     weight_clip: clip D's parameters to [-c, c] after each update (WGAN);
       None for no clipping.
     generator_uses_real: whether loss_g depends on d_real (relativistic

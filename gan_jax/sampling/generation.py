@@ -18,11 +18,14 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import datasets, latent_space, writers
-from gan_jax import workdir as workdir_lib
+from gan_jax.sampling import latent_space
 from gan_jax.errors import GanJaxError
-from gan_jax.evaluation import checkpoint_eval
-from gan_jax.evaluation import sampler as sampler_lib
+from gan_jax.sampling import sampler as sampler_lib
+from gan_jax.data import datasets
+from gan_jax.data import mixtures
+from gan_jax.evaluation import protocol as protocol_lib
+from gan_jax.sampling import pictures
+from gan_jax.sampling import restore as restore_lib
 
 OUT_FORMATS = ('.png', '.npz')
 # Folded into the latent key for the truncation trick's redraws.
@@ -129,10 +132,10 @@ def _check_request(config: ml_collections.ConfigDict, workdir: str, num_samples:
   """Raises GanJaxError for a bad request; returns the batch-norm mode."""
   if num_samples < 1:
     raise GanJaxError(f'--num_samples must be >= 1, got {num_samples}')
-  if params not in workdir_lib.GENERATOR_PARAMS:
+  if params not in protocol_lib.GENERATOR_PARAMS:
     raise GanJaxError(f"--params must be ema or raw, got '{params}'")
   bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
-  if bn_stats not in workdir_lib.BN_STATS:
+  if bn_stats not in protocol_lib.BN_STATS:
     raise GanJaxError(f"--bn_stats must be batch or running, got '{bn_stats}'")
   check_class(config, workdir, label)
   return bn_stats
@@ -172,11 +175,11 @@ def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
   Raises GanJaxError for a bad request (checked before the checkpoint is
   read) or a workdir without the checkpoint.
   """
-  config = checkpoint_eval.load_run_config(workdir)
+  config = restore_lib.load_run_config(workdir)
   bn_stats = _check_request(config, workdir, num_samples, params, bn_stats, label)
   # The codes before the checkpoint: a bad --truncation or --interpolate stops here.
   z, n, rows = _codes(config, seed, num_samples, truncation, interpolate)
-  gan, state, step = checkpoint_eval.restore_run(workdir, config, checkpoint)
+  gan, state, step = restore_lib.restore_run(workdir, config, checkpoint)
   apply = jax.jit(sampler_lib.generator_apply(gan, bn_stats))
   labels = None
   if label is not None:
@@ -184,7 +187,7 @@ def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
   elif gan.num_classes:
     labels = default_labels(gan.num_classes, n, interpolate)
   samples = sampler_lib.apply_in_chunks(
-      apply, checkpoint_eval.generator_params(state, params), state.g_batch_stats,
+      apply, restore_lib.generator_params(state, params), state.g_batch_stats,
       z, None if labels is None else np.resize(labels, len(z)))
   return Generated(samples=np.asarray(samples[:n], np.float32),
                    z=np.asarray(z[:n], np.float32), labels=labels, rows=rows,
@@ -194,13 +197,13 @@ def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
 def render(generated: Generated) -> np.ndarray:
   """The PNG picture, uint8 [H, W, C]: images as a grid of `rows` rows (an
   interpolation's paths one per row); 2-D points as the training-time
-  scatter plot over the mixture's mode centres (`writers.scatter_plot`)."""
+  scatter plot over the mixture's mode centres (`pictures.scatter_plot`)."""
   samples, config = generated.samples, generated.config
   if samples.ndim == 4:
-    return writers.image_grid(*_rows_per_class(generated))
-  centers = (datasets.mixture(config.data)[0]
+    return pictures.image_grid(*_rows_per_class(generated))
+  centers = (mixtures.mixture(config.data)[0]
              if config.data.dataset in datasets.MIXTURES else None)
-  return writers.render_samples(samples, centers)
+  return pictures.render_samples(samples, centers)
 
 
 def _rows_per_class(generated: Generated):
@@ -224,7 +227,7 @@ def write(out: str, generated: Generated) -> None:
   """Writes `generated` to `out`: .png the picture (`render`), .npz the
   arrays samples, z (and labels for a class-conditional run)."""
   if check_out(out) == '.png':
-    writers.save_png(render(generated), out)
+    pictures.save_png(render(generated), out)
     return
   arrays = dict(samples=generated.samples, z=generated.z)
   if generated.labels is not None:

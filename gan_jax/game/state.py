@@ -13,7 +13,11 @@ import ml_collections
 import numpy as np
 import optax
 
-from gan_jax import losses, models, optimizers, packing, regularizers
+from gan_jax import models
+from gan_jax.game import losses
+from gan_jax.game import optimizers
+from gan_jax.game import packing
+from gan_jax.game import penalties
 from gan_jax.errors import ConfigError
 from gan_jax.models import maxout_mlp
 
@@ -75,9 +79,9 @@ def penalty_name(loss_config: ml_collections.ConfigDict) -> str:
 
   Raises ConfigError for an unknown objective or penalty name."""
   penalty = loss_config.penalty or losses.get_objective(loss_config.name).penalty
-  if penalty != 'none' and penalty not in regularizers.PENALTIES:
+  if penalty != 'none' and penalty not in penalties.PENALTIES:
     raise ConfigError(f"unknown config.loss.penalty '{penalty}'; valid names: "
-                      f"none, {', '.join(sorted(regularizers.PENALTIES))}")
+                      f"none, {', '.join(sorted(penalties.PENALTIES))}")
   return penalty
 
 

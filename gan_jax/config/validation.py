@@ -12,12 +12,16 @@ from typing import Optional
 
 import ml_collections
 
-from gan_jax import augment, datasets, losses, models, optimizers, state
-from gan_jax import workdir as workdir_lib
+from gan_jax import models
+from gan_jax.game import augment
+from gan_jax.game import losses
+from gan_jax.game import optimizers
+from gan_jax.game import state
 from gan_jax.models import layers
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
-from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.data import datasets
+from gan_jax.evaluation import protocol as protocol_lib
 
 _INF = math.inf
 # key: (low, high, low_inclusive, high_inclusive, integer), for the keys of
@@ -80,9 +84,9 @@ _CHOICES = {
     'model.latent_distribution': layers.LATENT_DISTRIBUTIONS,
     'model.g_output_bias': ('zeros', 'data_marginals'),
     'best_mode': ('min', 'max'),
-    'eval.params': workdir_lib.GENERATOR_PARAMS,
-    'eval.also_params': ('',) + workdir_lib.GENERATOR_PARAMS,
-    'eval.bn_stats': workdir_lib.BN_STATS,
+    'eval.params': protocol_lib.GENERATOR_PARAMS,
+    'eval.also_params': ('',) + protocol_lib.GENERATOR_PARAMS,
+    'eval.bn_stats': protocol_lib.BN_STATS,
     'eval.classifier': classifier_lib.SOURCES,
     'optimizer_g.schedule': optimizers.SCHEDULES,
     'optimizer_d.schedule': optimizers.SCHEDULES,
@@ -153,9 +157,9 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
   datasets.check_name(config.data.dataset)
   _check_discriminator_view(config)
   if config.eval_every_steps:
-    metrics = evaluator_lib.resolve_metrics(config.data.dataset, config.eval.metrics,
-                                            evaluator_lib.is_conditional(config))
-    evaluator_lib.check_num_samples(metrics, evaluator_lib.protocol_num_samples(config),
+    metrics = protocol_lib.resolve_metrics(config.data.dataset, config.eval.metrics,
+                                            protocol_lib.is_conditional(config))
+    protocol_lib.check_num_samples(metrics, protocol_lib.protocol_num_samples(config),
                                     num_classes=models.num_classes(config.model))
   if num_devices and config.batch_size % num_devices:
     raise ConfigError(

@@ -6,7 +6,7 @@ The loop dispatches steps ahead of the devices (`dispatch.Dispatcher`) and
 syncs only at the steps where something is due (`due_at`): logging,
 samples, evaluation or a checkpoint. Each sync first checks every step since
 the last one for non-finite values, so no bad state is ever read; the
-per-run work is done by each seed's `seed_runs.Run`.
+per-run work is done by each seed's `runs_lib.Run`.
 """
 import dataclasses
 import time
@@ -17,11 +17,13 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import config_validation, dispatch, seed_runs
-from gan_jax import workdir as workdir_lib
-from gan_jax import preemption as preemption_lib
+from gan_jax.config import validation
+from gan_jax.training import dispatch
+from gan_jax.training import runs as runs_lib
+from gan_jax.training import preemption as preemption_lib
 from gan_jax.errors import GanJaxError
-from gan_jax.state import GAN, GANState, create_state
+from gan_jax.game.state import GAN, GANState, create_state
+from gan_jax.workdir import divergence
 
 
 class DivergenceError(GanJaxError):
@@ -108,7 +110,7 @@ def _first_nonfinite(metrics: Sequence[dict], first_step: int):
   return None
 
 
-def _divergences(runs: Sequence[seed_runs.Run], per_run: Sequence[List[dict]],
+def _divergences(runs: Sequence[runs_lib.Run], per_run: Sequence[List[dict]],
                  step: int) -> Dict[int, Tuple[int, str, str]]:
   """{run index: (first non-finite step, what was non-finite, where the good
   checkpoints are)} of the runs whose metrics since the last sync (`per_run`,
@@ -126,19 +128,19 @@ def _divergences(runs: Sequence[seed_runs.Run], per_run: Sequence[List[dict]],
   return found_by_run
 
 
-def _stop(runs: Sequence[seed_runs.Run], diverged: Dict[int, Tuple[int, str, str]],
+def _stop(runs: Sequence[runs_lib.Run], diverged: Dict[int, Tuple[int, str, str]],
           message: str) -> DivergenceError:
   """The error that ends a diverged group; first records each diverged
-  run's divergence in its workdir (workdir.record_divergence), so sweeps
+  run's divergence in its workdir (divergence.record_divergence), so sweeps
   and reports keep it as that run's result."""
   if jax.process_index() == 0:
     for i, (at, what, _) in diverged.items():
-      workdir_lib.record_divergence(runs[i].workdir, at, what)
+      divergence.record_divergence(runs[i].workdir, at, what)
   return DivergenceError(message)
 
 
 def _roll_back(config: ml_collections.ConfigDict, gan: GAN,
-               runs: Sequence[seed_runs.Run], dispatcher: dispatch.Dispatcher,
+               runs: Sequence[runs_lib.Run], dispatcher: dispatch.Dispatcher,
                template, diverged: Dict[int, Tuple[int, str, str]], rollbacks: int) -> int:
   """Restarts every run from the latest checkpoint (the initial state where
   there is none), the diverged ones with fresh noise; returns the step.
@@ -154,7 +156,7 @@ def _roll_back(config: ml_collections.ConfigDict, gan: GAN,
     raise _stop(runs, diverged, f'{message}. All {config.max_rollbacks} rollbacks '
                 '(config.max_rollbacks) are used up: lower the learning '
                 'rates or add a penalty')
-  states, step = seed_runs.restore(runs, template)
+  states, step = runs_lib.restore(runs, template)
   if states is None:
     states = [create_state(run.config, gan, run.images) for run in runs]
   # Fresh noise from the checkpoint on for the seeds that diverged (the
@@ -190,13 +192,13 @@ def train_seeds(config: ml_collections.ConfigDict,
   if config.distributed:
     jax.distributed.initialize()
   devices = dispatch.local_devices(config)
-  config_validation.validate(config, len(devices) * jax.process_count())
-  gan, states, runs = seed_runs.build(config, workdirs, jax.process_index() == 0)
+  validation.validate(config, len(devices) * jax.process_count())
+  gan, states, runs = runs_lib.build(config, workdirs, jax.process_index() == 0)
   if jax.process_index() == 0:
     for run in runs:  # trained again: an earlier divergence is not its result
-      workdir_lib.clear_divergence(run.workdir)
+      divergence.clear_divergence(run.workdir)
   template = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), states[0])
-  restored, step = seed_runs.restore(runs, template)
+  restored, step = runs_lib.restore(runs, template)
   if restored is not None:
     states = restored
     logging.info('Resuming from the checkpoint at step %d', step)

@@ -15,14 +15,20 @@ import jax
 import ml_collections
 import numpy as np
 
-from gan_jax import checkpointing, datasets, writers
-from gan_jax import workdir as workdir_lib
+from gan_jax.workdir import checkpoints
 from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import evaluator as evaluator_lib
-from gan_jax.evaluation import sampler as sampler_lib
+from gan_jax.sampling import sampler as sampler_lib
+from gan_jax.evaluation import protocol as protocol_lib
 from gan_jax.errors import ConfigError
 from gan_jax.models import layers
-from gan_jax.state import GAN, GANState, build_gan, create_state, param_count
+from gan_jax.game.state import GAN, GANState, build_gan, create_state, param_count
+from gan_jax.data import datasets
+from gan_jax.data import mixtures
+from gan_jax.sampling import pictures
+from gan_jax.sampling import restore as restore_lib
+from gan_jax.workdir import metrics_log
+from gan_jax.workdir import ownership
 
 
 def _format(results: Mapping[str, float]) -> str:
@@ -79,7 +85,7 @@ class Run:
   centers: Optional[np.ndarray]  # 2-D mixtures: drawn under the samples
   gan: GAN
   labels: Optional[np.ndarray] = None  # class-conditional runs: int32 [N]
-  writer: Optional[writers.MetricWriter] = None  # the chief's, once opened
+  writer: Optional[metrics_log.MetricWriter] = None  # the chief's, once opened
   interval: List[dict] = dataclasses.field(default_factory=list)
   scalars: Dict[str, float] = dataclasses.field(default_factory=dict)
   eval_results: Dict[str, float] = dataclasses.field(default_factory=dict)
@@ -87,7 +93,7 @@ class Run:
   def open_writer(self, step: int) -> None:
     """Starts writing outputs, after the records of steps beyond `step`
     (left by an interrupted run) are dropped."""
-    self.writer = writers.MetricWriter(self.workdir, step)
+    self.writer = metrics_log.MetricWriter(self.workdir, step)
 
   def restart_at(self, step: int) -> None:
     """Forgets the metrics and evaluation reports after `step` (a rollback
@@ -109,7 +115,7 @@ class Run:
     logging.info('%sstep %d/%d (%.1f%%) | %.2f steps/s | ETA %s | %s', self.label,
                  step, num_steps, 100 * step / num_steps, timing['steps_per_s'],
                  time.strftime('%H:%M:%S', time.gmtime(eta)),
-                 writers.format_metrics(self.scalars))
+                 metrics_log.format_metrics(self.scalars))
     if self.writer:
       self.writer.write_scalars(step, self.scalars)
 
@@ -123,8 +129,8 @@ class Run:
     samples = np.asarray(self.sample(state.ema_g_params, state.g_batch_stats,
                                      self.latents, labels))
     # A class-conditional grid has one row per class (the first ten).
-    picture = (writers.image_grid(samples, rows) if labels is not None and
-               samples.ndim == 4 else writers.render_samples(samples, self.centers))
+    picture = (pictures.image_grid(samples, rows) if labels is not None and
+               samples.ndim == 4 else pictures.render_samples(samples, self.centers))
     path = self.writer.write_grid(step, picture)
     logging.info('Wrote samples to %s', path)
 
@@ -155,7 +161,7 @@ class Run:
     """(the evaluator's metrics of G's `params`, 'ema' or 'raw'; seconds)."""
     config = self.config
     start = time.perf_counter()
-    g_params = checkpoint_eval.generator_params(state, params)
+    g_params = restore_lib.generator_params(state, params)
     sample = sampler_lib.generator_sampler(self.gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim,
                                              config.eval.bn_stats,
@@ -165,7 +171,7 @@ class Run:
 
   def save(self, step: int, state: GANState) -> None:
     """A checkpoint of `state`, ranked by the last logged and evaluated values."""
-    checkpointing.save(self.manager, step, state, {**self.scalars, **self.eval_results})
+    checkpoints.save(self.manager, step, state, {**self.scalars, **self.eval_results})
 
   def close(self) -> None:
     self.manager.wait_until_finished()
@@ -203,7 +209,7 @@ def _keep_feature_space(config: ml_collections.ConfigDict,
   if config.eval.get('classifier', 'shipped') != 'shipped':
     return config
   old = [w for w in workdirs.values()
-         if (saved := workdir_lib.saved_config(w)) is not None
+         if (saved := ownership.saved_config(w)) is not None
          and 'eval.classifier' not in saved]
   if not old:
     return config
@@ -253,10 +259,10 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
   images_by_data, evaluators = {}, {}
   gan, states, runs = None, [], []
   config = _keep_feature_space(config, workdirs)
-  best_metric, best_mode = evaluator_lib.best_metric(config)
-  evaluates = bool(config.eval_every_steps and evaluator_lib.resolve_metrics(
-      config.data.dataset, config.eval.metrics, evaluator_lib.is_conditional(config)))
-  centers = (datasets.mixture(config.data)[0]
+  best_metric, best_mode = protocol_lib.best_metric(config)
+  evaluates = bool(config.eval_every_steps and protocol_lib.resolve_metrics(
+      config.data.dataset, config.eval.metrics, protocol_lib.is_conditional(config)))
+  centers = (mixtures.mixture(config.data)[0]
              if config.data.dataset in datasets.MIXTURES else None)
   for seed in workdirs:
     run_config = seed_config(config, seed)
@@ -272,12 +278,12 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
       check_batch_norm_batch(config, states[0])
     workdir = workdirs[seed]
     if is_chief:
-      workdir_lib.claim(workdir, run_config)
+      ownership.claim(workdir, run_config)
       _write_param_counts(workdir, param_count(states[-1].g_params),
                           param_count(states[-1].d_params))
     if evaluates and data_key not in evaluators:
       evaluators[data_key] = evaluator_lib.Evaluator(run_config)
-    manager = checkpointing.create_manager(
+    manager = checkpoints.create_manager(
         workdir, config.keep_checkpoints, best_metric, best_mode)
     # 2-D data is pictured as a scatter of 2,500 points (PacGAN's evaluation
     # size) over the mixture's mode centres; images as an 8x8 grid.
@@ -304,7 +310,7 @@ def restore(runs: Sequence[Run], template) -> Tuple[Optional[List[GANState]], in
   back to the common step (their newer checkpoints are moved aside to
   superseded_checkpoints/, never deleted) and recompute the same steps.
   """
-  restored = [checkpointing.restore_latest(run.manager, template) for run in runs]
+  restored = [checkpoints.restore_latest(run.manager, template) for run in runs]
   steps = [step for _, step in restored]
   if all(step is None for step in steps):
     return None, 0
@@ -315,9 +321,9 @@ def restore(runs: Sequence[Run], template) -> Tuple[Optional[List[GANState]], in
       states.append(state)
       continue
     for newer in [s for s in run.manager.all_steps() if s > common]:
-      path = checkpointing.set_aside(run.manager, newer, 'superseded_checkpoints')
+      path = checkpoints.set_aside(run.manager, newer, 'superseded_checkpoints')
       logging.warning('%s: checkpoint %d is ahead of the group (step %d); moved '
                       'it to %s', run.workdir, newer, common, path)
-    states.append(checkpointing.restore(run.manager, str(common), template)[0]
+    states.append(checkpoints.restore(run.manager, str(common), template)[0]
                   if common else None)
   return (states, common) if common else (None, 0)

@@ -41,8 +41,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import ml_collections
 
-from gan_jax import workdir as workdir_lib
 from gan_jax.errors import GanJaxError
+from gan_jax.workdir import divergence
 
 SWEEP_FILE = 'sweep.json'
 # Characters kept in run names; anything else becomes '_'.
@@ -188,7 +188,7 @@ def expand(config_path: str, sweep_dir: str) -> List[Run]:
   module, argument = load_config_module(config_path)
   if not hasattr(module, 'sweep'):
     raise SweepError(f'{config_path} defines no sweep(); add one returning a '
-                     'list of override dicts (see gan_jax/sweep_plan.py)')
+                     'list of override dicts (see gan_jax/experiments/sweep_plan.py)')
   try:
     base = module.get_config(argument) if argument else module.get_config()
     entries = module.sweep(argument) if argument else module.sweep()
@@ -282,13 +282,13 @@ def checkpoint_steps(workdir: str) -> List[int]:
 
 def disk_status(run: Run) -> str:
   """'finished' (the step-num_train_steps checkpoint exists), 'diverged' (the
-  run stopped on a non-finite value: workdir.record_divergence; a rerun would
+  run stopped on a non-finite value: divergence.record_divergence; a rerun would
   diverge the same way), 'partial' (earlier checkpoints: it resumes) or
   'new'."""
   steps = checkpoint_steps(run.workdir)
   if run.num_train_steps in steps or (steps and steps[-1] > run.num_train_steps):
     return 'finished'
-  if workdir_lib.read_divergence(run.workdir) is not None:
+  if divergence.read_divergence(run.workdir) is not None:
     return 'diverged'
   return 'partial' if steps else 'new'
 

@@ -1,0 +1,1 @@
+"""Many runs: sweep plans, reading runs back as numbers (for the report)."""
