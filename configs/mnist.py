@@ -6,10 +6,10 @@ D: Conv 64 5x5 s2 -> LeakyReLU -> Dropout 0.3 -> Conv 128 5x5 s2 ->
 LeakyReLU -> Dropout 0.3 -> flatten -> Dense 1. z=100, Adam 1e-4, batch 256,
 non-saturating loss.
 """
-from configs import default
+from gan_jax.config import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.data.dataset = 'mnist'
   return config

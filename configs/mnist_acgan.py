@@ -10,7 +10,7 @@ evaluations and samples use. Measured (docs/conditional.md, seed 0, 2 CPU
 cores, ~40 min): 95.2 % of the samples read as their class at step 2,000
 (raw G 88.7 %), FID 70; with the tutorial's optimiser and no EMA, 72.6 %.
 """
-from configs import default
+from gan_jax.config import defaults
 from configs import mnist
 
 
@@ -20,8 +20,8 @@ def get_config():
   config.model.g_conditioning = 'concat'
   config.model.d_conditioning = 'acgan'
   config.loss.acgan_weight = 1.0
-  config.optimizer_g = default.optimizer(2e-4, b1=0.5)
-  config.optimizer_d = default.optimizer(2e-4, b1=0.5)
+  config.optimizer_g = defaults.optimizer(2e-4, b1=0.5)
+  config.optimizer_d = defaults.optimizer(2e-4, b1=0.5)
   config.ema_decay = 0.999
   config.ema_warmup = True
   config.num_train_steps = 2000

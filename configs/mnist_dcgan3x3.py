@@ -8,11 +8,11 @@ flatten -> Dense 1, no activations (as published). z=100, Adam with Keras'
 defaults (1e-3, 0.9, 0.999, eps 1e-7), batch 256, BCE with G trained against
 'real' labels (= non_saturating).
 """
-from configs import default
+from gan_jax.config import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.data.dataset = 'mnist'
   config.batch_size = 256
   config.model.generator = 'dcgan3x3'
@@ -20,10 +20,10 @@ def get_config():
   config.model.latent_dim = 100
   config.loss.name = 'non_saturating'
   # tf.keras.optimizers.Adam() as the blog builds it: its epsilon default is
-  # 1e-7, not optax's (and default.optimizer's) 1e-8. (Keras adds it to the
+  # 1e-7, not optax's (and defaults.optimizer's) 1e-8. (Keras adds it to the
   # root of the uncorrected v, optax to the bias-corrected one: in optax's
   # terms Keras' is 1e-7 / sqrt(1 - b2^t), 3e-6 at step 1, 1e-7 after a few
   # thousand steps.)
-  config.optimizer_g = default.optimizer(1e-3, b1=0.9, b2=0.999, eps=1e-7)
-  config.optimizer_d = default.optimizer(1e-3, b1=0.9, b2=0.999, eps=1e-7)
+  config.optimizer_g = defaults.optimizer(1e-3, b1=0.9, b2=0.999, eps=1e-7)
+  config.optimizer_d = defaults.optimizer(1e-3, b1=0.9, b2=0.999, eps=1e-7)
   return config

@@ -10,16 +10,16 @@ is what gets sampled and evaluated.
 4,000 steps see 256,000 images, a fifth of the card's 5,000 x 256; the
 measured FID of both, with their wall times, is in docs/reproductions.md.
 """
-from configs import default
+from gan_jax.config import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.data.dataset = 'mnist'
   config.batch_size = 64
   config.num_train_steps = 4000
-  config.optimizer_g = default.optimizer(2e-4, b1=0.5)
-  config.optimizer_d = default.optimizer(2e-4, b1=0.5)
+  config.optimizer_g = defaults.optimizer(2e-4, b1=0.5)
+  config.optimizer_d = defaults.optimizer(2e-4, b1=0.5)
   config.ema_decay = 0.999
   config.ema_warmup = True
   config.eval_every_steps = 500

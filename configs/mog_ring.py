@@ -13,11 +13,11 @@ on 2 CPU cores.
 """
 import ml_collections
 
-from configs import default
+from gan_jax.config import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.batch_size = 512
   config.num_train_steps = 10_000
   config.log_every_steps = 500
@@ -35,13 +35,7 @@ def get_config():
   config.model.latent_dim = 2
   config.model.g_hidden = (128, 128)
   config.model.d_hidden = (128, 128)
-  config.model.g_batch_norm = False
-  # PacGAN's networks set these (models/mlp2d.py, configs/repro_pacgan_2d.py).
-  config.model.bn_momentum = 0.9       # G's batch-norm running averages
-  config.model.bn_epsilon = 1e-5
-  config.model.d_maxout_pieces = 0     # > 0: LinearMaxout D layers
-  config.model.init_std = 0.0          # N(0, std^2) weights; 0: LeCun normal
 
-  config.optimizer_g = default.optimizer(3e-4, b1=0.5)
-  config.optimizer_d = default.optimizer(3e-4, b1=0.5)
+  config.optimizer_g = defaults.optimizer(3e-4, b1=0.5)
+  config.optimizer_d = defaults.optimizer(3e-4, b1=0.5)
   return config

@@ -32,6 +32,7 @@ which budget each number had.
 import ml_collections
 
 from configs import mog_ring
+from gan_jax.config import defaults
 from gan_jax.experiments import sweep_plan
 
 # In the order the sweep runs them: the table's ends (GAN, PacGAN4) first.
@@ -84,8 +85,8 @@ def get_config(argument: str = 'grid'):
   config.model.pack = 1
 
   config.loss.name = 'non_saturating'
-  config.optimizer_g = mog_ring.default.optimizer(1e-4, b1=0.8)
-  config.optimizer_d = mog_ring.default.optimizer(1e-4, b1=0.8)
+  config.optimizer_g = defaults.optimizer(1e-4, b1=0.8)
+  config.optimizer_d = defaults.optimizer(1e-4, b1=0.8)
   config.eval.bn_stats = 'running'
   config.eval.params = 'raw'
   return config

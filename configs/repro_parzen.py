@@ -39,7 +39,7 @@ loop (its best checkpoint is raw G's); at each evaluation it also scores the
 average on the same latents, into eval/<step>,params=ema.json
 (`gan_jax.report --eval_reports=params=ema` tabulates those).
 """
-from configs import default
+from gan_jax.config import defaults
 from gan_jax.experiments import sweep_plan
 
 STEPS_PER_EPOCH = 500   # 50,000 images / 100
@@ -56,7 +56,7 @@ def _epochs(argument: str) -> int:
 
 def get_config(argument: str = str(EPOCHS)):
   epochs = _epochs(argument)
-  config = default.get_config()
+  config = defaults.get_config()
   config.data.dataset = 'mnist'
   config.data.split = 'train[:50000]'
   config.batch_size = 100
@@ -78,10 +78,10 @@ def get_config(argument: str = str(EPOCHS)):
   config.loss.name = 'non_saturating'
   sgd = dict(name='sgd', b1=0.5, schedule='exponential', decay_rate=1 / 1.000004,
              end_learning_rate=1e-6, b1_final=0.7, b1_ramp_steps=250 * STEPS_PER_EPOCH)
-  config.optimizer_g = default.optimizer(0.1, **sgd)
+  config.optimizer_g = defaults.optimizer(0.1, **sgd)
   # The paper's D objective is half of gan_jax's BCE (0.5 in AdversaryCost2):
   # halving the learning rate is the same SGD update.
-  config.optimizer_d = default.optimizer(0.05, **sgd)
+  config.optimizer_d = defaults.optimizer(0.05, **sgd)
 
   config.eval.metrics = 'parzen'
   config.eval.num_samples = 10_000

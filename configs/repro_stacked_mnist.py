@@ -32,7 +32,8 @@ noise (the reference reuses the D move's); with packing the reference calls
 G once per pack slot, so each G batch-norm call normalises 64 (128) samples,
 gan_jax once on all of a batch's 64 (128) x m.
 """
-from configs import default, stacked_mnist
+from configs import stacked_mnist
+from gan_jax.config import defaults
 from gan_jax.experiments import sweep_plan
 
 PACKS = (1, 2, 3, 4)
@@ -68,8 +69,8 @@ def get_config(argument: str = 'veegan'):
     config.model.generator = config.model.discriminator = 'dcgan_veegan'
     config.model.latent_dim = 100
     config.model.latent_distribution = 'uniform'
-    config.optimizer_g = default.optimizer(2e-4, b1=0.5)
-    config.optimizer_d = default.optimizer(2e-4, b1=0.5)
+    config.optimizer_g = defaults.optimizer(2e-4, b1=0.5)
+    config.optimizer_d = defaults.optimizer(2e-4, b1=0.5)
     config.n_generator = 2
     config.num_train_steps = 100_000
     config.eval.num_samples = 26_000
@@ -77,8 +78,8 @@ def get_config(argument: str = 'veegan'):
   else:
     config.model.generator = config.model.discriminator = 'dcgan_unrolled'
     config.model.latent_dim = 256
-    config.optimizer_g = default.optimizer(1e-4, b1=0.5, b2=0.99)
-    config.optimizer_d = default.optimizer(2e-4, b1=0.5, b2=0.99)
+    config.optimizer_g = defaults.optimizer(1e-4, b1=0.5, b2=0.99)
+    config.optimizer_d = defaults.optimizer(2e-4, b1=0.5, b2=0.99)
     config.num_train_steps = 500_000
     config.eval.num_samples = 25_600
     config.eval.bn_stats = 'batch'

@@ -11,11 +11,11 @@ Model and optimiser as configs/mnist.py (the TensorFlow-tutorial DCGAN,
 3 output channels; Adam 1e-4, batch 256), not PacGAN's DCGAN (Adam 2e-4
 b1 0.5, batch 64, 50 epochs).
 """
-from configs import default
+from gan_jax.config import defaults
 
 
 def get_config():
-  config = default.get_config()
+  config = defaults.get_config()
   config.data.dataset = 'stacked_mnist'
   config.data.seed = config.get_ref('seed')   # the training set follows --config.seed
   config.data.num_examples = 128_000          # uint8: 128,000 x 2352 B = 301 MB

@@ -62,7 +62,7 @@ def parse_flags(argv):
     detail = str(e).replace('\\n', '; ').replace('\\', '')
     detail = _one_line(detail.replace('"', '').replace("'", ''))
     sys.exit(f'error: unknown config key ({detail}); the valid keys are those of '
-             'configs/default.py and the config file')
+             'gan_jax/config/defaults.py and the config file')
 
 
 def _message(error: Exception) -> str:

@@ -12,10 +12,10 @@ import subprocess
 import sys
 
 import jax
-import ml_collections
 import numpy as np
 import pytest
 
+from gan_jax.config import defaults
 from gan_jax.data import batching
 from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier, classifier_net, classifier_training
@@ -26,9 +26,9 @@ _NUM_STEPS = 4
 
 
 def _data_config(dataset, data_dir):
-  return ml_collections.ConfigDict(dict(
-      dataset=dataset, data_dir=data_dir, split='train', download=False,
-      image_size=0))
+  config = defaults.get_config().data
+  config.update(dataset=dataset, data_dir=data_dir, download=False)
+  return config
 
 
 @pytest.fixture(scope='module')

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from configs import default, mnist, mog_ring
+from configs import mnist, mog_ring
+from gan_jax.config import defaults
 from gan_jax.config import validation
 from gan_jax.errors import ConfigError
 
@@ -39,7 +40,7 @@ def test_every_key_of_the_table_is_a_config_key():
 
 
 def test_every_numeric_default_key_has_a_range():
-  flat = default.get_config().to_dict()
+  flat = defaults.get_config().to_dict()
 
   def numeric_keys(tree, prefix=''):
     for k, v in tree.items():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from configs import mog_grid, mog_ring
+from gan_jax.config import defaults
 from gan_jax import models
 from gan_jax.data import batching
 from gan_jax.game import penalties
@@ -25,11 +26,13 @@ from gan_jax.sampling import pictures
 from gan_jax.workdir import metrics_log
 
 
-def data_config(dataset, **overrides):
-  config = dict(dataset=dataset, split='train', data_dir=None, download=False,
-                image_size=0, seed=0, num_examples=20_000)
-  config.update(overrides)
-  return ml_collections.ConfigDict(config)
+def data_config(dataset, mog=None, **overrides):
+  config = defaults.get_config().data
+  config.update(dict(dict(dataset=dataset, download=False, num_examples=20_000),
+                     **overrides))
+  if mog is not None:
+    config.mog = ml_collections.ConfigDict(mog)
+  return config
 
 
 @pytest.mark.parametrize('get_config', [mog_ring.get_config, mog_grid.get_config])
@@ -147,9 +150,9 @@ def test_stacked_mnist_channels_are_mnist_digits_with_their_mode(mnist_like_dir,
     ((32,), 8, 354, 337),
 ])
 def test_mlp2d_shapes_and_parameter_counts(hidden, latent_dim, g_count, d_count):
-  model_config = ml_collections.ConfigDict(dict(
-      generator='mlp2d', discriminator='mlp2d', conv_impl='auto'))
-  if hidden:  # else the module defaults
+  model_config = defaults.get_config().model
+  model_config.update(generator='mlp2d', discriminator='mlp2d')
+  if hidden:  # else the defaults' (128, 128)
     model_config.g_hidden, model_config.d_hidden = hidden, (16, 16)
   generator, discriminator = models.build(model_config, (2,))
   z = jax.random.normal(jax.random.PRNGKey(0), (5, latent_dim))
@@ -164,9 +167,9 @@ def test_mlp2d_shapes_and_parameter_counts(hidden, latent_dim, g_count, d_count)
 
 
 def test_mlp2d_generator_with_batch_norm():
-  model_config = ml_collections.ConfigDict(dict(
-      generator='mlp2d', discriminator='mlp2d', conv_impl='auto',
-      g_hidden=(400,) * 4, g_batch_norm=True))  # VEEGAN/PacGAN's generator
+  model_config = defaults.get_config().model
+  model_config.update(generator='mlp2d', discriminator='mlp2d',
+                      g_hidden=(400,) * 4, g_batch_norm=True)  # VEEGAN/PacGAN's G
   generator, _ = models.build(model_config, (2,))
   g_vars = generator.init(jax.random.PRNGKey(0), jnp.zeros((3, 2)), train=False)
   assert len(g_vars['batch_stats']) == 4
@@ -175,8 +178,8 @@ def test_mlp2d_generator_with_batch_norm():
 
 
 def test_dcgan28_makes_and_judges_three_channel_images():
-  model_config = ml_collections.ConfigDict(dict(
-      generator='dcgan28', discriminator='dcgan28', dropout_rate=0.3, conv_impl='auto'))
+  model_config = defaults.get_config().model
+  model_config.update(generator='dcgan28', discriminator='dcgan28', dropout_rate=0.3)
   generator, discriminator = models.build(model_config, (28, 28, 3))
   z = jnp.zeros((2, 100))
   g_vars = generator.init(jax.random.PRNGKey(0), z, train=False)

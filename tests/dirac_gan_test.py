@@ -9,10 +9,10 @@ here with SGD; `lax.scan` runs the steps inside one pmapped call.
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
+from gan_jax.config import defaults
 from gan_jax.game import losses
 from gan_jax.game import optimizers
 from gan_jax.game import train_step as train_step_lib
@@ -43,12 +43,12 @@ class DiracDiscriminator(nn.Module):
 
 
 def dirac_config(loss_name, penalty, penalty_weight):
-  return ml_collections.ConfigDict(dict(
-      n_critic=1, ema_decay=0.0, seed=0,
-      model=dict(latent_dim=1), data=dict(image_size=0),
-      loss=dict(name=loss_name, penalty=penalty, penalty_weight=penalty_weight),
-      optimizer=dict(name='sgd', learning_rate=LEARNING_RATE, b1=0.0, b2=0.0,
-                     eps=1e-8)))
+  config = defaults.get_config()
+  config.update(n_critic=1, ema_decay=0.0, seed=0)
+  config.model.latent_dim = 1
+  config.loss.update(name=loss_name, penalty=penalty, penalty_weight=penalty_weight)
+  config.optimizer = defaults.optimizer(LEARNING_RATE, b1=0.0, b2=0.0, name='sgd')
+  return config
 
 
 def play(loss_name, penalty='none', penalty_weight=0.0, num_steps=300):

@@ -17,11 +17,11 @@ from typing import Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 from PIL import Image
 import pytest
 
+from gan_jax.config import defaults
 from gan_jax.sampling import latent_space
 from gan_jax.sampling import generation
 from gan_jax.training import train
@@ -344,7 +344,8 @@ def test_png_of_a_conditional_run_has_a_row_per_class():
   # are their class: the grid's row c is all c.
   labels = np.arange(6) % 3
   images = np.broadcast_to(labels[:, None, None, None] / 4.0, (6, 2, 2, 1)).astype(np.float32)
-  config = ml_collections.ConfigDict({'model': {'num_classes': 3}})
+  config = defaults.get_config()
+  config.model.num_classes = 3
   generated = generation.Generated(samples=images, z=np.zeros((6, 2), np.float32),
                                  labels=labels.astype(np.int32), rows=2, step=None,
                                  config=config)

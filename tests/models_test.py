@@ -1,10 +1,10 @@
 """Shapes, ranges and parameter counts of the reference models."""
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
+from gan_jax.config import defaults
 from gan_jax import models
 from gan_jax.errors import ConfigError
 from gan_jax.game.state import param_count
@@ -30,8 +30,9 @@ REFERENCE_COUNTS = {
 
 
 def model_config(name):
-  return ml_collections.ConfigDict(dict(generator=name, discriminator=name,
-                                        dropout_rate=0.3, conv_impl='auto'))
+  config = defaults.get_config().model
+  config.update(generator=name, discriminator=name, dropout_rate=0.3)
+  return config
 
 
 @pytest.mark.parametrize('name', sorted(REFERENCE_COUNTS))

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import default
+from gan_jax.config import defaults
 from gan_jax.game import optimizers
 from gan_jax.errors import ConfigError
 
@@ -24,7 +24,7 @@ def _sgd_steps(config, num_steps, grad=1.0):
 
 def test_exponential_decay_is_pylearn2s_per_update_factor_with_a_floor():
   # Goodfellow et al. 2014's ExponentialDecay: lr_t = lr0 / 1.000004^t, >= min_lr.
-  config = default.optimizer(0.1, b1=0.0, name='sgd', schedule='exponential',
+  config = defaults.optimizer(0.1, b1=0.0, name='sgd', schedule='exponential',
                              decay_rate=1 / 1.000004, end_learning_rate=1e-6)
   lr = optimizers.learning_rate(config)
   for t in (0, 1, 500, 125_000):
@@ -36,7 +36,7 @@ def test_exponential_decay_is_pylearn2s_per_update_factor_with_a_floor():
 
 
 def test_cosine_decay_reaches_the_end_value_at_decay_steps():
-  config = default.optimizer(2e-4, schedule='cosine', decay_steps=100,
+  config = defaults.optimizer(2e-4, schedule='cosine', decay_steps=100,
                              end_learning_rate=2e-5)
   lr = optimizers.learning_rate(config)
   np.testing.assert_allclose(lr(0), 2e-4)
@@ -48,7 +48,7 @@ def test_cosine_decay_reaches_the_end_value_at_decay_steps():
 def test_momentum_ramps_linearly_to_its_final_value():
   # pylearn2's MomentumAdjustor: momentum 0.5 -> 0.7 over the ramp. With a
   # constant gradient g the trace is t_k = g + m_k t_{k-1}, the step -lr t_k.
-  config = default.optimizer(0.1, b1=0.5, name='sgd', b1_final=0.7, b1_ramp_steps=4)
+  config = defaults.optimizer(0.1, b1=0.5, name='sgd', b1_final=0.7, b1_ramp_steps=4)
   got = _sgd_steps(config, 6)
   trace, params, expected = 0.0, 0.0, []
   for k in range(6):
@@ -60,13 +60,13 @@ def test_momentum_ramps_linearly_to_its_final_value():
 
 
 def test_constant_schedule_is_the_plain_optimiser():
-  config = default.optimizer(0.1, b1=0.5, name='sgd')
+  config = defaults.optimizer(0.1, b1=0.5, name='sgd')
   np.testing.assert_allclose(_sgd_steps(config, 3), [-0.1, -0.25, -0.425], rtol=1e-6)
   assert optimizers.learning_rate(config) == 0.1
 
 
 def test_unknown_schedule_is_one_line():
-  config = default.optimizer(0.1, schedule='step')
+  config = defaults.optimizer(0.1, schedule='step')
   with pytest.raises(ConfigError, match="unknown optimizer schedule 'step'"):
     optimizers.create(config)
 

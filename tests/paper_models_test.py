@@ -4,10 +4,10 @@
 and hand-computed forwards."""
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
+from gan_jax.config import defaults
 from gan_jax import models
 from gan_jax.game.state import param_count
 
@@ -68,9 +68,9 @@ def test_maxout_is_the_max_over_each_units_pieces():
 def test_stacked_mnist_dcgans_have_the_reference_parameter_counts(
     family, ratio, pack, g_count, d_count):
   ratio, g_ratio = ratio if isinstance(ratio, tuple) else (ratio, 1.0)
-  config = ml_collections.ConfigDict(dict(
-      generator=family, discriminator=family, d_width_ratio=ratio,
-      g_width_ratio=g_ratio, conv_impl='auto', compute_dtype='float32'))
+  config = defaults.get_config().model
+  config.update(generator=family, discriminator=family, d_width_ratio=ratio,
+                g_width_ratio=g_ratio)
   generator, discriminator = models.build(config, (28, 28, 3))
   z = jnp.zeros((2, 100 if family == 'dcgan_veegan' else 256))
   g_vars = generator.init(jax.random.PRNGKey(0), z, train=False)
@@ -104,9 +104,8 @@ def test_transpose_padding_inverts_tf_same_convolution(in_size, out_size, kernel
 def test_goodfellow2014_networks_match_the_reference_counts_and_function():
   # goodfeli/adversarial mnist.yaml: G 100-1200-1200-784 ReLU + sigmoid on
   # z ~ U(-sqrt3, sqrt3); D maxout 240 x 5, twice, then one sigmoid unit.
-  config = ml_collections.ConfigDict(dict(
-      generator='maxout_mlp', discriminator='maxout_mlp', conv_impl='auto',
-      compute_dtype='float32'))
+  config = defaults.get_config().model
+  config.update(generator='maxout_mlp', discriminator='maxout_mlp')
   generator, discriminator = models.build(config, (28, 28, 1))
   z = np.random.default_rng(0).uniform(-1, 1, (4, 100)).astype(np.float32)
   g_vars = generator.init(jax.random.PRNGKey(0), z, train=False)

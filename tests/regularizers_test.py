@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from configs import mnist_mlp
+from gan_jax.config import defaults
 from gan_jax.game import optimizers
 from gan_jax.game import penalties
 from gan_jax.game import train_step
@@ -133,9 +134,7 @@ def test_weight_clipping_keeps_params_in_range(clip):
 
 
 def optimizers_config():
-  import ml_collections
-  return ml_collections.ConfigDict(dict(name='sgd', learning_rate=0.1, b1=0.0,
-                                        b2=0.0, eps=1e-8))
+  return defaults.optimizer(0.1, b1=0.0, b2=0.0, name='sgd')
 
 
 # ------------------------------------------------- spectral normalisation ----

@@ -370,7 +370,7 @@ def test_a_config_files_own_error_is_not_called_an_unknown_key(monkeypatch, tmp_
   assert _parse_config_flags(
       monkeypatch, '--config=configs/mnist.py', '--config.loss.nmae=x') == (
       'error: unknown config key (nmae; Did you mean name instead of nmae?); the '
-      'valid keys are those of configs/default.py and the config file')
+      'valid keys are those of gan_jax/config/defaults.py and the config file')
   missing = tmp_path / 'missing.py'
   assert _parse_config_flags(monkeypatch, f'--config={missing}') == (
       f"error: --config: [Errno 2] No such file or directory: '{missing}'")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from configs import mog_ring, repro_parzen
+from gan_jax.config import defaults
 from gan_jax.config import validation
 from gan_jax.data import batching
 from gan_jax.game import packing
@@ -50,7 +51,7 @@ def test_a_shared_fake_batch_makes_the_minimax_step_zero_sum(setup):
   # D's small init makes G's gradient ~1e-7 per weight in the maxout nets; a
   # large rate keeps the step far above the rounding of new - old weights.
   lr = 1e4
-  config.optimizer_g = dict(name='sgd', learning_rate=lr, b1=0.0, b2=0.999, eps=1e-8)
+  config.optimizer_g = defaults.optimizer(lr, b1=0.0, name='sgd')
   config.update_order, config.shared_fake_batch = 'simultaneous', True
   gan = state_lib.build_gan(config, example_shape, axis_name='batch')
   state = state_lib.create_state(config, gan)

@@ -8,9 +8,11 @@ to log, save or evaluate, or where things are, and may change on resume;
 sweeps never treat them as a variant.
 """
 import json
-from typing import Dict, List
+from typing import Dict, List, Mapping
 
 import ml_collections
+
+from gan_jax.config import defaults
 
 
 # How a run is executed, not what it computes: never a variant of a sweep.
@@ -21,31 +23,6 @@ EXECUTION_KEYS = (
     # Same mathematics, another kernel formulation (tested equal).
     'model.conv_impl', 'steps_per_dispatch', 'xla_cpu_tuning',
 )
-
-
-# Keys added after runs were saved without them: a saved config that lacks
-# one has the value the code used before the key existed (compared only when
-# the new config has the key: the mixtures' model keys are theirs alone).
-ADDED_KEYS = {
-    'model.compute_dtype': 'float32',
-    'model.pack': 1, 'model.latent_distribution': 'normal',
-    'update_order': 'alternating', 'n_generator': 1, 'shared_fake_batch': False,
-    'model.bn_momentum': 0.9, 'model.bn_epsilon': 1e-5,
-    'model.d_maxout_pieces': 0, 'model.init_std': 0.0,
-    'model.num_classes': 0, 'model.g_conditioning': 'cbn',
-    'model.d_conditioning': 'projection', 'loss.acgan_weight': 1.0,
-    'loss.real_label': 1.0, 'diffaugment': '',
-    'instance_noise.std': 0.0, 'instance_noise.anneal_steps': 0,
-    'ema_warmup': False, 'model.g_output_bias': 'zeros',
-    'model.d_width_ratio': 0.25, 'model.g_width_ratio': 1.0,
-}
-
-
-for _player in ('optimizer_g', 'optimizer_d'):
-  ADDED_KEYS.update({
-      f'{_player}.schedule': 'constant', f'{_player}.decay_rate': 1.0,
-      f'{_player}.decay_steps': 1, f'{_player}.end_learning_rate': 0.0,
-      f'{_player}.b1_final': None, f'{_player}.b1_ramp_steps': 0})
 
 
 # What a run may change when it resumes (a prefix ending in '.' covers a
@@ -72,19 +49,35 @@ def _as_plain(config: ml_collections.ConfigDict) -> dict:
   return json.loads(config.to_json_best_effort(sort_keys=True))
 
 
-def fill_added_keys(flat: Dict[str, object], present) -> None:
-  """Gives the flat config of a run saved before a key of ADDED_KEYS existed
-  that key's old value, for each such key in `present` (the keys of the
-  config it is compared with)."""
-  for key, value in ADDED_KEYS.items():
-    if key in present and key not in flat:
-      flat[key] = value
+def unflatten(flat: Mapping[str, object]) -> dict:
+  """The nested dict of {'a.b.c': value} (the inverse of `flatten`)."""
+  tree = {}
+  for key, value in flat.items():
+    *parents, leaf = key.split('.')
+    node = tree
+    for parent in parents:
+      node = node.setdefault(parent, {})
+    node[leaf] = value
+  return tree
+
+
+def complete(saved: Mapping) -> dict:
+  """A run's saved config (config.json's nested dict) with every key of
+  gan_jax/config/defaults.py that it lacks, at its default: the value the
+  code computed with before the key existed. Keys the defaults no longer
+  have are kept."""
+  given = flatten(saved)
+  prefixes = {key.rsplit('.', i)[0] for key in given for i in range(1, key.count('.') + 1)}
+  # A key the run saved as a subtree (data.mog of a mixture) replaces the
+  # defaults' leaf (None), and a leaf the defaults' subtree.
+  kept = {key: value for key, value in flatten(_as_plain(defaults.get_config())).items()
+          if key not in prefixes and not any(key.startswith(p + '.') for p in given)}
+  return unflatten({**kept, **given})
 
 
 def config_differences(saved: dict, config: ml_collections.ConfigDict) -> List[str]:
   """'key: old -> new' for each key that differs and may not change on resume."""
-  old, new = flatten(saved), flatten(_as_plain(config))
-  fill_added_keys(old, new)
+  old, new = flatten(complete(saved)), flatten(_as_plain(config))
   diffs = []
   for key in sorted(set(old) | set(new)):
     if any(key == k or (k.endswith('.') and key.startswith(k))

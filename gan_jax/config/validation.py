@@ -25,7 +25,7 @@ from gan_jax.evaluation import protocol as protocol_lib
 
 _INF = math.inf
 # key: (low, high, low_inclusive, high_inclusive, integer), for the keys of
-# configs/default.py; a key a config does not have is skipped. Intervals may
+# gan_jax/config/defaults.py; a key a config does not have is skipped. Intervals may
 # be 0: log and checkpoint only at the last step (and, checkpoints, on a
 # stop), samples and evaluations off.
 RANGES = {
@@ -127,8 +127,8 @@ def check_range(key: str, value, low, high, low_in=True, high_in=False,
 def _check_discriminator_view(config: ml_collections.ConfigDict) -> None:
   """One-sided label smoothing needs an objective with a soft real target;
   DiffAugment needs a known policy and image data."""
-  losses.get_objective(config.loss.name, config.loss.get('real_label', 1.0))
-  policy = config.get('diffaugment', '')
+  losses.get_objective(config.loss.name, config.loss.real_label)
+  policy = config.diffaugment
   if augment.parse_policy(policy) and config.data.dataset in datasets.MIXTURES:
     raise ConfigError(f"config.diffaugment='{policy}' transforms images, but "
                       f"'{config.data.dataset}' examples are 2-D points; set "
@@ -171,7 +171,7 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
         "config.model.g_output_bias='data_marginals' sets the bias of a sigmoid "
         f"output, which only maxout_mlp's G has (not '{config.model.generator}'); "
         "set it to 'zeros'")
-  also = config.eval.get('also_params', '')
+  also = config.eval.also_params
   if also and also == config.eval.params:
     raise ConfigError(f"config.eval.also_params='{also}' repeats config.eval.params; "
                       f"set it to '{'raw' if also == 'ema' else 'ema'}' or ''")
@@ -179,26 +179,26 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
     raise ConfigError('config.eval.also_params scores the EMA of G beside raw G, and '
                       "the EMA is off (ema_decay=0); set config.ema_decay, e.g. 0.999, "
                       "or config.eval.also_params=''")
-  if config.get('ema_warmup', False) and not config.ema_decay:
+  if config.ema_warmup and not config.ema_decay:
     raise ConfigError('config.ema_warmup warms up the EMA of G, which is off '
                       '(ema_decay=0); set config.ema_decay, e.g. 0.999')
-  if config.get('update_order') == 'simultaneous':
+  if config.update_order == 'simultaneous':
     for key in ('n_critic', 'n_generator'):
-      if config.get(key, 1) != 1:
+      if config[key] != 1:
         raise ConfigError(f'config.update_order=simultaneous makes one move of '
                           f'each player per step; set config.{key}=1 (got {config[key]})')
-  if config.get('shared_fake_batch', False) and config.get('update_order') != 'simultaneous':
+  if config.shared_fake_batch and config.update_order != 'simultaneous':
     raise ConfigError('config.shared_fake_batch=True makes G score the fake batch of '
                       "the step's D move, which only a simultaneous step has; set "
                       "config.update_order='simultaneous' or config.shared_fake_batch=False")
   for name in ('optimizer_g', 'optimizer_d'):
     opt = config[name]
-    if opt.get('schedule') == 'cosine' and opt.get('decay_steps', 1) < 2:
+    if opt.schedule == 'cosine' and opt.decay_steps < 2:
       raise ConfigError(f'config.{name}.schedule=cosine decays over decay_steps '
-                        f'updates, got {opt.get("decay_steps", 1)}; set '
+                        f'updates, got {opt.decay_steps}; set '
                         f'config.{name}.decay_steps, e.g. to num_train_steps '
                         f'({config.num_train_steps})')
-  pack = config.model.get('pack', 1)
+  pack = config.model.pack
   local_batch = config.batch_size // (num_devices or 1)
   if local_batch % pack:
     raise ConfigError(

@@ -44,7 +44,7 @@ def load(data_config: ml_collections.ConfigDict, with_labels: bool = False):
     examples, labels = stacked_mnist.stacked_mnist(data_config)
   else:
     return tfds_images.load_split(data_config, with_labels=with_labels)
-  logging.info('Built %s (seed %d): %s %s', name, data_config.get('seed', 0),
+  logging.info('Built %s (seed %d): %s %s', name, data_config.seed,
                examples.shape, examples.dtype)
   return (examples, labels) if with_labels else examples
 

@@ -89,7 +89,7 @@ def mixture(data_config: ml_collections.ConfigDict) -> Tuple[np.ndarray, float]:
     raise ConfigError(f"config.data.dataset '{name}' is not a mixture; "
                       f"valid names: {', '.join(MIXTURES)}")
   params = dict(DEFAULT_MIXTURES[name])
-  if data_config.get('mog') is not None:
+  if data_config.mog is not None:
     unknown = set(data_config.mog) - set(params)
     if unknown:
       raise ConfigError(f'config.data.mog has keys {sorted(unknown)} that '

@@ -24,12 +24,12 @@ _DATA_STREAM = 0xDA7A
 
 
 def rng(data_config: ml_collections.ConfigDict) -> np.random.Generator:
-  return np.random.default_rng([_DATA_STREAM, data_config.get('seed', 0)])
+  return np.random.default_rng([_DATA_STREAM, data_config.seed])
 
 
 def num_examples(data_config: ml_collections.ConfigDict) -> int:
   """N of a synthetic set: data.num_examples, or the paper's when 0."""
-  n = data_config.get('num_examples') or DEFAULT_NUM_EXAMPLES[data_config.dataset]
+  n = data_config.num_examples or DEFAULT_NUM_EXAMPLES[data_config.dataset]
   if n < 1:
     raise ConfigError(f'config.data.num_examples must be >= 1, got {n}')
   return n

@@ -86,7 +86,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     raise GanJaxError(f'--num_samples must be >= 0 (0: the protocol), got {num_samples}')
   protocol_lib.check_num_samples(
       metric_names, num_samples or protocol_lib.protocol_num_samples(config),
-      '--num_samples', int(config.model.get('num_classes', 0)))
+      '--num_samples', int(config.model.num_classes))
   sizes = sorted({int(n) for n in fid_infinity_sizes})
   if sizes and ('fid' not in metric_names or len(sizes) < 2 or sizes[0] < 2):
     raise GanJaxError('--fid_infinity needs the fid metric and two or more sample '
@@ -98,7 +98,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   real = checkpoint == 'data'
   if not real:
     gan, state, step = restore_lib.restore_run(workdir, config, checkpoint)
-    bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
+    bn_stats = bn_stats or config.eval.bn_stats
   name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
   out_dir = os.path.join(workdir, 'eval')
   # Refused before any sampling: a report of other measurements is never lost.
@@ -114,7 +114,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     g_params = restore_lib.generator_params(state, params)
     sample = sampler_lib.generator_sampler(gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim, bn_stats,
-                                             config.model.get('latent_distribution', 'normal'))
+                                             config.model.latent_distribution)
     results = evaluator(sample, sampler_lib.latent_key(seed))
   curve = None
   if sizes:
@@ -165,7 +165,7 @@ def write_loop_report(workdir: str, config: ml_collections.ConfigDict,
   `step` as the report `gan_jax.evaluate --checkpoint=<step> --params=<params>`
   would write (eval/<step>,params=<params>.json when they are not the run's
   own config.eval.params); returns its path. `config.eval.also_params`."""
-  # The mode the loop sampled with: its config, built on configs/default.py,
+  # The mode the loop sampled with: its config, built on gan_jax/config/defaults.py,
   # always has the key (unlike the saved configs of old runs, read with .get).
   bn_stats = config.eval.bn_stats
   report = _report(workdir, config, evaluator, str(step), step, params, bn_stats,
@@ -205,7 +205,7 @@ def _report_path(out_dir: str, name: str, report: dict,
   """eval/<name>[,<setting>=<value>...].json: the settings of `report` that
   differ from the run's own evaluation are part of the name."""
   protocol = dict(params=config.eval.params, seed=config.seed,
-                  bn_stats=config.eval.get('bn_stats', 'running'),
+                  bn_stats=config.eval.bn_stats,
                   num_samples=protocol_lib.protocol_num_samples(config))
   name = ','.join([name] + [f'{k}={report[k]}' for k in _SETTINGS
                             if report[k] is not None and report[k] != protocol[k]])

@@ -76,7 +76,7 @@ class Evaluator:
     data = config.data
     self.dataset = data.dataset
     self.kind = protocol.data_kind(data.dataset)
-    self.num_classes = config.model.get('num_classes', 0)
+    self.num_classes = config.model.num_classes
     self.metrics = tuple(metrics) if metrics is not None else protocol.resolve_metrics(
         data.dataset, config.eval.metrics, bool(self.num_classes))
     self.num_samples = num_samples or protocol.protocol_num_samples(config)
@@ -92,7 +92,7 @@ class Evaluator:
     if self.kind == 'stacked' or (self.kind == 'classifier' and set(self.metrics) & {
         'fid', 'kid', 'is', 'pr', 'dc', 'cond', 'intra_fid'}):
       self._classifier = classifier_lib.get(
-          name, config.eval.get('classifier', 'shipped'), data_dir=data.data_dir,
+          name, config.eval.classifier, data_dir=data.data_dir,
           cache_dir=config.eval.classifier_dir)
       self.classifier_name = name
       self.classifier_accuracy = self._classifier.test_accuracy
@@ -136,8 +136,8 @@ class Evaluator:
     protocol = dict(evaluator=(self._classifier.evaluator_id if self._classifier
                                else closed_form),
                     num_samples=self.num_samples,
-                    params=config.eval.get('params', 'ema'),
-                    bn_stats=config.eval.get('bn_stats', 'running'),
+                    params=config.eval.params,
+                    bn_stats=config.eval.bn_stats,
                     latent_seed=config.seed)
     if self.kind == 'classifier' and self._ref.size:
       protocol.update(reference_split='test', reference_size=self._ref.size)

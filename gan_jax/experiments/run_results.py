@@ -90,12 +90,9 @@ def _derived_overrides(configs: Dict[str, dict],
                        ignored: Sequence[str] = ()) -> Dict[str, Dict[str, object]]:
   """Per run, the config values that differ between the runs, but for the
   execution keys and `ignored`."""
-  flat = {name: config_keys.flatten(c) for name, c in configs.items()}
-  # A run saved before a key existed computed with its old value (as on
-  # resume, config_keys.config_differences): not another variant for that.
-  present = set().union(*flat.values()) if flat else set()
-  for f in flat.values():
-    config_keys.fill_added_keys(f, present)
+  # A run saved before a key existed computed with its default (as on
+  # resume): not another variant for that.
+  flat = {name: config_keys.flatten(config_keys.complete(c)) for name, c in configs.items()}
   varying = [k for k in varying_keys(list(flat.values()))
              if k not in config_keys.EXECUTION_KEYS and k not in ignored]
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}

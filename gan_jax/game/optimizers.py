@@ -37,10 +37,10 @@ def weight_clipping(clip_value: float) -> optax.GradientTransformation:
 
 
 def _sgd(c, lr):
-  ramp = c.get('b1_ramp_steps', 0)
+  ramp = c.b1_ramp_steps
   if not ramp:
     return optax.sgd(lr, momentum=c.b1 or None)
-  final = c.b1 if c.get('b1_final') is None else c.b1_final
+  final = c.b1 if c.b1_final is None else c.b1_final
   momentum = optax.linear_schedule(c.b1, final, ramp)
   return optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=momentum)
 
@@ -56,9 +56,9 @@ SCHEDULES = ('constant', 'exponential', 'cosine')
 def learning_rate(opt_config: ml_collections.ConfigDict):
   """The learning rate of `opt_config`: a float, or an optax schedule of the
   update count. Raises ConfigError for an unknown schedule."""
-  name = opt_config.get('schedule', 'constant')
+  name = opt_config.schedule
   lr = opt_config.learning_rate
-  end = opt_config.get('end_learning_rate', 0.0)
+  end = opt_config.end_learning_rate
   if name == 'constant':
     return lr
   if name == 'exponential':

@@ -90,7 +90,7 @@ def build_gan(config: ml_collections.ConfigDict, image_shape,
   """Modules, optimisers and objective named by the config."""
   # One-sided label smoothing is a parameter of the objective (losses.py).
   objective = losses.get_objective(config.loss.name,
-                                   config.loss.get('real_label', 1.0))
+                                   config.loss.real_label)
   penalty = penalty_name(config.loss)
   weight_clip = config.loss.weight_clip
   if weight_clip is None:
@@ -101,10 +101,10 @@ def build_gan(config: ml_collections.ConfigDict, image_shape,
              d_tx=optimizers.create(config.optimizer_d, weight_clip),
              objective=objective, penalty=penalty,
              image_shape=tuple(image_shape),
-             pack=int(config.model.get('pack', 1)),
+             pack=int(config.model.pack),
              num_classes=models.num_classes(config.model),
              auxiliary_classifier=bool(models.num_classes(config.model)) and
-             config.model.get('d_conditioning', 'projection') == 'acgan')
+             config.model.d_conditioning == 'acgan')
 
 
 def create_state(config: ml_collections.ConfigDict, gan: GAN,

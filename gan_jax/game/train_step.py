@@ -92,12 +92,12 @@ def d_view(x: jax.Array, key: jax.Array, stream: int, step: jax.Array,
   (`config.instance_noise`), each example's draws keyed by its global index
   (augment.py). Differentiable in x. With both off, x itself."""
   key = jax.random.fold_in(key, stream)
-  policy = config.get('diffaugment', '')
+  policy = config.diffaugment
   if policy:
     x = augment.diff_augment(jax.random.fold_in(key, 0), x, policy, axis_name)
-  noise = config.get('instance_noise', {})
-  if noise.get('std', 0.0):
-    std = augment.instance_noise_std(step, noise.std, noise.get('anneal_steps', 0))
+  noise = config.instance_noise
+  if noise.std:
+    std = augment.instance_noise_std(step, noise.std, noise.anneal_steps)
     x = augment.add_instance_noise(jax.random.fold_in(key, 1), x, std, axis_name)
   return x
 
@@ -112,7 +112,7 @@ def ema_decay_at(step: jax.Array, config: ml_collections.ConfigDict):
   s < t is 9! t! / (t + 9)!). t counts steps: with n_generator > 1 the
   step's EMA updates share one decay. Without the warm-up: the Python float
   ema_decay itself, so that 1 - decay is exact as before the option."""
-  if not config.get('ema_warmup', False):
+  if not config.ema_warmup:
     return config.ema_decay
   t = jnp.asarray(step, jnp.float32)
   return jnp.minimum(jnp.float32(config.ema_decay), (1.0 + t) / (10.0 + t))
@@ -153,7 +153,7 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
   z_key, real_key, fake_key, gp_key = _d_move_keys(key)
   real = batching.preprocess(real_u8, config.data.image_size)
   z = layers.sample_latent(z_key, real.shape[0], config.model.latent_dim, axis_name,
-                           config.model.get('latent_distribution', 'normal'))
+                           config.model.latent_distribution)
   fake, g_batch_stats = generate(gan, state.g_params, state.g_batch_stats, z, labels)
   # D's inputs are packs of `gan.pack` examples (PacGAN) of D's views of the
   # examples (augmented, noisy: d_view); penalties act on D's input space, so
@@ -175,7 +175,7 @@ def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
     loss_class = (auxiliary_classifier_loss(c_real, labels) +
                   auxiliary_classifier_loss(c_fake, labels))
     if c_real is not None:
-      loss = loss + config.loss.get('acgan_weight', 1.0) * loss_class
+      loss = loss + config.loss.acgan_weight * loss_class
     penalty = 0.0
     if penalty_fn is not None:
       d_fn = lambda x: discriminate(gan, d_params, stats, x, gp_key, labels)[0]
@@ -240,7 +240,7 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
     z_key, real_key, fake_key, _ = _d_move_keys(d_move_key)
     view_key = d_move_key
   z = layers.sample_latent(z_key, real_u8.shape[0], config.model.latent_dim,
-                           axis_name, config.model.get('latent_distribution', 'normal'))
+                           axis_name, config.model.latent_distribution)
 
   def loss_fn(g_params):
     fake, g_stats = generate(gan, g_params, state.g_batch_stats, z, labels)
@@ -271,7 +271,7 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
         d_real = jnp.zeros_like(d_fake)  # unused by the objective
     _, loss_g = gan.objective(d_real, d_fake, axis_name)
     if c_fake is not None:  # ACGAN: G too maximises L_C on its samples
-      loss_g = loss_g + config.loss.get('acgan_weight', 1.0) * (
+      loss_g = loss_g + config.loss.acgan_weight * (
           auxiliary_classifier_loss(c_fake, labels))
     return loss_g, (g_stats, d_stats)
 
@@ -314,14 +314,14 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
     # lax.scan: inside a while-loop body XLA:CPU compiles the kernel
     # gradients of strided convolutions to a partitioned slow path (1.7 s vs
     # tens of ms for D's 64->128 conv at batch 128, measured).
-    if config.get('update_order', 'alternating') == 'simultaneous':
+    if config.update_order == 'simultaneous':
       # Both players move from the same state: G's gradient is taken against
       # D before D's move (simultaneous gradient descent, as ALI's and
       # PacGAN's code do; config/validation.py holds n_critic at 1). Those codes
       # also feed one fake batch to both objectives (shared_fake_batch).
       d_state, d_metrics = discriminator_move(state, images[0], d_keys[0], gan,
                                               config, axis_name, label(0))
-      shared = d_keys[0] if config.get('shared_fake_batch', False) else None
+      shared = d_keys[0] if config.shared_fake_batch else None
       g_state, g_metrics = generator_move(state, images[0],
                                           jax.random.fold_in(step_key, 1), gan,
                                           config, axis_name, label(0), shared)
@@ -336,7 +336,7 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
                                             config, axis_name, label(k))
         d_metrics.append(metrics)
       g_metrics = []
-      for j in range(config.get('n_generator', 1)):
+      for j in range(config.n_generator):
         # Extra G moves (PacGAN's VEEGAN setup makes two) get their own keys;
         # the first keeps the key of the one-move step.
         g_key = jax.random.fold_in(step_key, 1 if j == 0 else 1 + 0x100 * j)

@@ -12,7 +12,7 @@ from gan_jax.models import (dcgan, dcgan3x3, dcgan64, layers, maxout_mlp, mlp,
 
 # Every discriminator has the spectral normalisation option (Miyato et al. 2018).
 def _spectral_norm(model_config) -> bool:
-  return bool(model_config.get('spectral_norm', False))
+  return bool(model_config.spectral_norm)
 
 
 COMPUTE_DTYPES = ('float32', 'bfloat16')
@@ -20,7 +20,7 @@ COMPUTE_DTYPES = ('float32', 'bfloat16')
 
 def compute_dtype(model_config) -> jnp.dtype:
   """The layers' arithmetic dtype, config.model.compute_dtype."""
-  name = model_config.get('compute_dtype', 'float32')
+  name = model_config.compute_dtype
   if name not in COMPUTE_DTYPES:
     raise ConfigError(f"unknown config.model.compute_dtype '{name}'; valid: "
                       f"{', '.join(COMPUTE_DTYPES)}")
@@ -30,20 +30,20 @@ def compute_dtype(model_config) -> jnp.dtype:
 def num_classes(model_config) -> int:
   """Classes the players are conditioned on, config.model.num_classes; 0 =
   unconditional."""
-  return int(model_config.get('num_classes', 0))
+  return int(model_config.num_classes)
 
 
 def g_init_reads_data(model_config) -> bool:
   """Whether G's initial parameters depend on the training images
   (config.model.g_output_bias 'data_marginals', maxout_mlp's G only)."""
-  return model_config.get('g_output_bias', 'zeros') == 'data_marginals'
+  return model_config.g_output_bias == 'data_marginals'
 
 
 def _conditioning(model_config):
   """The class-conditioning fields of G and of D (families in CONDITIONAL)."""
   n = num_classes(model_config)
-  return (dict(num_classes=n, conditioning=model_config.get('g_conditioning', 'cbn')),
-          dict(num_classes=n, conditioning=model_config.get('d_conditioning', 'projection')))
+  return (dict(num_classes=n, conditioning=model_config.g_conditioning),
+          dict(num_classes=n, conditioning=model_config.d_conditioning))
 
 
 def _dcgan28(model_config, image_shape, axis_name):
@@ -89,26 +89,20 @@ def _mlp(model_config, image_shape, axis_name):
 
 
 def _mlp2d(model_config, image_shape, axis_name):
-  # Widths are config values (model.g_hidden, model.d_hidden), set in the
-  # mixture configs; the module defaults apply where a config has none.
-  g_kwargs, d_kwargs = {}, {}
-  if model_config.get('g_hidden') is not None:
-    g_kwargs['hidden'] = tuple(model_config.g_hidden)
-  if model_config.get('d_hidden') is not None:
-    d_kwargs['hidden'] = tuple(model_config.d_hidden)
   dtype = compute_dtype(model_config)
-  init_std = model_config.get('init_std', 0.0)
+  init_std = model_config.init_std
   g_cond, d_cond = _conditioning(model_config)
   return (mlp2d.Generator(out_shape=tuple(image_shape),
-                          batch_norm=model_config.get('g_batch_norm', False),
-                          bn_momentum=model_config.get('bn_momentum', 0.9),
-                          bn_epsilon=model_config.get('bn_epsilon', 1e-5),
-                          init_std=init_std, axis_name=axis_name, dtype=dtype,
-                          **g_kwargs, **g_cond),
-          mlp2d.Discriminator(maxout_pieces=model_config.get('d_maxout_pieces', 0),
+                          batch_norm=model_config.g_batch_norm,
+                          bn_momentum=model_config.bn_momentum,
+                          bn_epsilon=model_config.bn_epsilon,
+                          hidden=tuple(model_config.g_hidden), init_std=init_std,
+                          axis_name=axis_name, dtype=dtype, **g_cond),
+          mlp2d.Discriminator(maxout_pieces=model_config.d_maxout_pieces,
                               init_std=init_std,
                               spectral_norm=_spectral_norm(model_config),
-                              dtype=dtype, **d_kwargs, **d_cond))
+                              hidden=tuple(model_config.d_hidden), dtype=dtype,
+                              **d_cond))
 
 
 def _dcgan_veegan(model_config, image_shape, axis_name):
@@ -119,10 +113,10 @@ def _dcgan_veegan(model_config, image_shape, axis_name):
 
 def _dcgan_unrolled(model_config, image_shape, axis_name):
   return stacked_dcgan.unrolled(
-      image_shape[-1], model_config.get('d_width_ratio', 0.25),
+      image_shape[-1], model_config.d_width_ratio,
       axis_name=axis_name, conv_impl=model_config.conv_impl,
       spectral_norm=_spectral_norm(model_config), dtype=compute_dtype(model_config),
-      g_width_ratio=model_config.get('g_width_ratio', 1.0))
+      g_width_ratio=model_config.g_width_ratio)
 
 
 def _maxout_mlp(model_config, image_shape, axis_name):
@@ -158,24 +152,24 @@ def check_conditioning(model_config) -> None:
   if n < 0:
     raise ConfigError(f'config.model.num_classes must be >= 0, got {n}')
   for role in ('generator', 'discriminator'):
-    name = model_config.get(role)
+    name = model_config[role]
     if name not in CONDITIONAL:
       raise ConfigError(
           f"config.model.{role} '{name}' is not class-conditional; with "
           f"config.model.num_classes={n} use one of {', '.join(CONDITIONAL)}, "
           'or set num_classes=0')
-  for key, valid, default in (('g_conditioning', layers.G_CONDITIONINGS, 'cbn'),
-                              ('d_conditioning', layers.D_CONDITIONINGS, 'projection')):
-    value = model_config.get(key, default)
+  for key, valid in (('g_conditioning', layers.G_CONDITIONINGS),
+                     ('d_conditioning', layers.D_CONDITIONINGS)):
+    value = model_config[key]
     if value not in valid:
       raise ConfigError(f"unknown config.model.{key} '{value}'; valid: "
                         f"{', '.join(valid)}")
-  if (model_config.get('generator') == 'mlp2d' and not model_config.get('g_batch_norm')
-      and model_config.get('g_conditioning', 'cbn') == 'cbn'):
+  if (model_config.generator == 'mlp2d' and not model_config.g_batch_norm
+      and model_config.g_conditioning == 'cbn'):
     raise ConfigError("config.model.g_conditioning='cbn' conditions G's batch norm, "
                       "but mlp2d's G has none; set config.model.g_batch_norm=True "
                       "or config.model.g_conditioning='concat'")
-  if model_config.get('pack', 1) > 1:
+  if model_config.pack > 1:
     raise ConfigError('config.model.pack > 1 with class labels is not supported '
                       '(a pack would need one label per member); set pack=1 or '
                       'num_classes=0')

@@ -71,7 +71,7 @@ def check_class(config: ml_collections.ConfigDict, workdir: str,
   unconditional run (config.model.num_classes missing or 0), or one out of
   [0, num_classes). (A class-conditional run without --class samples its
   classes in turn: `default_labels`.)"""
-  num_classes = int(config.model.get('num_classes', 0) or 0)
+  num_classes = int(config.model.num_classes or 0)
   if label is None:
     return
   if num_classes <= 0:
@@ -134,7 +134,7 @@ def _check_request(config: ml_collections.ConfigDict, workdir: str, num_samples:
     raise GanJaxError(f'--num_samples must be >= 1, got {num_samples}')
   if params not in protocol_lib.GENERATOR_PARAMS:
     raise GanJaxError(f"--params must be ema or raw, got '{params}'")
-  bn_stats = bn_stats or config.eval.get('bn_stats', 'running')
+  bn_stats = bn_stats or config.eval.bn_stats
   if bn_stats not in protocol_lib.BN_STATS:
     raise GanJaxError(f"--bn_stats must be batch or running, got '{bn_stats}'")
   check_class(config, workdir, label)
@@ -144,7 +144,7 @@ def _check_request(config: ml_collections.ConfigDict, workdir: str, num_samples:
 def _codes(config: ml_collections.ConfigDict, seed: Optional[int], num_samples: int,
            truncation: Optional[float], interpolate: int):
   """(z [>= n, latent_dim], n samples, PNG rows) of a request."""
-  distribution = config.model.get('latent_distribution', 'normal')
+  distribution = config.model.latent_distribution
   key = sampler_lib.latent_key(config.seed if seed is None else seed)
   latent_dim = config.model.latent_dim
   if interpolate:
@@ -214,7 +214,7 @@ def _rows_per_class(generated: Generated):
   samples, labels = generated.samples, generated.labels
   if labels is None:
     return samples, generated.rows
-  k = int(generated.config.model.get('num_classes', 0) or 0)
+  k = int(generated.config.model.num_classes or 0)
   n = len(samples)
   if (k < 2 or n % k or not
       np.array_equal(labels, sampler_lib.evaluation_labels(k, n))):

@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 import ml_collections
 
 from gan_jax import models
+from gan_jax.config import keys as config_keys
 from gan_jax.workdir import checkpoints
 from gan_jax.errors import GanJaxError
 from gan_jax.game.state import GAN, GANState, build_gan, create_state
@@ -23,7 +24,7 @@ def load_run_config(workdir: str) -> ml_collections.ConfigDict:
                       'config.json); pass the --workdir of a training run')
   try:
     with open(path) as f:
-      return ml_collections.ConfigDict(json.load(f))
+      return ml_collections.ConfigDict(config_keys.complete(json.load(f)))
   except ValueError as e:
     raise GanJaxError(f'{path} is unreadable ({e}); it is the run\'s config, '
                       'written by gan_jax.main: restore it') from None

@@ -41,7 +41,7 @@ def generator_apply(gan, bn_stats: str) -> Callable:
   """`apply(params, batch_stats, z, labels=None) -> samples` of G for
   sampling: batch norm by the batch's own statistics ('batch'; the running
   averages are left as they are) or by the running averages ('running'); see
-  configs/default.py. `labels` (int32 [B], class-conditional G only) is
+  gan_jax/config/defaults.py. `labels` (int32 [B], class-conditional G only) is
   passed on as G's `labels` keyword; None calls G without it."""
   if bn_stats not in protocol_lib.BN_STATS:
     raise ConfigError(f"config.eval.bn_stats must be 'batch' or 'running', "

@@ -48,7 +48,7 @@ def fixed_latents(config: ml_collections.ConfigDict, n: int = 64) -> jax.Array:
   # The same codes for the whole run, so successive sample grids compare.
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A3B1E)
   return layers.sample_latent(key, n, config.model.latent_dim,
-                              distribution=config.model.get('latent_distribution', 'normal'))
+                              distribution=config.model.latent_distribution)
 
 
 # A class-conditional sample grid: one row for each of the first ten classes.
@@ -148,7 +148,7 @@ class Run:
       # Seeds trained together share one evaluator: the latent seed is this run's.
       protocol = dict(self.evaluator.protocol, latent_seed=config.seed)
       self.writer.write_scalars(step, results, prefix='eval/', extra={'protocol': protocol})
-    also = config.eval.get('also_params', '')
+    also = config.eval.also_params
     if also:
       results, seconds = self._score(state, also)
       logging.info('%seval at step %d (%s G): %s', self.label, step, also,
@@ -165,7 +165,7 @@ class Run:
     sample = sampler_lib.generator_sampler(self.gan, g_params, state.g_batch_stats,
                                              config.model.latent_dim,
                                              config.eval.bn_stats,
-                                             config.model.get('latent_distribution', 'normal'))
+                                             config.model.latent_distribution)
     results = self.evaluator(sample, sampler_lib.latent_key(config.seed))
     return results, time.perf_counter() - start
 
@@ -187,7 +187,7 @@ def check_batch_norm_batch(config: ml_collections.ConfigDict, state: GANState) -
   fake apart. At 1, a batch norm after a dense layer maps every feature to 0
   and G ignores z (PyTorch refuses this case too). Raises ConfigError.
   """
-  pack = config.model.get('pack', 1)
+  pack = config.model.pack
   # D normalises packs: batch_size / pack of them per call.
   too_small = [name for name, stats, n in (
       ('generator', state.g_batch_stats, config.batch_size),
@@ -206,7 +206,7 @@ def _keep_feature_space(config: ml_collections.ConfigDict,
   """A run begun before the evaluators shipped measured with a classifier
   trained on this machine: it resumes with that one, so that its FIDs, and
   the best checkpoint chosen by them, stay in one feature space."""
-  if config.eval.get('classifier', 'shipped') != 'shipped':
+  if config.eval.classifier != 'shipped':
     return config
   old = [w for w in workdirs.values()
          if (saved := ownership.saved_config(w)) is not None
@@ -226,7 +226,7 @@ def load_data(config: ml_collections.ConfigDict) -> Tuple[np.ndarray, Optional[n
   (None otherwise). Raises ConfigError unless the labels are exactly the
   classes 0 .. config.model.num_classes - 1, each present (a class G never
   trained on would be asked for in evaluation)."""
-  num_classes = config.model.get('num_classes', 0)
+  num_classes = config.model.num_classes
   if not num_classes:
     return datasets.load(config.data), None
   images, labels = datasets.load(config.data, with_labels=True)

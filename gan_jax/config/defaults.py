@@ -1,4 +1,11 @@
-"""Defaults shared by every experiment; each config file edits a copy."""
+"""Every config key and its default, in one place: each file in configs/
+edits a copy (`config = defaults.get_config()`), and a run's saved config is
+completed from here when it is read back (`config.keys.complete`).
+
+A key's default is also what a run saved before the key existed computed
+with, so a default never changes: new behaviour is a new value a config
+sets. Ranges and names are checked in gan_jax/config/validation.py.
+"""
 import ml_collections
 from ml_collections import config_dict
 
@@ -106,6 +113,16 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.data_dir = config_dict.placeholder(str)
   config.data.download = True        # let TFDS download when not prepared
   config.data.image_size = 0         # resize to this square size; 0 = native
+  # The synthetic sets (mog_ring, mog_grid, stacked_mnist) are drawn once
+  # from data.seed (configs/mog_ring.py ties it to seed); num_examples 0 is
+  # the papers' size (100,000 points; 128,000 Stacked-MNIST images).
+  config.data.seed = 0
+  config.data.num_examples = 0
+  # The mixtures' geometry (gan_jax/data/mixtures.py): None is the data
+  # set's own (the ring's 8 modes at radius 2, std 0.02; the grid's 25 modes
+  # at spacing 2, std 0.05); a ConfigDict of some of num_modes, radius
+  # (mog_ring) or spacing (mog_grid), std edits it.
+  config.data.mog = None
 
   config.model = ml_collections.ConfigDict()
   config.model.generator = 'dcgan28'
@@ -138,6 +155,17 @@ def get_config() -> ml_collections.ConfigDict:
   # 1/4 and 1/2), and G's widths as a multiple of the reference's (1).
   config.model.d_width_ratio = 0.25
   config.model.g_width_ratio = 1.0
+  # mlp2d only (the 2-D mixtures' MLPs, gan_jax/models/mlp2d.py): hidden
+  # widths, batch norm in G and its running-average momentum and epsilon,
+  # LinearMaxout D layers of this many pieces (0 = ReLU layers, PacGAN's
+  # nets: 5), and N(0, init_std^2) weights (0 = LeCun normal).
+  config.model.g_hidden = (128, 128)
+  config.model.d_hidden = (128, 128)
+  config.model.g_batch_norm = False
+  config.model.bn_momentum = 0.9
+  config.model.bn_epsilon = 1e-5
+  config.model.d_maxout_pieces = 0
+  config.model.init_std = 0.0
   # Dtype of the layers' arithmetic: 'float32' or 'bfloat16' (mixed
   # precision: parameters, optimiser state, losses and batch-norm statistics
   # stay float32). bfloat16 is the norm on GPU/TPU; on CPU it does not pay
