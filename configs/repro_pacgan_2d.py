@@ -63,7 +63,7 @@ def get_config(argument: str = 'grid'):
   config.num_train_steps = steps
   config.log_every_steps = 1000
   config.sample_every_steps = 10_000
-  # Long runs resume mid-way across sessions (a checkpoint is ~15 MB).
+  # Long runs resume mid-way (a checkpoint is ~15 MB).
   config.checkpoint_every_steps = 5000
   config.eval_every_steps = 2000
   config.steps_per_dispatch = 1000

@@ -70,10 +70,9 @@ def get_config(argument: str = str(EPOCHS)):
   config.model.latent_dim = 100
   config.model.latent_distribution = 'uniform'
   # The paper's code starts G's output bias at the data's marginals
-  # ('data_marginals'). Tried on seed 0, G saturated its sigmoid within 7k
-  # steps and D won outright (D(G(z)) 2e-5, Parzen -289 at 10k); from zero
-  # the same seed trains. Seed 1 trains with it, and scores the best raw G
-  # here, 183.6 at 125k against 172 from zero (docs/reproductions.md, sec. 4).
+  # ('data_marginals'); from there G can saturate its sigmoid within a few
+  # thousand steps, so this config starts it at zero (docs/reproductions.md,
+  # sec. 4, has both measured).
   config.model.g_output_bias = 'zeros'
   config.loss.name = 'non_saturating'
   sgd = dict(name='sgd', b1=0.5, schedule='exponential', decay_rate=1 / 1.000004,

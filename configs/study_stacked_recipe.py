@@ -20,9 +20,7 @@ convolutions, z ~ N(0, I_256), Adam b1 0.5 b2 0.99, D 2e-4, G 1e-4) with
     digits in all three channels;
   * D's widths 4x G's (d_width_ratio=4: 64 -> 128 -> 256, 377,537 parameters
     at pack 2), where the paper's Table 3 uses 1/4 and 1/2;
-  * minibatches of 64 packs (DCGAN's 64), 30,000 steps (20,000 until
-    session 19: PacGAN2's seed 2 then still had a KL of 0.17; the tables
-    give both steps);
+  * minibatches of 64 packs (DCGAN's 64), 30,000 steps;
   * an exponential moving average of G (decay 0.999, warmed up), which the
     loop scores, and raw G scored beside it (eval.also_params) on the same
     25,600 latent draws.

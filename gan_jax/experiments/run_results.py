@@ -3,8 +3,8 @@ its workdir (metrics.jsonl, config.json, diverged.json, eval/*.json), for
 `gan_jax.report`.
 
 A run's final numbers are its last evaluation record in metrics.jsonl and its
-last loss_d / loss_g; `train_minutes` is its time in the training loop. Two
-options change where the evaluation numbers come from:
+last loss_d / loss_g; `train_minutes` is its time in the training loop.
+These options change where the evaluation numbers come from:
   * `eval_reports`: the run's `gan_jax.evaluate` reports instead of the
     training loop's evaluations: 'run' for eval/<step>.json, or settings such
     as 'params=raw' for the reports whose fields say so;

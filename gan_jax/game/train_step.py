@@ -111,7 +111,7 @@ def ema_decay_at(step: jax.Array, config: ml_collections.ConfigDict):
   one under 1e-5 from t = 11 on (the product of (1 + s) / (10 + s) over
   s < t is 9! t! / (t + 9)!). t counts steps: with n_generator > 1 the
   step's EMA updates share one decay. Without the warm-up: the Python float
-  ema_decay itself, so that 1 - decay is exact as before the option."""
+  ema_decay itself, so that 1 - decay is exact."""
   if not config.ema_warmup:
     return config.ema_decay
   t = jnp.asarray(step, jnp.float32)
