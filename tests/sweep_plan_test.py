@@ -128,7 +128,8 @@ def test_shipped_ablations_expand_to_registered_objectives():
   grid.update_from_flattened_dict(ablation_mog.DATASETS[1])
   expected = {k: v for k, v in _flat(mog_grid.get_config()).items()
               if not k.startswith('data.mog.')}
-  expected.update(log_every_steps=1000, steps_per_dispatch=1000)
+  expected.update({'log_every_steps': 1000, 'steps_per_dispatch': 1000,
+                   'data.mog': None})  # None: the data set's own geometry
   assert _flat(grid) == expected
   fgan = sweep_plan.expand('configs/ablation_mog.py:fgan', 'sweep')
   assert len(fgan) == 2 * 7 * 3
