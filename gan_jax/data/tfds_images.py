@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from gan_jax.data import names
 from gan_jax.errors import ConfigError, DataNotFoundError
 
 
@@ -50,7 +51,7 @@ def check_tfds_name(name: str) -> None:
   except tfds.core.registered.DatasetNotFoundError:
     raise ConfigError(f"unknown config.data.dataset '{name}': neither a TFDS "
                       'dataset (see tfds.list_builders()) nor one of '
-                      "mog_grid, mog_ring, stacked_mnist") from None
+                      f"{', '.join(names.SYNTHETIC)}") from None
 
 
 def prepared_builder(data_config: ml_collections.ConfigDict):
