@@ -61,17 +61,23 @@ def unflatten(flat: Mapping[str, object]) -> dict:
   return tree
 
 
+def _ancestors(key: str) -> set:
+  """The subtrees holding a dotted key: 'a.b.c' -> {'a', 'a.b'}."""
+  parts = key.split('.')
+  return {'.'.join(parts[:i]) for i in range(1, len(parts))}
+
+
 def complete(saved: Mapping) -> dict:
   """A run's saved config (config.json's nested dict) with every key of
   gan_jax/config/defaults.py that it lacks, at its default: the value the
   code computed with before the key existed. Keys the defaults no longer
   have are kept."""
   given = flatten(saved)
-  prefixes = {key.rsplit('.', i)[0] for key in given for i in range(1, key.count('.') + 1)}
+  subtrees = set().union(*map(_ancestors, given))
   # A key the run saved as a subtree (data.mog of a mixture) replaces the
   # defaults' leaf (None), and a leaf the defaults' subtree.
   kept = {key: value for key, value in flatten(_as_plain(defaults.get_config())).items()
-          if key not in prefixes and not any(key.startswith(p + '.') for p in given)}
+          if key not in subtrees and not _ancestors(key) & given.keys()}
   return unflatten({**kept, **given})
 
 
