@@ -23,6 +23,7 @@ from gan_jax import cli
 from gan_jax.workdir import checkpoints
 from gan_jax.experiments import run_results
 from gan_jax.training import runs as runs_lib
+from gan_jax.training import nonfinite
 from gan_jax.training import train
 from gan_jax.game import train_step
 from gan_jax.game import state as state_lib
@@ -83,7 +84,7 @@ def test_nonfinite_parameters_stop_the_run_and_keep_good_checkpoints(
   config = tiny_config(12)
   config.log_every_steps = 3
   config.checkpoint_every_steps = 4
-  with pytest.raises(train.DivergenceError) as error:
+  with pytest.raises(nonfinite.DivergenceError) as error:
     train.train_and_evaluate(config, str(tmp_path))
   message = str(error.value)
   assert 'non-finite d_param_norm at step 5' in message and '\n' not in message
@@ -121,14 +122,12 @@ def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
 
 
 def test_a_rollback_forgets_the_reports_of_the_steps_it_redoes(tmp_path):
-  # Run.restart_at is what the loop calls on a rollback; its other fields are unused.
+  # checkpoints.rewind is what a run calls on a rollback.
   workdir = str(tmp_path)
-  run = runs_lib.Run(config=None, workdir=workdir, label='', images=None, manager=None,
-                      evaluator=None, latents=None, sample=None, centers=None, gan=None)
-  run.open_writer(0)
+  writer = metrics_log.MetricWriter(workdir)
   for step in (2, 4, 6):
-    run.writer.write_scalars(step, {'loss_d': 1.0})
-  run.writer.flush()
+    writer.write_scalars(step, {'loss_d': 1.0})
+  writer.flush()
   os.makedirs(tmp_path / 'eval')
   # The loop's also_params reports and gan_jax.evaluate's: those of steps
   # after the restore step score a trajectory the rollback discards (their
@@ -139,7 +138,7 @@ def test_a_rollback_forgets_the_reports_of_the_steps_it_redoes(tmp_path):
            '6,params=raw,num_samples=100.json', '10,bn_stats=running.json']
   for name in kept + stale:
     (tmp_path / 'eval' / name).write_text('{}')
-  run.restart_at(4)
+  checkpoints.rewind(workdir, 4)
   assert sorted(os.listdir(tmp_path / 'eval')) == sorted(kept)
   assert [r['step'] for r in metrics_log.read_metrics(workdir)] == [2, 4]
 
@@ -152,7 +151,7 @@ def test_when_the_rollbacks_run_out_the_error_says_so(tiny_config, poison_at, tm
   config.checkpoint_every_steps = 4
   config.nonfinite = 'rollback'
   config.max_rollbacks = 1
-  with caplog.at_level('WARNING'), pytest.raises(train.DivergenceError) as error:
+  with caplog.at_level('WARNING'), pytest.raises(nonfinite.DivergenceError) as error:
     train.train_and_evaluate(config, str(tmp_path))
   assert 'rolled back to step 4 with new noise (1/1)' in caplog.text
   message = str(error.value)

@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from gan_jax.training import nonfinite
 from gan_jax.training import train
 from gan_jax.game import train_step
 from gan_jax.workdir import metrics_log
@@ -103,7 +104,7 @@ def test_a_diverged_seed_is_named_when_the_group_stops(
   config.checkpoint_every_steps = 4
   monkeypatch.setattr(train_step, 'make_train_step',
                       poison_at(5, only_first_rng=True))
-  with pytest.raises(train.DivergenceError) as error:
+  with pytest.raises(nonfinite.DivergenceError) as error:
     train.train_seeds(config, {0: str(tmp_path / 'a'), 1: str(tmp_path / 'b')})
   message = str(error.value)
   assert 'non-finite d_param_norm at step 5 of seed 0;' in message

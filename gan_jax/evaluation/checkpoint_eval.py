@@ -9,9 +9,7 @@ Each report records its protocol (evaluator id, samples, reference, params,
 batch-norm mode, latent seed); `fid_infinity_sizes` adds FID at several
 sample counts and its extrapolation FID∞ (Chong & Forsyth 2020).
 """
-import json
 import os
-import re
 import time
 from typing import Optional, Sequence
 
@@ -29,6 +27,7 @@ from gan_jax.game.state import GAN
 from gan_jax.data import datasets
 from gan_jax.data import mixtures
 from gan_jax.evaluation import protocol as protocol_lib
+from gan_jax.workdir import eval_reports
 
 
 def real_samples(config, num_samples: int, seed: int,
@@ -100,7 +99,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     gan, state, step = restore_lib.restore_run(workdir, config, checkpoint)
     bn_stats = bn_stats or config.eval.bn_stats
   name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
-  out_dir = os.path.join(workdir, 'eval')
+  out_dir = eval_reports.reports_dir(workdir)
   # Refused before any sampling: a report of other measurements is never lost.
   _check_replaces_nothing(out_dir, name, _report(
       workdir, config, evaluator, checkpoint, step, None if real else params,
@@ -170,30 +169,8 @@ def write_loop_report(workdir: str, config: ml_collections.ConfigDict,
   bn_stats = config.eval.bn_stats
   report = _report(workdir, config, evaluator, str(step), step, params, bn_stats,
                    config.seed, results, seconds)
-  return _write_report(os.path.join(workdir, 'eval'), str(step), report, config,
+  return _write_report(eval_reports.reports_dir(workdir), str(step), report, config,
                        config.seed)
-
-
-_STEP_REPORT = re.compile(r'^(\d+)(,[^/]*)?\.json$')   # eval/<step>[,<setting>=<v>...].json
-
-
-def drop_reports_after(workdir: str, step: int) -> list:
-  """Deletes the evaluation reports of steps after `step`
-  (eval/<step>[,<setting>=<value>...].json: the loop's `config.eval.also_params`
-  reports and `gan_jax.evaluate`'s); returns their paths. A rollback
-  (config.nonfinite='rollback') restores the latest checkpoint, so no
-  checkpoint after `step` is left; it then redoes those steps with new noise,
-  and until it reaches them again their reports would score a discarded
-  trajectory, as metrics.jsonl would without its truncation (and a later
-  `gan_jax.evaluate` of the new checkpoint would merge into them). The
-  references (data.json, init.json) are kept."""
-  out_dir = os.path.join(workdir, 'eval')
-  names = os.listdir(out_dir) if os.path.isdir(out_dir) else []
-  dropped = [os.path.join(out_dir, n) for n in sorted(names)
-             if (m := _STEP_REPORT.match(n)) and int(m.group(1)) > step]
-  for path in dropped:
-    os.remove(path)
-  return dropped
 
 
 # What makes two evaluations of one checkpoint different measurements.
@@ -212,14 +189,6 @@ def _report_path(out_dir: str, name: str, report: dict,
   return os.path.join(out_dir, f'{name}.json')
 
 
-def _read_report(path: str) -> Optional[dict]:
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError):  # none yet, or unreadable
-    return None
-
-
 def _same_measurement(earlier: dict, report: dict) -> bool:
   return all(earlier.get(k) == report[k] for k in _SETTINGS + ('step', 'protocol'))
 
@@ -233,7 +202,7 @@ def _check_replaces_nothing(out_dir: str, name: str, report: dict,
   classifier's evaluator): the two cannot share one report's protocol."""
   report = dict(report, seed=seed)
   path = _report_path(out_dir, name, report, config)
-  earlier = _read_report(path)
+  earlier = eval_reports.read_report(path)
   if earlier and earlier.get('metrics') and not _same_measurement(earlier, report):
     theirs, ours = earlier.get('protocol') or {}, report['protocol']
     differ = ', '.join(f'{k} {theirs.get(k)!r} here {ours.get(k)!r}'
@@ -258,14 +227,10 @@ def _write_report(out_dir: str, name: str, report: dict,
   """
   report['seed'] = seed
   path = _report_path(out_dir, name, report, config)
-  os.makedirs(out_dir, exist_ok=True)
-  earlier = _read_report(path)
+  earlier = eval_reports.read_report(path)
   if earlier and _same_measurement(earlier, report):
     report['metrics'] = {**earlier.get('metrics', {}), **report['metrics']}
-  tmp = f'{path}.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(report, f, indent=2)
-  os.replace(tmp, path)  # a reader never sees half a report
+  eval_reports.write_report(path, report)
   return path
 
 

@@ -297,10 +297,9 @@ def make_train_step(config: ml_collections.ConfigDict, gan: GAN,
   """The pure update step `(state, images) -> (state, metrics)`.
 
   `batch`: this device's real examples [n_critic, local_batch,
-  *stored_shape], one batch per discriminator move (the generator moves
-  reuse the last); for class-conditional runs the pair (examples, labels
-  int32 [n_critic, local_batch]), as `batching.train_batches` yields
-  them. Metrics are device-global means (over the n_critic moves for D's,
+  *stored_shape] for one step (the layout of data/batching.py, less the
+  axes pmap, scan and vmap take off); for class-conditional runs the pair
+  (examples, labels int32 [n_critic, local_batch]). Metrics are device-global means (over the n_critic moves for D's,
   the n_generator moves for G's): those of the two moves, and d_param_norm.
   """
 

@@ -9,7 +9,7 @@ several processes, carries each process's stop request through the step so
 that all of them stop at one step.
 """
 import collections
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from absl import logging
 from flax import jax_utils
@@ -63,9 +63,9 @@ def pmapped_train_step(config: ml_collections.ConfigDict, gan: GAN, devices,
                        stop_flag: bool = False) -> Callable:
   """The step as training runs it: pmapped over `devices` (of every process),
   the state donated; with `vmapped`, over a leading seed axis of the state
-  and the batch too (after the device axis). With `steps` > 1, that many
-  consecutive steps in one dispatch (lax.scan): the batch has a steps axis
-  right after the device axis, and so have the metrics.
+  and the batch's seeds axis. With `steps` > 1, that many consecutive steps
+  in one dispatch (lax.scan over the batch's steps axis). The batch and
+  metric layout is written down in data/batching.py.
 
   With `stop_flag`, the step takes a third argument, each device's int32
   flag, and returns a third output, the flags' maximum over every device of
@@ -117,20 +117,6 @@ def dispatch_sizes(start: int, end: int, k: int) -> List[int]:
   return [1] * (aligned - start) + [k] * full + [1] * (end - aligned - full * k)
 
 
-def _group(batches: Iterator, sizes: Sequence[int]) -> Iterator:
-  """Stacks n consecutive batches along a new axis 1 (after the device axis)
-  for each n > 1 of `sizes`."""
-  for n in sizes:
-    first = next(batches)
-    yield first if n == 1 else _stack(
-        [first] + [next(batches) for _ in range(n - 1)], axis=1)
-
-
-def _stack(batches: Sequence, axis: int):
-  """np.stack of batches leaf by leaf (examples, or (examples, labels))."""
-  return jax.tree.map(lambda *x: np.stack(x, axis=axis), *batches)
-
-
 def _unreplicate(tree):
   """Host copy of device 0's replica.
 
@@ -176,15 +162,12 @@ class Dispatcher:
   def start(self, states: Sequence[GANState], step: int) -> None:
     """Puts the seeds' host-side `states` on the devices, to go on from `step`."""
     config, devices = self._config, self._devices
-    streams = [batching.train_batches(
-        examples, config.batch_size, config.n_critic, len(devices), seed, step,
-        jax.process_index(), jax.process_count(), labels)
-               for examples, labels, seed in self._data]
-    # [devices, seeds, n_critic, batch, ...]: the seed axis right after pmap's.
-    batches = (_stack(b, axis=1) if self._vmapped else b[0] for b in zip(*streams))
     sizes = dispatch_sizes(step, config.num_train_steps, config.steps_per_dispatch)
+    batches = batching.dispatch_batches(
+        self._data, config.batch_size, config.n_critic, len(devices), step, sizes,
+        jax.process_index(), jax.process_count())
     self._state = replicate(stack_seeds(states), devices)
-    self._batches = jax_utils.prefetch_to_device(_group(batches, sizes), 2, devices)
+    self._batches = jax_utils.prefetch_to_device(batches, 2, devices)
     self._sizes = collections.deque(sizes)
     self._pending = []            # (steps, metrics on device) per dispatch
     self._fetched = []            # metrics per step already on the host

@@ -96,12 +96,11 @@ class Run:
     self.writer = metrics_log.MetricWriter(self.workdir, step)
 
   def restart_at(self, step: int) -> None:
-    """Forgets the metrics and evaluation reports after `step` (a rollback
-    redoes those steps)."""
+    """Forgets the metrics since the last log, and (the chief) the workdir's
+    records and reports after `step`: a rollback redoes those steps."""
     self.interval = []
     if self.writer:
-      self.writer.truncate(step)
-      checkpoint_eval.drop_reports_after(self.workdir, step)
+      checkpoints.rewind(self.workdir, step)
 
   def log(self, step: int, timing: Dict[str, float]) -> None:
     """Logs the means of the metrics of the steps since the last log (in

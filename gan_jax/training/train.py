@@ -5,29 +5,24 @@ vmapped inside the pmap.
 The loop dispatches steps ahead of the devices (`dispatch.Dispatcher`) and
 syncs only at the steps where something is due (`due_at`): logging,
 samples, evaluation or a checkpoint. Each sync first checks every step since
-the last one for non-finite values, so no bad state is ever read; the
-per-run work is done by each seed's `runs_lib.Run`.
+the last one for non-finite values (`nonfinite.Guard`), so no bad state is
+ever read; the per-run work is done by each seed's `runs_lib.Run`.
 """
 import dataclasses
 import time
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping
 
 from absl import logging
 import jax
 import ml_collections
-import numpy as np
 
 from gan_jax.config import validation
 from gan_jax.training import dispatch
 from gan_jax.training import runs as runs_lib
+from gan_jax.training import nonfinite
 from gan_jax.training import preemption as preemption_lib
-from gan_jax.errors import GanJaxError
-from gan_jax.game.state import GAN, GANState, create_state
+from gan_jax.game.state import GANState
 from gan_jax.workdir import divergence
-
-
-class DivergenceError(GanJaxError):
-  """Training produced a non-finite loss, gradient or parameter."""
 
 
 def itstime(step: int, every_n_steps: int, total_steps: int,
@@ -97,80 +92,6 @@ class _Clock:
     return timing
 
 
-def _first_nonfinite(metrics: Sequence[dict], first_step: int):
-  """(step, [names]) of the first step with a non-finite metric, or None.
-
-  The metrics include the global norms of both networks' new parameters, so
-  a NaN anywhere in the parameters is caught too.
-  """
-  for i, step_metrics in enumerate(metrics):
-    bad = [k for k, v in step_metrics.items() if not np.all(np.isfinite(v))]
-    if bad:
-      return first_step + i, sorted(bad)
-  return None
-
-
-def _divergences(runs: Sequence[runs_lib.Run], per_run: Sequence[List[dict]],
-                 step: int) -> Dict[int, Tuple[int, str, str]]:
-  """{run index: (first non-finite step, what was non-finite, where the good
-  checkpoints are)} of the runs whose metrics since the last sync (`per_run`,
-  ending at `step`) hold a non-finite value."""
-  found_by_run = {}
-  for i, (run, metrics) in enumerate(zip(runs, per_run)):
-    found = _first_nonfinite(metrics, step - len(metrics) + 1)
-    if found:
-      at, names = found
-      found_by_run[i] = (
-          at, f'non-finite {", ".join(names)} at step {at}'
-          + (f' of seed {run.config.seed}' if len(runs) > 1 else ''),
-          f'checkpoints up to step {run.manager.latest_step() or 0} '
-          f'in {run.manager.directory} are intact')
-  return found_by_run
-
-
-def _stop(runs: Sequence[runs_lib.Run], diverged: Dict[int, Tuple[int, str, str]],
-          message: str) -> DivergenceError:
-  """The error that ends a diverged group; first records each diverged
-  run's divergence in its workdir (divergence.record_divergence), so sweeps
-  and reports keep it as that run's result."""
-  if jax.process_index() == 0:
-    for i, (at, what, _) in diverged.items():
-      divergence.record_divergence(runs[i].workdir, at, what)
-  return DivergenceError(message)
-
-
-def _roll_back(config: ml_collections.ConfigDict, gan: GAN,
-               runs: Sequence[runs_lib.Run], dispatcher: dispatch.Dispatcher,
-               template, diverged: Dict[int, Tuple[int, str, str]], rollbacks: int) -> int:
-  """Restarts every run from the latest checkpoint (the initial state where
-  there is none), the diverged ones with fresh noise; returns the step.
-
-  Raises DivergenceError when config.nonfinite is 'stop' or this would be
-  rollback number config.max_rollbacks + 1.
-  """
-  message = '; '.join(f'{what}; {where}' for _, what, where in diverged.values())
-  if config.nonfinite != 'rollback':
-    raise _stop(runs, diverged, f'{message}. Lower the learning rates, add a '
-                'penalty, or set --config.nonfinite=rollback')
-  if rollbacks > config.max_rollbacks:
-    raise _stop(runs, diverged, f'{message}. All {config.max_rollbacks} rollbacks '
-                '(config.max_rollbacks) are used up: lower the learning '
-                'rates or add a penalty')
-  states, step = runs_lib.restore(runs, template)
-  if states is None:
-    states = [create_state(run.config, gan, run.images) for run in runs]
-  # Fresh noise from the checkpoint on for the seeds that diverged (the
-  # others replay their steps exactly); the data order is unchanged.
-  states = [s.replace(rng=jax.random.fold_in(s.rng, 0xD1F + rollbacks))
-            if i in diverged else s for i, s in enumerate(states)]
-  logging.warning('%s; rolled back to step %d with new noise (%d/%d)', message,
-                  step, rollbacks, config.max_rollbacks)
-  dispatcher.start(states, step)
-  for run in runs:
-    run.restart_at(step)
-  return step
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> GANState:
   """Trains (or resumes) the GAN of `config` in `workdir`; returns the final
   host-side state. Outputs: checkpoints/, tensorboard/, samples/,
@@ -213,7 +134,8 @@ def train_seeds(config: ml_collections.ConfigDict,
     for run in runs:
       run.open_writer(step)
   evaluates = runs[0].evaluator is not None
-  clock, rollbacks = _Clock(step), 0
+  clock = _Clock(step)
+  guard = nonfinite.Guard(config, gan, runs, dispatcher, template)
   first_dispatch = step < config.num_train_steps
   with preemption_lib.PreemptionRequest() as preemption:
     while step < config.num_train_steps:
@@ -230,10 +152,9 @@ def train_seeds(config: ml_collections.ConfigDict,
       if not due.anything:
         continue
       per_run = dispatcher.drain()
-      diverged = _divergences(runs, per_run, step)
-      if diverged:
-        rollbacks += 1
-        step = _roll_back(config, gan, runs, dispatcher, template, diverged, rollbacks)
+      rolled_back_to = guard.check(per_run, step)
+      if rolled_back_to is not None:
+        step = rolled_back_to
         clock.reset(step)
         continue
       timing = clock.lap(step) if due.log else None

@@ -16,6 +16,8 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
 from gan_jax.errors import GanJaxError
+from gan_jax.workdir import eval_reports
+from gan_jax.workdir import metrics_log
 
 
 class CorruptCheckpointError(GanJaxError):
@@ -158,3 +160,19 @@ def set_aside(manager: ocp.CheckpointManager, step: int, folder: str) -> str:
   os.rename(source, target)
   manager.reload()
   return target
+
+
+def rewind(workdir: str, step: int) -> None:
+  """Drops what `workdir` holds of the steps after `step`, to which a run
+  goes back: their metrics.jsonl records and their evaluation reports
+  (eval/<step>[,<setting>=<value>...].json, the loop's and
+  `gan_jax.evaluate`'s; the references data.json and init.json are kept).
+
+  A rollback (config.nonfinite='rollback') restores the latest checkpoint,
+  so no checkpoint after `step` is left; it then redoes those steps with new
+  noise, and until it reaches them again their records and reports would
+  describe a discarded trajectory (and a later `gan_jax.evaluate` of the
+  new checkpoint would merge into its report).
+  """
+  metrics_log.drop_records_after(workdir, step)
+  eval_reports.drop_reports_after(workdir, step)

@@ -25,25 +25,8 @@ class MetricWriter:
     self._tb = tf.summary.create_file_writer(os.path.join(workdir, 'tensorboard'))
 
   def truncate(self, step: int) -> None:
-    """Drops the metrics.jsonl records after `step`: a run that resumes (or
-    rolls back) to `step` logs those steps again; keep one record per step."""
-    if not os.path.exists(self._jsonl_path):
-      return
-    with open(self._jsonl_path) as f:
-      text = f.read()
-    lines = [line + '\n' for line in text.splitlines() if line.strip()]
-    records, torn = parse_records(lines, self._jsonl_path)
-    if torn:
-      logging.warning('Dropped the torn last record of %s (a write cut short by a '
-                      'crash): %.80s', self._jsonl_path, torn)
-    kept = [line for line, record in zip(lines, records) if record['step'] <= step]
-    # Rewritten also when a crash cut the last record before its newline:
-    # the next record would be appended to the same line.
-    if len(kept) != len(lines) or not text.endswith('\n'):
-      tmp = self._jsonl_path + '.tmp'
-      with open(tmp, 'w') as f:
-        f.writelines(kept)
-      os.replace(tmp, self._jsonl_path)
+    """Drops the metrics.jsonl records after `step` (`drop_records_after`)."""
+    drop_records_after(os.path.dirname(self._jsonl_path), step)
 
   def write_scalars(self, step: int, scalars: Mapping[str, float],
                     prefix: str = '', extra: Optional[Mapping[str, object]] = None) -> None:
@@ -68,6 +51,30 @@ class MetricWriter:
 
   def flush(self) -> None:
     self._tb.flush()
+
+
+def drop_records_after(workdir: str, step: int) -> None:
+  """Drops the records of `<workdir>/metrics.jsonl` after `step`: a run that
+  resumes (or rolls back) to `step` logs those steps again; keep one record
+  per step. A torn last record (a crash mid-write) is dropped too."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    text = f.read()
+  lines = [line + '\n' for line in text.splitlines() if line.strip()]
+  records, torn = parse_records(lines, path)
+  if torn:
+    logging.warning('Dropped the torn last record of %s (a write cut short by a '
+                    'crash): %.80s', path, torn)
+  kept = [line for line, record in zip(lines, records) if record['step'] <= step]
+  # Rewritten also when a crash cut the last record before its newline:
+  # the next record would be appended to the same line.
+  if len(kept) != len(lines) or not text.endswith('\n'):
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+      f.writelines(kept)
+    os.replace(tmp, path)
 
 
 def parse_records(lines: List[str], path: str) -> Tuple[List[dict], Optional[str]]:
