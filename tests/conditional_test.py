@@ -13,6 +13,7 @@ from gan_jax.data import batching
 from gan_jax.training import runs as runs_lib
 from gan_jax.training import train
 from gan_jax.game import train_step
+from gan_jax.evaluation import evaluators
 from gan_jax.evaluation import protocol as protocol_lib
 from gan_jax.errors import ConfigError
 from gan_jax.models import mlp2d
@@ -297,10 +298,9 @@ def test_num_classes_must_be_the_datas(num_classes):
 
 def test_conditional_accuracy_reads_the_mixture_modes():
   from gan_jax.evaluation import checkpoint_eval
-  from gan_jax.evaluation import evaluator as evaluator_lib
   config = conditional_ring()
   config.eval.metrics = 'auto'
-  evaluator = evaluator_lib.Evaluator(config)
+  evaluator = evaluators.create(config)
   assert evaluator.metrics == ('modes', 'cond')
   points, modes = checkpoint_eval.real_samples(config, 2500, 0, with_labels=True)
   right = evaluator.score(points, modes)
@@ -313,11 +313,10 @@ def test_conditional_accuracy_reads_the_mixture_modes():
 
 def test_intra_fid_of_the_test_split_with_its_own_labels_is_zero(tfds_data_dir):
   from configs import mnist
-  from gan_jax.evaluation import evaluator as evaluator_lib
   config = mnist.get_config()
   config.data.data_dir = tfds_data_dir
   config.model.num_classes = 10
-  evaluator = evaluator_lib.Evaluator(config, metrics=('cond', 'intra_fid'))
+  evaluator = evaluators.create(config, metrics=('cond', 'intra_fid'))
   images, labels = tfds_images.load_split(config.data, 'test', with_labels=True)
   real = np.asarray(batching.preprocess(images))
   scores = evaluator.score(real, labels)

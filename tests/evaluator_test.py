@@ -16,7 +16,7 @@ from gan_jax.training import train
 from gan_jax.evaluation import protocol as protocol_lib
 from gan_jax.errors import ConfigError, GanJaxError
 from gan_jax.evaluation import checkpoint_eval
-from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import evaluators
 from gan_jax.sampling import sampler as sampler_lib
 from gan_jax.data import tfds_images
 from gan_jax.workdir import metrics_log
@@ -220,7 +220,7 @@ def mnist_evaluator(tfds_data_dir):
   original = classifier_lib.get
   classifier_lib.get = lambda *args, **kwargs: quick
   try:
-    evaluator = evaluator_lib.Evaluator(config, metrics=('fid', 'kid', 'is', 'pr', 'dc'),
+    evaluator = evaluators.create(config, metrics=('fid', 'kid', 'is', 'pr', 'dc'),
                                         num_samples=5_000)
   finally:
     classifier_lib.get = original
@@ -277,3 +277,12 @@ def test_bn_stats_batch_ignores_the_running_averages_and_running_uses_them():
   np.testing.assert_array_equal(b[:16], running(state.g_params, state.g_batch_stats, z[:16]))
   with pytest.raises(ConfigError, match="bn_stats must be 'batch' or 'running'"):
     sampler_lib.generator_apply(gan, 'train')
+
+
+def test_a_data_set_without_an_evaluator_is_named_with_the_ones_that_have_one():
+  with pytest.raises(ConfigError) as error:
+    protocol_lib.resolve_metrics('cifar10', 'auto')
+  message = str(error.value)
+  assert "no evaluator for config.data.dataset 'cifar10'" in message
+  assert 'mog_grid, mog_ring' in message and '--config.eval.metrics=none' in message
+  assert protocol_lib.resolve_metrics('cifar10', 'none') == ()

@@ -11,7 +11,7 @@ import pytest
 
 from configs import mnist
 from gan_jax.evaluation import classifier, classifier_training, metrics, shipped
-from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import evaluators
 from gan_jax.data import stacked_mnist as stacked_mnist_lib
 from gan_jax.data import tfds_images
 
@@ -66,7 +66,7 @@ def test_real_stacked_mnist_covers_its_1000_modes(tfds_data_dir):
   config = stacked_mnist.get_config()
   config.data.data_dir, config.data.num_examples = tfds_data_dir, 26_000
   images, modes = stacked_mnist_lib.stacked_mnist(config.data)
-  evaluator = evaluator_lib.Evaluator(config, metrics=('modes',), num_samples=26_000)
+  evaluator = evaluators.create(config, metrics=('modes',), num_samples=26_000)
   scores = evaluator.score(np.asarray(batching.preprocess(images)))
   assert len(np.unique(modes)) == 1000
   assert scores['modes_covered'] == 1000 and scores['kl_to_uniform'] < 0.05
@@ -79,7 +79,7 @@ def test_fid_with_the_shipped_evaluator_trains_nothing_and_reads_no_data(
   monkeypatch.setattr(classifier_training, 'train', _no_training)
   monkeypatch.setattr(tfds_images, 'load_split', _no_data)
   config = mnist.get_config()
-  evaluator = evaluator_lib.Evaluator(config, metrics=('fid', 'is'), num_samples=100)
+  evaluator = evaluators.create(config, metrics=('fid', 'is'), num_samples=100)
   assert not os.path.exists(tmp_path / 'cache')
   protocol = evaluator.protocol
   assert protocol['evaluator'] == SHIPPED['mnist']['evaluator_id']
@@ -138,7 +138,7 @@ def test_parzen_alone_needs_no_feature_network(mnist_like_dir, monkeypatch):
   monkeypatch.setattr(classifier, 'get', no_classifier)
   config = mnist.get_config()
   config.data.data_dir = mnist_like_dir
-  evaluator = evaluator_lib.Evaluator(config, metrics=('parzen',), num_samples=50)
+  evaluator = evaluators.create(config, metrics=('parzen',), num_samples=50)
   assert evaluator.protocol['evaluator'] == 'parzen'
   assert evaluator.protocol['reference_size'] == 256   # the stand-in's test split
   scores = evaluator.score(np.zeros((50, 28, 28, 1), np.float32))

@@ -20,6 +20,7 @@ import numpy as np
 from gan_jax.data import batching
 from gan_jax.errors import GanJaxError
 from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import evaluators
 from gan_jax.sampling import restore as restore_lib
 from gan_jax.sampling import sampler as sampler_lib
 from gan_jax.evaluation import metrics as metrics_lib
@@ -91,7 +92,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
     raise GanJaxError('--fid_infinity needs the fid metric and two or more sample '
                       f'counts >= 2, got metrics {",".join(metric_names)} and '
                       f'counts {sizes}')
-  evaluator = evaluator_lib.Evaluator(config, metric_names, num_samples)
+  evaluator = evaluators.create(config, metric_names, num_samples)
   start = time.perf_counter()
   step = None
   real = checkpoint == 'data'

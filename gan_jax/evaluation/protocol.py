@@ -63,14 +63,14 @@ def data_kind(dataset: str) -> Optional[str]:
   return None
 
 
-def resolve_metrics(dataset: str, names: str,
+def resolve_metrics(dataset: str, requested: str,
                     conditional: bool = False) -> Tuple[str, ...]:
-  """The metric groups named by `names` ('auto', 'all', '' or 'fid,kid,...');
+  """The metric groups named by `requested` ('auto', 'all', '' or 'fid,kid,...');
   `conditional`: of a class-conditional G, which also has 'cond' (and
   'intra_fid' for classifier-scored images)."""
   kind = data_kind(dataset)
-  names = (names or '').strip()
-  if not names or names == 'none':
+  requested = (requested or '').strip()
+  if not requested or requested == 'none':
     return ()
   if kind is None:
     raise ConfigError(
@@ -78,11 +78,11 @@ def resolve_metrics(dataset: str, names: str,
         f"{', '.join(CLASSIFIER_DATASETS)}, stacked_mnist, "
         f"{', '.join(names.MIXTURES)}); set --config.eval.metrics=none")
   extra = _CONDITIONAL_METRICS[kind] if conditional else ()
-  if names == 'auto':
+  if requested == 'auto':
     return _AUTO[kind] + extra
-  if names == 'all':
+  if requested == 'all':
     return _METRICS[kind] + extra
-  chosen = tuple(n.strip() for n in names.split(',') if n.strip())
+  chosen = tuple(n.strip() for n in requested.split(',') if n.strip())
   only_conditional = [n for n in chosen if not conditional and
                       n in _CONDITIONAL_METRICS[kind]]
   if only_conditional:

@@ -18,6 +18,7 @@ import numpy as np
 from gan_jax.workdir import checkpoints
 from gan_jax.evaluation import checkpoint_eval
 from gan_jax.evaluation import evaluator as evaluator_lib
+from gan_jax.evaluation import evaluators
 from gan_jax.sampling import sampler as sampler_lib
 from gan_jax.evaluation import protocol as protocol_lib
 from gan_jax.errors import ConfigError
@@ -255,7 +256,7 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
   """
   # Seeds share what does not depend on the seed: data (unless a config ties
   # it to the seed), the evaluator's reference statistics.
-  images_by_data, evaluators = {}, {}
+  images_by_data, evaluator_by_data = {}, {}
   gan, states, runs = None, [], []
   config = _keep_feature_space(config, workdirs)
   best_metric, best_mode = protocol_lib.best_metric(config)
@@ -280,8 +281,8 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
       ownership.claim(workdir, run_config)
       _write_param_counts(workdir, param_count(states[-1].g_params),
                           param_count(states[-1].d_params))
-    if evaluates and data_key not in evaluators:
-      evaluators[data_key] = evaluator_lib.Evaluator(run_config)
+    if evaluates and data_key not in evaluator_by_data:
+      evaluator_by_data[data_key] = evaluators.create(run_config)
     manager = checkpoints.create_manager(
         workdir, config.keep_checkpoints, best_metric, best_mode)
     # 2-D data is pictured as a scatter of 2,500 points (PacGAN's evaluation
@@ -291,7 +292,7 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
                             GRID_CLASSES ** 2 if gan.num_classes else 64)
     label = f'seed {seed} ' if len(workdirs) > 1 else ''
     runs.append(Run(run_config, workdir, label, images, manager,
-                    evaluators.get(data_key), latents, sample, centers, gan, labels))
+                    evaluator_by_data.get(data_key), latents, sample, centers, gan, labels))
   logging.info('Trainable parameters: generator %s, discriminator %s',
                f'{param_count(states[0].g_params):,}',
                f'{param_count(states[0].d_params):,}')
