@@ -4,7 +4,8 @@ its workdir (metrics.jsonl, config.json, diverged.json, eval/*.json), for
 
 A run's final numbers are its last evaluation record in metrics.jsonl and its
 last loss_d / loss_g; `train_minutes` is its time in the training loop.
-These options change where the evaluation numbers come from:
+A `Reading` says how else to read them:
+  * `at_step` S: the run as it was at step S (records after it ignored);
   * `eval_reports`: the run's `gan_jax.evaluate` reports instead of the
     training loop's evaluations: 'run' for eval/<step>.json, or settings such
     as 'params=raw' for the reports whose fields say so;
@@ -25,13 +26,12 @@ import dataclasses
 import json
 import math
 import os
-import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from gan_jax.experiments import evaluate_reports
 from gan_jax.experiments import sweep_plan
 from gan_jax.errors import GanJaxError
 from gan_jax.config import keys as config_keys
-from gan_jax.evaluation import protocol as protocol_lib
 from gan_jax.workdir import divergence
 
 # Keys of metrics.jsonl records that time the run rather than measure the
@@ -71,6 +71,47 @@ class RunResult:
   evaluated_steps: List[int] = dataclasses.field(default_factory=list)
 
 
+@dataclasses.dataclass(frozen=True)
+class Reading:
+  """How a run's final numbers are read (the module docstring): `at_step`,
+  `window_steps`, `eval_reports` ('' for the training loop's evaluations)
+  and `select_by`; the defaults read each run's last evaluation.
+
+  Checked when made: raises GanJaxError for a step or window below 1, an
+  `eval_reports` or `select_by` value `evaluate_reports.parse_eval_reports` /
+  `parse_select_by` refuse, or `select_by` with `window_steps` (one pick
+  per run against a mean over several).
+  """
+  at_step: Optional[int] = None
+  window_steps: Optional[int] = None
+  eval_reports: str = ''
+  select_by: str = ''
+
+  def __post_init__(self):
+    if self.at_step is not None and self.at_step < 1:
+      raise GanJaxError(f'--at_step={self.at_step}: use a step of 1 or more')
+    if self.window_steps is not None and self.window_steps < 1:
+      raise GanJaxError(f'--window_steps={self.window_steps}: use a positive '
+                        'number of steps')
+    if self.eval_reports:
+      evaluate_reports.parse_eval_reports(self.eval_reports)
+    if self.select_by:
+      parse_select_by(self.select_by)
+      if self.window_steps:
+        raise GanJaxError('--select_by picks one evaluation per run and '
+                          '--window_steps averages several: use one of them')
+
+  @property
+  def selection(self) -> Optional[Tuple[str, bool]]:
+    """(metric, True to maximise) of `select_by`; None without one."""
+    return parse_select_by(self.select_by) if self.select_by else None
+
+  @property
+  def is_default(self) -> bool:
+    """Each run's last evaluation in the training loop (at_step aside)."""
+    return not (self.window_steps or self.eval_reports or self.select_by)
+
+
 def _read_json(path: str) -> Optional[dict]:
   if not os.path.exists(path):
     return None
@@ -98,75 +139,6 @@ def _derived_overrides(configs: Dict[str, dict],
   return {name: {k: f.get(k) for k in varying} for name, f in flat.items()}
 
 
-# The values gan_jax.evaluate's --params and --bn_stats take.
-_SETTING_VALUES = {'params': protocol_lib.GENERATOR_PARAMS, 'bn_stats': protocol_lib.BN_STATS}
-
-
-def parse_eval_reports(settings: str) -> Optional[Dict[str, str]]:
-  """--eval_reports as {setting: value}: None for 'run' (the run's own
-  evaluation, eval/<step>.json), else e.g. {'params': 'raw'} for 'params=raw'.
-  Raises GanJaxError for a setting gan_jax.evaluate does not have
-  (protocol.EVAL_SETTINGS) or a value it does not take."""
-  if settings == 'run':
-    return None
-  hint = (f"--eval_reports={settings}: use 'run' or settings of gan_jax.evaluate, "
-          f"{', '.join(protocol_lib.EVAL_SETTINGS)}, e.g. params=raw or params=raw,seed=3")
-  wanted = {}
-  for item in settings.split(','):
-    key, equals, value = item.partition('=')
-    allowed = _SETTING_VALUES.get(key)
-    if (not equals or key not in protocol_lib.EVAL_SETTINGS or key in wanted or
-        (value not in allowed if allowed else sweep_plan.whole_number(value, 0) is None)):
-      raise GanJaxError(hint)
-    wanted[key] = value
-  return wanted
-
-
-def eval_reports_text(settings: str) -> str:
-  """Which reports --eval_reports reads, in words."""
-  if settings == 'run':
-    return 'gan_jax.evaluate reports under the run\'s own settings (eval/<step>.json)'
-  return f'gan_jax.evaluate reports with {settings} (eval/<step>[,...].json)'
-
-
-def read_eval_reports(workdir: str, settings: str) -> List[dict]:
-  """The run's `gan_jax.evaluate` reports under `settings` (`parse_eval_reports`)
-  as metrics.jsonl-like evaluation records {step, <metrics>..., protocol}, by
-  step. 'run' reads eval/<step>.json; otherwise a report matches when its
-  fields equal the settings given (the file name leaves out a setting equal
-  to the run's own, so it cannot be matched on). Raises GanJaxError for an
-  unreadable report, or for two reports of one step that both match (name
-  more settings)."""
-  wanted = parse_eval_reports(settings)
-  directory = os.path.join(workdir, 'eval')
-  names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
-  pattern = r'\d+\.json' if wanted is None else r'\d+(,[^/]*)?\.json'
-  by_step: Dict[int, Tuple[str, dict]] = {}
-  for name in names:
-    if not re.fullmatch(pattern, name):
-      continue
-    path = os.path.join(directory, name)
-    try:
-      report = _read_json(path)
-      step, metrics = int(report['step']), dict(report.get('metrics', {}))
-    except (ValueError, KeyError, TypeError) as e:
-      raise GanJaxError(f'{path} is not a gan_jax.evaluate report ({e}); '
-                        'run gan_jax.evaluate for that checkpoint again') from None
-    if wanted and any(str(report.get(k)) != v for k, v in wanted.items()):
-      continue
-    if step in by_step:
-      raise GanJaxError(f'--eval_reports={settings}: {by_step[step][0]} and {name} in '
-                        f'{directory} both match; name the setting they differ in')
-    by_step[step] = (name, dict(step=step, **metrics, protocol=report.get('protocol')))
-  return [record for _, (_, record) in sorted(by_step.items())]
-
-
-def _evaluate_command(workdir: str, step: int, settings: str) -> str:
-  wanted = parse_eval_reports(settings) or {}
-  flags = ''.join(f' --{k}={v}' for k, v in wanted.items())
-  return f'python -m gan_jax.evaluate --workdir={workdir} --checkpoint={step}{flags}'
-
-
 def _mean(values: Sequence[float], metric: str) -> float:
   try:
     return sum(float(v) for v in values) / len(values)
@@ -189,16 +161,16 @@ def _is_number(value) -> bool:
   return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _final_evaluation(evals: Sequence[dict], end: int, window_steps: Optional[int],
-                      select_by: str = ''):
+def _final_evaluation(evals: Sequence[dict], end: int, reading: Reading):
   """(final metrics, the records they come from): the last record's values as
   logged, or with `window_steps` each metric's mean over the records at steps
   end - window_steps ... end (a metric missing from some records averages
   those that have it), or with `select_by` the record up to `end` with the
   best finite value of its metric (the earliest of equals) among those under
   the last such record's protocol, and its step as SELECTED_STEP."""
-  if select_by:
-    metric, maximise = parse_select_by(select_by)
+  window_steps = reading.window_steps
+  if reading.select_by:
+    metric, maximise = reading.selection
     scored = [r for r in evals if r['step'] <= end and _is_number(r.get(metric))]
     if not scored:
       return {}, []
@@ -217,24 +189,24 @@ def _final_evaluation(evals: Sequence[dict], end: int, window_steps: Optional[in
 
 
 def _problem(result: RunResult, train: Sequence[dict], evals: Sequence[dict],
-             used: Sequence[dict], end: int, window_steps: Optional[int],
-             eval_reports: str, workdir: str, select_by: str = '') -> str:
+             used: Sequence[dict], end: int, reading: Reading, workdir: str) -> str:
   """What keeps a run that did not diverge out of the table, or ''."""
+  window_steps, eval_reports = reading.window_steps, reading.eval_reports
   if not train:
     return 'no training records'
-  if select_by:
-    metric = parse_select_by(select_by)[0]
+  if reading.select_by:
+    metric = reading.selection[0]
     if used:
       return ''
     if eval_reports:
       return (f'no gan_jax.evaluate report ({eval_reports}) up to step {end} records '
-              f'{metric}; run {_evaluate_command(workdir, end, eval_reports)}')
+              f'{metric}; run {evaluate_reports.evaluate_command(workdir, end, eval_reports)}')
     return f'no evaluation up to step {end} records {metric}'
   if end and result.last_step < end:
     return f'unfinished: step {result.last_step}/{end}'
   if eval_reports and end not in result.evaluated_steps:
     return (f'no gan_jax.evaluate report ({eval_reports}) at its step {end}; '
-            f'run {_evaluate_command(workdir, end, eval_reports)}')
+            f'run {evaluate_reports.evaluate_command(workdir, end, eval_reports)}')
   if window_steps and evals and not used:
     return (f'no evaluation at steps {end - window_steps}-{end} (its last at '
             f'{evals[-1]["step"]}); widen --window_steps')
@@ -246,9 +218,9 @@ def _problem(result: RunResult, train: Sequence[dict], evals: Sequence[dict],
 
 def read_run(name: str, workdir: str, overrides: Dict[str, object],
              num_train_steps: Optional[int] = None,
-             at_step: Optional[int] = None, window_steps: Optional[int] = None,
-             eval_reports: str = '', select_by: str = '') -> RunResult:
-  """The final metrics of the run in `workdir` -- or, with `at_step`, those at
+             reading: Reading = Reading()) -> RunResult:
+  """The final metrics of the run in `workdir`, read as `reading` says -- or,
+  with `at_step`, those at
   that step (records after it ignored; a run short of it is unfinished);
   `problem` says what is missing. A run that diverged (by `at_step`) has its
   first non-finite step in `diverged_at` and no final metrics.
@@ -260,6 +232,7 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   budget (num_train_steps); a run with none there is left out. With
   `select_by` they are the best evaluation up to `at_step` or the run's
   last step (`_final_evaluation`), finished or not."""
+  at_step, eval_reports, select_by = reading.at_step, reading.eval_reports, reading.select_by
   config = _read_json(os.path.join(workdir, 'config.json')) or {}
   if num_train_steps is None:
     num_train_steps = config.get('num_train_steps')
@@ -288,7 +261,7 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   if at_step is not None:
     num_train_steps = at_step
   if eval_reports:
-    evals = [r for r in read_eval_reports(workdir, eval_reports)
+    evals = [r for r in evaluate_reports.read_eval_reports(workdir, eval_reports)
              if at_step is None or r['step'] <= at_step]
   for record in train + evals:
     for key, value in record.items():
@@ -301,15 +274,14 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   end = result.last_step if select_by else num_train_steps or result.last_step
   if diverged:
     return result  # no numbers shown, so no protocol to agree with the other seeds'
-  result.final, used = _final_evaluation(evals, end, window_steps, select_by)
+  result.final, used = _final_evaluation(evals, end, reading)
   if used:
     result.protocol = used[-1].get('protocol')
     result.evaluated_steps = [r['step'] for r in used]
   if train:
     result.final.update({k: train[-1][k] for k in LOSSES if k in train[-1]})
     result.final[TRAIN_MINUTES] = train_minutes(train)
-  result.problem = _problem(result, train, evals, used, end, window_steps, eval_reports,
-                            workdir, select_by)
+  result.problem = _problem(result, train, evals, used, end, reading, workdir)
   return result
 
 
@@ -333,40 +305,27 @@ def train_minutes(train: Sequence[dict]) -> float:
   return seconds / 60
 
 
-def collect(sweep_dir: str, at_step: Optional[int] = None,
-            window_steps: Optional[int] = None, eval_reports: str = '',
-            select_by: str = '') -> List[RunResult]:
-  """Every run of the sweep in `sweep_dir`, in the sweep's order (as at
-  `at_step`, if given; `window_steps`, `eval_reports`, `select_by`:
-  `read_run`). Raises GanJaxError for `select_by` with `window_steps`, or
-  naming a metric no run evaluated."""
-  if eval_reports:
-    parse_eval_reports(eval_reports)   # a bad value fails before any run is read
-  if select_by:
-    parse_select_by(select_by)
-    if window_steps:
-      raise GanJaxError('--select_by picks one evaluation per run and --window_steps '
-                        'averages several: use one of them')
-  options = dict(at_step=at_step, window_steps=window_steps, eval_reports=eval_reports,
-                 select_by=select_by)
-  results = _collect(sweep_dir, options)
-  metric = parse_select_by(select_by)[0] if select_by else ''
+def collect(sweep_dir: str, reading: Reading = Reading()) -> List[RunResult]:
+  """Every run of the sweep in `sweep_dir`, in the sweep's order, read as
+  `reading` says (`read_run`). Raises GanJaxError when `select_by` names a
+  metric no run evaluated."""
+  results = _collect(sweep_dir, reading)
+  metric = reading.selection[0] if reading.select_by else ''
   if metric and any(r.curves for r in results) and not any(metric in r.curves
                                                           for r in results):
     evaluated = sorted({k for r in results for k in r.curves
                         if k not in LOSSES and k not in _NOT_METRICS})
-    raise GanJaxError(f"--select_by={select_by}: no run evaluated {metric}; "
+    raise GanJaxError(f"--select_by={reading.select_by}: no run evaluated {metric}; "
                       f"the runs' metrics: {', '.join(evaluated) or 'none'}")
   return results
 
 
-def _collect(sweep_dir: str, options: Dict[str, object]) -> List[RunResult]:
-  at_step = options['at_step']
+def _collect(sweep_dir: str, reading: Reading) -> List[RunResult]:
   sweep = sweep_plan.read_sweep_file(sweep_dir)
   if sweep:
     # A run's workdir is <sweep_dir>/<name>, wherever the sweep was run from.
     return [read_run(r['name'], os.path.join(sweep_dir, r['name']),
-                     r['overrides'], r.get('num_train_steps'), **options)
+                     r['overrides'], r.get('num_train_steps'), reading)
             for r in sweep['runs']]
   if not os.path.isdir(sweep_dir):
     raise GanJaxError(f'{sweep_dir} does not exist')
@@ -381,6 +340,6 @@ def _collect(sweep_dir: str, options: Dict[str, object]) -> List[RunResult]:
   # Read at one step, a run resumed to a longer budget (config.json keeps
   # the last) is measured as its shorter-budget seeds are: not another variant.
   overrides = _derived_overrides(
-      configs, ignored=('num_train_steps',) if at_step is not None else ())
-  return [read_run(name, os.path.join(sweep_dir, name), overrides[name], **options)
+      configs, ignored=('num_train_steps',) if reading.at_step is not None else ())
+  return [read_run(name, os.path.join(sweep_dir, name), overrides[name], reading=reading)
           for name in configs]
