@@ -124,93 +124,123 @@ class _StopRequest:
     self.signal = signum
 
 
+class _LocalSweep:
+  """The local runner's state: the jobs queued, those running (one per
+  slot), and the runs' results, written to sweep.json at every change."""
+
+  def __init__(self, config_path: str, sweep_dir: str, runs: List[sweep_plan.Run],
+               jobs: List[sweep_plan.Job], vmap_seeds: int):
+    self.config_path, self.sweep_dir, self.runs = config_path, sweep_dir, runs
+    self.vmap_seeds = vmap_seeds
+    self.log_dir = os.path.join(sweep_dir, 'logs')
+    os.makedirs(self.log_dir, exist_ok=True)
+    self.queue = collections.deque(jobs)
+    self.running = {}  # slot index -> (job, process, log file, start time)
+    self.results: Dict[str, dict] = {}
+
+  def _write(self) -> None:
+    sweep_plan.write_sweep_file(self.sweep_dir, self.config_path, self.runs,
+                                self.results)
+
+  def start(self, i: int, slot: Dict) -> None:
+    """Starts the next queued job on slot `i`, its output to logs/<job>.log."""
+    job = self.queue.popleft()
+    log_path = os.path.join(self.log_dir, f'{job.name}.log')
+    log = open(log_path, 'a')
+    cores = slot['cores']
+    process = subprocess.Popen(
+        sweep_plan.command(self.config_path, job), stdout=log, stderr=subprocess.STDOUT,
+        env=_run_env(self.config_path, slot['env']),
+        preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None)
+    self.running[i] = (job, process, log, time.time())
+    logging.info('started %s (%s) on %s; log: %s', job.name,
+                 ', '.join(sorted({sweep_plan.disk_status(r) for r in job.runs})),
+                 slot['label'], log_path)
+    for run in job.runs:
+      self.results[run.name] = dict(status='running', log=log_path)
+    self._write()
+
+  def forward(self, signum: int) -> None:
+    """Passes a stop request on to the running jobs (they checkpoint)."""
+    logging.warning('received %s: stopping the %d running job(s) (they '
+                    'checkpoint); %d not started', signal.Signals(signum).name,
+                    len(self.running), len(self.queue))
+    for _, process, _, _ in self.running.values():
+      process.send_signal(signal.SIGTERM)
+
+  def reap(self, stopping: bool) -> None:
+    """Finishes the jobs whose process has exited."""
+    for i, (job, process, log, start) in list(self.running.items()):
+      code = process.poll()
+      if code is not None:
+        log.close()
+        del self.running[i]
+        self.finish(job, code, log.name, round(time.time() - start, 1), stopping)
+
+  def finish(self, job: sweep_plan.Job, code: int, log_path: str, seconds: float,
+             stopping: bool) -> None:
+    """Records the results of `job`'s runs from its exit `code` and their
+    workdirs; the seeds of a group stopped by another seed's divergence are
+    queued again without it (unless the sweep is `stopping`)."""
+    error = _last_error_line(log_path) if code != 0 else None
+    statuses = {run.name: sweep_plan.disk_status(run) for run in job.runs}
+    # A seed's divergence is its result and stops its whole group.
+    diverged = code != 0 and 'diverged' in statuses.values()
+    if code != 0 and not diverged:
+      logging.error('FAILED %s: exit code %d: %s', job.name, code, error)
+    for run in job.runs:
+      result = dict(exit_code=code, seconds=seconds, log=log_path)
+      if len(job.runs) > 1:
+        result['group'] = job.name
+      if statuses[run.name] == 'diverged':
+        record = divergence.read_divergence(run.workdir)
+        result.update(status='diverged', error=record['message'])
+        logging.warning('DIVERGED %s at step %d: %s (its result, kept in %s)',
+                        run.name, record['step'], record['message'],
+                        divergence.DIVERGED_FILE)
+      elif code != 0 and not diverged:
+        result.update(status='failed', error=error)
+      elif statuses[run.name] != 'finished':
+        result['status'] = 'interrupted'
+        if not diverged:
+          logging.warning('%s stopped before its last step; rerun to resume', run.name)
+      self.results[run.name] = result
+    left = [r for r in job.runs if statuses[r.name] not in ('finished', 'diverged')]
+    if diverged and left and not stopping:
+      # Each requeue drops the diverged seeds, so this ends.
+      again = sweep_plan.jobs(left, self.sweep_dir, self.vmap_seeds)
+      self.queue.extendleft(reversed(again))
+      logging.info('queued again without the diverged seed(s): %s',
+                   ', '.join(j.name for j in again))
+    if code == 0:
+      logging.info('finished %s in %.0f s', job.name, seconds)
+    self._write()
+
+
 def run_local(config_path: str, sweep_dir: str, runs: List[sweep_plan.Run],
               jobs: List[sweep_plan.Job], slots: List[Dict],
               vmap_seeds: int = 0) -> Dict[str, dict]:
   """Runs `jobs` with at most one per slot at a time; results by run name.
   The seeds of a group stopped by another seed's divergence are queued
   again, regrouped without it (`vmap_seeds`)."""
-  log_dir = os.path.join(sweep_dir, 'logs')
-  os.makedirs(log_dir, exist_ok=True)
-  queue = collections.deque(jobs)
-  running = {}  # slot index -> (job, process, log file, start time)
-  results: Dict[str, dict] = {}
+  sweep = _LocalSweep(config_path, sweep_dir, runs, jobs, vmap_seeds)
   stop = _StopRequest()
   previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
   forwarded = False
   try:
-    while running or (queue and not stop.signal):
+    while sweep.running or (sweep.queue and not stop.signal):
       for i, slot in enumerate(slots):
-        if i in running or not queue or stop.signal:
-          continue
-        job = queue.popleft()
-        log_path = os.path.join(log_dir, f'{job.name}.log')
-        log = open(log_path, 'a')
-        cores = slot['cores']
-        process = subprocess.Popen(
-            sweep_plan.command(config_path, job), stdout=log, stderr=subprocess.STDOUT,
-            env=_run_env(config_path, slot['env']),
-            preexec_fn=(lambda c=cores: os.sched_setaffinity(0, c)) if cores else None)
-        running[i] = (job, process, log, time.time())
-        logging.info('started %s (%s) on %s; log: %s', job.name,
-                     ', '.join(sorted({sweep_plan.disk_status(r) for r in job.runs})),
-                     slot['label'], log_path)
-        for run in job.runs:
-          results[run.name] = dict(status='running', log=log_path)
-        sweep_plan.write_sweep_file(sweep_dir, config_path, runs, results)
+        if i not in sweep.running and sweep.queue and not stop.signal:
+          sweep.start(i, slot)
       if stop.signal and not forwarded:
-        logging.warning('received %s: stopping the %d running job(s) (they '
-                        'checkpoint); %d not started', signal.Signals(stop.signal).name,
-                        len(running), len(queue))
-        for _, process, _, _ in running.values():
-          process.send_signal(signal.SIGTERM)
+        sweep.forward(stop.signal)
         forwarded = True
       time.sleep(_POLL_SECONDS)
-      for i, (job, process, log, start) in list(running.items()):
-        code = process.poll()
-        if code is None:
-          continue
-        log.close()
-        del running[i]
-        seconds = round(time.time() - start, 1)
-        error = _last_error_line(log.name) if code != 0 else None
-        statuses = {run.name: sweep_plan.disk_status(run) for run in job.runs}
-        # A seed's divergence is its result and stops its whole group.
-        diverged = code != 0 and 'diverged' in statuses.values()
-        if code != 0 and not diverged:
-          logging.error('FAILED %s: exit code %d: %s', job.name, code, error)
-        for run in job.runs:
-          result = dict(exit_code=code, seconds=seconds, log=log.name)
-          if len(job.runs) > 1:
-            result['group'] = job.name
-          if statuses[run.name] == 'diverged':
-            record = divergence.read_divergence(run.workdir)
-            result.update(status='diverged', error=record['message'])
-            logging.warning('DIVERGED %s at step %d: %s (its result, kept in %s)',
-                            run.name, record['step'], record['message'],
-                            divergence.DIVERGED_FILE)
-          elif code != 0 and not diverged:
-            result.update(status='failed', error=error)
-          elif statuses[run.name] != 'finished':
-            result['status'] = 'interrupted'
-            if not diverged:
-              logging.warning('%s stopped before its last step; rerun to resume',
-                              run.name)
-          results[run.name] = result
-        left = [r for r in job.runs if statuses[r.name] not in ('finished', 'diverged')]
-        if diverged and left and not stop.signal:
-          # Each requeue drops the diverged seeds, so this ends.
-          again = sweep_plan.jobs(left, sweep_dir, vmap_seeds)
-          queue.extendleft(reversed(again))
-          logging.info('queued again without the diverged seed(s): %s',
-                       ', '.join(j.name for j in again))
-        if code == 0:
-          logging.info('finished %s in %.0f s', job.name, seconds)
-        sweep_plan.write_sweep_file(sweep_dir, config_path, runs, results)
+      sweep.reap(stopping=bool(stop.signal))
   finally:
     for s, handler in previous.items():
       signal.signal(s, handler)
-  return results
+  return sweep.results
 
 
 def _queued_slurm_jobs(sweep_dir: str) -> Dict[str, str]:
