@@ -124,7 +124,42 @@ def check_range(key: str, value, low, high, low_in=True, high_in=False,
                       f'got {value!r}')
 
 
-def _check_discriminator_view(config: ml_collections.ConfigDict) -> None:
+# Each check takes (config, num_devices: devices x processes or None) and
+# raises ConfigError; `validate` runs them in this order.
+
+
+def _check_ranges(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
+  """Every numeric key of RANGES in its interval."""
+  for key, bounds in RANGES.items():
+    check_range(key, _get(config, key), *bounds)
+
+
+def _check_choices(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
+  """Every key of _CHOICES one of its values."""
+  for key, choices in _CHOICES.items():
+    value = _get(config, key)
+    if value is not None and value not in choices:
+      quoted = [f"'{c}'" for c in choices]
+      allowed = (' or '.join(quoted) if len(quoted) == 2
+                 else 'one of ' + ', '.join(quoted))
+      raise ConfigError(f"config.{key} must be {allowed}, got '{value}'")
+
+
+def _check_names(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
+  """The models, their dtype and conditioning, the objective and penalty,
+  the optimisers and the data set exist by the names given."""
+  for role in ('generator', 'discriminator'):
+    models.check_name(config.model[role], role)
+  models.compute_dtype(config.model)
+  models.check_conditioning(config.model)
+  state.penalty_name(config.loss)  # the objective's name and the penalty's
+  for name in ('optimizer_g', 'optimizer_d'):
+    optimizers.check_name(config[name].name, name)
+  datasets.check_name(config.data.dataset)
+
+
+def _check_discriminator_view(config: ml_collections.ConfigDict,
+                              num_devices: Optional[int]) -> None:
   """One-sided label smoothing needs an objective with a soft real target;
   DiffAugment needs a known policy and image data."""
   losses.get_objective(config.loss.name, config.loss.real_label)
@@ -135,42 +170,44 @@ def _check_discriminator_view(config: ml_collections.ConfigDict) -> None:
                       "it to '' (config.instance_noise works on any data)")
 
 
-def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = None) -> None:
-  """Checks every value of a training config; `num_devices` (devices x
-  processes), when given, must divide the batch. Raises ConfigError."""
-  for key, bounds in RANGES.items():
-    check_range(key, _get(config, key), *bounds)
-  for key, choices in _CHOICES.items():
-    value = _get(config, key)
-    if value is not None and value not in choices:
-      quoted = [f"'{c}'" for c in choices]
-      allowed = (' or '.join(quoted) if len(quoted) == 2
-                 else 'one of ' + ', '.join(quoted))
-      raise ConfigError(f"config.{key} must be {allowed}, got '{value}'")
-  for role in ('generator', 'discriminator'):
-    models.check_name(config.model[role], role)
-  models.compute_dtype(config.model)
-  models.check_conditioning(config.model)
-  state.penalty_name(config.loss)  # the objective's name and the penalty's
-  for name in ('optimizer_g', 'optimizer_d'):
-    optimizers.check_name(config[name].name, name)
-  datasets.check_name(config.data.dataset)
-  _check_discriminator_view(config)
+def _check_evaluation(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
+  """With evaluations on: metrics the data set has, and enough samples for them."""
   if config.eval_every_steps:
     metrics = protocol_lib.resolve_metrics(config.data.dataset, config.eval.metrics,
-                                            protocol_lib.is_conditional(config))
+                                           protocol_lib.is_conditional(config))
     protocol_lib.check_num_samples(metrics, protocol_lib.protocol_num_samples(config),
-                                    num_classes=models.num_classes(config.model))
+                                   num_classes=models.num_classes(config.model))
+
+
+def _check_batch_on_devices(config: ml_collections.ConfigDict,
+                            num_devices: Optional[int]) -> None:
+  """The batch splits evenly over the devices, and each device's share into
+  D's packs."""
   if num_devices and config.batch_size % num_devices:
     raise ConfigError(
         f'config.batch_size={config.batch_size} must be a positive multiple of '
         f'the device count ({num_devices} = devices x processes); use e.g. '
         f'--config.batch_size={max(1, config.batch_size // num_devices) * num_devices}')
+  pack = config.model.pack
+  local_batch = config.batch_size // (num_devices or 1)
+  if local_batch % pack:
+    raise ConfigError(
+        f'config.model.pack={pack} must divide the batch per device '
+        f'({local_batch}): D judges packs of consecutive examples; set '
+        f'batch_size to a multiple of pack x devices')
+
+
+def _check_output_bias(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
+  """g_output_bias='data_marginals' needs a G with a sigmoid output."""
   if models.g_init_reads_data(config.model) and config.model.generator != 'maxout_mlp':
     raise ConfigError(
         "config.model.g_output_bias='data_marginals' sets the bias of a sigmoid "
         f"output, which only maxout_mlp's G has (not '{config.model.generator}'); "
         "set it to 'zeros'")
+
+
+def _check_ema(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
+  """also_params names the other G, and what reads the EMA has one."""
   also = config.eval.also_params
   if also and also == config.eval.params:
     raise ConfigError(f"config.eval.also_params='{also}' repeats config.eval.params; "
@@ -182,6 +219,12 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
   if config.ema_warmup and not config.ema_decay:
     raise ConfigError('config.ema_warmup warms up the EMA of G, which is off '
                       '(ema_decay=0); set config.ema_decay, e.g. 0.999')
+
+
+def _check_update_order(config: ml_collections.ConfigDict,
+                        num_devices: Optional[int]) -> None:
+  """A simultaneous step makes one move of each player; only it has a fake
+  batch to share."""
   if config.update_order == 'simultaneous':
     for key in ('n_critic', 'n_generator'):
       if config[key] != 1:
@@ -191,6 +234,10 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
     raise ConfigError('config.shared_fake_batch=True makes G score the fake batch of '
                       "the step's D move, which only a simultaneous step has; set "
                       "config.update_order='simultaneous' or config.shared_fake_batch=False")
+
+
+def _check_schedules(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
+  """A cosine schedule decays over at least two updates."""
   for name in ('optimizer_g', 'optimizer_d'):
     opt = config[name]
     if opt.schedule == 'cosine' and opt.decay_steps < 2:
@@ -198,13 +245,11 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
                         f'updates, got {opt.decay_steps}; set '
                         f'config.{name}.decay_steps, e.g. to num_train_steps '
                         f'({config.num_train_steps})')
-  pack = config.model.pack
-  local_batch = config.batch_size // (num_devices or 1)
-  if local_batch % pack:
-    raise ConfigError(
-        f'config.model.pack={pack} must divide the batch per device '
-        f'({local_batch}): D judges packs of consecutive examples; set '
-        f'batch_size to a multiple of pack x devices')
+
+
+def _check_dispatch_intervals(config: ml_collections.ConfigDict,
+                              num_devices: Optional[int]) -> None:
+  """Logging, samples, checkpoints and evaluations fall where a dispatch ends."""
   k = config.steps_per_dispatch
   for name in ('log_every_steps', 'sample_every_steps', 'checkpoint_every_steps',
                'eval_every_steps'):
@@ -212,3 +257,16 @@ def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = Non
       raise ConfigError(
           f'config.{name}={config[name]} must be a multiple of '
           f'config.steps_per_dispatch={k}, where one dispatch ends')
+
+
+CHECKS = (_check_ranges, _check_choices, _check_names, _check_discriminator_view,
+          _check_evaluation, _check_batch_on_devices, _check_output_bias, _check_ema,
+          _check_update_order, _check_schedules, _check_dispatch_intervals)
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: Optional[int] = None) -> None:
+  """Runs every check of CHECKS on a training config; `num_devices` (devices
+  x processes), when given, must divide the batch. Raises ConfigError with
+  the first failure."""
+  for check in CHECKS:
+    check(config, num_devices)
