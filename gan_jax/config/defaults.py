@@ -27,6 +27,9 @@ def optimizer(learning_rate: float, b1: float = 0.9, b2: float = 0.999,
 
 
 def get_config() -> ml_collections.ConfigDict:
+  """Every key of a training config with its default: one list, long on
+  purpose, so that a key's default is found in one place (family configs in
+  configs/ edit it; config.keys.complete fills saved configs from it)."""
   config = ml_collections.ConfigDict()
   config.seed = 0
   config.batch_size = 256            # global: over all devices and processes

@@ -11,7 +11,7 @@ sample counts and its extrapolation FID∞ (Chong & Forsyth 2020).
 """
 import os
 import time
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import jax
 import ml_collections
@@ -61,6 +61,45 @@ def _labels(gan: GAN, n: int) -> tuple:
   return (sampler_lib.evaluation_labels(gan.num_classes, n),) if gan.num_classes else ()
 
 
+def _checked_request(config: ml_collections.ConfigDict, metrics: str, num_samples: int,
+                     fid_infinity_sizes: Sequence[int]) -> Tuple[Tuple[str, ...], List[int]]:
+  """(metric names, sorted FID∞ sample counts) of an evaluation request.
+  Raises GanJaxError for metrics that select nothing, a negative sample
+  count, too few samples for the metrics, or FID∞ without FID."""
+  metric_names = protocol_lib.resolve_metrics(config.data.dataset, metrics,
+                                              protocol_lib.is_conditional(config))
+  if not metric_names:
+    raise GanJaxError("--metrics selects nothing; use e.g. --metrics=all")
+  if num_samples < 0:
+    raise GanJaxError(f'--num_samples must be >= 0 (0: the protocol), got {num_samples}')
+  protocol_lib.check_num_samples(
+      metric_names, num_samples or protocol_lib.protocol_num_samples(config),
+      '--num_samples', int(config.model.num_classes))
+  sizes = sorted({int(n) for n in fid_infinity_sizes})
+  if sizes and ('fid' not in metric_names or len(sizes) < 2 or sizes[0] < 2):
+    raise GanJaxError('--fid_infinity needs the fid metric and two or more sample '
+                      f'counts >= 2, got metrics {",".join(metric_names)} and '
+                      f'counts {sizes}')
+  return metric_names, sizes
+
+
+def _fid_infinity(config: ml_collections.ConfigDict, evaluator: evaluator_lib.Evaluator,
+                  sample: Optional[sampler_lib.SampleFn], gan: Optional[GAN],
+                  sizes: Sequence[int], seed: int):
+  """(FID∞, [(N, FID_N)]) of G's samples (`sample`), or of held-out real
+  data when `sample` is None, at the sample counts `sizes` (metrics.fid_infinity),
+  on latent draws apart from the evaluation's."""
+  n = sizes[-1]
+  generated = (real_samples(config, n, seed + 1) if sample is None
+               else sample(jax.random.fold_in(sampler_lib.latent_key(seed), 1),
+                           n, *_labels(gan, n)))
+  if len(generated) < n:
+    raise GanJaxError(f'--fid_infinity: only {len(generated)} held-out images for '
+                      f'N up to {n}')
+  return metrics_lib.fid_infinity(evaluator.features(generated),
+                                  *evaluator.fid_reference(), sizes, seed)
+
+
 def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = 'all',
              params: str = 'ema', num_samples: int = 0,
              data_dir: str = None, seed: Optional[int] = None,
@@ -78,57 +117,36 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   seed = config.seed if seed is None else seed
   if data_dir:
     config.data.data_dir = data_dir
-  metric_names = protocol_lib.resolve_metrics(config.data.dataset, metrics,
-                                               protocol_lib.is_conditional(config))
-  if not metric_names:
-    raise GanJaxError("--metrics selects nothing; use e.g. --metrics=all")
-  if num_samples < 0:
-    raise GanJaxError(f'--num_samples must be >= 0 (0: the protocol), got {num_samples}')
-  protocol_lib.check_num_samples(
-      metric_names, num_samples or protocol_lib.protocol_num_samples(config),
-      '--num_samples', int(config.model.num_classes))
-  sizes = sorted({int(n) for n in fid_infinity_sizes})
-  if sizes and ('fid' not in metric_names or len(sizes) < 2 or sizes[0] < 2):
-    raise GanJaxError('--fid_infinity needs the fid metric and two or more sample '
-                      f'counts >= 2, got metrics {",".join(metric_names)} and '
-                      f'counts {sizes}')
+  metric_names, sizes = _checked_request(config, metrics, num_samples, fid_infinity_sizes)
   evaluator = evaluators.create(config, metric_names, num_samples)
   start = time.perf_counter()
-  step = None
   real = checkpoint == 'data'
-  if not real:
+  gan = step = sample = None
+  if real:
+    params = bn_stats = None  # no generator is sampled
+  else:
     gan, state, step = restore_lib.restore_run(workdir, config, checkpoint)
     bn_stats = bn_stats or config.eval.bn_stats
+    sample = sampler_lib.generator_sampler(
+        gan, restore_lib.generator_params(state, params), state.g_batch_stats,
+        config.model.latent_dim, bn_stats, config.model.latent_distribution)
   name = str(step) if checkpoint in ('best', 'latest') or checkpoint.isdecimal() else checkpoint
   out_dir = eval_reports.reports_dir(workdir)
   # Refused before any sampling: a report of other measurements is never lost.
   _check_replaces_nothing(out_dir, name, _report(
-      workdir, config, evaluator, checkpoint, step, None if real else params,
-      None if real else bn_stats, seed, {}, 0.0), config, seed)
-  if real:
-    if protocol_lib.is_conditional(config):
-      results = evaluator.score(*real_samples(config, evaluator.num_samples, seed, True))
-    else:
-      results = evaluator.score(real_samples(config, evaluator.num_samples, seed))
-  else:
-    g_params = restore_lib.generator_params(state, params)
-    sample = sampler_lib.generator_sampler(gan, g_params, state.g_batch_stats,
-                                             config.model.latent_dim, bn_stats,
-                                             config.model.latent_distribution)
+      workdir, config, evaluator, checkpoint, step, params, bn_stats, seed, {}, 0.0),
+                          config, seed)
+  if not real:
     results = evaluator(sample, sampler_lib.latent_key(seed))
+  elif protocol_lib.is_conditional(config):
+    results = evaluator.score(*real_samples(config, evaluator.num_samples, seed, True))
+  else:
+    results = evaluator.score(real_samples(config, evaluator.num_samples, seed))
   curve = None
   if sizes:
-    generated = (real_samples(config, sizes[-1], seed + 1) if real
-                 else sample(jax.random.fold_in(sampler_lib.latent_key(seed), 1),
-                             sizes[-1], *_labels(gan, sizes[-1])))
-    if len(generated) < sizes[-1]:
-      raise GanJaxError(f'--fid_infinity: only {len(generated)} held-out images for '
-                        f'N up to {sizes[-1]}')
-    results['fid_infinity'], curve = metrics_lib.fid_infinity(
-        evaluator.features(generated), *evaluator.fid_reference(), sizes, seed)
-  report = _report(workdir, config, evaluator, checkpoint, step,
-                   None if checkpoint == 'data' else params,
-                   None if checkpoint == 'data' else bn_stats,
+    results['fid_infinity'], curve = _fid_infinity(config, evaluator, sample, gan,
+                                                   sizes, seed)
+  report = _report(workdir, config, evaluator, checkpoint, step, params, bn_stats,
                    seed, results, time.perf_counter() - start)
   if curve:
     report['fid_by_num_samples'] = [dict(num_samples=n, fid=v) for n, v in curve]

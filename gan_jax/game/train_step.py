@@ -124,6 +124,16 @@ def _d_move_keys(key: jax.Array) -> jax.Array:
   return jax.random.split(key, 4)
 
 
+def _g_move_keys(key: jax.Array, d_move_key: Optional[jax.Array]):
+  """A generator move's keys (z, real dropout, fake dropout, D's views): its
+  own split of `key`, or the D move's draws of `d_move_key`."""
+  if d_move_key is None:
+    z_key, fake_key, real_key = jax.random.split(key, 3)
+    return z_key, real_key, fake_key, key
+  z_key, real_key, fake_key, _ = _d_move_keys(d_move_key)
+  return z_key, real_key, fake_key, d_move_key
+
+
 def discriminator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
                        gan: GAN, config: ml_collections.ConfigDict,
                        axis_name: str = AXIS, labels: Optional[jax.Array] = None
@@ -233,12 +243,7 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
     (state with new g_params, g_batch_stats, d_batch_stats, g_opt_state and
      ema_g_params, metrics: loss_g, g_grad_norm, g_param_norm).
   """
-  if d_move_key is None:
-    z_key, fake_key, real_key = jax.random.split(key, 3)
-    view_key = key
-  else:  # discriminator_move's split of its key
-    z_key, real_key, fake_key, _ = _d_move_keys(d_move_key)
-    view_key = d_move_key
+  z_key, real_key, fake_key, view_key = _g_move_keys(key, d_move_key)
   z = layers.sample_latent(z_key, real_u8.shape[0], config.model.latent_dim,
                            axis_name, config.model.latent_distribution)
 

@@ -10,7 +10,7 @@ ever read; the per-run work is done by each seed's `runs_lib.Run`.
 """
 import dataclasses
 import time
-from typing import Dict, List, Mapping
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from absl import logging
 import jax
@@ -133,9 +133,19 @@ def train_seeds(config: ml_collections.ConfigDict,
   if jax.process_index() == 0:
     for run in runs:
       run.open_writer(step)
+  guard = nonfinite.Guard(config, gan, runs, dispatcher, template)
+  _loop(config, runs, dispatcher, guard, step)
+  for run in runs:
+    run.close()
+  return dispatcher.host_states()
+
+
+def _loop(config: ml_collections.ConfigDict, runs: Sequence[runs_lib.Run],
+          dispatcher: dispatch.Dispatcher, guard: nonfinite.Guard, step: int) -> None:
+  """Dispatches the steps from `step` to the budget, or to a stop request
+  (SIGTERM, another process's), doing at each step what is due."""
   evaluates = runs[0].evaluator is not None
   clock = _Clock(step)
-  guard = nonfinite.Guard(config, gan, runs, dispatcher, template)
   first_dispatch = step < config.num_train_steps
   with preemption_lib.PreemptionRequest() as preemption:
     while step < config.num_train_steps:
@@ -157,24 +167,28 @@ def train_seeds(config: ml_collections.ConfigDict,
         step = rolled_back_to
         clock.reset(step)
         continue
-      timing = clock.lap(step) if due.log else None
-      states = dispatcher.host_states() if due.reads_state else [None] * len(runs)
-      for run, metrics, state in zip(runs, per_run, states):
-        run.interval += metrics
-        if due.log:
-          run.log(step, timing)
-        if due.sample:
-          run.write_samples(step, state)
-        if due.evaluate:
-          run.evaluate(step, state)
-        if due.save:
-          run.save(step, state)
+      _do(due, step, runs, per_run, dispatcher, clock.lap(step) if due.log else None)
       if stop:
         logging.warning('Received %s at step %d: saved a checkpoint in %s; '
                         'run the same command to resume.',
                         preemption.name or 'a stop request of another process',
                         step, ', '.join(str(r.manager.directory) for r in runs))
-        break
-  for run in runs:
-    run.close()
-  return dispatcher.host_states()
+        return
+
+
+def _do(due: Due, step: int, runs: Sequence[runs_lib.Run],
+        per_run: Sequence[List[dict]], dispatcher: dispatch.Dispatcher,
+        timing: Optional[Dict[str, float]]) -> None:
+  """Each run's work due at `step`, given its metrics since the last sync
+  (`per_run`) and the logging interval's `timing`."""
+  states = dispatcher.host_states() if due.reads_state else [None] * len(runs)
+  for run, metrics, state in zip(runs, per_run, states):
+    run.interval += metrics
+    if due.log:
+      run.log(step, timing)
+    if due.sample:
+      run.write_samples(step, state)
+    if due.evaluate:
+      run.evaluate(step, state)
+    if due.save:
+      run.save(step, state)
