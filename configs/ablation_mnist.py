@@ -10,11 +10,10 @@ everything else as configs/mnist.py, so the ranking is of early training.
 Scored by FID, KID and IS in the feature space of gan_jax's MNIST classifier
 (not Inception) at steps 500 and 1000, on 10,000 samples each.
 
-Budget on 2 CPU cores, measured (docs/ablations.md): 13-22 minutes a run
-in the training loop, two evaluations included (WGAN-GP's penalty is the
-slowest), 302 run-minutes in all, about 3 hours at --parallel=2. The first
-evaluation trains the classifier if it is not cached yet: before a
---parallel sweep, train it once with `python -m gan_jax.evaluation.classifier`.
+Measured results and wall time on 2 CPU cores: docs/ablations.md, section
+'MNIST DCGAN: `configs/ablation_mnist.py`'. The first evaluation trains the
+classifier if it is not cached yet: before a --parallel sweep, train it once
+with `python -m gan_jax.evaluation.classifier`.
 """
 from configs import mnist
 from gan_jax.experiments import sweep_plan

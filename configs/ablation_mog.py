@@ -14,10 +14,9 @@ penalty for wgan_gp). The seed also
 draws the training set (data.seed follows it). Evaluation: modes covered,
 high-quality share, KL to uniform, mode score every 1000 steps.
 
-Budget, measured with --parallel=2 on 2 CPU cores (one core a run): 1.4-2.4
-minutes in the training loop a ring run (wgan_gp's double backprop: ~3),
-3.3-5.4 a grid run; 193 run-minutes in all, about 1 h 50 min of wall time
-with the process starts.
+Measured results and wall time on 2 CPU cores: docs/ablations.md, section
+'2-D mixtures: `configs/ablation_mog.py`' (and 'f-GAN divergences on the 2-D
+mixtures: `configs/ablation_mog.py:fgan`' for the argument below).
 
 `--config=configs/ablation_mog.py:fgan` runs the same table for the seven
 f-GAN divergences of Nowozin et al. 2016 (Table 1: KL, reverse KL, Pearson
@@ -56,8 +55,8 @@ def get_config(argument: str = ''):
   # overrides alone pick the target.
   config = mog_ring.get_config()
   config.data.mog = None
-  # 1,000 steps per dispatch: the loop runs at 200 steps/s instead of 140
-  # (the step alone: 240; measured for mog_grid.py, docs/reproductions.md).
+  # 1,000 steps per dispatch: for small MLPs the host's dispatch would dominate
+  # (measured for mog_grid.py: docs/reproductions.md, 'Are the long runs host-bound?').
   config.log_every_steps = 1000
   config.steps_per_dispatch = 1000
   return config

@@ -5,12 +5,14 @@ Target of VEEGAN (Srivastava et al. 2017, Sec. 5.1) and PacGAN (Lin et al.
 points (PacGAN's num_sample); evaluation on 2,500 generator samples.
 
 Models: ReLU MLPs without batch norm (models/mlp2d.py), z ~ N(0, I_2) as in
-PacGAN; G one layer deeper than for the ring (2-128-128-128-2): with two
-hidden layers G keeps mass on the lines between modes for longer (3x fewer
-high-quality samples at 10k steps, measured). D 2-128-128-1. Adam 3e-4,
-b1 0.5, batch 512, non-saturating loss, 20k steps (about 4-6 minutes on 2 CPU
-cores): ~19-20 of 25 modes, about 40% of samples high quality -- far from
-converged (PacGAN trains its larger networks for 400 epochs of batch 100).
+PacGAN; G one layer deeper than for the ring (2-128-128-128-2), D
+2-128-128-1. Adam 3e-4, b1 0.5, batch 512, non-saturating loss, 20k steps: a
+short budget next to PacGAN's (larger networks, 400 epochs of batch 100).
+
+Measured results and wall time on 2 CPU cores: docs/ablations.md, section
+'2-D mixtures: `configs/ablation_mog.py`' (the non_saturating grid row), and
+docs/reproductions.md, section 2, 'Why `configs/mog_grid.py` reaches only ...'
+(this config to 60k steps, configs/study_grid_quality.py).
 """
 import ml_collections
 

@@ -25,9 +25,9 @@ The two details: with packing the reference calls G once per pack slot
 the reference draws each pack's members with replacement, gan_jax takes
 consecutive examples of a shuffled batch.
 The paper trains 400 epochs of 1,000 steps: 400,000 steps, the default
-here. On 2 CPU cores that is ~1.7 h for one GAN run (66 steps/s, both
-cores) and ~m times that with packing degree m; docs/reproductions.md says
-which budget each number had.
+here. Measured results, each with its budget: docs/reproductions.md, section
+'1. PacGAN Table 1: the 2-D grid and ring'; wall time on 2 CPU cores: its
+'Protocol' subsection (the paragraph 'Speed').
 """
 import ml_collections
 

@@ -1,4 +1,4 @@
-"""Why configs/mog_grid.py's samples are only ~47 % high quality.
+"""configs/mog_grid.py to 60k steps, G scored raw or as an average of its iterates.
 
   python launch/sweep.py --config=configs/study_grid_quality.py --parallel=2
   python -m gan_jax.report --sweep_dir=runs/sweeps/study_grid_quality \
@@ -12,8 +12,9 @@ exponential moving average (Yazici et al. 2019). A sample is high quality
 within 3 std = 0.15 of a mode, 2 % of the grid's span: a generator that
 keeps taking Adam steps of a constant size jitters around such a target,
 and an average of its iterates need not. The 20k-step table (--at_step)
-is the budget of the 47 % row; the final table shows whether more steps
-alone close the gap. docs/reproductions.md has the numbers.
+is mog_grid.py's own budget; the final table shows what more steps, and
+the average, change. Measured results: docs/reproductions.md, section 2
+('Why `configs/mog_grid.py` reaches only ...').
 """
 from configs import mog_grid
 from gan_jax.experiments import sweep_plan

@@ -27,16 +27,15 @@ The argument, optional, is 'marginals', a budget in epochs, or both
 (':marginals,600'):
   * 'marginals' starts G's output bias at the logit of each pixel's training
     mean (model.g_output_bias='data_marginals'), as the paper's code does
-    (sweep directory study_parzen_recipe_marginals). Its seed 1 scored 224.2
-    at 500 epochs, but seeds 0 and 2 collapse within 5,000 steps: D's mean
-    real logit runs to 15-35 and G never catches up (halving D's learning
-    rate did not save seed 0). A likely reason: G starts at the mean image,
-    where the sigmoid's slope is under 0.05 for 56 % of the pixels (0.25
-    everywhere from a zero bias), so G's samples move slowly while D learns.
-    From a zero bias, seeds 0, 1 and 2 train (docs/reproductions.md,
-    section 4);
+    (sweep directory study_parzen_recipe_marginals); the default starts it
+    at zero. Both measured, and why the default is zero:
+    docs/reproductions.md, 'A longer average of G: gan_jax's Parzen recipe
+    (session 17)' and 'The recipe from a zero bias (session 20)';
   * a whole number of epochs of 500 updates scales the budget as in
     repro_parzen.py.
+
+Measured results over seeds 0-2: docs/reproductions.md, 'The recipe over
+three seeds (session 21)'.
 """
 from configs import repro_parzen
 from gan_jax.experiments import sweep_plan

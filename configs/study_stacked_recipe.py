@@ -9,15 +9,15 @@ held against PacGAN's Stacked-MNIST rows (Lin et al. 2018, Tables 2-3).
   python -m gan_jax.main --config=configs/study_stacked_recipe.py    # PacDCGAN2 alone
   python launch/sweep.py --config=configs/study_stacked_recipe.py:d1 --parallel=2
 
-The paper's own setups do not fit on 2 CPU cores: the VEEGAN setup's DCGAN
-(4.5 M parameters per player) ran 0.35 steps/s here, 100,000 steps a run; the
-Unrolled setup's G (288 k) is fast, but its tiny D collapses it by design
-and its budget is 500,000 steps (docs/reproductions.md, section 3). This is
-the Unrolled setup's DCGAN (configs/repro_stacked_mnist.py:unrolled: 3x3
-convolutions, z ~ N(0, I_256), Adam b1 0.5 b2 0.99, D 2e-4, G 1e-4) with
+The paper's own setups are 100,000 steps of a DCGAN with 4.5 M parameters
+per player (VEEGAN setup) and 500,000 steps of a 288 k-parameter G against
+a D with 1/4 or 1/2 of its filters (Unrolled setup); why neither is run on
+2 CPU cores: docs/reproductions.md, section '3. PacGAN Tables 2 and 3:
+Stacked MNIST'. This is the Unrolled setup's DCGAN
+(configs/repro_stacked_mnist.py:unrolled: 3x3 convolutions, z ~ N(0, I_256),
+Adam b1 0.5 b2 0.99, D 2e-4, G 1e-4) with
   * G twice as wide (model.g_width_ratio=2: 4x4x128 -> 64 -> 32 -> 16 -> 3,
-    624,131 parameters), the reference's own G being too small for clean
-    digits in all three channels;
+    624,131 parameters against the reference's 287,875);
   * D's widths 4x G's (d_width_ratio=4: 64 -> 128 -> 256, 377,537 parameters
     at pack 2), where the paper's Table 3 uses 1/4 and 1/2;
   * minibatches of 64 packs (DCGAN's 64), 30,000 steps;
@@ -25,15 +25,14 @@ convolutions, z ~ N(0, I_256), Adam b1 0.5 b2 0.99, D 2e-4, G 1e-4) with
     loop scores, and raw G scored beside it (eval.also_params) on the same
     25,600 latent draws.
 `batch_size` counts examples: 64 x m for packing m. The sweep runs the GAN
-(m = 1) and PacGAN2, seeds 0-2; docs/reproductions.md has the numbers
-(PacGAN2 at 30k: 1,000 of 1,000 modes, KL 0.078 +- 0.023; the GAN at 20k:
-1,000 modes, KL 0.070 +- 0.001).
+(m = 1) and PacGAN2, seeds 0-2. Measured results and wall time on 2 CPU
+cores: docs/reproductions.md, section 'gan_jax's recipe: a packed DCGAN with
+a wide D (sessions 17-19)'.
 
-The argument 'd1' is the first recipe: D's widths equal to G's
-(25,265 parameters at pack 2) and 40,000 steps. Its PacGAN2 covered the modes
-but kept a KL of 0.2-0.35, twice the target; it stays so that its runs
-resume and its tables regenerate (sweep directory study_stacked_recipe_d1;
-docs/reproductions.md, section 3, has both).
+The argument 'd1' is the recipe with D's widths equal to G's (25,265
+parameters at pack 2) and 40,000 steps (sweep directory
+study_stacked_recipe_d1). Measured results: docs/reproductions.md, section
+'The first recipe, D as wide as G (`:d1`, sessions 16-17)'.
 """
 from configs import repro_stacked_mnist
 from gan_jax.experiments import sweep_plan

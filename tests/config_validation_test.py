@@ -2,11 +2,16 @@
 (gan_jax.config.validation): one line naming the key and what is allowed."""
 import math
 
+import jax
+import jax.numpy as jnp
+
 import pytest
 
 from configs import mnist, mog_ring
 from gan_jax.config import defaults
 from gan_jax.config import validation
+from gan_jax.game import augment
+from gan_jax.game import losses
 from gan_jax.errors import ConfigError
 
 
@@ -174,12 +179,25 @@ def test_stabilisation_tricks_refused_where_undefined(key, value, match):
   assert str(error.value).startswith(match) and '\n' not in str(error.value)
 
 
+def _real_target_gradient(config):
+  """d loss_d / d D(x) at a real example whose score is the smoothed target
+  (logit(real_label) for BCE objectives, real_label itself for least
+  squares): 0 when the objective the config builds has that target."""
+  objective = losses.get_objective(config.loss.name, config.loss.real_label)
+  target = config.loss.real_label
+  score = target if config.loss.name == 'least_squares' else math.log(target / (1 - target))
+  return float(jax.grad(lambda r: objective(r[None], jnp.zeros(1), None)[0])(score))
+
+
 def test_stabilisation_tricks_accepted_where_defined():
   config = _config()  # non-saturating on 2-D points
   config.loss.real_label = 0.9
   config.instance_noise.std, config.instance_noise.anneal_steps = 0.1, 1000
-  validation.validate(config)
+  assert validation.validate(config) is None
+  assert _real_target_gradient(config) == pytest.approx(0.0, abs=1e-6)
   config = mnist.get_config()  # grayscale: 'color' is brightness and contrast
   config.loss.name, config.loss.real_label = 'least_squares', 0.8
   config.diffaugment = 'color,translation,cutout'
-  validation.validate(config)
+  assert validation.validate(config) is None
+  assert _real_target_gradient(config) == pytest.approx(0.0, abs=1e-6)
+  assert augment.parse_policy(config.diffaugment) == ('color', 'translation', 'cutout')

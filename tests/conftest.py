@@ -252,3 +252,27 @@ def assert_logs_close():
           {k: v for k, v in y.items() if k not in numbers}
 
   return check
+
+
+@pytest.fixture(scope='session')
+def assert_devices_agree(run_steps, assert_trees_close):
+  """`check(config, batches, rtol=1e-4, atol=1e-5) -> (state, history)`: the
+  step of `config` over `batches` (as `run_steps` takes them) on 1 and on 4
+  devices computes the same metrics at every step and the same final state,
+  leaf by leaf (parameters, batch statistics, optimiser states, EMA); returns
+  the 1-device run's. Use SGD in `config`: Adam's first steps are ~lr *
+  sign(g), so float rounding in gradient components near zero (which
+  differs with the reduction order across devices) would show up as
+  lr-sized differences and hide what is under test, the step's arithmetic."""
+
+  def check(config, batches, rtol=1e-4, atol=1e-5):
+    state1, history1 = run_steps(config, 1, batches)
+    state4, history4 = run_steps(config, 4, batches)
+    assert len(history1) == len(history4) == len(batches)
+    for m1, m4 in zip(history1, history4):
+      assert sorted(m1) == sorted(m4)
+      assert_trees_close(m1, m4, rtol=rtol, atol=atol)
+    assert_trees_close(state1, state4, rtol=rtol, atol=atol)
+    return state1, history1
+
+  return check

@@ -329,10 +329,18 @@ def test_batch_of_one_without_batch_norm_trains(ring_config, tmp_path):
   config.batch_size, config.num_devices, config.eval_every_steps = 1, 1, 0
   final = train.train_and_evaluate(config, str(tmp_path))
   assert int(final.step) == 2
+  # Both players moved, to finite parameters, and the steps were logged.
+  initial = state_lib.create_state(config, state_lib.build_gan(config, (2,)))
+  for before, after in ((initial.g_params, final.g_params),
+                        (initial.d_params, final.d_params)):
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(after))
+    assert any(not np.array_equal(a, b) for a, b in
+               zip(jax.tree.leaves(before), jax.tree.leaves(after)))
+  records = metrics_log.read_metrics(str(tmp_path))
+  assert [r['step'] for r in records] == [2] and np.isfinite(records[0]['loss_d'])
 
 
 def test_a_run_begun_before_the_evaluators_shipped_keeps_its_classifier(tiny_config, tmp_path):
-  from gan_jax.training import runs as runs_lib
   config = tiny_config(2)
   saved = json.loads(config.to_json_best_effort())
   del saved['eval']['classifier']   # as written by older gan_jax
