@@ -108,7 +108,7 @@ def tiny_config():
     config.checkpoint_every_steps = 2
     config.sample_every_steps = 4
     config.keep_checkpoints = 3
-    config.eval_every_steps = 0  # sample quality is tested in evaluator_test.py
+    config.eval_every_steps = 0  # sample quality is tested in evaluation/evaluator_test.py
     return config
 
   return make
@@ -276,3 +276,51 @@ def assert_devices_agree(run_steps, assert_trees_close):
     return state1, history1
 
   return check
+
+
+
+@pytest.fixture(scope='session')
+def fake_runs():
+  """Builders of runs as their workdirs hold them, without training:
+  `run(sweep_dir, name, config, records)` writes <sweep_dir>/<name>/config.json
+  and metrics.jsonl (none for records None); `records(fid_curve, loss_d,
+  steps=10)` gives training records every 5 steps and evaluations at the
+  (step, fid) pairs of fid_curve; `sweep(sweep_dir)` writes a sweep of 3
+  hinge seeds, 1 finished minimax seed, 1 unfinished and 1 never started."""
+  import json
+  import types
+
+  def run(sweep_dir, name, config, records):
+    workdir = os.path.join(sweep_dir, name)
+    os.makedirs(workdir)
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      json.dump(config, f)
+    if records is not None:
+      with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
+        f.writelines(json.dumps(r) + '\n' for r in records)
+
+  def records(fid_curve, loss_d, steps=10):
+    train = [dict(step=s, loss_d=loss_d + s, loss_g=2.0, steps_per_s=9.0)
+             for s in range(5, steps + 1, 5)]
+    evals = [dict(step=s, fid=v, kid=v / 10, eval_seconds=1.0) for s, v in fid_curve]
+    return sorted(train + evals, key=lambda r: r['step'])
+
+  def sweep(sweep_dir):
+    base = dict(num_train_steps=10, log_every_steps=5, data=dict(data_dir='/x'))
+    runs = [  # name, loss, seed, fid curve, loss_d offset
+        ('a0', 'hinge', 0, [(5, 50.0), (10, 10.0)], 0.0),
+        ('a1', 'hinge', 1, [(5, 40.0), (10, 14.0)], 1.0),
+        ('a2', 'hinge', 2, [(5, 30.0), (10, 12.0)], 2.0),
+        ('b0', 'minimax', 0, [(5, 60.0), (10, 20.0)], 0.0),
+    ]
+    for name, loss, seed, curve, offset in runs:
+      config = dict(base, seed=seed, loss=dict(name=loss),
+                    data=dict(data_dir=f'/x/{name}', seed=seed))
+      run(sweep_dir, name, config, records(curve, offset))
+    # Unfinished (step 5 of 10), and never started.
+    run(sweep_dir, 'b1', dict(base, seed=1, loss=dict(name='minimax'), data=dict(seed=1)),
+        records([(5, 1.0)], 0.0, steps=5))
+    run(sweep_dir, 'b2', dict(base, seed=2, loss=dict(name='minimax'), data=dict(seed=2)),
+        None)
+
+  return types.SimpleNamespace(run=run, records=records, sweep=sweep)

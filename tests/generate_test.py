@@ -1,6 +1,6 @@
 """`python -m gan_jax.generate`: samples of a trained run, the truncation
 trick and latent interpolation (gan_jax.sampling). latent_space's own closed
-forms are in tests/latent_space_test.py.
+forms are in tests/sampling/latent_space_test.py.
 
 The run is the loop tests' tiny 2-D ring with batch norm in G and EMA, 4
 steps: batch norm by batch statistics makes "the same samples as the

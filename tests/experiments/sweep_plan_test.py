@@ -1,7 +1,7 @@
 """Sweeps: expansion and names, the launcher (dry run, skipping, Slurm
 submission, a real tiny sweep). The report is tested in report_test.py,
-multi-process training in multiprocess_test.py, the reproduction configs'
-arguments in config_arguments_test.py."""
+multi-process training in training/multiprocess_test.py, the reproduction configs'
+arguments in config/repro_arguments_test.py."""
 import json
 import os
 import subprocess

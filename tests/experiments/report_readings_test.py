@@ -1,7 +1,7 @@
 """The report's readings of a run other than its last evaluation:
 --window_steps (a mean over the final stretch), --eval_reports (gan_jax.evaluate
 reports instead of the loop's) and --select_by (the best evaluation by a
-validation score). The runs are report_test's fakes."""
+validation score). The runs are conftest's fake_runs."""
 import json
 import math
 import os
@@ -11,11 +11,10 @@ import pytest
 from gan_jax import report
 from gan_jax.errors import GanJaxError
 from gan_jax.workdir import divergence
-from report_test import _fake_run, _fake_sweep, _records
 
 
-def test_window_steps_average_each_runs_last_evaluations(tmp_path):
-  _fake_sweep(str(tmp_path))
+def test_window_steps_average_each_runs_last_evaluations(tmp_path, fake_runs):
+  fake_runs.sweep(str(tmp_path))
   # a0 evaluated at steps 5 and 10 (fid 50, 10): a 5-step window holds both
   # ends, mean 30; a1: (40 + 14) / 2 = 27; a2: (30 + 12) / 2 = 21.
   text = report.report(str(tmp_path), metrics=['fid', 'loss_d'], window_steps=5)
@@ -39,12 +38,12 @@ def test_window_steps_average_each_runs_last_evaluations(tmp_path):
     report.report(str(tmp_path), window_steps=0)
 
 
-def test_a_window_without_evaluations_or_mixing_protocols_leaves_the_run_out(tmp_path):
-  records = _records([(5, 1.0), (10, 2.0)], 0.0)
+def test_a_window_without_evaluations_or_mixing_protocols_leaves_the_run_out(tmp_path, fake_runs):
+  records = fake_runs.records([(5, 1.0), (10, 2.0)], 0.0)
   records[1]['protocol'], records[-1]['protocol'] = {'params': 'raw'}, {'params': 'ema'}
-  _fake_run(str(tmp_path), 'r', dict(num_train_steps=10, seed=0), records)
-  _fake_run(str(tmp_path), 's', dict(num_train_steps=10, seed=1),
-            _records([(5, 3.0)], 0.0))   # evaluated at step 5 only
+  fake_runs.run(str(tmp_path), 'r', dict(num_train_steps=10, seed=0), records)
+  fake_runs.run(str(tmp_path), 's', dict(num_train_steps=10, seed=1),
+            fake_runs.records([(5, 3.0)], 0.0))   # evaluated at step 5 only
   text = report.report(str(tmp_path), metrics=['fid'], window_steps=5)
   assert '- r: its evaluations at steps 5-10 differ in protocol' in text
   assert '| base | 1 | 3 |' in text     # s's step-5 evaluation
@@ -53,10 +52,10 @@ def test_a_window_without_evaluations_or_mixing_protocols_leaves_the_run_out(tmp
   assert '- s: no evaluation at steps 6-10 (its last at 5); widen --window_steps' in text
 
 
-def test_a_window_ignores_a_diverged_run_and_averages_the_others(tmp_path):
-  _fake_sweep(str(tmp_path))
+def test_a_window_ignores_a_diverged_run_and_averages_the_others(tmp_path, fake_runs):
+  fake_runs.sweep(str(tmp_path))
   a1 = tmp_path / 'a1' / 'metrics.jsonl'
-  a1.write_text(''.join(json.dumps(r) + '\n' for r in _records([(5, 40.0)], 1.0, steps=5)))
+  a1.write_text(''.join(json.dumps(r) + '\n' for r in fake_runs.records([(5, 40.0)], 1.0, steps=5)))
   divergence.record_divergence(str(tmp_path / 'a1'), 8, 'non-finite loss_d at step 8')
   lines = report.report(str(tmp_path), metrics=['fid'], window_steps=5).splitlines()
   assert '(2 evaluations per run,' in lines[0]
@@ -71,8 +70,8 @@ def _eval_report(workdir, name, step, fid, params='raw', seed=0):
                    protocol=dict(evaluator='e', params=params)), f)
 
 
-def test_eval_reports_tabulate_gan_jax_evaluate_files_instead_of_the_loops(tmp_path):
-  _fake_sweep(str(tmp_path))
+def test_eval_reports_tabulate_gan_jax_evaluate_files_instead_of_the_loops(tmp_path, fake_runs):
+  fake_runs.sweep(str(tmp_path))
   for name, fids in (('a0', (7.0, 3.0)), ('a1', (8.0, 5.0)), ('a2', (9.0, 4.0))):
     _eval_report(tmp_path / name, '5,params=raw', 5, fids[0])
     _eval_report(tmp_path / name, '10,params=raw', 10, fids[1])
@@ -99,10 +98,10 @@ def test_eval_reports_tabulate_gan_jax_evaluate_files_instead_of_the_loops(tmp_p
       str(tmp_path), metrics=['fid'], eval_reports='params=ema')
 
 
-def test_eval_reports_match_on_the_reports_fields_not_their_file_names(tmp_path):
+def test_eval_reports_match_on_the_reports_fields_not_their_file_names(tmp_path, fake_runs):
   # A run whose own evaluation is raw: gan_jax.evaluate --params=raw writes
   # eval/10.json, and --seed=7 eval/10,seed=7.json, which is raw too.
-  _fake_run(str(tmp_path), 'r', dict(num_train_steps=10, seed=0), _records([(10, 1.0)], 0.0))
+  fake_runs.run(str(tmp_path), 'r', dict(num_train_steps=10, seed=0), fake_runs.records([(10, 1.0)], 0.0))
   _eval_report(tmp_path / 'r', '10', 10, 2.0)
   text = report.report(str(tmp_path), metrics=['fid'], eval_reports='params=raw,seed=0')
   assert '| base | 1 | 2 |' in text
@@ -119,14 +118,14 @@ def test_eval_reports_match_on_the_reports_fields_not_their_file_names(tmp_path)
 
 @pytest.mark.parametrize('bad', ['raw', 'foo=bar', 'params=RAW', 'params=raw,params=ema',
                                  'seed=-1', 'num_samples=1e4', ','])
-def test_eval_reports_refuse_settings_gan_jax_evaluate_does_not_have(tmp_path, bad):
-  _fake_sweep(str(tmp_path))
+def test_eval_reports_refuse_settings_gan_jax_evaluate_does_not_have(tmp_path, bad, fake_runs):
+  fake_runs.sweep(str(tmp_path))
   with pytest.raises(GanJaxError, match=f"--eval_reports={bad}: use 'run' or settings "
                      'of gan_jax.evaluate, params, bn_stats, num_samples, seed'):
     report.report(str(tmp_path), eval_reports=bad)
 
 
-def test_select_by_picks_each_runs_best_validation_evaluation(tmp_path):
+def test_select_by_picks_each_runs_best_validation_evaluation(tmp_path, fake_runs):
   """The 2014 paper's model selection: each seed at its evaluation with the
   highest validation score, finished or not, and the test score there."""
   protocol = {'num_samples': 10000}
@@ -141,7 +140,7 @@ def test_select_by_picks_each_runs_best_validation_evaluation(tmp_path):
                         protocol=protocol))
     records.append(dict(step=2, parzen=300.0, parzen_validation=300.0,
                         protocol={'num_samples': 100}))
-    _fake_run(str(tmp_path), name, dict(num_train_steps=20, seed=seed),
+    fake_runs.run(str(tmp_path), name, dict(num_train_steps=20, seed=seed),
               sorted(records, key=lambda r: r['step']))
   run('s0', 0, [(5, 200.0, 190.0), (10, 230.0, 199.0), (15, 220.0, 199.0),
                 (20, math.nan, math.nan)], 20)

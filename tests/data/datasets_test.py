@@ -187,7 +187,7 @@ def test_dcgan28_makes_and_judges_three_channel_images():
   d_vars = discriminator.init(jax.random.PRNGKey(1), x, train=False)
   assert x.shape == (2, 28, 28, 3)
   assert discriminator.apply(d_vars, x, train=False).shape == (2,)
-  # The 1-channel counts (models_test.py) plus 2 more 5x5x64 output filters
+  # The 1-channel counts (models/models_test.py) plus 2 more 5x5x64 output filters
   # in G's last layer and 2 more input channels of D's first conv.
   assert param_count(g_vars['params']) == 2_305_472 + 2 * 25 * 64
   assert param_count(d_vars['params']) == 212_865 + 2 * 25 * 64

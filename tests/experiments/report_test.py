@@ -5,7 +5,6 @@ import csv
 import importlib.util
 import json
 import math
-import os
 import subprocess
 import sys
 
@@ -17,45 +16,8 @@ from gan_jax.errors import GanJaxError
 from gan_jax.workdir import divergence
 
 
-def _fake_run(sweep_dir, name, config, records):
-  workdir = os.path.join(sweep_dir, name)
-  os.makedirs(workdir)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    json.dump(config, f)
-  if records is not None:
-    with open(os.path.join(workdir, 'metrics.jsonl'), 'w') as f:
-      f.writelines(json.dumps(r) + '\n' for r in records)
-
-
-def _records(fid_curve, loss_d, steps=10):
-  """Training records every 5 steps and evaluations at the fid_curve steps."""
-  train = [dict(step=s, loss_d=loss_d + s, loss_g=2.0, steps_per_s=9.0)
-           for s in range(5, steps + 1, 5)]
-  evals = [dict(step=s, fid=v, kid=v / 10, eval_seconds=1.0) for s, v in fid_curve]
-  return sorted(train + evals, key=lambda r: r['step'])
-
-
-def _fake_sweep(sweep_dir):
-  base = dict(num_train_steps=10, log_every_steps=5, data=dict(data_dir='/x'))
-  runs = [  # name, loss, seed, fid curve, loss_d offset
-      ('a0', 'hinge', 0, [(5, 50.0), (10, 10.0)], 0.0),
-      ('a1', 'hinge', 1, [(5, 40.0), (10, 14.0)], 1.0),
-      ('a2', 'hinge', 2, [(5, 30.0), (10, 12.0)], 2.0),
-      ('b0', 'minimax', 0, [(5, 60.0), (10, 20.0)], 0.0),
-  ]
-  for name, loss, seed, curve, offset in runs:
-    config = dict(base, seed=seed, loss=dict(name=loss),
-                  data=dict(data_dir=f'/x/{name}', seed=seed))
-    _fake_run(sweep_dir, name, config, _records(curve, offset))
-  # Unfinished (step 5 of 10), and never started.
-  _fake_run(sweep_dir, 'b1', dict(base, seed=1, loss=dict(name='minimax'),
-                                  data=dict(seed=1)), _records([(5, 1.0)], 0.0, steps=5))
-  _fake_run(sweep_dir, 'b2', dict(base, seed=2, loss=dict(name='minimax'),
-                                  data=dict(seed=2)), None)
-
-
-def test_report_groups_seeds_into_mean_and_std(tmp_path):
-  _fake_sweep(str(tmp_path))
+def test_report_groups_seeds_into_mean_and_std(tmp_path, fake_runs):
+  fake_runs.sweep(str(tmp_path))
   text = report.report(str(tmp_path))
   lines = text.splitlines()
   assert lines[0] == '| variant | n | fid | kid | loss_d | loss_g | train_minutes |'
@@ -77,12 +39,12 @@ def test_report_groups_seeds_into_mean_and_std(tmp_path):
     assert (tmp_path / 'report.png').stat().st_size > 0
 
 
-def test_diverged_runs_count_in_n_and_their_own_column_not_in_the_means(tmp_path):
-  _fake_sweep(str(tmp_path))
+def test_diverged_runs_count_in_n_and_their_own_column_not_in_the_means(tmp_path, fake_runs):
+  fake_runs.sweep(str(tmp_path))
   # a1 stopped on a NaN at step 8: its records end at step 5 (the last sync
   # before), short of the budget, yet it is a result, not an unfinished run.
   a1 = tmp_path / 'a1' / 'metrics.jsonl'
-  a1.write_text(''.join(json.dumps(r) + '\n' for r in _records([(5, 40.0)], 1.0, steps=5)))
+  a1.write_text(''.join(json.dumps(r) + '\n' for r in fake_runs.records([(5, 40.0)], 1.0, steps=5)))
   divergence.record_divergence(str(tmp_path / 'a1'), 8, 'non-finite loss_d at step 8')
   lines = report.report(str(tmp_path), metrics=['fid']).splitlines()
   assert lines[0] == '| variant | n | diverged (steps) | fid |'
@@ -97,12 +59,12 @@ def test_diverged_runs_count_in_n_and_their_own_column_not_in_the_means(tmp_path
   assert lines[2] == '| loss.name=hinge | 3 | 40 ± 10 |'
 
 
-def test_a_diverged_seeds_protocol_and_later_divergence_do_not_count(tmp_path):
+def test_a_diverged_seeds_protocol_and_later_divergence_do_not_count(tmp_path, fake_runs):
   base = dict(num_train_steps=10, log_every_steps=5)
   for seed, evaluator in enumerate(['A', 'A', 'B']):
     records = [dict(r, protocol={'evaluator': evaluator}) if 'fid' in r else r
-               for r in _records([(10, 10.0 + seed)], 0.0)]
-    _fake_run(str(tmp_path), f's{seed}', dict(base, seed=seed), records)
+               for r in fake_runs.records([(10, 10.0 + seed)], 0.0)]
+    fake_runs.run(str(tmp_path), f's{seed}', dict(base, seed=seed), records)
   # s2, under another protocol, diverged: none of its numbers are shown, so
   # the variant is not refused for mixing protocols.
   divergence.record_divergence(str(tmp_path / 's2'), 8, 'non-finite loss_d at step 8')
@@ -116,14 +78,14 @@ def test_a_diverged_seeds_protocol_and_later_divergence_do_not_count(tmp_path):
     report.report(str(tmp_path), metrics=['fid'])
 
 
-def test_split_by_gives_a_table_per_value_named_by_what_varies_in_it(tmp_path):
+def test_split_by_gives_a_table_per_value_named_by_what_varies_in_it(tmp_path, fake_runs):
   runs = [  # name, dataset, loss, width, seed, final fid
       ('r0', 'ring', 'hinge', 128, 0, 10.0), ('r1', 'ring', 'hinge', 128, 1, 12.0),
       ('r2', 'ring', 'minimax', 128, 0, 30.0), ('g0', 'grid', 'hinge', 256, 0, 5.0)]
   for name, dataset, loss, width, seed, fid in runs:
     config = dict(num_train_steps=10, seed=seed, loss=dict(name=loss),
                   model=dict(width=width), data=dict(dataset=dataset, seed=seed))
-    _fake_run(str(tmp_path), name, config, _records([(10, fid)], 0.0))
+    fake_runs.run(str(tmp_path), name, config, fake_runs.records([(10, fid)], 0.0))
   text = report.report(str(tmp_path), metrics=['fid'], split_by='data.dataset')
   # The grid's model.width is constant within its table: not in its names.
   assert text.splitlines() == [
@@ -140,8 +102,8 @@ def _has_matplotlib():
   return importlib.util.find_spec('matplotlib') is not None
 
 
-def test_report_reads_the_runs_and_overrides_of_sweep_json(tmp_path):
-  _fake_sweep(str(tmp_path))
+def test_report_reads_the_runs_and_overrides_of_sweep_json(tmp_path, fake_runs):
+  fake_runs.sweep(str(tmp_path))
   runs = [sweep_plan.Run(n, {'loss.name': l, 'seed': s}, str(tmp_path / n), 10)
           for n, l, s in [('a0', 'hinge', 0), ('a1', 'hinge', 1), ('b0', 'minimax', 0),
                           ('b1', 'minimax', 1), ('gone', 'minimax', 9)]]
@@ -152,8 +114,8 @@ def test_report_reads_the_runs_and_overrides_of_sweep_json(tmp_path):
   assert '- gone: no metrics.jsonl (not started?)' in text
 
 
-def test_report_command_prints_the_table(tmp_path, repo_dir):
-  _fake_sweep(str(tmp_path))
+def test_report_command_prints_the_table(tmp_path, repo_dir, fake_runs):
+  fake_runs.sweep(str(tmp_path))
   result = subprocess.run([sys.executable, '-m', 'gan_jax.report',
                            f'--sweep_dir={tmp_path}', '--metrics=kid'],
                           cwd=repo_dir, capture_output=True, text=True, timeout=120)
@@ -161,8 +123,8 @@ def test_report_command_prints_the_table(tmp_path, repo_dir):
   assert result.stdout.splitlines()[2] == '| loss.name=hinge | 3 | 1.2 ± 0.2 |'
 
 
-def test_at_step_tabulates_the_runs_as_they_were_then(tmp_path):
-  _fake_sweep(str(tmp_path))
+def test_at_step_tabulates_the_runs_as_they_were_then(tmp_path, fake_runs):
+  fake_runs.sweep(str(tmp_path))
   text = report.report(str(tmp_path), metrics=['fid', 'loss_d'], at_step=5)
   lines = text.splitlines()
   # hinge at step 5: fid 50, 40, 30; loss_d 5, 6, 7. b1 reached step 5, so
@@ -176,12 +138,12 @@ def test_at_step_tabulates_the_runs_as_they_were_then(tmp_path):
   assert '- a0: unfinished: step 10/11' in report.report(str(tmp_path), at_step=11)
 
 
-def test_at_step_groups_seeds_resumed_to_a_longer_budget(tmp_path):
+def test_at_step_groups_seeds_resumed_to_a_longer_budget(tmp_path, fake_runs):
   # Seed 2 went on to step 15 (config.json keeps the budget it last ran
   # with): at its end it is another variant, at step 10 a seed like the others.
   for seed, steps in ((0, 10), (1, 10), (2, 15)):
-    _fake_run(str(tmp_path), f's{seed}', dict(num_train_steps=steps, seed=seed),
-              _records([(5, 10.0 * seed), (10, 2.0 + seed), (15, 1.0)][:steps // 5], 0.0,
+    fake_runs.run(str(tmp_path), f's{seed}', dict(num_train_steps=steps, seed=seed),
+              fake_runs.records([(5, 10.0 * seed), (10, 2.0 + seed), (15, 1.0)][:steps // 5], 0.0,
                        steps=steps))
   at_10 = report.report(str(tmp_path), metrics=['fid'], at_step=10).splitlines()
   assert at_10[2] == '| base | 3 | 3 ± 1 |'
@@ -190,60 +152,61 @@ def test_at_step_groups_seeds_resumed_to_a_longer_budget(tmp_path):
                          '| num_train_steps=15 | 1 | 1 |']
   # Merged runs must be scored at the same step. Seed 3 (budget 15) has no
   # evaluation at 10, so at step 10 it would be scored at 5: not averaged.
-  _fake_run(str(tmp_path), 's3', dict(num_train_steps=15, seed=3),
-            _records([(5, 1.0), (15, 1.0)], 0.0, steps=15))
+  fake_runs.run(str(tmp_path), 's3', dict(num_train_steps=15, seed=3),
+            fake_runs.records([(5, 1.0), (15, 1.0)], 0.0, steps=15))
   with pytest.raises(GanJaxError, match='run s3 is scored at step 5 and s0 at step 10'):
     report.report(str(tmp_path), metrics=['fid'], at_step=10)
 
 
-def test_runs_saved_before_a_key_existed_are_seeds_of_the_runs_with_its_old_value(tmp_path):
+def test_runs_saved_before_a_key_existed_are_seeds_of_the_runs_with_its_old_value(
+    tmp_path, fake_runs):
   # s0 predates update_order and shared_fake_batch (config_keys.ADDED_KEYS): it
   # ran alternating, without a shared batch, as s1 and s2 say they did.
   for seed in range(3):
     config = dict(seed=seed, loss=dict(name='hinge'))
     if seed:
       config.update(update_order='alternating', shared_fake_batch=False)
-    _fake_run(str(tmp_path), f's{seed}', config, _records([(10, 2.0 * seed)], 0.0))
+    fake_runs.run(str(tmp_path), f's{seed}', config, fake_runs.records([(10, 2.0 * seed)], 0.0))
   assert report.report(str(tmp_path), metrics=['fid']).splitlines()[2] == '| base | 3 | 2 ± 2 |'
   # A value other than the old one is another variant.
-  _fake_run(str(tmp_path), 's3', dict(seed=3, loss=dict(name='hinge'),
+  fake_runs.run(str(tmp_path), 's3', dict(seed=3, loss=dict(name='hinge'),
                                       update_order='simultaneous', shared_fake_batch=True),
-            _records([(10, 9.0)], 0.0))
+            fake_runs.records([(10, 9.0)], 0.0))
   lines = report.report(str(tmp_path), metrics=['fid']).splitlines()
   assert lines[2:4] == ['| shared_fake_batch=False,update_order=alternating | 3 | 2 ± 2 |',
                         '| shared_fake_batch=True,update_order=simultaneous | 1 | 9 |']
 
 
-def test_runs_evaluated_under_different_protocols_are_not_averaged(tmp_path):
+def test_runs_evaluated_under_different_protocols_are_not_averaged(tmp_path, fake_runs):
   def protocol(evaluator, seed):
     return dict(evaluator=evaluator, num_samples=10000, params='ema',
                 bn_stats='batch', latent_seed=seed, reference_split='test',
                 reference_size=10000)
   base = dict(num_train_steps=10, loss=dict(name='hinge'))
   for name, seed, evaluator in (('s0', 0, 'mnist-cnn-v1-aaa'), ('s1', 1, 'mnist-cnn-v1-aaa')):
-    records = _records([(10, 5.0 + seed)], 0.0)
+    records = fake_runs.records([(10, 5.0 + seed)], 0.0)
     records[-1]['protocol'] = protocol(evaluator, seed)
-    _fake_run(str(tmp_path), name, dict(base, seed=seed, data=dict(seed=seed)), records)
+    fake_runs.run(str(tmp_path), name, dict(base, seed=seed, data=dict(seed=seed)), records)
   # Seeds differ in their latent seed only: averaged, the protocol listed.
   text = report.report(str(tmp_path), metrics=['fid'])
   assert '| base | 2 | 5.5 ± 0.71 |' in text
   assert ('Protocol: bn_stats batch, evaluator mnist-cnn-v1-aaa, num_samples 10000, '
           'params ema, reference_size 10000, reference_split test') in text
-  records = _records([(10, 9.0)], 0.0)
+  records = fake_runs.records([(10, 9.0)], 0.0)
   records[-1]['protocol'] = protocol('mnist-cnn-v1-bbb', 2)
-  _fake_run(str(tmp_path), 's2', dict(base, seed=2, data=dict(seed=2)), records)
+  fake_runs.run(str(tmp_path), 's2', dict(base, seed=2, data=dict(seed=2)), records)
   with pytest.raises(GanJaxError, match=r'runs s0 and s2 were evaluated under '
                      r'different protocols \(.*mnist-cnn-v1-aaa.* vs .*mnist-cnn-v1-bbb'):
     report.report(str(tmp_path), metrics=['fid'])
 
 
-def test_runs_evaluated_before_protocols_were_recorded_still_average(tmp_path):
+def test_runs_evaluated_before_protocols_were_recorded_still_average(tmp_path, fake_runs):
   base = dict(num_train_steps=10, loss=dict(name='hinge'))
   for name, seed in (('old', 0), ('new', 1)):
-    records = _records([(10, 5.0 + seed)], 0.0)
+    records = fake_runs.records([(10, 5.0 + seed)], 0.0)
     if name == 'new':
       records[-1]['protocol'] = dict(evaluator='mnist-cnn-v1-aaa', latent_seed=seed)
-    _fake_run(str(tmp_path), name, dict(base, seed=seed, data=dict(seed=seed)), records)
+    fake_runs.run(str(tmp_path), name, dict(base, seed=seed, data=dict(seed=seed)), records)
   text = report.report(str(tmp_path), metrics=['fid'])
   assert '| base | 2 | 5.5 ± 0.71 |' in text
   assert 'Protocol: evaluator mnist-cnn-v1-aaa' in text
