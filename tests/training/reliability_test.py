@@ -121,28 +121,6 @@ def test_nonfinite_rollback_resumes_from_last_checkpoint_with_new_noise(
   assert divergence.read_divergence(str(tmp_path)) is None  # it recovered
 
 
-def test_a_rollback_forgets_the_reports_of_the_steps_it_redoes(tmp_path):
-  # checkpoints.rewind is what a run calls on a rollback.
-  workdir = str(tmp_path)
-  writer = metrics_log.MetricWriter(workdir)
-  for step in (2, 4, 6):
-    writer.write_scalars(step, {'loss_d': 1.0})
-  writer.flush()
-  os.makedirs(tmp_path / 'eval')
-  # The loop's also_params reports and gan_jax.evaluate's: those of steps
-  # after the restore step score a trajectory the rollback discards (their
-  # checkpoints are gone); the references are no step's.
-  kept = ['2,params=raw.json', '4,params=raw.json', '4,params=ema.json', '4.json',
-          '4,params=raw,num_samples=100.json', 'data.json', 'init.json']
-  stale = ['6,params=raw.json', '8,params=ema.json', '6.json',
-           '6,params=raw,num_samples=100.json', '10,bn_stats=running.json']
-  for name in kept + stale:
-    (tmp_path / 'eval' / name).write_text('{}')
-  checkpoints.rewind(workdir, 4)
-  assert sorted(os.listdir(tmp_path / 'eval')) == sorted(kept)
-  assert [r['step'] for r in metrics_log.read_metrics(workdir)] == [2, 4]
-
-
 def test_when_the_rollbacks_run_out_the_error_says_so(tiny_config, poison_at, tmp_path,
                                                       monkeypatch, caplog):
   # Every attempt diverges at step 5 (the poison ignores the fresh noise).
