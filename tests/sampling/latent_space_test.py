@@ -2,7 +2,7 @@
 
 Closed forms: the truncated normal's variance, slerp's norm and angle, the
 line between codes of one direction. gan_jax.generate's use of them is in
-tests/generate_test.py.
+tests/sampling/generation_test.py.
 """
 import math
 

@@ -1,0 +1,66 @@
+"""game/state.py: the GAN's static half built by name from the config, and
+its state, one PyTree made from config.seed alone."""
+import jax
+import numpy as np
+import pytest
+
+from configs import mnist, mog_ring
+from gan_jax.errors import ConfigError
+from gan_jax.game import state as state_lib
+
+
+def _ring():
+  config = mog_ring.get_config()   # G 2-128-128-2, D 2-128-128-1
+  return config, state_lib.build_gan(config, (2,))
+
+
+def test_the_initial_state_is_a_function_of_the_seed():
+  config, gan = _ring()
+  a, b = state_lib.create_state(config, gan), state_lib.create_state(config, gan)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_array_equal(x, y)
+  config.seed = 1
+  other = state_lib.create_state(config, gan)
+  assert not np.array_equal(a.g_params['Dense_0']['kernel'],
+                            other.g_params['Dense_0']['kernel'])
+
+
+def test_the_initial_state_holds_both_players_and_their_optimisers():
+  config, gan = _ring()
+  state = state_lib.create_state(config, gan)
+  assert int(state.step) == 0
+  # Dense layers: in * out + out parameters each.
+  hidden = (2 * 128 + 128) + (128 * 128 + 128)
+  assert state_lib.param_count(state.g_params) == hidden + (128 * 2 + 2)
+  assert state_lib.param_count(state.d_params) == hidden + (128 + 1)
+  for x, y in zip(jax.tree.leaves(state.ema_g_params), jax.tree.leaves(state.g_params)):
+    np.testing.assert_array_equal(x, y)   # the EMA starts at G
+  # Adam's moments start at zero, shaped like the parameters.
+  moments = [leaf for leaf in jax.tree.leaves(state.d_opt_state) if leaf.ndim == 2]
+  assert sorted(m.shape for m in moments) == sorted(
+      2 * [p.shape for p in jax.tree.leaves(state.d_params) if p.ndim == 2])
+  assert all(np.all(m == 0) for m in moments)
+  # The state is one PyTree: mapped, it keeps its type and every field.
+  doubled = jax.tree.map(lambda x: x * 2, state)
+  assert type(doubled) is state_lib.GANState and int(doubled.step) == 0
+
+
+def test_the_penalty_is_the_objectives_own_unless_named():
+  config = mog_ring.get_config()
+  config.loss.name, config.loss.penalty = 'wgan_gp', ''
+  assert state_lib.penalty_name(config.loss) == 'wgan_gp'
+  config.loss.penalty = 'r1'
+  assert state_lib.penalty_name(config.loss) == 'r1'
+  config.loss.penalty = 'r3'
+  with pytest.raises(ConfigError, match="unknown config.loss.penalty 'r3'; valid names: none, "):
+    state_lib.penalty_name(config.loss)
+
+
+def test_a_generator_of_the_wrong_shape_is_refused():
+  config = mnist.get_config()   # the 28x28 DCGAN, on 32x32 data
+  gan = state_lib.build_gan(config, (32, 32, 1))
+  with pytest.raises(ConfigError) as error:
+    state_lib.create_state(config, gan)
+  assert str(error.value).startswith(
+      "config.model.generator 'dcgan28' makes images of shape (28, 28, 1) but the "
+      'data are (32, 32, 1); set --config.data.image_size')
