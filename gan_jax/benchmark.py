@@ -54,6 +54,7 @@ def _flops(stage) -> float:
   cost = stage.cost_analysis()
   if isinstance(cost, (list, tuple)):
     cost = cost[0]
+  # Backends that do not count FLOPs leave the key out: reported as 0.
   return float(cost.get('flops', 0.0)) if cost else 0.0
 
 

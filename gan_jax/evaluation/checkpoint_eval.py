@@ -222,6 +222,8 @@ def _check_replaces_nothing(out_dir: str, name: str, report: dict,
   report = dict(report, seed=seed)
   path = _report_path(out_dir, name, report, config)
   earlier = eval_reports.read_report(path)
+  # A report on disk may come from an older gan_jax or another tool: its
+  # fields are read with .get, never assumed.
   if earlier and earlier.get('metrics') and not _same_measurement(earlier, report):
     theirs, ours = earlier.get('protocol') or {}, report['protocol']
     differ = ', '.join(f'{k} {theirs.get(k)!r} here {ours.get(k)!r}'

@@ -164,6 +164,7 @@ def load_shipped(dataset: str, directory: str = shipped.SHIPPED_DIR) -> Classifi
   shipped, a file missing or not matching its sha256, another recipe)."""
   _check_dataset(dataset)
   data, info = shipped.weights(dataset, directory)
+  # A manifest entry of another recipe may lack the field: a mismatch too.
   if info.get('version') != VERSION:
     raise shipped.ShippedFileError(
         f"the shipped {dataset} evaluator is of recipe version {info.get('version')}, "

@@ -114,6 +114,7 @@ def write(dataset: str, version: int, weights_bytes: bytes,
   new = dict(info, evaluator_id=evaluator_id(dataset, version, weights_bytes),
              version=version, weights=weights_name,
              sha256=hashlib.sha256(weights_bytes).hexdigest())
+  # A first shipping has no reference entry yet.
   new['reference'] = dict(info.get('reference', {}), file=stats_name, sha256=stats_sha)
   current = manifest(directory)
   current['classifiers'][dataset] = new

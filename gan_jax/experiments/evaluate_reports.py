@@ -62,6 +62,8 @@ def read_eval_reports(workdir: str, settings: str) -> List[dict]:
     try:
       with open(path) as f:
         report = json.load(f)
+      # A report's step is required; metrics and protocol may be absent
+      # (a report being filled, one written before protocols were recorded).
       step, metrics = int(report['step']), dict(report.get('metrics', {}))
     except (ValueError, KeyError, TypeError) as e:
       raise GanJaxError(f'{path} is not a gan_jax.evaluate report ({e}); '

@@ -174,6 +174,7 @@ def _final_evaluation(evals: Sequence[dict], end: int, reading: Reading):
     scored = [r for r in evals if r['step'] <= end and _is_number(r.get(metric))]
     if not scored:
       return {}, []
+    # Evaluations logged before protocols were recorded have none (None).
     protocol = scored[-1].get('protocol')
     scored = [r for r in scored if r.get('protocol') == protocol]
     sign = 1.0 if maximise else -1.0
@@ -233,6 +234,7 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
   `select_by` they are the best evaluation up to `at_step` or the run's
   last step (`_final_evaluation`), finished or not."""
   at_step, eval_reports, select_by = reading.at_step, reading.eval_reports, reading.select_by
+  # A run not yet started has no config.json: its budget is then unknown.
   config = _read_json(os.path.join(workdir, 'config.json')) or {}
   if num_train_steps is None:
     num_train_steps = config.get('num_train_steps')
@@ -256,6 +258,7 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
           record = json.loads(line)
         except json.JSONDecodeError:
           continue  # a line cut by a kill mid-write
+        # Every record gan_jax writes has a step; a hand-made one counts as 0.
         if at_step is None or record.get('step', 0) <= at_step:
           (train if 'loss_d' in record else evals).append(record)
   if at_step is not None:
@@ -299,7 +302,7 @@ def train_minutes(train: Sequence[dict]) -> float:
   for record in train:
     if 'interval_seconds' in record:
       seconds += record['interval_seconds']
-    elif record.get('steps_per_s'):
+    elif record.get('steps_per_s'):   # records older than interval_seconds
       seconds += (record['step'] - previous) / record['steps_per_s']
     previous = record['step']
   return seconds / 60
@@ -323,7 +326,8 @@ def collect(sweep_dir: str, reading: Reading = Reading()) -> List[RunResult]:
 def _collect(sweep_dir: str, reading: Reading) -> List[RunResult]:
   sweep = sweep_plan.read_sweep_file(sweep_dir)
   if sweep:
-    # A run's workdir is <sweep_dir>/<name>, wherever the sweep was run from.
+    # A run's workdir is <sweep_dir>/<name>, wherever the sweep was run from;
+    # sweep.json written before budgets were recorded lacks num_train_steps.
     return [read_run(r['name'], os.path.join(sweep_dir, r['name']),
                      r['overrides'], r.get('num_train_steps'), reading)
             for r in sweep['runs']]

@@ -239,6 +239,7 @@ def jobs(runs: Sequence[Run], sweep_dir: str, vmap_seeds: int = 0) -> List[Job]:
   for run in runs:
     template = os.path.join(sweep_dir, run_name({**run.overrides, 'seed': _SEED_SLOT}))
     template = template.replace(str(_SEED_SLOT), '{seed}')
+    # Only runs that set an integer seed can train beside other seeds.
     if (vmap_seeds < 2 or not isinstance(run.overrides.get('seed'), int) or
         template.replace('{seed}', str(run.overrides['seed'])) != run.workdir):
       singles.append(Job(run.name, [run], run.workdir, run.overrides, []))
@@ -311,6 +312,7 @@ def write_sweep_file(sweep_dir: str, config_path: str, runs: Sequence[Run],
   file recorded for it before, so a resumed sweep does not forget the
   earlier invocations' exit codes and times.
   """
+  # sweep.json from an interrupted or older invocation: read what it holds.
   earlier = {e['name']: e for e in (read_sweep_file(sweep_dir) or {}).get('runs', [])}
   entries = []
   for run in runs:

@@ -26,6 +26,7 @@ def _cell(values: np.ndarray) -> str:
 
 
 def _seeds(variant: Variant) -> str:
+  # A variant's runs need not set the seed (one run of its base config).
   seeds = [r.overrides.get('seed') for r in variant.runs]
   return ','.join(str(s) for s in seeds if s is not None)
 

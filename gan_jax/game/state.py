@@ -128,6 +128,7 @@ def create_state(config: ml_collections.ConfigDict, gan: GAN,
     d_vars = gan.discriminator.init(d_key, x, train=False, **y)
     return GANState(
         step=jnp.zeros((), jnp.int32),
+        # Networks without batch norm have no 'batch_stats' collection.
         g_params=g_vars['params'], g_batch_stats=g_vars.get('batch_stats', {}),
         d_params=d_vars['params'], d_batch_stats=d_vars.get('batch_stats', {}),
         g_opt_state=gan.g_tx.init(g_vars['params']),
