@@ -317,7 +317,7 @@ def test_cli_writes_the_file_or_one_error_line(bn_run, tmp_path, repo_dir):
 # ------------------------------------------------------- every shipped config
 
 _CONFIGS = sorted(os.path.splitext(name)[0] for name in os.listdir(
-    os.path.join(os.path.dirname(__file__), '..', 'configs'))
+    os.path.join(os.path.dirname(__file__), '..', '..', 'configs'))
                   if name.endswith('.py') and not name.startswith('_'))
 
 
