@@ -1,13 +1,13 @@
-"""The card's DCGAN (configs/mnist.py) with the recipe gan_jax recommends for
+"""The MNIST DCGAN of configs/mnist.py with the recipe gan_jax recommends for
 a short budget on a CPU: DCGAN's optimiser (Radford et al. 2016, Sec. 4:
-Adam 2e-4, beta1 0.5), minibatches of 64 (a step costs ~1/4 of the card's
-256) and an exponential moving average of G's weights (decay 0.999, with the
+Adam 2e-4, beta1 0.5), minibatches of 64 (a step costs ~1/4 of
+configs/mnist.py's 256) and an exponential moving average of G's weights (decay 0.999, with the
 warm-up that lets a short run's average forget G's initial weights), which
 is what gets sampled and evaluated.
 
   python -m gan_jax.main --config=configs/mnist_fast.py
 
-4,000 steps see 256,000 images, a fifth of the card's 5,000 x 256. Measured
+4,000 steps see 256,000 images, a fifth of configs/mnist.py's 5,000 x 256. Measured
 results of both, with their wall times: docs/reproductions.md, section
 '5. The card command to its end, a faster recipe, and the MLP GAN'.
 """

@@ -1,5 +1,5 @@
 """The conditional adversarial net of Mirza & Osindero 2014 (Sec. 4.1) in
-the source material's MLP GAN (configs/mnist_mlp.py): the one-hot digit
+the MLP GAN of configs/mnist_mlp.py: the one-hot digit
 label y is concatenated to z at G's input and to the flattened image at D's
 input ('concat' for both players), conditioned on MNIST's ten classes.
 
