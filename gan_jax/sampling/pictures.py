@@ -6,12 +6,20 @@ import numpy as np
 from PIL import Image
 
 
+def to_uint8(images) -> np.ndarray:
+  """[-1, 1] -> uint8 [0, 255], rounded to the nearest level: the inverse of
+  the input pipeline's x / 127.5 - 1 (data/batching.preprocess), so a real
+  image comes back at the exact levels it was read at (truncation would
+  darken some by one)."""
+  x = (np.asarray(images, np.float32) + 1.0) * 127.5
+  return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
 def image_grid(images: np.ndarray, rows: int = 8) -> np.ndarray:
   """[N, H, W, C] in [-1, 1] -> uint8 grid [rows*H, (N/rows)*W, C]."""
   n, h, w, c = images.shape
   cols = n // rows
-  x = np.clip((np.asarray(images[:rows * cols], np.float32) + 1.0) * 127.5, 0, 255)
-  x = x.astype(np.uint8).reshape(rows, cols, h, w, c)
+  x = to_uint8(images[:rows * cols]).reshape(rows, cols, h, w, c)
   return x.transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
 
 
