@@ -45,8 +45,7 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict,
     images = datasets.load(config.data) if models.g_init_reads_data(config.model) else None
     return gan, create_state(config, gan, images), None
   state = create_state(config, gan)  # a template: shapes and dtypes
-  manager = checkpoints.create_manager(
-      workdir, config.keep_checkpoints, *protocol_lib.best_metric(config))
+  manager = checkpoints.open_for_reading(workdir, *protocol_lib.best_metric(config))
   state, step = checkpoints.restore(
       manager, checkpoint, state, *protocol_lib.best_metric(config))
   return gan, state, step

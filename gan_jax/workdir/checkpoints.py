@@ -53,6 +53,25 @@ def create_manager(workdir: str, keep: int, best_metric: str,
           enable_async_checkpointing=False))
 
 
+def open_for_reading(workdir: str, best_metric: str,
+                     best_mode: str) -> ocp.CheckpointManager:
+  """A manager that only reads `workdir/checkpoints`, for the tools that look
+  at a run (`gan_jax.evaluate`, `gan_jax.generate`), possibly while it trains:
+  it creates nothing, removes no temporary directory (a save in progress is
+  the training's) and deletes no checkpoint. Raises GanJaxError when the run
+  has no checkpoint directory."""
+  directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+  if not os.path.isdir(directory):
+    raise GanJaxError(f'no checkpoint in {directory}; train first')
+  metric_fn = functools.partial(_metric_or_worst, best_metric, best_mode)
+  return ocp.CheckpointManager(
+      directory,
+      options=ocp.CheckpointManagerOptions(
+          read_only=True, create=False, cleanup_tmp_directories=False,
+          best_fn=metric_fn, best_mode=best_mode,
+          enable_async_checkpointing=False))
+
+
 def _metric_or_worst(name: str, mode: str, metrics: Dict[str, float]) -> float:
   # A checkpoint saved before the first evaluation has no quality metric yet;
   # it ranks last rather than breaking the policy.

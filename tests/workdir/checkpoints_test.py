@@ -83,3 +83,25 @@ def test_a_rollback_forgets_the_reports_of_the_steps_it_redoes(tmp_path):
   checkpoints.rewind(workdir, 4)
   assert sorted(os.listdir(tmp_path / 'eval')) == sorted(kept)
   assert [r['step'] for r in metrics_log.read_metrics(workdir)] == [2, 4]
+
+
+def test_a_reader_changes_nothing_in_the_run(tmp_path):
+  # As gan_jax.evaluate and generate open a run, possibly while it trains:
+  # a save in progress (orbax's temporary directory) must survive them.
+  manager = _manager_with(tmp_path, [5.0, 1.0, 3.0], keep=3)
+  in_progress = tmp_path / 'checkpoints' / '4.orbax-checkpoint-tmp'
+  in_progress.mkdir()
+  (in_progress / 'part').write_text('being written')
+  before = sorted(str(p) for p in tmp_path.rglob('*'))
+  reader = checkpoints.open_for_reading(str(tmp_path), 'fid', 'min')
+  state, step = checkpoints.restore(reader, 'best', _state(0), 'fid', 'min')
+  assert step == 2 and float(state['w'][0]) == 2.0
+  assert checkpoints.restore(reader, 'latest', _state(0))[1] == 3
+  assert sorted(str(p) for p in tmp_path.rglob('*')) == before
+  del manager
+
+
+def test_a_reader_of_a_run_without_checkpoints_creates_none(tmp_path):
+  with pytest.raises(GanJaxError, match='no checkpoint in .*checkpoints; train first'):
+    checkpoints.open_for_reading(str(tmp_path), 'fid', 'min')
+  assert list(tmp_path.iterdir()) == []
