@@ -9,7 +9,7 @@ is what gets sampled and evaluated.
 
 4,000 steps see 256,000 images, a fifth of configs/mnist.py's 5,000 x 256. Measured
 results of both, with their wall times: docs/reproductions.md, section
-'5. The card command to its end, a faster recipe, and the MLP GAN'.
+'5. The MNIST quick-start command, a faster recipe, and the MLP GAN'.
 """
 from gan_jax.config import defaults
 

@@ -90,7 +90,7 @@ def get_config(argument: str = str(EPOCHS)):
   # An EMA of G's iterates (Yazici et al. 2019) rides along; it never touches
   # training. The loop scores raw G, as the paper did, and the average beside
   # it (also_params); both measured: docs/reproductions.md, 'An EMA of G on
-  # the same run (session 14)'.
+  # the same run'.
   config.ema_decay = 0.999
   config.eval.params = 'raw'
   config.eval.also_params = 'ema'

@@ -29,13 +29,13 @@ The argument, optional, is 'marginals', a budget in epochs, or both
     mean (model.g_output_bias='data_marginals'), as the paper's code does
     (sweep directory study_parzen_recipe_marginals); the default starts it
     at zero. Both measured, and why the default is zero:
-    docs/reproductions.md, 'A longer average of G: gan_jax's Parzen recipe
-    (session 17)' and 'The recipe from a zero bias (session 20)';
+    docs/reproductions.md, 'A longer average of G: gan_jax's Parzen recipe'
+    and 'The recipe from a zero bias';
   * a whole number of epochs of 500 updates scales the budget as in
     repro_parzen.py.
 
 Measured results over seeds 0-2: docs/reproductions.md, 'The recipe over
-three seeds (session 21)'.
+three seeds'.
 """
 from configs import repro_parzen
 from gan_jax.experiments import sweep_plan

@@ -27,12 +27,12 @@ Adam b1 0.5 b2 0.99, D 2e-4, G 1e-4) with
 `batch_size` counts examples: 64 x m for packing m. The sweep runs the GAN
 (m = 1) and PacGAN2, seeds 0-2. Measured results and wall time on 2 CPU
 cores: docs/reproductions.md, section 'gan_jax's recipe: a packed DCGAN with
-a wide D (sessions 17-19)'.
+a wide D'.
 
 The argument 'd1' is the recipe with D's widths equal to G's (25,265
 parameters at pack 2) and 40,000 steps (sweep directory
 study_stacked_recipe_d1). Measured results: docs/reproductions.md, section
-'The first recipe, D as wide as G (`:d1`, sessions 16-17)'.
+'The first recipe, D as wide as G (`:d1`)'.
 """
 from configs import repro_stacked_mnist
 from gan_jax.experiments import sweep_plan
