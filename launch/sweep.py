@@ -51,7 +51,9 @@ from absl import flags
 from absl import logging
 
 from gan_jax.experiments import sweep_plan
+from gan_jax.errors import GanJaxError
 from gan_jax.workdir import divergence
+from gan_jax.workdir import lock
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('config', None, 'Config file defining get_config() and sweep().')
@@ -327,6 +329,11 @@ def main(argv):
     print(f'# {summary} (dry run: nothing started)')
     return
   logging.info('%s; sweep dir %s', summary, sweep_dir)
+  try:
+    # One launcher per sweep directory (its runs each lock their workdir too).
+    lock.acquire(sweep_dir, 'sweep')
+  except GanJaxError as e:
+    sys.exit(f'error: {e}')
   if FLAGS.slurm:
     results = submit_slurm(config_path, sweep_dir, jobs)
   else:

@@ -29,6 +29,7 @@ from gan_jax.data import mixtures
 from gan_jax.sampling import pictures
 from gan_jax.sampling import restore as restore_lib
 from gan_jax.workdir import metrics_log
+from gan_jax.workdir import lock
 from gan_jax.workdir import ownership
 
 
@@ -174,9 +175,11 @@ class Run:
     checkpoints.save(self.manager, step, state, {**self.scalars, **self.eval_results})
 
   def close(self) -> None:
+    """Finishes the run's writes and gives up its workdir (the chief's lock)."""
     self.manager.wait_until_finished()
     if self.writer:
       self.writer.flush()
+      lock.release(self.workdir)
 
 
 def check_batch_norm_batch(config: ml_collections.ConfigDict, state: GANState) -> None:

@@ -142,27 +142,46 @@ def best_step(manager: ocp.CheckpointManager, metric: str, mode: str) -> int:
 def restore(manager: ocp.CheckpointManager, which: str, target: Any,
             best_metric: str = 'loss_d', best_mode: str = 'min'):
   """(state, step) of checkpoint `which`: 'latest', 'best' (by `best_metric`)
-  or a step number."""
+  or a step number.
+
+  A run that trains meanwhile may delete the chosen checkpoint while it is
+  read (keeping only its latest few): 'latest' and 'best' are then chosen
+  again, a few times, among the checkpoints left.
+  """
+  for attempt in range(_READ_ATTEMPTS):
+    step = _chosen_step(manager, which, best_metric, best_mode)
+    try:
+      return manager.restore(step, args=ocp.args.StandardRestore(target)), step
+    except (ValueError, OSError, KeyError) as e:
+      directory = os.path.join(str(manager.directory), str(step))
+      if not os.path.exists(directory) and attempt + 1 < _READ_ATTEMPTS:
+        manager.reload()   # deleted by the training while read
+        continue
+      raise CorruptCheckpointError(
+          f'checkpoint {step} in {manager.directory} is unreadable '
+          f'({type(e).__name__}: {str(e).splitlines()[0][:200]})') from None
+
+
+# Reads of a checkpoint that a training deletes meanwhile, before giving up.
+_READ_ATTEMPTS = 3
+
+
+def _chosen_step(manager: ocp.CheckpointManager, which: str, best_metric: str,
+                 best_mode: str) -> int:
   steps = manager.all_steps()
   if not steps:
     raise GanJaxError(f'no checkpoint in {manager.directory}; train first')
   if which == 'latest':
-    step = manager.latest_step()
-  elif which == 'best':
-    step = best_step(manager, best_metric, best_mode)
-  elif which.isdecimal():
-    step = int(which)
-  else:
+    return manager.latest_step()
+  if which == 'best':
+    return best_step(manager, best_metric, best_mode)
+  if not which.isdecimal():
     raise GanJaxError(f"--checkpoint must be best, latest or a step, got '{which}'")
+  step = int(which)
   if step not in steps:
     raise GanJaxError(f'no checkpoint at step {step} in {manager.directory}; '
                       f'have {sorted(steps)}')
-  try:
-    return manager.restore(step, args=ocp.args.StandardRestore(target)), step
-  except (ValueError, OSError, KeyError) as e:
-    raise CorruptCheckpointError(
-        f'checkpoint {step} in {manager.directory} is unreadable '
-        f'({type(e).__name__}: {str(e).splitlines()[0][:200]})') from None
+  return step
 
 
 def set_aside(manager: ocp.CheckpointManager, step: int, folder: str) -> str:

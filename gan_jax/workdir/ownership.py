@@ -12,6 +12,7 @@ import ml_collections
 
 from gan_jax.config import keys as config_keys
 from gan_jax.errors import ConfigError, GanJaxError
+from gan_jax.workdir import lock
 
 
 CONFIG_FILE = 'config.json'
@@ -32,12 +33,25 @@ def saved_config(workdir: str) -> Optional[dict]:
 
 
 def claim(workdir: str, config: ml_collections.ConfigDict) -> None:
-  """Makes `workdir` the home of a run of `config`; writes config.json.
+  """Makes `workdir` the home of a run of `config`, written by this process
+  alone (workdir/lock.py: until `lock.release` or the process's end);
+  writes config.json.
 
   A workdir holding a run of another config is refused with the keys that
   differ, or, with `config.overwrite`, that run is moved to
   `<workdir>.replaced-<time>` (never deleted) and the workdir starts afresh.
+  A workdir another process writes is refused naming it
+  (lock.DirectoryInUseError).
   """
+  lock.acquire(workdir)
+  try:
+    _claim(workdir, config)
+  except BaseException:
+    lock.release(workdir)
+    raise
+
+
+def _claim(workdir: str, config: ml_collections.ConfigDict) -> None:
   path = os.path.join(workdir, CONFIG_FILE)
   if os.path.exists(path):
     try:
@@ -59,7 +73,9 @@ def claim(workdir: str, config: ml_collections.ConfigDict) -> None:
           'start afresh')
     if diffs:
       aside = f'{workdir.rstrip(os.sep)}.replaced-{time.strftime("%Y%m%d-%H%M%S")}'
+      lock.release(workdir)   # the lock file moves aside with the old run
       os.rename(workdir, aside)
+      lock.acquire(workdir)
       logging.warning('config.overwrite: moved the previous run (%s) to %s',
                       '; '.join(diffs[:4]), aside)
   os.makedirs(workdir, exist_ok=True)

@@ -4,6 +4,7 @@ multi-process training in training/multiprocess_test.py, the reproduction config
 arguments in config/repro_arguments_test.py."""
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -365,3 +366,25 @@ def test_tiny_sweep_runs_reports_failures_and_skips_finished_runs(tmp_path, repo
   assert text.splitlines()[2].startswith('| base | 2 | 0 | ')
   assert text.splitlines()[3].startswith(f'| {diverged} | 1 | 1 (')
   assert '- loss.name=no_such_loss: no metrics.jsonl (not started?)' in text
+
+
+def test_a_second_launcher_of_one_sweep_is_refused(tmp_path, repo_dir):
+  # A real process holds the sweep directory, as a running launcher does.
+  config = write_config(tmp_path)
+  sweep_dir = tmp_path / 'sweep'
+  hold = ('import sys, time\nfrom gan_jax.workdir import lock\n'
+          'lock.acquire(sys.argv[1], "sweep")\nprint("held", flush=True)\ntime.sleep(120)\n')
+  holder = subprocess.Popen([sys.executable, '-c', hold, str(sweep_dir)], cwd=repo_dir,
+                            stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'held'
+    result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}')
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'error: {sweep_dir} is being written by process {holder.pid} on '
+        f'{socket.gethostname()}: one process writes a sweep at a time; wait for it to '
+        'end (or stop it), or use another directory')
+    assert sorted(os.listdir(sweep_dir)) == ['.lock']   # nothing started
+  finally:
+    holder.kill()
+    holder.wait()

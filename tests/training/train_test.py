@@ -14,6 +14,7 @@ from PIL import Image
 from gan_jax.experiments import run_results
 from gan_jax.training import train
 from gan_jax.evaluation import checkpoint_eval
+from gan_jax.sampling import generation
 from gan_jax.workdir import metrics_log
 
 
@@ -109,6 +110,14 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(mnist_like_dir, repo_dir
   while not (metrics.exists() and metrics.read_text().strip()):
     assert process.poll() is None and time.time() < deadline, 'training did not start'
     time.sleep(0.5)
+  # A second writer of the same workdir is refused in one line naming the first.
+  second = subprocess.run(command + ['--config.num_train_steps=1000000'], cwd=repo_dir,
+                          env=env, capture_output=True, text=True, timeout=300)
+  assert second.returncode == 1
+  last_line = second.stderr.strip().splitlines()[-1]
+  assert last_line.startswith(f'error: {tmp_path} is being written by process '
+                              f'{process.pid} on '), second.stderr[-2000:]
+  assert process.poll() is None   # the first goes on
   process.send_signal(signal.SIGTERM)
   _, stderr = process.communicate(timeout=300)
   assert process.returncode == 0, stderr[-2000:]
@@ -121,6 +130,35 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(mnist_like_dir, repo_dir
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert f'Resuming from the checkpoint at step {saved[0]}' in resumed.stderr
   assert metrics_log.read_metrics(str(tmp_path))[-1]['step'] == saved[0] + 2
+
+
+@pytest.mark.slow  # ~1 min: a real training, read while it saves
+def test_evaluate_and_generate_read_a_run_while_it_trains(repo_dir, tmp_path):
+  # The ring saving every 200 steps while this process scores and samples its
+  # checkpoints: the readers must not touch the training's saves in progress.
+  command = [sys.executable, '-m', 'gan_jax.main', '--config=configs/mog_ring.py',
+             f'--workdir={tmp_path}', '--config.num_train_steps=1000000',
+             '--config.checkpoint_every_steps=200', '--config.log_every_steps=200',
+             '--config.keep_checkpoints=2', '--config.eval_every_steps=0']
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  process = subprocess.Popen(command, cwd=repo_dir, env=env, stderr=subprocess.PIPE,
+                             text=True)
+  deadline = time.time() + 120
+  while not (tmp_path / 'checkpoints').exists() or not [
+      d for d in os.listdir(tmp_path / 'checkpoints') if d.isdigit()]:
+    assert process.poll() is None and time.time() < deadline, 'no checkpoint'
+    time.sleep(0.2)
+  steps = []
+  for _ in range(5):
+    report = checkpoint_eval.evaluate_checkpoint(str(tmp_path), 'latest', num_samples=200)
+    generated = generation.generate(str(tmp_path), 16, 'latest')
+    assert generated.samples.shape == (16, 2)
+    steps.append(report['step'])
+    assert process.poll() is None, process.stderr.read()[-2000:]
+  assert steps == sorted(steps) and steps[-1] > steps[0]   # it went on saving
+  process.send_signal(signal.SIGTERM)
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 0, stderr[-2000:]
 
 
 def test_corrupt_latest_checkpoint_falls_back_to_previous(tiny_config, tmp_path,
