@@ -61,6 +61,7 @@ from gan_jax.experiments import curves_plot
 from gan_jax.experiments import run_results
 from gan_jax.experiments import tables
 from gan_jax.experiments import variants as variants_lib
+from gan_jax.workdir import atomic
 
 FLAGS = flags.FLAGS
 
@@ -75,6 +76,19 @@ def _stem(reading: run_results.Reading) -> str:
   return stem
 
 
+def _check_metric_names(results, metrics: Sequence[str], plot_metric: str) -> None:
+  """Raises GanJaxError, before anything is written, for a --metrics or
+  --plot_metric name no run recorded (a table of dashes would replace a
+  good report)."""
+  known = {k for r in results for k in list(r.final) + list(r.curves)}
+  known.add(run_results.TRAIN_MINUTES)
+  for flag, names in (('--metrics', list(metrics)), ('--plot_metric', [plot_metric])):
+    unknown = [n for n in names if n and n not in known]
+    if unknown and len(known) > 1:
+      raise GanJaxError(f"{flag}: no run recorded {', '.join(unknown)}; the runs' "
+                        f"metrics: {', '.join(sorted(known))}")
+
+
 def report(sweep_dir: str, metrics: Sequence[str] = (),
            plot_metric: str = '', split_by: str = '',
            at_step: Optional[int] = None, window_steps: Optional[int] = None,
@@ -85,6 +99,7 @@ def report(sweep_dir: str, metrics: Sequence[str] = (),
   anything is written."""
   reading = run_results.Reading(at_step, window_steps, eval_reports, select_by)
   results = run_results.collect(sweep_dir, reading)
+  _check_metric_names(results, metrics, plot_metric)
   variants = variants_lib.group(results, same_step=not select_by)
   parts = variants_lib.sections(variants, split_by)
   metrics = list(metrics) or variants_lib.default_metrics(
@@ -93,8 +108,7 @@ def report(sweep_dir: str, metrics: Sequence[str] = (),
   text = tables.markdown(parts, metrics, left_out,
                          tables.source_line(results, reading), reading)
   stem = os.path.join(sweep_dir, _stem(reading))
-  with open(stem + '.md', 'w') as f:
-    f.write(text)
+  atomic.write_text(stem + '.md', text)
   tables.write_csv(stem + '.csv', variants, metrics)
   plot_metric = plot_metric or (metrics[0] if metrics else '')
   if plot_metric and variants:

@@ -324,3 +324,34 @@ def fake_runs():
         None)
 
   return types.SimpleNamespace(run=run, records=records, sweep=sweep)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+  """`make(size_kib) -> path`: a tmpfs of that size, for real full-disk
+  faults; unmounted afterwards. `fill(path, leave_bytes)` (an attribute of
+  `make`) fills it to leave about that much free. Skips where mounting is
+  not permitted (not root, no CAP_SYS_ADMIN)."""
+  import subprocess
+  mounted = []
+
+  def make(size_kib):
+    path = tmp_path / f'fs{len(mounted)}'
+    path.mkdir()
+    result = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size_kib}k', 'tmpfs',
+                             str(path)], capture_output=True, text=True)
+    if result.returncode:
+      pytest.skip(f'cannot mount a tmpfs here: {result.stderr.strip()}')
+    mounted.append(path)
+    return path
+
+  def fill(path, leave_bytes):
+    stats = os.statvfs(path)
+    free = stats.f_bavail * stats.f_frsize
+    with open(os.path.join(path, 'filler'), 'ab') as f:
+      f.write(b'\0' * max(0, free - leave_bytes))
+
+  make.fill = fill
+  yield make
+  for path in mounted:
+    subprocess.run(['umount', '-l', str(path)], capture_output=True)

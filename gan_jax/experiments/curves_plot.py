@@ -6,6 +6,7 @@ from absl import logging
 import numpy as np
 
 from gan_jax.experiments.variants import Section
+from gan_jax.workdir import atomic
 
 def plot(path: str, parts: Sequence[Section], metric: str) -> bool:
   """Mean over seeds of `metric` vs step per variant, the band spanning the
@@ -40,6 +41,7 @@ def plot(path: str, parts: Sequence[Section], metric: str) -> bool:
     if ax.lines:
       ax.legend(fontsize='x-small', loc='upper left', bbox_to_anchor=(1.01, 1.0))
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  with atomic.replace(path, 'wb') as f:
+    fig.savefig(f, dpi=120, format='png')
   plt.close(fig)
   return True

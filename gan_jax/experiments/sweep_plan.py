@@ -43,6 +43,7 @@ import ml_collections
 
 from gan_jax.errors import GanJaxError
 from gan_jax.workdir import divergence
+from gan_jax.workdir import atomic
 
 SWEEP_FILE = 'sweep.json'
 # Characters kept in run names; anything else becomes '_'.
@@ -328,9 +329,7 @@ def write_sweep_file(sweep_dir: str, config_path: str, runs: Sequence[Run],
     entries.append(entry)
   os.makedirs(sweep_dir, exist_ok=True)
   path = os.path.join(sweep_dir, SWEEP_FILE)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(dict(config=config_path, updated=time.strftime('%Y-%m-%d %H:%M:%S'),
-                   runs=entries), f, indent=2, default=str)
-  os.replace(tmp, path)
+  atomic.write_json(path, dict(config=config_path,
+                               updated=time.strftime('%Y-%m-%d %H:%M:%S'), runs=entries),
+                    indent=2, default=str)
   return path

@@ -10,6 +10,7 @@ import numpy as np
 from gan_jax.experiments import evaluate_reports
 from gan_jax.experiments import run_results
 from gan_jax.experiments.variants import Section, Variant, mean_std, protocol_text
+from gan_jax.workdir import atomic
 
 def _diverged_cell(steps: Sequence[int]) -> str:
   """'0', or how many diverged and at which steps: '2 (778, 1850)'."""
@@ -74,7 +75,7 @@ def markdown(parts: Sequence[Section], metrics: Sequence[str],
 
 def write_csv(path: str, variants: Sequence[Variant], metrics: Sequence[str]) -> None:
   keys = sorted({k for v in variants for k in v.overrides})
-  with open(path, 'w', newline='') as f:
+  with atomic.replace(path, newline='') as f:
     writer = csv.writer(f)
     writer.writerow(['variant'] + keys + ['n_seeds', 'seeds', 'n_diverged'] +
                     [f'{m}_{s}' for m in metrics for s in ('mean', 'std')])

@@ -26,6 +26,7 @@ from gan_jax.data import mixtures
 from gan_jax.evaluation import protocol as protocol_lib
 from gan_jax.sampling import pictures
 from gan_jax.sampling import restore as restore_lib
+from gan_jax.workdir import atomic
 
 OUT_FORMATS = ('.png', '.npz')
 # Folded into the latent key for the truncation trick's redraws.
@@ -232,5 +233,5 @@ def write(out: str, generated: Generated) -> None:
   arrays = dict(samples=generated.samples, z=generated.z)
   if generated.labels is not None:
     arrays['labels'] = generated.labels
-  with open(out, 'wb') as f:  # np.savez would append .npz to other names
+  with atomic.replace(out, 'wb') as f:  # np.savez would append .npz to other names
     np.savez(f, **arrays)

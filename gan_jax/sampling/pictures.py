@@ -5,6 +5,8 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from gan_jax.workdir import atomic
+
 
 def to_uint8(images) -> np.ndarray:
   """[-1, 1] -> uint8 [0, 255], rounded to the nearest level: the inverse of
@@ -95,4 +97,7 @@ def render_samples(samples: np.ndarray, centers: Optional[np.ndarray] = None,
 
 
 def save_png(grid: np.ndarray, path: str) -> None:
-  Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
+  """Writes uint8 `grid` [H, W, C] as a PNG, whole or not at all
+  (workdir/atomic.py). Raises atomic.OutputError when it cannot."""
+  with atomic.replace(path, 'wb') as f:
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(f, format='PNG')

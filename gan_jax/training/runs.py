@@ -5,7 +5,6 @@ per-step work the loop asks of it (log, samples, evaluation, checkpoint);
 """
 import copy
 import dataclasses
-import json
 import os
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -29,6 +28,7 @@ from gan_jax.data import mixtures
 from gan_jax.sampling import pictures
 from gan_jax.sampling import restore as restore_lib
 from gan_jax.workdir import metrics_log
+from gan_jax.workdir import atomic
 from gan_jax.workdir import lock
 from gan_jax.workdir import ownership
 
@@ -174,6 +174,17 @@ class Run:
     """A checkpoint of `state`, ranked by the last logged and evaluated values."""
     checkpoints.save(self.manager, step, state, {**self.scalars, **self.eval_results})
 
+  def abandon(self) -> None:
+    """Stops the run's writers after an error, quietly: orbax's threads are
+    shut down now rather than at the interpreter's exit (where they print
+    tracebacks after gan_jax's one-line error), and the workdir is given up."""
+    try:
+      self.manager.close()
+    except Exception:  # the error being raised is the one to report
+      pass
+    if self.writer:
+      lock.release(self.workdir)
+
   def close(self) -> None:
     """Finishes the run's writes and gives up its workdir (the chief's lock)."""
     self.manager.wait_until_finished()
@@ -246,8 +257,8 @@ def load_data(config: ml_collections.ConfigDict) -> Tuple[np.ndarray, Optional[n
 
 
 def _write_param_counts(workdir: str, g_count: int, d_count: int) -> None:
-  with open(os.path.join(workdir, 'param_counts.json'), 'w') as f:
-    json.dump({'generator': g_count, 'discriminator': d_count}, f)
+  atomic.write_json(os.path.join(workdir, 'param_counts.json'),
+                    {'generator': g_count, 'discriminator': d_count})
 
 
 def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],

@@ -134,7 +134,12 @@ def train_seeds(config: ml_collections.ConfigDict,
     for run in runs:
       run.open_writer(step)
   guard = nonfinite.Guard(config, gan, runs, dispatcher, template)
-  _loop(config, runs, dispatcher, guard, step)
+  try:
+    _loop(config, runs, dispatcher, guard, step)
+  except BaseException:
+    for run in runs:
+      run.abandon()
+    raise
   for run in runs:
     run.close()
   return dispatcher.host_states()

@@ -9,9 +9,12 @@ for a checkpoint.
 import functools
 import math
 import os
+import shutil
 from typing import Any, Dict, Optional
 
 from absl import logging
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
@@ -90,17 +93,47 @@ def save(manager: ocp.CheckpointManager, step: int, state: Any,
   """Saves the host-side `state` at `step` (atomically).
 
   A failed write (disk full, say) leaves only a temporary directory, removed
-  at the next start; the committed checkpoints are untouched.
+  at the next start; the committed checkpoints are untouched. A disk without
+  room for the state is refused before anything is written (a write that
+  fails half-way inside orbax also leaves its threads printing tracebacks).
+  Raises CheckpointSaveError.
   """
+  needed = sum(np.asarray(x).nbytes for x in jax.tree.leaves(state)) + _METADATA_BYTES
+  free = shutil.disk_usage(str(manager.directory)).free
+  if free < needed:
+    raise CheckpointSaveError(
+        f'could not save the checkpoint of step {step} in {manager.directory} '
+        f'(No space left on device: it needs about {needed:,} bytes, {free:,} are free); '
+        f'the checkpoints of steps {sorted(manager.all_steps()) or "none"} are intact: '
+        'free space and rerun the same command to resume')
   try:
     manager.save(step, args=ocp.args.StandardSave(state), metrics=metrics,
                  force=True)
-  except OSError as e:
+  except (OSError, ValueError) as e:
+    # tensorstore reports a full disk or a read-only folder as a ValueError
+    # carrying the OS's message (RESOURCE_EXHAUSTED, PERMISSION_DENIED).
+    reason = e.strerror if isinstance(e, OSError) else _os_reason(str(e))
+    if reason is None:
+      raise
+    manager.reload()
     raise CheckpointSaveError(
         f'could not save the checkpoint of step {step} in {manager.directory} '
-        f'({e.strerror or e}); the checkpoints of steps '
+        f'({reason or e}); the checkpoints of steps '
         f'{sorted(manager.all_steps()) or "none"} are intact: free space (or '
-        'fix the path) and rerun the same command to resume') from e
+        'fix the path) and rerun the same command to resume') from None
+
+
+# A checkpoint's files beyond its arrays' bytes (orbax's metadata, measured
+# at ~20 KB for the small models; an upper bound).
+_METADATA_BYTES = 64 * 1024
+# What tensorstore's errors say when the file system refused a write.
+_OS_REASONS = ('No space left on device', 'Disk quota exceeded', 'Read-only file system',
+               'Permission denied')
+
+
+def _os_reason(message: str):
+  """The OS's reason in an error message of a failed write, or None."""
+  return next((r for r in _OS_REASONS if r in message), None)
 
 
 def restore_latest(manager: ocp.CheckpointManager, target: Any):

@@ -5,6 +5,8 @@ import json
 import os
 from typing import Optional
 
+from gan_jax.workdir import atomic
+
 
 DIVERGED_FILE = 'diverged.json'
 
@@ -12,10 +14,8 @@ DIVERGED_FILE = 'diverged.json'
 def record_divergence(workdir: str, step: int, message: str) -> None:
   """Writes `<workdir>/diverged.json`: {"step": the first step with a
   non-finite value, "message": what was non-finite}. Atomic."""
-  path = os.path.join(workdir, DIVERGED_FILE)
-  with open(path + '.tmp', 'w') as f:
-    json.dump({'step': int(step), 'message': message}, f)
-  os.replace(path + '.tmp', path)
+  atomic.write_json(os.path.join(workdir, DIVERGED_FILE),
+                    {'step': int(step), 'message': message})
 
 
 def read_divergence(workdir: str) -> Optional[dict]:

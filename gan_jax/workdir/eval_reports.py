@@ -12,6 +12,8 @@ import os
 import re
 from typing import List, Optional
 
+from gan_jax.workdir import atomic
+
 REPORTS_DIR = 'eval'
 _STEP_REPORT = re.compile(r'^(\d+)(,[^/]*)?\.json$')
 
@@ -30,12 +32,10 @@ def read_report(path: str) -> Optional[dict]:
 
 
 def write_report(path: str, report: dict) -> None:
-  """Writes `report` to `path` atomically: a reader never sees half of it."""
+  """Writes `report` to `path` atomically: a reader never sees half of it.
+  Raises atomic.OutputError when it cannot be written."""
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = f'{path}.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(report, f, indent=2)
-  os.replace(tmp, path)
+  atomic.write_json(path, report, indent=2)
 
 
 def drop_reports_after(workdir: str, step: int) -> List[str]:

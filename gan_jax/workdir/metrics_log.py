@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from gan_jax.errors import GanJaxError
 from gan_jax.sampling import pictures
+from gan_jax.workdir import atomic
 
 
 class MetricWriter:
@@ -36,8 +37,13 @@ class MetricWriter:
     protocol)."""
     record = {'step': int(step), **{k: float(v) for k, v in scalars.items()},
               **(extra or {})}
-    with open(self._jsonl_path, 'a') as f:
-      f.write(json.dumps(record) + '\n')
+    try:
+      with open(self._jsonl_path, 'a') as f:
+        f.write(json.dumps(record) + '\n')
+    except OSError as e:   # a record cut short is dropped on resume
+      raise atomic.OutputError(
+          f'could not append to {self._jsonl_path} ({e.strerror or e}); the run\'s '
+          'checkpoints are intact: free space and run the same command to resume') from None
     with self._tb.as_default():
       for key, value in scalars.items():
         tf.summary.scalar(prefix + key, value, step=step)
@@ -71,10 +77,8 @@ def drop_records_after(workdir: str, step: int) -> None:
   # Rewritten also when a crash cut the last record before its newline:
   # the next record would be appended to the same line.
   if len(kept) != len(lines) or not text.endswith('\n'):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic.replace(path) as f:
       f.writelines(kept)
-    os.replace(tmp, path)
 
 
 def parse_records(lines: List[str], path: str) -> Tuple[List[dict], Optional[str]]:

@@ -12,6 +12,7 @@ import ml_collections
 
 from gan_jax.config import keys as config_keys
 from gan_jax.errors import ConfigError, GanJaxError
+from gan_jax.workdir import atomic
 from gan_jax.workdir import lock
 
 
@@ -79,10 +80,7 @@ def _claim(workdir: str, config: ml_collections.ConfigDict) -> None:
       logging.warning('config.overwrite: moved the previous run (%s) to %s',
                       '; '.join(diffs[:4]), aside)
   os.makedirs(workdir, exist_ok=True)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
-  os.replace(tmp, path)
+  atomic.write_text(path, config.to_json_best_effort(indent=2, sort_keys=True))
 
 
 def for_seeds(template: str, seeds: Sequence[str]) -> Dict[int, str]:

@@ -4,7 +4,6 @@ Each failure is produced the way users meet it (a real SIGKILL of a training
 process, a NaN in the parameters, a full disk while saving) and the test
 checks what the run did: what it said, what it kept, how it resumed.
 """
-import errno
 import importlib
 import json
 import os
@@ -166,23 +165,26 @@ def test_workdir_of_another_config_is_refused_then_moved_aside(tiny_config, tmp_
 
 @pytest.mark.slow  # ~2 min: three short runs
 def test_disk_full_while_saving_keeps_previous_checkpoints(tiny_config, tmp_path,
-                                                           monkeypatch):
+                                                           small_filesystem):
+  # A real full disk: the workdir on a 4 MB tmpfs, filled after step 2's
+  # checkpoint so that step 4's logging fits but its checkpoint does not.
   config = tiny_config(6)
-  real_save = ocp.CheckpointManager.save
-
-  def save(self, step, *args, **kwargs):
-    if step == 4:
-      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    return real_save(self, step, *args, **kwargs)
-
-  monkeypatch.setattr(ocp.CheckpointManager, 'save', save)
-  with pytest.raises(checkpoints.CheckpointSaveError,
-                     match='could not save the checkpoint of step 4 .*No space left'):
-    train.train_and_evaluate(config, str(tmp_path))
-  monkeypatch.setattr(ocp.CheckpointManager, 'save', real_save)
-  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2']
+  workdir = str(small_filesystem(4096) / 'run')
+  config.num_train_steps = 2
+  train.train_and_evaluate(config, workdir)
+  small_filesystem.fill(os.path.dirname(workdir), leave_bytes=48 * 1024)
+  config.num_train_steps = 6
+  with pytest.raises(checkpoints.CheckpointSaveError) as error:
+    train.train_and_evaluate(config, workdir)
+  message = str(error.value)
+  assert message.startswith('could not save the checkpoint of step 4 ')
+  assert '(No space left on device: it needs about ' in message and '\n' not in message
+  assert "the checkpoints of steps [2] are intact" in message
+  assert sorted(d for d in os.listdir(os.path.join(workdir, 'checkpoints'))
+                if d.isdigit()) == ['2']
+  os.remove(os.path.join(os.path.dirname(workdir), 'filler'))
   straight = train.train_and_evaluate(config, str(tmp_path / 'straight'))
-  resumed = train.train_and_evaluate(config, str(tmp_path))
+  resumed = train.train_and_evaluate(config, workdir)
   for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
     np.testing.assert_array_equal(x, y)
 
