@@ -33,6 +33,7 @@ from gan_jax.experiments import sweep_plan
 from gan_jax.errors import GanJaxError
 from gan_jax.config import keys as config_keys
 from gan_jax.workdir import divergence
+from gan_jax.workdir import metrics_log
 
 # Keys of metrics.jsonl records that time the run rather than measure the
 # model: they differ between otherwise identical runs.
@@ -250,17 +251,15 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
     if not diverged:  # else diverged before its first record
       result.problem = 'no metrics.jsonl (not started?)'
     return result
+  records, damage = _records(path)
+  if damage:
+    result.problem = damage   # never a wrong number from a damaged file
+    return result
   train, evals = [], []
-  with open(path) as f:
-    for line in f:
-      if line.strip():
-        try:
-          record = json.loads(line)
-        except json.JSONDecodeError:
-          continue  # a line cut by a kill mid-write
-        # Every record gan_jax writes has a step; a hand-made one counts as 0.
-        if at_step is None or record.get('step', 0) <= at_step:
-          (train if 'loss_d' in record else evals).append(record)
+  for record in records:
+    # Every record gan_jax writes has a step; a hand-made one counts as 0.
+    if at_step is None or record.get('step', 0) <= at_step:
+      (train if 'loss_d' in record else evals).append(record)
   if at_step is not None:
     num_train_steps = at_step
   if eval_reports:
@@ -286,6 +285,24 @@ def read_run(name: str, workdir: str, overrides: Dict[str, object],
     result.final[TRAIN_MINUTES] = train_minutes(train)
   result.problem = _problem(result, train, evals, used, end, reading, workdir)
   return result
+
+
+def _records(path: str) -> Tuple[List[dict], str]:
+  """(the records of metrics.jsonl at `path`, '' or what is damaged).
+
+  A record cut short is the last one of a run stopped mid-write (resuming
+  drops it); a run's numbers are not read around it, nor around a garbled
+  line elsewhere (the file was edited)."""
+  with open(path) as f:
+    lines = [line for line in f if line.strip()]
+  try:
+    records, torn = metrics_log.parse_records(lines, path)
+  except GanJaxError as e:
+    return [], f'damaged metrics.jsonl: {e}'
+  if torn:
+    return [], (f'damaged metrics.jsonl: its last record is cut short ({torn[:40]!r}); '
+                'the run stopped mid-write: run its command again to resume')
+  return records, ''
 
 
 def train_minutes(train: Sequence[dict]) -> float:
