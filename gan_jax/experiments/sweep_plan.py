@@ -44,6 +44,7 @@ import ml_collections
 from gan_jax.errors import GanJaxError
 from gan_jax.workdir import divergence
 from gan_jax.workdir import atomic
+from gan_jax.workdir import checkpoints
 
 SWEEP_FILE = 'sweep.json'
 # Characters kept in run names; anything else becomes '_'.
@@ -245,7 +246,7 @@ def jobs(runs: Sequence[Run], sweep_dir: str, vmap_seeds: int = 0) -> List[Job]:
         template.replace('{seed}', str(run.overrides['seed'])) != run.workdir):
       singles.append(Job(run.name, [run], run.workdir, run.overrides, []))
       continue
-    groups.setdefault((template, (checkpoint_steps(run.workdir) or [0])[-1]), []).append(run)
+    groups.setdefault((template, (checkpoints.committed_steps(run.workdir) or [0])[-1]), []).append(run)
   result = list(singles)
   for (template, _), members in groups.items():
     for i in range(0, len(members), vmap_seeds):
@@ -273,21 +274,12 @@ def command(config_path: str, job: Job, python: str = sys.executable) -> List[st
   return [python, '-m', 'gan_jax.main', f'--config={config_path}'] + job_flags(job)
 
 
-def checkpoint_steps(workdir: str) -> List[int]:
-  """Steps of the committed checkpoints in `workdir`, ascending."""
-  path = os.path.join(workdir, 'checkpoints')
-  if not os.path.isdir(path):
-    return []
-  return sorted(int(d) for d in os.listdir(path)
-                if d.isdigit() and os.path.isdir(os.path.join(path, d)))
-
-
 def disk_status(run: Run) -> str:
   """'finished' (the step-num_train_steps checkpoint exists), 'diverged' (the
   run stopped on a non-finite value: divergence.record_divergence; a rerun would
   diverge the same way), 'partial' (earlier checkpoints: it resumes) or
   'new'."""
-  steps = checkpoint_steps(run.workdir)
+  steps = checkpoints.committed_steps(run.workdir)
   if run.num_train_steps in steps or (steps and steps[-1] > run.num_train_steps):
     return 'finished'
   if divergence.read_divergence(run.workdir) is not None:
@@ -317,7 +309,7 @@ def write_sweep_file(sweep_dir: str, config_path: str, runs: Sequence[Run],
   earlier = {e['name']: e for e in (read_sweep_file(sweep_dir) or {}).get('runs', [])}
   entries = []
   for run in runs:
-    steps = checkpoint_steps(run.workdir)
+    steps = checkpoints.committed_steps(run.workdir)
     entry = dict(name=run.name, overrides=run.overrides, workdir=run.workdir,
                  num_train_steps=run.num_train_steps,
                  last_checkpoint=steps[-1] if steps else None,

@@ -10,7 +10,7 @@ import functools
 import math
 import os
 import shutil
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from absl import logging
 import jax
@@ -25,6 +25,16 @@ from gan_jax.workdir import metrics_log
 
 class CorruptCheckpointError(GanJaxError):
   """No checkpoint in the workdir could be restored."""
+
+
+def committed_steps(workdir: str) -> List[int]:
+  """Steps of the committed checkpoints in `workdir`, ascending (read from
+  the directory names, without opening a manager)."""
+  path = os.path.join(workdir, 'checkpoints')
+  if not os.path.isdir(path):
+    return []
+  return sorted(int(d) for d in os.listdir(path)
+                if d.isdigit() and os.path.isdir(os.path.join(path, d)))
 
 
 def create_manager(workdir: str, keep: int, best_metric: str,

@@ -371,3 +371,18 @@ def test_a_config_files_own_error_is_not_called_an_unknown_key(monkeypatch, tmp_
     assert _parse_config_flags(
         monkeypatch, '--config=configs/mnist.py', f'{override}=1').startswith(
         f'error: {override} goes below a value that is not a config dict (')
+
+
+def test_a_budget_below_the_latest_checkpoint_is_refused_and_changes_nothing(
+    tiny_config, tmp_path):
+  config = tiny_config(4)
+  train.train_and_evaluate(config, str(tmp_path))
+  before = (tmp_path / 'config.json').read_text()
+  config.num_train_steps = 2
+  with pytest.raises(ConfigError) as error:
+    train.train_and_evaluate(config, str(tmp_path))
+  assert str(error.value) == (
+      f'config.num_train_steps=2 is below the latest checkpoint of {tmp_path} (step 4); '
+      'set it to 4 or more to go on, or read the run at an earlier step with '
+      'gan_jax.report --at_step or gan_jax.evaluate --checkpoint')
+  assert (tmp_path / 'config.json').read_text() == before
