@@ -156,6 +156,21 @@ def _codes(config: ml_collections.ConfigDict, seed: Optional[int], num_samples: 
   return z, num_samples, grid_rows(num_samples)
 
 
+# Floats `generate` may hold: 4 GB of samples.
+_MAX_FLOATS = 2 ** 30
+
+
+def _check_size(config: ml_collections.ConfigDict, n: int) -> None:
+  """Refuses a request for more samples than fit in memory (GanJaxError)."""
+  shape = datasets.example_shape(config.data, datasets.stored_shape(config.data))
+  floats = n * (int(np.prod(shape)) + config.model.latent_dim)
+  if floats > _MAX_FLOATS:
+    raise GanJaxError(f'--num_samples: {n:,} samples of shape {tuple(shape)} would take '
+                      f'{4 * floats / 2 ** 30:.0f} GB; ask for at most '
+                      f'{n * _MAX_FLOATS // floats:,} (with --class and batch statistics '
+                      'each sample is drawn among one of every class)')
+
+
 def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
              params: str = 'ema', bn_stats: Optional[str] = None,
              seed: Optional[int] = None, truncation: Optional[float] = None,
@@ -170,28 +185,44 @@ def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
   to another (slerp for Gaussian z, linear for uniform). G sees the codes in
   chunks of 1,000: with batch norm by batch statistics each sample depends
   on the others of its chunk (an interpolation's too). `label`: every
-  sample's class (G's `labels`) for a class-conditional run; without it
-  such a run samples its classes in turn (`default_labels`).
+  sample's class (G's `labels`) for a class-conditional run, each drawn,
+  with batch statistics, among samples of the evaluation's class mix (the
+  class-`label` samples of num_samples x num_classes drawn with the classes
+  in turn); without it such a run samples its classes in turn
+  (`default_labels`).
 
   Raises GanJaxError for a bad request (checked before the checkpoint is
   read) or a workdir without the checkpoint.
   """
   config = restore_lib.load_run_config(workdir)
   bn_stats = _check_request(config, workdir, num_samples, params, bn_stats, label)
+  num_classes = int(config.model.num_classes)
+  # With batch statistics, a sample of class K is drawn inside a batch with
+  # the evaluation's class mix (classes in turn) and picked out of it: a
+  # batch of class K alone would normalise G's features by other statistics
+  # than those it trained and is evaluated with.
+  mixed = label is not None and bn_stats == 'batch'
+  drawn = num_samples * num_classes if mixed else num_samples
+  _check_size(config, drawn * max(interpolate, 1))
   # The codes before the checkpoint: a bad --truncation or --interpolate stops here.
-  z, n, rows = _codes(config, seed, num_samples, truncation, interpolate)
+  z, n, rows = _codes(config, seed, drawn, truncation, interpolate)
   gan, state, step = restore_lib.restore_run(workdir, config, checkpoint)
   apply = jax.jit(sampler_lib.generator_apply(gan, bn_stats))
   labels = None
-  if label is not None:
+  if label is not None and not mixed:
     labels = np.full((n,), label, np.int32)
   elif gan.num_classes:
     labels = default_labels(gan.num_classes, n, interpolate)
   samples = sampler_lib.apply_in_chunks(
       apply, restore_lib.generator_params(state, params), state.g_batch_stats,
       z, None if labels is None else np.resize(labels, len(z)))
-  return Generated(samples=np.asarray(samples[:n], np.float32),
-                   z=np.asarray(z[:n], np.float32), labels=labels, rows=rows,
+  keep = np.arange(n)
+  if mixed:
+    keep = np.flatnonzero(labels == label)
+    labels = labels[keep]
+    rows = num_samples if interpolate else grid_rows(num_samples)
+  return Generated(samples=np.asarray(samples[keep], np.float32),
+                   z=np.asarray(z[keep], np.float32), labels=labels, rows=rows,
                    step=step, config=config)
 
 

@@ -28,9 +28,11 @@ from gan_jax.training import train
 from gan_jax.errors import GanJaxError
 from gan_jax.sampling import sampler as sampler_lib
 from gan_jax.data import mixtures
+from gan_jax.evaluation import mog
 from gan_jax.evaluation import protocol as protocol_lib
 from gan_jax.sampling import pictures
 from gan_jax.sampling import restore as restore_lib
+from gan_jax.workdir import metrics_log
 
 
 @pytest.fixture(scope='module')
@@ -231,14 +233,28 @@ def test_class_conditions_g_of_a_class_conditional_run(ring_config, tmp_path):
   workdir = str(tmp_path)
   three = generation.generate(workdir, 16, checkpoint='init', label=3)
   five = generation.generate(workdir, 16, checkpoint='init', label=5)
-  np.testing.assert_array_equal(three.z, five.z)
-  assert not np.allclose(three.samples, five.samples)
   np.testing.assert_array_equal(three.labels, np.full(16, 3, np.int32))
+  # With batch statistics a class's samples are drawn among the evaluation's
+  # class mix (classes in turn, 16 x 8 samples) and picked out of it: G
+  # normalises them as it does in training and evaluation, not as a batch
+  # of one class.
   gan, state, _ = restore_lib.restore_run(workdir, config, 'init')
-  z = generation.sample_codes(sampler_lib.latent_key(config.seed), 16, 2)
-  expected = sampler_lib.generator_apply(gan, 'batch')(
-      state.ema_g_params, state.g_batch_stats, z, jnp.full((len(z),), 3, jnp.int32))
-  np.testing.assert_allclose(three.samples, np.asarray(expected)[:16], rtol=1e-6, atol=1e-6)
+  z = generation.sample_codes(sampler_lib.latent_key(config.seed), 16 * 8, 2)
+  mix = np.resize(np.arange(8, dtype=np.int32), len(z))
+  expected = np.asarray(sampler_lib.generator_apply(gan, 'batch')(
+      state.ema_g_params, state.g_batch_stats, z, jnp.asarray(mix)))
+  for drawn, label in ((three, 3), (five, 5)):
+    positions = np.flatnonzero(mix[:128] == label)
+    np.testing.assert_array_equal(drawn.z, np.asarray(z)[positions])
+    np.testing.assert_allclose(drawn.samples, expected[positions], rtol=1e-6, atol=1e-6)
+  # A batch of class 3 alone is normalised otherwise: that is not what --class draws.
+  alone = np.asarray(sampler_lib.generator_apply(gan, 'batch')(
+      state.ema_g_params, state.g_batch_stats, jnp.asarray(three.z),
+      jnp.full((16,), 3, jnp.int32)))
+  assert not np.allclose(alone, three.samples, atol=1e-3)
+  # Running averages do not depend on the batch: class 3 alone, the first codes.
+  running = generation.generate(workdir, 16, checkpoint='init', label=3, bn_stats='running')
+  np.testing.assert_array_equal(running.z, np.asarray(z)[:16])
   out = str(tmp_path / 'three.npz')
   generation.write(out, three)
   assert sorted(_load(out)) == ['labels', 'samples', 'z']
@@ -354,3 +370,24 @@ def test_png_of_a_conditional_run_has_a_row_per_class():
   for c in range(3):
     assert len(np.unique(grid[2 * c:2 * c + 2])) == 1
   assert len(np.unique(grid)) == 3
+
+
+@pytest.mark.slow  # ~30 s: trains a conditional G on the ring
+def test_class_samples_are_read_as_their_class_as_in_evaluation(ring_config, tmp_path):
+  # The mixture's nearest mode is the classifier: --class=K samples are
+  # read as K as often as the evaluation reads its class-K samples as K.
+  config = ring_config(1500)
+  config.model.num_classes, config.model.g_conditioning = 8, 'concat'
+  config.model.g_batch_norm = True
+  config.eval_every_steps = 1500
+  config.eval.metrics = 'modes,cond'
+  workdir = str(tmp_path)
+  train.train_and_evaluate(config, workdir)
+  evaluated = [r for r in metrics_log.read_metrics(workdir) if 'conditional_accuracy' in r]
+  centers, _ = mixtures.mixture(config.data)
+  hits = []
+  for label in range(8):
+    drawn = generation.generate(workdir, 312, checkpoint='latest', label=label)
+    hits.append(np.mean(mog.nearest_mode(drawn.samples, centers) == label))
+  assert evaluated[-1]['conditional_accuracy'] > 0.5   # G learnt the classes
+  assert np.mean(hits) == pytest.approx(evaluated[-1]['conditional_accuracy'], abs=0.01)
