@@ -31,6 +31,7 @@ def parse_flags(argv):
   one line: a bad --config.* override (a key the config lacks, a path below
   a value that is not a config dict), a config file that cannot be read, and
   an error the config file's get_config raises (with its file:line)."""
+  _config_root_on_path(argv)
   try:
     remaining = flags.FLAGS(argv)
     config = flags.FLAGS['config'].value if 'config' in flags.FLAGS else None
@@ -63,6 +64,18 @@ def parse_flags(argv):
     detail = _one_line(detail.replace('"', '').replace("'", ''))
     sys.exit(f'error: unknown config key ({detail}); the valid keys are those of '
              'gan_jax/config/defaults.py and the config file')
+
+
+def _config_root_on_path(argv) -> None:
+  """Puts the folder above a --config file's folder on sys.path, so that the
+  file's `from configs import ...` resolves from any working directory
+  (`python -m gan_jax.main --config=/abs/path/configs/x.py`)."""
+  for arg in argv[1:]:
+    if arg.startswith('--config='):
+      path = arg[len('--config='):].split(':')[0]
+      root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+      if os.path.isdir(os.path.join(root, 'configs')) and root not in sys.path:
+        sys.path.insert(1, root)
 
 
 def _message(error: Exception) -> str:

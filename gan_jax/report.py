@@ -99,6 +99,9 @@ def report(sweep_dir: str, metrics: Sequence[str] = (),
   anything is written."""
   reading = run_results.Reading(at_step, window_steps, eval_reports, select_by)
   results = run_results.collect(sweep_dir, reading)
+  if at_step is not None and results and all(r.last_step < at_step for r in results):
+    raise GanJaxError(f'--at_step={at_step} is beyond every run (the furthest is at step '
+                      f'{max(r.last_step for r in results):,}); use a step the runs reached')
   _check_metric_names(results, metrics, plot_metric)
   variants = variants_lib.group(results, same_step=not select_by)
   parts = variants_lib.sections(variants, split_by)

@@ -214,8 +214,11 @@ class _LocalSweep:
       self.queue.extendleft(reversed(again))
       logging.info('queued again without the diverged seed(s): %s',
                    ', '.join(j.name for j in again))
-    if code == 0:
+    if code == 0 and all(s == 'finished' for s in statuses.values()):
       logging.info('finished %s in %.0f s', job.name, seconds)
+    elif code == 0:
+      logging.info('stopped %s after %.0f s (a checkpoint saved; rerun to resume)',
+                   job.name, seconds)
     self._write()
 
 
@@ -295,6 +298,7 @@ def main(argv):
   sweep_dir = FLAGS.sweep_dir or sweep_plan.default_sweep_dir(config_path)
   try:
     runs = sweep_plan.expand(config_path, sweep_dir)
+    sweep_plan.read_sweep_file(sweep_dir)   # damaged: refused before a run starts
   except sweep_plan.SweepError as e:
     sys.exit(f'error: {e}')
   if FLAGS.slurm and not FLAGS.dry_run and not shutil.which('sbatch'):

@@ -112,6 +112,7 @@ def evaluate_checkpoint(workdir: str, checkpoint: str = 'best', metrics: str = '
   5000..50000) the report also holds FID at each N and FID∞, the intercept of
   FID_N against 1/N. Raises GanJaxError for a workdir that is not a run, a
   missing checkpoint, metrics that select nothing, or FID∞ without FID."""
+  restore_lib.check_checkpoint_name(checkpoint, ('best', 'latest', 'data', 'init'))
   config = restore_lib.load_run_config(workdir)
   # By default the latent draws of the run's own evaluations.
   seed = config.seed if seed is None else seed

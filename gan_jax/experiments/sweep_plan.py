@@ -288,11 +288,24 @@ def disk_status(run: Run) -> str:
 
 
 def read_sweep_file(sweep_dir: str) -> Optional[dict]:
+  """`<sweep_dir>/sweep.json`, or None where there is none. Raises SweepError
+  for a file that is not a sweep's (damaged, or not written by gan_jax)."""
   path = os.path.join(sweep_dir, SWEEP_FILE)
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      sweep = json.load(f)
+    if not isinstance(sweep, dict) or not isinstance(sweep.get('runs', []), list):
+      raise ValueError('no list of runs')
+    return sweep
+  except ValueError as e:
+    raise SweepError(f'{path} is unreadable ({_first_line(e)}); it is rewritten from the '
+                     'runs\' workdirs: move it aside and run again') from None
+
+
+def _first_line(error: Exception) -> str:
+  return str(error).strip().splitlines()[0][:120] if str(error).strip() else type(error).__name__
 
 
 def write_sweep_file(sweep_dir: str, config_path: str, runs: Sequence[Run],

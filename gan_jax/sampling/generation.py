@@ -194,6 +194,7 @@ def generate(workdir: str, num_samples: int, checkpoint: str = 'best',
   Raises GanJaxError for a bad request (checked before the checkpoint is
   read) or a workdir without the checkpoint.
   """
+  restore_lib.check_checkpoint_name(checkpoint)
   config = restore_lib.load_run_config(workdir)
   bn_stats = _check_request(config, workdir, num_samples, params, bn_stats, label)
   num_classes = int(config.model.num_classes)

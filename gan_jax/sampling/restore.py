@@ -51,6 +51,14 @@ def restore_run(workdir: str, config: ml_collections.ConfigDict,
   return gan, state, step
 
 
+def check_checkpoint_name(checkpoint: str, names=('best', 'latest', 'init')) -> None:
+  """Raises GanJaxError unless `checkpoint` is one of `names` or a step,
+  naming them all (before anything is read)."""
+  if checkpoint not in names and not checkpoint.isdecimal():
+    raise GanJaxError(f"--checkpoint must be {', '.join(names[:-1])} or {names[-1]}, or a "
+                      f"step, got '{checkpoint}'")
+
+
 def generator_params(state: GANState, params: str):
   """G's parameters of `state`: 'ema' (their moving average) or 'raw'."""
   if params not in protocol_lib.GENERATOR_PARAMS:

@@ -93,8 +93,9 @@ class Guard:
         found_by_run[i] = (
             at, f'non-finite {", ".join(names)} at step {at}'
             + (f' of seed {run.config.seed}' if len(runs) > 1 else ''),
-            f'checkpoints up to step {run.manager.latest_step() or 0} '
-            f'in {run.manager.directory} are intact')
+            f'checkpoints up to step {run.manager.latest_step()} '
+            f'in {run.manager.directory} are intact' if run.manager.latest_step()
+            else f'no checkpoint was saved yet in {run.manager.directory}')
     return found_by_run
 
   def _stop(self, diverged: Dict[int, Tuple[int, str, str]],

@@ -175,6 +175,9 @@ def test_bad_requests_are_one_line_errors(ring_run, tmp_path, repo_dir):
     checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='3')
   with pytest.raises(GanJaxError, match='--num_samples must be >= 0'):
     checkpoint_eval.evaluate_checkpoint(ring_run, num_samples=-5)
+  with pytest.raises(GanJaxError, match="--checkpoint must be best, latest, data or init, "
+                     "or a step, got 'first'"):
+    checkpoint_eval.evaluate_checkpoint(ring_run, checkpoint='first')
   with pytest.raises(ConfigError, match='--num_samples=3 is too few samples for pr'):
     protocol_lib.check_num_samples(('fid', 'pr'), 3, '--num_samples')
   result = subprocess.run(

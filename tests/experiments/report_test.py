@@ -5,6 +5,7 @@ import csv
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -134,8 +135,7 @@ def test_at_step_tabulates_the_runs_as_they_were_then(tmp_path, fake_runs):
   assert '- b2: no metrics.jsonl (not started?)' in lines
   assert (tmp_path / 'report_step5.md').read_text() == text
   assert not (tmp_path / 'report.md').exists()
-  # Past the runs' last step, every run is unfinished.
-  assert '- a0: unfinished: step 10/11' in report.report(str(tmp_path), at_step=11)
+  # Past every run's last step there is nothing to tabulate: one line, below.
 
 
 def test_at_step_groups_seeds_resumed_to_a_longer_budget(tmp_path, fake_runs):
@@ -212,3 +212,18 @@ def test_runs_evaluated_before_protocols_were_recorded_still_average(tmp_path, f
   assert 'Protocol: evaluator mnist-cnn-v1-aaa' in text
   assert ('Protocol unrecorded (evaluated before gan_jax recorded protocols): old'
           in text)
+
+
+def test_at_step_beyond_every_run_is_one_line_and_writes_nothing(tmp_path, fake_runs):
+  fake_runs.sweep(str(tmp_path))
+  with pytest.raises(GanJaxError, match=r'--at_step=50 is beyond every run \(the furthest '
+                     r'is at step 10\)'):
+    report.report(str(tmp_path), at_step=50)
+  assert not [n for n in os.listdir(tmp_path) if n.startswith('report')]
+
+
+def test_a_damaged_sweep_json_is_one_line(tmp_path, fake_runs):
+  fake_runs.sweep(str(tmp_path))
+  (tmp_path / 'sweep.json').write_text('{"config": "x", "runs": [{"na')
+  with pytest.raises(GanJaxError, match=r'sweep\.json is unreadable .*move it aside'):
+    report.report(str(tmp_path))

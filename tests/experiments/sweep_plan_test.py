@@ -4,6 +4,7 @@ multi-process training in training/multiprocess_test.py, the reproduction config
 arguments in config/repro_arguments_test.py."""
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -388,3 +389,16 @@ def test_a_second_launcher_of_one_sweep_is_refused(tmp_path, repo_dir):
   finally:
     holder.kill()
     holder.wait()
+
+
+def test_a_damaged_sweep_json_stops_the_launcher_before_any_run(tmp_path, repo_dir):
+  config = write_config(tmp_path)
+  sweep_dir = tmp_path / 'sweep'
+  sweep_dir.mkdir()
+  (sweep_dir / 'sweep.json').write_text('{"runs": [{"name": "se')
+  result = launch(repo_dir, f'--config={config}', f'--sweep_dir={sweep_dir}')
+  assert result.returncode == 1
+  assert re.match(r'error: .*sweep\.json is unreadable \(.*\); it is rewritten from the '
+                  r"runs' workdirs: move it aside and run again$",
+                  result.stderr.strip().splitlines()[-1])
+  assert sorted(os.listdir(sweep_dir)) == ['sweep.json']   # no run started

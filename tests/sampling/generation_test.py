@@ -283,7 +283,8 @@ def test_bad_requests_are_one_line_errors(bn_run, tmp_path):
     generation.generate(bn_run, 4, checkpoint='3')
   for which in ('x', '3²'):   # '²' is a digit to str.isdigit(), not to int()
     with pytest.raises(GanJaxError,
-                       match=f"--checkpoint must be best, latest or a step, got '{which}'"):
+                       match=f"--checkpoint must be best, latest or init, or a step, got "
+                       f"'{which}'"):
       generation.generate(bn_run, 4, checkpoint=which)
   for kwargs, message in ((dict(num_samples=0), '--num_samples must be >= 1'),
                           (dict(num_samples=4, truncation=0.0), '--truncation must be > 0'),
