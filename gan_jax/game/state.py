@@ -135,17 +135,20 @@ def create_state(config: ml_collections.ConfigDict, gan: GAN,
         d_opt_state=gan.d_tx.init(d_vars['params']),
         ema_g_params=g_vars['params'], rng=rng)
 
+  def generated_shape(rng):
+    g_vars = gan.generator.init(rng, z, train=False, **y)
+    return gan.generator.apply(g_vars, z, train=False, **y)
+
   rng = jax.random.PRNGKey(config.seed)
-  shapes = jax.eval_shape(init, rng)
-  generated = jax.eval_shape(
-      lambda p, s: gan.generator.apply({'params': p, 'batch_stats': s}, z,
-                                       train=False, **y),
-      shapes.g_params, shapes.g_batch_stats)
+  # G's output shape before D is built for the data's: a D fed another
+  # shape would fail inside flax with a reshape error instead.
+  generated = jax.eval_shape(generated_shape, rng)
   if generated.shape[1:] != gan.image_shape:
     raise ConfigError(
         f"config.model.generator '{config.model.generator}' makes images of "
         f'shape {generated.shape[1:]} but the data are {gan.image_shape}; set '
-        '--config.data.image_size or pick a matching model')
+        f'--config.data.image_size{_size_hint(generated.shape[1:])} or pick a matching '
+        'model')
   # One compiled program: initialised op by op, the networks' hundreds of
   # small ops each compile on first use (~10 s of a run's start, measured).
   state = jax.jit(init)(rng)
@@ -155,6 +158,11 @@ def create_state(config: ml_collections.ConfigDict, gan: GAN,
     state = state.replace(g_params=g_params, ema_g_params=g_params,
                           g_opt_state=gan.g_tx.init(g_params))
   return state
+
+
+def _size_hint(shape) -> str:
+  # Square images: the size the data would be resized to.
+  return f'={shape[0]}' if len(shape) == 3 and shape[0] == shape[1] else ''
 
 
 def param_count(params: PyTree) -> int:

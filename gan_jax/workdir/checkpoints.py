@@ -157,7 +157,9 @@ def restore_latest(manager: ocp.CheckpointManager, target: Any):
   steps = sorted(manager.all_steps(), reverse=True)
   for step in steps:
     try:
-      state = manager.restore(step, args=ocp.args.StandardRestore(target))
+      state = _restore_step(manager, step, target)
+    except CheckpointMismatchError:
+      raise   # another model, not a damaged file: nothing is moved
     except (ValueError, OSError, KeyError) as e:  # orbax's errors for bad files
       quarantine = set_aside(manager, step, 'corrupt_checkpoints')
       logging.warning('checkpoint %d in %s is unreadable (%s: %s); moved it to '
@@ -170,6 +172,34 @@ def restore_latest(manager: ocp.CheckpointManager, target: Any):
         f'none of the checkpoints {steps} in {manager.directory} could be '
         'restored (moved to corrupt_checkpoints/); start afresh in a new workdir')
   return None, None
+
+
+class CheckpointMismatchError(GanJaxError):
+  """A checkpoint holds another model than the config describes."""
+
+
+def _restore_step(manager: ocp.CheckpointManager, step: int, target: Any):
+  """Checkpoint `step` restored into `target`'s structure. Raises
+  CheckpointMismatchError when its tree or an array's shape is not the
+  target's (another config or version saved it: not a damaged file, so it
+  is not moved aside); orbax's errors for damaged files propagate."""
+  where = f'checkpoint {step} in {manager.directory}'
+  try:
+    state = manager.restore(step, args=ocp.args.StandardRestore(target))
+  except ValueError as e:
+    if 'tree structures do not match' not in str(e):
+      raise
+    raise CheckpointMismatchError(
+        f'{where} holds another model than the run\'s config describes (its tree of '
+        'arrays differs); it was saved by another config or version of gan_jax') from None
+  for (path, saved), wanted in zip(jax.tree_util.tree_leaves_with_path(state),
+                                   jax.tree.leaves(target)):
+    if np.shape(saved) != tuple(wanted.shape):
+      raise CheckpointMismatchError(
+          f'{where} holds another model than the run\'s config describes: '
+          f'{jax.tree_util.keystr(path)} has shape {np.shape(saved)} there and '
+          f'{tuple(wanted.shape)} in the config\'s model')
+  return state
 
 
 def best_step(manager: ocp.CheckpointManager, metric: str, mode: str) -> int:
@@ -194,7 +224,9 @@ def restore(manager: ocp.CheckpointManager, which: str, target: Any,
   for attempt in range(_READ_ATTEMPTS):
     step = _chosen_step(manager, which, best_metric, best_mode)
     try:
-      return manager.restore(step, args=ocp.args.StandardRestore(target)), step
+      return _restore_step(manager, step, target), step
+    except CheckpointMismatchError:
+      raise
     except (ValueError, OSError, KeyError) as e:
       directory = os.path.join(str(manager.directory), str(step))
       if not os.path.exists(directory) and attempt + 1 < _READ_ATTEMPTS:

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import mnist, mog_ring
+from configs import mnist, mnist_dcgan64, mog_ring
 from gan_jax.errors import ConfigError
 from gan_jax.game import state as state_lib
 
@@ -63,4 +63,14 @@ def test_a_generator_of_the_wrong_shape_is_refused():
     state_lib.create_state(config, gan)
   assert str(error.value).startswith(
       "config.model.generator 'dcgan28' makes images of shape (28, 28, 1) but the "
-      'data are (32, 32, 1); set --config.data.image_size')
+      'data are (32, 32, 1); set --config.data.image_size=28')
+  # PyTorch's 64x64 DCGAN on MNIST at another size: the same line, not
+  # flax's reshape error from a D built for the wrong shape.
+  config = mnist_dcgan64.get_config()
+  for size in (28, 32, 96):
+    config.data.image_size = size
+    gan = state_lib.build_gan(config, (size, size, 1))
+    with pytest.raises(ConfigError, match=r"'dcgan64' makes images of shape \(64, 64, 1\) "
+                       rf'but the data are \({size}, {size}, 1\); set '
+                       r'--config.data.image_size=64'):
+      state_lib.create_state(config, gan)

@@ -3,6 +3,7 @@ restored by name, set aside rather than deleted, and a workdir rewound to a
 step (what a rollback drops)."""
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -105,3 +106,22 @@ def test_a_reader_of_a_run_without_checkpoints_creates_none(tmp_path):
   with pytest.raises(GanJaxError, match='no checkpoint in .*checkpoints; train first'):
     checkpoints.open_for_reading(str(tmp_path), 'fid', 'min')
   assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('target,detail', [
+    ({'w': (3, 5), 'step': ()}, r"\['w'\] has shape \(3,\) there and \(3, 5\) in the config's "
+                                 'model'),
+    ({'w': (3,)}, r'its tree of arrays differs\); it was saved by another config or version'),
+])
+def test_a_checkpoint_of_another_model_is_named_so_and_never_moved(target, detail, tmp_path):
+  manager = _manager_with(tmp_path, [1.0, 2.0], keep=2)
+  template = {k: jax.ShapeDtypeStruct(shape, np.float32 if k == 'w' else np.int32)
+              for k, shape in target.items()}
+  for restore in (lambda: checkpoints.restore(manager, 'latest', template),
+                  lambda: checkpoints.restore_latest(manager, template)):
+    with pytest.raises(checkpoints.CheckpointMismatchError,
+                       match=r'checkpoint 2 in .* holds another model than the run\'s '
+                             rf'config describes.*{detail}'):
+      restore()
+  assert sorted(manager.all_steps()) == [1, 2]
+  assert sorted(os.listdir(tmp_path)) == ['checkpoints']   # nothing moved aside
