@@ -184,11 +184,18 @@ class _LocalSweep:
     """Records the results of `job`'s runs from its exit `code` and their
     workdirs; the seeds of a group stopped by another seed's divergence are
     queued again without it (unless the sweep is `stopping`)."""
-    error = _last_error_line(log_path) if code != 0 else None
+    error = None
+    if code != 0:   # a negative code: killed by that signal, before any log line
+      error = (f'killed by {signal.Signals(-code).name}' if code < 0
+               else _last_error_line(log_path))
     statuses = {run.name: sweep_plan.disk_status(run) for run in job.runs}
     # A seed's divergence is its result and stops its whole group.
     diverged = code != 0 and 'diverged' in statuses.values()
-    if code != 0 and not diverged:
+    # A job the sweep itself stopped (its signal, or a second Ctrl-C reaching
+    # it after it saved, or before its own handler was installed) is
+    # interrupted, not failed: rerunning resumes it.
+    stopped = stopping and code != 0 and not diverged
+    if code != 0 and not diverged and not stopped:
       logging.error('FAILED %s: exit code %d: %s', job.name, code, error)
     for run in job.runs:
       result = dict(exit_code=code, seconds=seconds, log=log_path)
@@ -200,11 +207,13 @@ class _LocalSweep:
         logging.warning('DIVERGED %s at step %d: %s (its result, kept in %s)',
                         run.name, record['step'], record['message'],
                         divergence.DIVERGED_FILE)
-      elif code != 0 and not diverged:
+      elif code != 0 and not diverged and not stopped:
         result.update(status='failed', error=error)
       elif statuses[run.name] != 'finished':
         result['status'] = 'interrupted'
-        if not diverged:
+        if stopped:
+          result['error'] = f'stopped by the sweep ({error})'
+        elif not diverged:
           logging.warning('%s stopped before its last step; rerun to resume', run.name)
       self.results[run.name] = result
     left = [r for r in job.runs if statuses[r.name] not in ('finished', 'diverged')]

@@ -199,7 +199,7 @@ def expand(config_path: str, sweep_dir: str) -> List[Run]:
   if not entries or not all(isinstance(e, Mapping) for e in entries):
     raise SweepError(f'sweep() of {config_path} must return a non-empty list '
                      'of dicts')
-  runs, seen = [], {}
+  runs, seen, computed = [], {}, {}
   for overrides in entries:
     overrides = dict(overrides)
     name = run_name(overrides)
@@ -208,6 +208,14 @@ def expand(config_path: str, sweep_dir: str) -> List[Run]:
                        f'({seen[name]} and {overrides})')
     seen[name] = overrides
     config = _apply(base, overrides, name)
+    # Overrides that spell out the config's own values (its seed, its batch
+    # size) would train one computation twice under two names.
+    resolved = config.to_json_best_effort(sort_keys=True)
+    if resolved in computed:
+      raise SweepError(f'sweep() of {config_path}: runs {computed[resolved]} and {name} '
+                       'resolve to the same config (an override repeats the config\'s own '
+                       'value); drop one')
+    computed[resolved] = name
     runs.append(Run(name, overrides, os.path.join(sweep_dir, name),
                     int(config.num_train_steps)))
   return runs

@@ -5,6 +5,7 @@ arguments in config/repro_arguments_test.py."""
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -402,3 +403,35 @@ def test_a_damaged_sweep_json_stops_the_launcher_before_any_run(tmp_path, repo_d
                   r"runs' workdirs: move it aside and run again$",
                   result.stderr.strip().splitlines()[-1])
   assert sorted(os.listdir(sweep_dir)) == ['sweep.json']   # no run started
+
+
+def test_overrides_that_resolve_to_one_config_are_refused(tmp_path):
+  # The tiny config's own batch size (64), spelled out beside the default.
+  config = write_config(tmp_path, extra="[{'seed': 0, 'batch_size': 64}]")
+  with pytest.raises(sweep_plan.SweepError, match=r'runs seed=0 and batch_size=64,seed=0 '
+                     r"resolve to the same config \(an override repeats the config's own "
+                     r'value\); drop one'):
+    sweep_plan.expand(config, str(tmp_path / 'sweep'))
+
+
+def test_a_sweep_stopped_as_its_runs_start_reports_them_interrupted(tmp_path, repo_dir):
+  # SIGTERM right after the launcher started its first two runs: they die
+  # before their own handler is installed, killed by the signal passed on.
+  config = write_config(tmp_path, steps=100000)
+  sweep_dir = tmp_path / 'sweep'
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  launcher = subprocess.Popen([sys.executable, 'launch/sweep.py', f'--config={config}',
+                               f'--sweep_dir={sweep_dir}', '--parallel=2'], cwd=repo_dir,
+                              env=env, stderr=subprocess.PIPE, text=True)
+  started = 0
+  for line in launcher.stderr:
+    started += ' started seed=' in line
+    if started == 2:
+      break
+  launcher.send_signal(signal.SIGTERM)
+  _, stderr = launcher.communicate(timeout=120)
+  assert launcher.returncode == 0, stderr[-2000:]   # nothing failed
+  runs = {r['name']: r for r in json.load(open(sweep_dir / 'sweep.json'))['runs']}
+  assert {r['status'] for r in runs.values()} == {'interrupted'}
+  assert all(r['error'].startswith('stopped by the sweep') for r in runs.values())
+  assert 'FAILED' not in stderr
