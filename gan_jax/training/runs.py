@@ -182,15 +182,14 @@ class Run:
       self.manager.close()
     except Exception:  # the error being raised is the one to report
       pass
-    if self.writer:
-      lock.release(self.workdir)
+    lock.release(self.workdir)   # a no-op where this process holds none
 
   def close(self) -> None:
     """Finishes the run's writes and gives up its workdir (the chief's lock)."""
     self.manager.wait_until_finished()
     if self.writer:
       self.writer.flush()
-      lock.release(self.workdir)
+    lock.release(self.workdir)
 
 
 def check_batch_norm_batch(config: ml_collections.ConfigDict, state: GANState) -> None:

@@ -115,6 +115,22 @@ def train_seeds(config: ml_collections.ConfigDict,
   devices = dispatch.local_devices(config)
   validation.validate(config, len(devices) * jax.process_count())
   gan, states, runs = runs_lib.build(config, workdirs, jax.process_index() == 0)
+  try:
+    dispatcher = _resume_and_train(config, gan, states, runs, devices, workdirs)
+  except BaseException:
+    for run in runs:
+      run.abandon()
+    raise
+  for run in runs:
+    run.close()
+  return dispatcher.host_states()
+
+
+def _resume_and_train(config: ml_collections.ConfigDict, gan, states: List[GANState],
+                      runs: Sequence[runs_lib.Run], devices,
+                      workdirs: Mapping[int, str]) -> dispatch.Dispatcher:
+  """Resumes the runs from their common checkpoint (or starts them), then
+  trains them to the budget; returns the dispatcher holding their states."""
   if jax.process_index() == 0:
     for run in runs:  # trained again: an earlier divergence is not its result
       divergence.clear_divergence(run.workdir)
@@ -134,15 +150,8 @@ def train_seeds(config: ml_collections.ConfigDict,
     for run in runs:
       run.open_writer(step)
   guard = nonfinite.Guard(config, gan, runs, dispatcher, template)
-  try:
-    _loop(config, runs, dispatcher, guard, step)
-  except BaseException:
-    for run in runs:
-      run.abandon()
-    raise
-  for run in runs:
-    run.close()
-  return dispatcher.host_states()
+  _loop(config, runs, dispatcher, guard, step)
+  return dispatcher
 
 
 def _loop(config: ml_collections.ConfigDict, runs: Sequence[runs_lib.Run],
