@@ -386,3 +386,19 @@ def test_a_budget_below_the_latest_checkpoint_is_refused_and_changes_nothing(
       'set it to 4 or more to go on, or read the run at an earlier step with '
       'gan_jax.report --at_step or gan_jax.evaluate --checkpoint')
   assert (tmp_path / 'config.json').read_text() == before
+
+
+def test_a_config_file_given_by_path_loads_from_any_directory(repo_dir, tmp_path):
+  # configs/mog_ring.py imports `from configs import ...`: its configs/ root
+  # is found from the file's path, not the working directory.
+  config = os.path.join(repo_dir, 'configs', 'mog_ring.py')
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.main', f'--config={config}',
+       f'--workdir={tmp_path / "run"}', '--config.num_train_steps=-1'],
+      cwd=str(tmp_path), capture_output=True, text=True, timeout=300,
+      env={k: v for k, v in os.environ.items() if k not in ('XLA_FLAGS', 'PYTHONPATH')})
+  assert result.returncode == 1
+  # The config loaded: the run stops at its own validation, in one line.
+  assert result.stderr.strip().splitlines()[-1] == (
+      'error: config.num_train_steps must be >= 0, got -1')
+  assert not (tmp_path / 'run').exists()
