@@ -54,3 +54,13 @@ def test_a_directory_that_cannot_be_written_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r'cannot write the run directory .* use a '
                        '--workdir in a writable place'):
       lock.acquire(str(directory))
+
+
+def test_a_read_only_file_system_is_one_line(small_filesystem):
+  disk = small_filesystem(64)
+  result = subprocess.run(['mount', '-o', 'remount,ro', str(disk)], capture_output=True)
+  if result.returncode:
+    pytest.skip('cannot remount read-only here')
+  with pytest.raises(ConfigError, match=r'cannot write the run directory .*run \(Read-only '
+                     r'file system\); use a --workdir in a writable place'):
+    lock.acquire(str(disk / 'run'))
