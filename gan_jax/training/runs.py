@@ -234,19 +234,6 @@ def _keep_feature_space(config: ml_collections.ConfigDict,
   return config
 
 
-def _check_budget(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Refuses a budget below the run's latest checkpoint (before config.json
-  is rewritten): resuming cannot go back, and the run would be tabulated
-  at the smaller budget with a later step's numbers. Raises ConfigError."""
-  steps = checkpoints.committed_steps(workdir)
-  if steps and steps[-1] > config.num_train_steps:
-    raise ConfigError(
-        f'config.num_train_steps={config.num_train_steps} is below the latest checkpoint '
-        f'of {workdir} (step {steps[-1]}); set it to {steps[-1]} or more to go on, or read '
-        f'the run at an earlier step with gan_jax.report --at_step or gan_jax.evaluate '
-        '--checkpoint')
-
-
 def load_data(config: ml_collections.ConfigDict) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   """The training set and, for a class-conditional run, its labels int32 [N]
   (None otherwise). Raises ConfigError unless the labels are exactly the
@@ -303,7 +290,6 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
     if len(states) == 1:
       check_batch_norm_batch(config, states[0])
     workdir = workdirs[seed]
-    _check_budget(config, workdir)
     if is_chief:
       ownership.claim(workdir, run_config)
       _write_param_counts(workdir, param_count(states[-1].g_params),

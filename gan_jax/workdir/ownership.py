@@ -13,6 +13,7 @@ import ml_collections
 from gan_jax.config import keys as config_keys
 from gan_jax.errors import ConfigError, GanJaxError
 from gan_jax.workdir import atomic
+from gan_jax.workdir import checkpoints
 from gan_jax.workdir import lock
 
 
@@ -72,6 +73,8 @@ def _claim(workdir: str, config: ml_collections.ConfigDict) -> None:
           f'{workdir} holds a run of a different config ({shown}); use a new '
           '--workdir, or --config.overwrite=True to move that run aside and '
           'start afresh')
+    if not diffs:
+      _check_budget(config, workdir)   # the run resumes
     if diffs:
       aside = f'{workdir.rstrip(os.sep)}.replaced-{time.strftime("%Y%m%d-%H%M%S")}'
       lock.release(workdir)   # the lock file moves aside with the old run
@@ -81,6 +84,19 @@ def _claim(workdir: str, config: ml_collections.ConfigDict) -> None:
                       '; '.join(diffs[:4]), aside)
   os.makedirs(workdir, exist_ok=True)
   atomic.write_text(path, config.to_json_best_effort(indent=2, sort_keys=True))
+
+
+def _check_budget(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Refuses a budget below the run's latest checkpoint (before config.json
+  is rewritten): resuming cannot go back, and the run would be tabulated
+  at the smaller budget with a later step's numbers. Raises ConfigError."""
+  steps = checkpoints.committed_steps(workdir)
+  if steps and steps[-1] > config.num_train_steps:
+    raise ConfigError(
+        f'config.num_train_steps={config.num_train_steps} is below the latest checkpoint '
+        f'of {workdir} (step {steps[-1]}); set it to {steps[-1]} or more to go on, or read '
+        f'the run at an earlier step with gan_jax.report --at_step or gan_jax.evaluate '
+        '--checkpoint')
 
 
 def for_seeds(template: str, seeds: Sequence[str]) -> Dict[int, str]:
