@@ -9,6 +9,7 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
+from gan_jax.experiments import sweep_plan
 from gan_jax.training import xla_cpu
 
 
@@ -72,8 +73,7 @@ def _config_root_on_path(argv) -> None:
   (`python -m gan_jax.main --config=/abs/path/configs/x.py`)."""
   for arg in argv[1:]:
     if arg.startswith('--config='):
-      path = arg[len('--config='):].split(':')[0]
-      root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+      root = sweep_plan.config_root(arg[len('--config='):])
       if os.path.isdir(os.path.join(root, 'configs')) and root not in sys.path:
         sys.path.insert(1, root)
 

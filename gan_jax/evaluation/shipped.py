@@ -27,6 +27,7 @@ from typing import Any, Dict, Tuple
 import numpy as np
 
 from gan_jax.errors import GanJaxError
+from gan_jax.workdir import atomic
 
 SHIPPED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'shipped')
 MANIFEST = 'manifest.json'
@@ -104,11 +105,12 @@ def write(dataset: str, version: int, weights_bytes: bytes,
   Returns the new manifest entry."""
   os.makedirs(directory, exist_ok=True)
   weights_name, stats_name = f'{dataset}.msgpack', f'{dataset}_test_stats.npz'
-  with open(os.path.join(directory, weights_name), 'wb') as f:
+  with atomic.replace(os.path.join(directory, weights_name), 'wb') as f:
     f.write(weights_bytes)
   stats_path = os.path.join(directory, stats_name)
-  np.savez(stats_path, mean=np.asarray(mean, np.float64),
-           covariance=np.asarray(covariance, np.float64))
+  with atomic.replace(stats_path, 'wb') as f:
+    np.savez(f, mean=np.asarray(mean, np.float64),
+             covariance=np.asarray(covariance, np.float64))
   with open(stats_path, 'rb') as f:
     stats_sha = hashlib.sha256(f.read()).hexdigest()
   new = dict(info, evaluator_id=evaluator_id(dataset, version, weights_bytes),
@@ -118,9 +120,7 @@ def write(dataset: str, version: int, weights_bytes: bytes,
   new['reference'] = dict(info.get('reference', {}), file=stats_name, sha256=stats_sha)
   current = manifest(directory)
   current['classifiers'][dataset] = new
-  tmp = os.path.join(directory, MANIFEST + '.tmp')
-  with open(tmp, 'w') as f:
+  with atomic.replace(os.path.join(directory, MANIFEST)) as f:
     json.dump(current, f, indent=2, sort_keys=True)
     f.write('\n')
-  os.replace(tmp, os.path.join(directory, MANIFEST))
   return new

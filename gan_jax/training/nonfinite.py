@@ -90,12 +90,12 @@ class Guard:
       found = first_nonfinite(metrics, step - len(metrics) + 1)
       if found:
         at, names = found
+        saved = run.manager.latest_step()
         found_by_run[i] = (
             at, f'non-finite {", ".join(names)} at step {at}'
             + (f' of seed {run.config.seed}' if len(runs) > 1 else ''),
-            f'checkpoints up to step {run.manager.latest_step()} '
-            f'in {run.manager.directory} are intact' if run.manager.latest_step()
-            else f'no checkpoint was saved yet in {run.manager.directory}')
+            f'checkpoints up to step {saved} in {run.manager.directory} are intact'
+            if saved else f'no checkpoint was saved yet in {run.manager.directory}')
     return found_by_run
 
   def _stop(self, diverged: Dict[int, Tuple[int, str, str]],

@@ -116,7 +116,7 @@ def train_seeds(config: ml_collections.ConfigDict,
   validation.validate(config, len(devices) * jax.process_count())
   gan, states, runs = runs_lib.build(config, workdirs, jax.process_index() == 0)
   try:
-    dispatcher = _resume_and_train(config, gan, states, runs, devices, workdirs)
+    dispatcher = _resume_and_train(config, gan, states, runs, devices)
   except BaseException:
     for run in runs:
       run.abandon()
@@ -127,8 +127,7 @@ def train_seeds(config: ml_collections.ConfigDict,
 
 
 def _resume_and_train(config: ml_collections.ConfigDict, gan, states: List[GANState],
-                      runs: Sequence[runs_lib.Run], devices,
-                      workdirs: Mapping[int, str]) -> dispatch.Dispatcher:
+                      runs: Sequence[runs_lib.Run], devices) -> dispatch.Dispatcher:
   """Resumes the runs from their common checkpoint (or starts them), then
   trains them to the budget; returns the dispatcher holding their states."""
   if jax.process_index() == 0:
@@ -140,7 +139,7 @@ def _resume_and_train(config: ml_collections.ConfigDict, gan, states: List[GANSt
     states = restored
     logging.info('Resuming from the checkpoint at step %d', step)
   if len(runs) > 1:
-    logging.info('Training seeds %s together (vmapped)', list(workdirs))
+    logging.info('Training seeds %s together (vmapped)', [r.config.seed for r in runs])
   dispatcher = dispatch.Dispatcher(config, gan, devices,
                                    [(run.images, run.labels, run.config.seed)
                                     for run in runs])
