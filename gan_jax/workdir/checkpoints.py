@@ -77,12 +77,17 @@ def open_for_reading(workdir: str, best_metric: str,
   if not os.path.isdir(directory):
     raise GanJaxError(f'no checkpoint in {directory}; train first')
   metric_fn = functools.partial(_metric_or_worst, best_metric, best_mode)
-  return ocp.CheckpointManager(
-      directory,
-      options=ocp.CheckpointManagerOptions(
-          read_only=True, create=False, cleanup_tmp_directories=False,
-          best_fn=metric_fn, best_mode=best_mode,
-          enable_async_checkpointing=False))
+  options = ocp.CheckpointManagerOptions(
+      read_only=True, create=False, cleanup_tmp_directories=False,
+      best_fn=metric_fn, best_mode=best_mode, enable_async_checkpointing=False)
+  # The manager lists the step folders and then reads each one's metadata; a
+  # training that saves meanwhile may delete one of them in between.
+  for attempt in range(_READ_ATTEMPTS):
+    try:
+      return ocp.CheckpointManager(directory, options=options)
+    except FileNotFoundError:
+      if attempt + 1 == _READ_ATTEMPTS:
+        raise
 
 
 def _metric_or_worst(name: str, mode: str, metrics: Dict[str, float]) -> float:
@@ -230,7 +235,7 @@ def restore(manager: ocp.CheckpointManager, which: str, target: Any,
     except (ValueError, OSError, KeyError) as e:
       directory = os.path.join(str(manager.directory), str(step))
       if not os.path.exists(directory) and attempt + 1 < _READ_ATTEMPTS:
-        manager.reload()   # deleted by the training while read
+        _reload(manager)   # deleted by the training while read
         continue
       raise CorruptCheckpointError(
           f'checkpoint {step} in {manager.directory} is unreadable '
@@ -239,6 +244,17 @@ def restore(manager: ocp.CheckpointManager, which: str, target: Any,
 
 # Reads of a checkpoint that a training deletes meanwhile, before giving up.
 _READ_ATTEMPTS = 3
+
+
+def _reload(manager: ocp.CheckpointManager) -> None:
+  # Like opening a manager, a reload lists the steps and then reads each one,
+  # and a step deleted in between is retried.
+  for attempt in range(_READ_ATTEMPTS):
+    try:
+      return manager.reload()
+    except FileNotFoundError:
+      if attempt + 1 == _READ_ATTEMPTS:
+        raise
 
 
 def _chosen_step(manager: ocp.CheckpointManager, which: str, best_metric: str,

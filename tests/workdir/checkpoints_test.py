@@ -102,6 +102,38 @@ def test_a_reader_changes_nothing_in_the_run(tmp_path):
   del manager
 
 
+def test_a_reader_opened_while_the_training_deletes_a_step_tries_again(tmp_path,
+                                                                     monkeypatch):
+  # Orbax lists the step folders, then stats each; the training's cleanup
+  # can remove one in between (FileNotFoundError from the constructor).
+  manager = _manager_with(tmp_path, [5.0, 1.0, 3.0], keep=3)
+  real = checkpoints.ocp.CheckpointManager
+  calls = []
+
+  def racing(directory, options):
+    calls.append(directory)
+    if len(calls) == 1:
+      manager.delete(1)
+      raise FileNotFoundError(f'{directory}/1')
+    return real(directory, options=options)
+
+  monkeypatch.setattr(checkpoints.ocp, 'CheckpointManager', racing)
+  reader = checkpoints.open_for_reading(str(tmp_path), 'fid', 'min')
+  assert len(calls) == 2 and sorted(reader.all_steps()) == [2, 3]
+  assert checkpoints.restore(reader, 'latest', _state(0))[1] == 3
+
+
+def test_a_reader_gives_up_on_a_directory_that_keeps_failing(tmp_path, monkeypatch):
+  _manager_with(tmp_path, [5.0])
+
+  def failing(directory, options):
+    raise FileNotFoundError(f'{directory}/1')
+
+  monkeypatch.setattr(checkpoints.ocp, 'CheckpointManager', failing)
+  with pytest.raises(FileNotFoundError):
+    checkpoints.open_for_reading(str(tmp_path), 'fid', 'min')
+
+
 def test_a_reader_of_a_run_without_checkpoints_creates_none(tmp_path):
   with pytest.raises(GanJaxError, match='no checkpoint in .*checkpoints; train first'):
     checkpoints.open_for_reading(str(tmp_path), 'fid', 'min')
