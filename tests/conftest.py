@@ -78,6 +78,92 @@ def _generated_mnist_builder(data_dir: str):
   return GeneratedMnist(data_dir=data_dir)
 
 
+def _random_feature(feature, rng, index):
+  """A random value of a TFDS feature (images, class labels, text, tensors
+  and dicts of them, as cifar10, stl10, celeb_a ... declare them)."""
+  import numpy as np
+  import tensorflow_datasets as tfds
+  if isinstance(feature, tfds.features.FeaturesDict):
+    return {k: _random_feature(v, rng, index) for k, v in feature.items()}
+  if isinstance(feature, tfds.features.Image):
+    return rng.integers(0, 256, feature.shape, dtype=np.uint8)
+  if isinstance(feature, tfds.features.ClassLabel):
+    return index % feature.num_classes
+  if isinstance(feature, tfds.features.Text):
+    return f'example_{index}'
+  if isinstance(feature, tfds.features.Tensor):
+    dtype = np.dtype(feature.np_dtype)
+    if dtype == np.bool_:
+      return rng.random(feature.shape) < 0.5
+    return rng.integers(0, 100, feature.shape).astype(dtype)
+  raise TypeError(f'no random value for the TFDS feature {feature!r}')
+
+
+def generated_tfds(name: str, data_dir: str, split_sizes):
+  """Prepares in `data_dir` TFDS's builder `name` ('cifar10', 'stl10' ...)
+  with generated examples: the real features, shapes, dtypes and split
+  names, random content; `split_sizes` {split: number of examples}."""
+  import numpy as np
+  import tensorflow_datasets as tfds
+  real = tfds.builder_cls(name)
+
+  with tfds.core.registered.skip_registration():
+
+    class Generated(real):
+
+      def _split_generators(self, dl_manager):
+        del dl_manager  # nothing to download
+        return {split: self._examples(n, seed)
+                for seed, (split, n) in enumerate(split_sizes.items())}
+
+      def _examples(self, n, seed):
+        rng = np.random.default_rng(seed)
+        for i in range(n):
+          yield i, _random_feature(self.info.features, rng, i)
+
+  Generated.name = real.name
+  Generated(data_dir=data_dir).download_and_prepare()
+  return data_dir
+
+
+@pytest.fixture(scope='session')
+def cifar10_like_dir(tmp_path_factory):
+  """A TFDS data_dir holding a generated cifar10 (uint8 [32, 32, 3] images,
+  10 labels; 32 train, 24 test examples: the FID Inception scores ~10
+  images/s on 2 cores), prepared once per session."""
+  return generated_tfds('cifar10', str(tmp_path_factory.mktemp('tfds_cifar10')),
+                        {'train': 32, 'test': 24})
+
+
+@pytest.fixture(scope='session')
+def inception_reference():
+  """(the fixture generator module, its recorded pytorch-fid outputs):
+  tests/evaluation/fixtures/make_inception_reference.py and its npz."""
+  import importlib.util
+  import numpy as np
+  path = os.path.join(_REPO, 'tests', 'evaluation', 'fixtures',
+                      'make_inception_reference.py')
+  spec = importlib.util.spec_from_file_location('make_inception_reference', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  with np.load(module.REFERENCE) as data:
+    return module, dict(data)
+
+
+@pytest.fixture(scope='session')
+def random_inception_weights(inception_reference, tmp_path_factory):
+  """A converted FID Inception file of the fixture's random weights (the
+  weights pytorch-fid's recorded outputs were computed with)."""
+  import json
+  from gan_jax.evaluation.inception import weights
+  module, data = inception_reference
+  variables = weights.from_state_dict(
+      module.random_state_dict(json.loads(str(data['names_shapes']))))
+  path = str(tmp_path_factory.mktemp('inception') / weights.CONVERTED_FILE)
+  weights.write_converted(path, variables, source_sha256='0123456789abcdef' * 4)
+  return path
+
+
 @pytest.fixture(scope='session')
 def mnist_like_dir(tmp_path_factory):
   """A TFDS data_dir holding a generated stand-in for mnist (512 train, 256

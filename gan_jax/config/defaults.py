@@ -87,6 +87,21 @@ def get_config() -> ml_collections.ConfigDict:
   # classifier_dir; None: $GAN_JAX_CACHE or ~/.cache/gan_jax).
   config.eval.classifier = 'shipped'
   config.eval.classifier_dir = config_dict.placeholder(str)
+  # The network whose features FID, KID, IS, precision/recall read: 'auto'
+  # (the classifier for MNIST and Fashion-MNIST, the FID Inception for every
+  # other image set), 'classifier' or 'inception' (docs/evaluation.md).
+  config.eval.feature_network = 'auto'
+  # The FID Inception's weights: pytorch-fid's .pth or its converted
+  # .msgpack; None: the cache ($GAN_JAX_CACHE or ~/.cache/gan_jax/inception),
+  # downloaded there on first use where the machine is online.
+  config.eval.inception_weights = config_dict.placeholder(str)
+  # The real split FID & co. compare with: 'auto' (the Inception protocol's
+  # 'train', the classifiers' 'test') or a TFDS split name.
+  config.eval.reference_split = 'auto'
+  # A pytorch-fid/TTUR statistics file (.npz with mu, sigma) FID compares
+  # with instead of the reference split's, e.g. the published
+  # fid_stats_cifar10_train.npz; '' computes (and caches) them.
+  config.eval.reference_statistics = ''
 
   # On a non-finite loss, gradient or parameter: 'stop' (one-line error; the
   # checkpoints stay as they were) or 'rollback' to the latest checkpoint with

@@ -88,6 +88,7 @@ _CHOICES = {
     'eval.also_params': ('',) + protocol_lib.GENERATOR_PARAMS,
     'eval.bn_stats': protocol_lib.BN_STATS,
     'eval.classifier': classifier_lib.SOURCES,
+    'eval.feature_network': protocol_lib.FEATURE_NETWORKS,
     'optimizer_g.schedule': optimizers.SCHEDULES,
     'optimizer_d.schedule': optimizers.SCHEDULES,
 }
@@ -174,7 +175,8 @@ def _check_evaluation(config: ml_collections.ConfigDict, num_devices: Optional[i
   """With evaluations on: metrics the data set has, and enough samples for them."""
   if config.eval_every_steps:
     metrics = protocol_lib.resolve_metrics(config.data.dataset, config.eval.metrics,
-                                           protocol_lib.is_conditional(config))
+                                           protocol_lib.is_conditional(config),
+                                           config.eval.feature_network)
     protocol_lib.check_num_samples(metrics, protocol_lib.protocol_num_samples(config),
                                    num_classes=models.num_classes(config.model))
 

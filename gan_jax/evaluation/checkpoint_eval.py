@@ -3,8 +3,10 @@ does: `evaluate_checkpoint(workdir, ...)` returns the report and writes it
 to `<workdir>/eval/<step>.json` (or data.json, init.json for the floor and
 the ceiling), `format_report` prints it.
 
-Image metrics live in the feature space of gan_jax's own classifier, not
-Inception's: compare them within gan_jax, not with published Inception-FIDs.
+Image metrics live in the feature space of the FID Inception for natural
+images (comparable with papers' numbers, docs/evaluation.md), and of
+gan_jax's own classifier for MNIST and Fashion-MNIST (compare those within
+gan_jax only).
 Each report records its protocol (evaluator id, samples, reference, params,
 batch-norm mode, latent seed); `fid_infinity_sizes` adds FID at several
 sample counts and its extrapolation FID∞ (Chong & Forsyth 2020).
@@ -39,20 +41,37 @@ def real_samples(config, num_samples: int, seed: int,
   it); for the 2-D mixtures, N fresh points. Examples [N, ...] in the models'
   units; with `with_labels`, (examples, their labels int [N]) -- a perfect
   conditional G's samples."""
-  if protocol_lib.data_kind(config.data.dataset) == 'mog':
+  if protocol_lib.kind_of(config) == 'mog':
     centers, std = mixtures.mixture(config.data)
     rng = np.random.default_rng([seed, 0xF100])
     points, modes = mixtures.sample_mixture(rng, centers, std, num_samples,
                                             with_modes=True)
     points = points.astype(np.float32)
     return (points, modes) if with_labels else points
-  # Training images against the test split (the reference) for MNIST-like
-  # sets; Stacked MNIST draws its own triples.
-  images, labels = datasets.load(config.data, with_labels=True)
+  # Images held out of the reference: the training split against the
+  # classifiers' test split, the test split against the Inception's
+  # training split; Stacked MNIST draws its own triples.
+  data, image_size = _held_out(config), 0
+  images, labels = datasets.load(data, with_labels=True)
+  if protocol_lib.kind_of(config) == 'inception':
+    image_size = config.data.image_size   # at the resolution G makes
   rng = np.random.default_rng(seed)
   idx = np.sort(rng.choice(len(images), min(num_samples, len(images)), replace=False))
-  images = np.asarray(batching.preprocess(images[idx]))
+  images = np.asarray(batching.preprocess(images[idx], image_size))
   return (images, labels[idx]) if with_labels else images
+
+
+def _held_out(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """config.data, reading the split that is not the image evaluator's
+  reference (config.data.split, else 'test', else 'train')."""
+  if protocol_lib.kind_of(config) not in ('classifier', 'inception'):
+    return config.data
+  reference = protocol_lib.reference_split(config)
+  if config.data.split != reference:
+    return config.data
+  data = config.data.copy_and_resolve_references()
+  data.split = 'test' if reference != 'test' else 'train'
+  return data
 
 
 def _labels(gan: GAN, n: int) -> tuple:
@@ -67,7 +86,8 @@ def _checked_request(config: ml_collections.ConfigDict, metrics: str, num_sample
   Raises GanJaxError for metrics that select nothing, a negative sample
   count, too few samples for the metrics, or FID∞ without FID."""
   metric_names = protocol_lib.resolve_metrics(config.data.dataset, metrics,
-                                              protocol_lib.is_conditional(config))
+                                              protocol_lib.is_conditional(config),
+                                              config.eval.feature_network)
   if not metric_names:
     raise GanJaxError("--metrics selects nothing; use e.g. --metrics=all")
   if num_samples < 0:

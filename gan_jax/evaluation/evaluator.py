@@ -56,7 +56,8 @@ class Evaluator:
     self.dataset = data.dataset
     self.num_classes = config.model.num_classes
     self.metrics = tuple(metrics) if metrics is not None else protocol_lib.resolve_metrics(
-        data.dataset, config.eval.metrics, bool(self.num_classes))
+        data.dataset, config.eval.metrics, bool(self.num_classes),
+        config.eval.feature_network)
     self.num_samples = num_samples or protocol_lib.protocol_num_samples(config)
     self.classifier_name = self.classifier_accuracy = None
     self.protocol = {}

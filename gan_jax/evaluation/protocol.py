@@ -10,8 +10,13 @@ import ml_collections
 from gan_jax.data import names
 from gan_jax.errors import ConfigError
 
-# The image sets with an evaluator classifier (evaluation/classifier.py).
+# The image sets with an evaluator classifier (evaluation/classifier.py);
+# every other TFDS image set is scored on the FID Inception's features
+# (evaluation/inception/), as papers on natural images report.
 CLASSIFIER_DATASETS = ('mnist', 'fashion_mnist')
+# config.eval.feature_network: the network whose features FID, KID, IS ...
+# read; 'auto' is the classifier where there is one, else the Inception.
+FEATURE_NETWORKS = ('auto', 'classifier', 'inception')
 
 # What makes two `gan_jax.evaluate` reports of one checkpoint different
 # measurements: the report's fields of these names, and the settings that
@@ -28,55 +33,86 @@ BN_STATS = ('batch', 'running')
 # worth running every few thousand steps, 'all' everything.
 _METRICS = {
     'classifier': ('fid', 'kid', 'is', 'pr', 'dc', 'parzen'),
+    'inception': ('fid', 'kid', 'is', 'pr', 'dc'),
     'stacked': ('modes',),
     'mog': ('modes',),
 }
-_AUTO = {'classifier': ('fid', 'kid', 'is'), 'stacked': ('modes',), 'mog': ('modes',)}
+_AUTO = {'classifier': ('fid', 'kid', 'is'), 'inception': ('fid', 'kid', 'is'),
+         'stacked': ('modes',), 'mog': ('modes',)}
 # The groups only a class-conditional G has; 'auto' and 'all' add them.
-_CONDITIONAL_METRICS = {'classifier': ('cond', 'intra_fid'), 'stacked': ('cond',),
-                        'mog': ('cond',)}
+# The Inception's 1008 ImageNet classes are not the data set's, so its
+# conditional G is scored by intra-FID alone.
+_CONDITIONAL_METRICS = {'classifier': ('cond', 'intra_fid'), 'inception': ('intra_fid',),
+                        'stacked': ('cond',), 'mog': ('cond',)}
 # The quantity that picks the "best" checkpoint per kind, and its direction.
-BEST_METRIC = {'classifier': ('fid', 'min'), 'stacked': ('modes_covered', 'max'),
+BEST_METRIC = {'classifier': ('fid', 'min'), 'inception': ('fid', 'min'), 'stacked': ('modes_covered', 'max'),
                'mog': ('mode_score', 'max')}
 # The fewest generated samples each metric group can score: a covariance (FID)
 # and KID's unbiased MMD need 2, the IS-style score 10 splits, precision/
 # recall k = 3 and density/coverage k = 5 neighbours besides each point.
 MIN_SAMPLES = {'fid': 2, 'kid': 2, 'is': 10, 'pr': 4, 'dc': 6, 'parzen': 1, 'modes': 1,
                'cond': 1, 'intra_fid': 2}
-# Samples per evaluation when config.eval.num_samples is 0 (the protocols').
-_DEFAULT_SAMPLES = {'classifier': 10_000, 'stacked': 26_000, 'mog': 2_500}
+# Samples per evaluation when config.eval.num_samples is 0 (the protocols'):
+# the Inception protocol of the papers scores 50,000 (Heusel et al. 2017).
+_DEFAULT_SAMPLES = {'classifier': 10_000, 'inception': 50_000, 'stacked': 26_000,
+                    'mog': 2_500}
+# The real split the image evaluators compare with when
+# config.eval.reference_split is 'auto': the papers' Inception statistics
+# are of the training split (fid_stats_cifar10_train.npz); the classifier
+# protocol holds its training split out of the classifier's test.
+_REFERENCE_SPLIT = {'classifier': 'test', 'inception': 'train'}
+
+
 def protocol_num_samples(config: ml_collections.ConfigDict) -> int:
   """Samples per evaluation of a run: config.eval.num_samples, or the
   protocol's for its data when that is 0."""
-  return config.eval.num_samples or _DEFAULT_SAMPLES.get(
-      data_kind(config.data.dataset), 0)
+  return config.eval.num_samples or _DEFAULT_SAMPLES.get(kind_of(config), 0)
 
 
-def data_kind(dataset: str) -> Optional[str]:
-  """'classifier', 'stacked', 'mog', or None for data sets with no evaluator."""
-  if dataset in CLASSIFIER_DATASETS:
-    return 'classifier'
+def reference_split(config: ml_collections.ConfigDict) -> str:
+  """The real split an image evaluator compares with: config.eval.
+  reference_split, or the protocol's ('train' for the Inception, 'test' for
+  the classifiers) when that is 'auto'."""
+  if config.eval.reference_split != 'auto':
+    return config.eval.reference_split
+  return _REFERENCE_SPLIT.get(kind_of(config), 'test')
+
+
+def data_kind(dataset: str, feature_network: str = 'auto') -> Optional[str]:
+  """'classifier' (MNIST, Fashion-MNIST), 'inception' (any other TFDS image
+  set, or any image set with feature_network='inception'), 'stacked' or
+  'mog'. Raises ConfigError for an unknown feature_network or a classifier
+  asked for a set without one."""
   if dataset == names.STACKED_MNIST:
     return 'stacked'
   if dataset in names.MIXTURES:
     return 'mog'
-  return None
+  if feature_network not in FEATURE_NETWORKS:
+    raise ConfigError(f"config.eval.feature_network must be one of "
+                      f"{', '.join(FEATURE_NETWORKS)}, got '{feature_network}'")
+  if feature_network == 'classifier' and dataset not in CLASSIFIER_DATASETS:
+    raise ConfigError(f"no evaluator classifier for '{dataset}' (have: "
+                      f"{', '.join(CLASSIFIER_DATASETS)}); set "
+                      '--config.eval.feature_network=inception')
+  if feature_network == 'inception':
+    return 'inception'
+  return 'classifier' if dataset in CLASSIFIER_DATASETS else 'inception'
 
 
-def resolve_metrics(dataset: str, requested: str,
-                    conditional: bool = False) -> Tuple[str, ...]:
+def kind_of(config: ml_collections.ConfigDict) -> Optional[str]:
+  """data_kind of a run's config."""
+  return data_kind(config.data.dataset, config.eval.feature_network)
+
+
+def resolve_metrics(dataset: str, requested: str, conditional: bool = False,
+                    feature_network: str = 'auto') -> Tuple[str, ...]:
   """The metric groups named by `requested` ('auto', 'all', '' or 'fid,kid,...');
   `conditional`: of a class-conditional G, which also has 'cond' (and
-  'intra_fid' for classifier-scored images)."""
-  kind = data_kind(dataset)
+  'intra_fid' for images); `feature_network` as config.eval's."""
+  kind = data_kind(dataset, feature_network)
   requested = (requested or '').strip()
   if not requested or requested == 'none':
     return ()
-  if kind is None:
-    raise ConfigError(
-        f"no evaluator for config.data.dataset '{dataset}' (have: "
-        f"{', '.join(CLASSIFIER_DATASETS)}, stacked_mnist, "
-        f"{', '.join(names.MIXTURES)}); set --config.eval.metrics=none")
   extra = _CONDITIONAL_METRICS[kind] if conditional else ()
   if requested == 'auto':
     return _AUTO[kind] + extra
@@ -125,8 +161,9 @@ def best_metric(config: ml_collections.ConfigDict) -> Tuple[str, str]:
   """
   if config.best_metric != 'auto':
     return config.best_metric, config.best_mode
-  kind = data_kind(config.data.dataset)
+  kind = kind_of(config)
   if config.eval_every_steps and kind and resolve_metrics(
-      config.data.dataset, config.eval.metrics, is_conditional(config)):
+      config.data.dataset, config.eval.metrics, is_conditional(config),
+      config.eval.feature_network):
     return BEST_METRIC[kind]
   return 'loss_d', 'min'

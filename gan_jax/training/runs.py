@@ -274,7 +274,8 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
   config = _keep_feature_space(config, workdirs)
   best_metric, best_mode = protocol_lib.best_metric(config)
   evaluates = bool(config.eval_every_steps and protocol_lib.resolve_metrics(
-      config.data.dataset, config.eval.metrics, protocol_lib.is_conditional(config)))
+      config.data.dataset, config.eval.metrics, protocol_lib.is_conditional(config),
+      config.eval.feature_network))
   centers = (mixtures.mixture(config.data)[0]
              if config.data.dataset in datasets.MIXTURES else None)
   for seed in workdirs:
