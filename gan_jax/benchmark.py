@@ -13,6 +13,15 @@ With --seeds=K, the step of K seeds trained together (`gan_jax.main
 --seeds`, vmapped); images_per_s then counts all K.
 With --config.steps_per_dispatch=k, k steps per call (lax.scan), as training
 runs them; --steps still counts steps.
+
+  python -m gan_jax.benchmark --config=configs/mnist.py \
+      --config.data.dataset=cifar10 --feature_pass=inception
+
+times the FID Inception's feature pass instead (evaluation/inception/: 8-bit
+quantisation, the resize to 299x299 and the network, pmapped over the
+devices, on images of the config's data shape, random weights), and prints
+images_per_s, the GFLOP per image (XLA's cost analysis), compile_s and what
+50,000 images (the protocol's sample count) take at that rate.
 """
 import json
 import statistics
@@ -32,6 +41,8 @@ from gan_jax.training import runs as runs_lib
 from gan_jax.training import xla_cpu
 from gan_jax.game import state as state_lib
 from gan_jax.data import datasets
+from gan_jax.evaluation.inception import features as inception_features
+from gan_jax.evaluation.inception import network as inception_network
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Training config file.',
@@ -43,11 +54,17 @@ flags.DEFINE_string('profile_dir', None, 'Write a jax.profiler trace here.')
 flags.DEFINE_bool('peak', True, 'Also time a 4096x4096 float32 matmul: the '
                   "peak that peak_fraction is of (on a single device's "
                   'backend).')
+flags.DEFINE_enum('feature_pass', '', ['', 'inception'],
+                  "'inception': time the FID Inception's feature pass, not the "
+                  'training step.')
 flags.mark_flags_as_required(['config'])
 
-# Stored image shapes of the datasets the configs use.
+# Stored image shapes of the datasets the configs use (TFDS's features).
 _STORED_SHAPES = {'mnist': (28, 28, 1), 'fashion_mnist': (28, 28, 1),
-                  'stacked_mnist': (28, 28, 3), 'mog_ring': (2,), 'mog_grid': (2,)}
+                  'stacked_mnist': (28, 28, 3), 'mog_ring': (2,), 'mog_grid': (2,),
+                  'cifar10': (32, 32, 3), 'cifar100': (32, 32, 3),
+                  'svhn_cropped': (32, 32, 3), 'stl10': (96, 96, 3),
+                  'celeb_a': (218, 178, 3)}
 
 
 def _flops(stage) -> float:
@@ -149,12 +166,48 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
               peak_fraction=peak and round(gflops / peak, 3))
 
 
+def inception_benchmark(config, repeats: int,
+                        batch_per_device: int = inception_features.BATCH_PER_DEVICE) -> dict:
+  """images/s of the FID Inception's feature pass on the config's images
+  (`inception.features.FIDInception.features_and_logits`, one full chunk of
+  `batch_per_device` images per device per repeat)."""
+  shape = datasets.example_shape(config.data,
+                                 _STORED_SHAPES.get(config.data.dataset, (28, 28, 1)))
+  variables = jax.jit(inception_network.FIDInceptionV3().init)(
+      jax.random.PRNGKey(0), jnp.zeros((1, 299, 299, 3)))
+  network = inception_features.FIDInception(variables=variables,
+                                            batch_per_device=batch_per_device)
+  count = jax.local_device_count() * network.batch_per_device
+  images = np.random.default_rng(0).integers(0, 256, (count,) + shape, dtype=np.uint8)
+  flops = _flops(jax.jit(inception_features.forward).lower(
+      variables, jnp.zeros((1,) + shape, jnp.float32)))
+  start = time.perf_counter()
+  network.features_and_logits(images)   # compiles, then runs once
+  first_s = time.perf_counter() - start
+  rates = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    network.features_and_logits(images)
+    rates.append(count / (time.perf_counter() - start))
+  images_per_s = statistics.median(rates)
+  return dict(feature_pass='fid_inception_v3', backend=jax.default_backend(),
+              devices=jax.local_device_count(), image_shape=list(shape),
+              batch=count, images_per_s=round(images_per_s, 2),
+              compile_s=round(first_s - count / images_per_s, 2),
+              gflop_per_image=round(flops / 1e9, 3),
+              gflop_per_s=round(flops * images_per_s / 1e9, 1),
+              minutes_per_50k=round(50_000 / images_per_s / 60, 1))
+
+
 def main(argv):
   del argv
   xla_cpu.configure(FLAGS.config.xla_cpu_tuning)
-  print(json.dumps(benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats,
-                             FLAGS.profile_dir, FLAGS.seeds, FLAGS.peak)),
-        flush=True)
+  if FLAGS.feature_pass == 'inception':
+    result = inception_benchmark(FLAGS.config, FLAGS.repeats)
+  else:
+    result = benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats, FLAGS.profile_dir,
+                       FLAGS.seeds, FLAGS.peak)
+  print(json.dumps(result), flush=True)
 
 
 if __name__ == '__main__':

@@ -65,3 +65,18 @@ def test_command_prints_one_json_line(repo_dir):
   record = json.loads(line)
   assert record['generator'] == 'mlp2d' and record['batch_size'] == 32
   assert record['steps_per_s'] > 0 and record['compile_s'] > 0
+
+
+def test_the_inception_pass_is_timed_at_its_known_cost():
+  # Inception-v3 at 299x299 is ~5.7 G multiply-adds (Szegedy et al. 2016),
+  # whatever the input side, since every image is resized first.
+  from configs import mnist
+  config = mnist.get_config()
+  config.data.dataset = 'cifar10'
+  result = benchmark.inception_benchmark(config, repeats=1, batch_per_device=1)
+  assert result['image_shape'] == [32, 32, 3]
+  assert result['batch'] == result['devices']
+  assert 10.5 < result['gflop_per_image'] < 12.0
+  assert result['images_per_s'] > 0
+  assert result['minutes_per_50k'] == pytest.approx(
+      50_000 / result['images_per_s'] / 60, rel=0.01, abs=0.1)

@@ -113,7 +113,7 @@ def test_gan_jax_evaluate_reports_inception_metrics_of_a_cifar_run(
     cifar_config, tmp_path, repo_dir):
   workdir = str(tmp_path / 'run')
   env = dict(os.environ, XLA_FLAGS='')
-  overrides = [f'--config.data.dataset=cifar10',
+  overrides = ['--config.data.dataset=cifar10',
                f'--config.data.data_dir={cifar_config.data.data_dir}',
                '--config.data.image_size=28', '--config.num_train_steps=2',
                '--config.eval_every_steps=0', '--config.batch_size=16',
