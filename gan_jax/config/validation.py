@@ -22,6 +22,7 @@ from gan_jax.errors import ConfigError
 from gan_jax.evaluation import classifier as classifier_lib
 from gan_jax.data import datasets
 from gan_jax.evaluation import protocol as protocol_lib
+from gan_jax.evaluation.inception import weights as inception_weights
 
 _INF = math.inf
 # key: (low, high, low_inclusive, high_inclusive, integer), for the keys of
@@ -179,6 +180,9 @@ def _check_evaluation(config: ml_collections.ConfigDict, num_devices: Optional[i
                                            config.eval.feature_network)
     protocol_lib.check_num_samples(metrics, protocol_lib.protocol_num_samples(config),
                                    num_classes=models.num_classes(config.model))
+    if metrics and protocol_lib.kind_of(config) == 'inception':
+      inception_weights.check_available(config.eval.inception_weights,
+                                        config.eval.classifier_dir)
 
 
 def _check_batch_on_devices(config: ml_collections.ConfigDict,

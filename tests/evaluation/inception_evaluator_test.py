@@ -132,3 +132,24 @@ def test_gan_jax_evaluate_reports_inception_metrics_of_a_cifar_run(
     assert 'fid-inception-v3-01234567' in result.stdout
     for name in ('fid', 'kid', 'is'):
       assert f'\n  {name} ' in result.stdout or f' {name} ' in result.stdout, result.stdout
+
+
+def test_a_run_without_the_weights_stops_before_it_writes(cifar_config, tmp_path,
+                                                          monkeypatch):
+  from gan_jax.config import validation
+  from gan_jax.evaluation.inception import weights
+  from gan_jax.training import train
+
+  def offline(*args):
+    raise OSError('no network')
+  monkeypatch.setattr(weights.socket, 'getaddrinfo', offline)
+  cifar_config.eval_every_steps = 1
+  validation.validate(cifar_config)   # the weights are given by path
+  cifar_config.eval.inception_weights = None
+  workdir = tmp_path / 'run'
+  with pytest.raises(weights.InceptionWeightsError, match='offline: download'):
+    train.train_and_evaluate(cifar_config, str(workdir))
+  assert not workdir.exists()
+  cifar_config.eval.inception_weights = str(tmp_path / 'missing.pth')
+  with pytest.raises(weights.InceptionWeightsError, match='missing.pth is not a file'):
+    validation.validate(cifar_config)

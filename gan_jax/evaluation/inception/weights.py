@@ -194,8 +194,7 @@ def _cached(directory: str) -> Optional[Tuple[Variables, str]]:
   return read_converted(converted), info['source_sha256']
 
 
-def _download(directory: str) -> str:
-  target = os.path.join(directory, FID_WEIGHTS_FILE)
+def _check_online(directory: str) -> None:
   host = urllib.parse.urlparse(FID_WEIGHTS_URL).hostname
   try:
     socket.getaddrinfo(host, 443)
@@ -205,6 +204,25 @@ def _download(directory: str) -> str:
         f'offline: download {FID_WEIGHTS_URL} into that folder (or set '
         '--config.eval.inception_weights=PATH to the file); gan_jax converts '
         'it on first use') from None
+
+
+def check_available(path: Optional[str] = None, root: Optional[str] = None) -> None:
+  """Raises InceptionWeightsError, without reading any weights, where `load`
+  would find none: `path` is not a file, or the cache holds neither file
+  and the machine is offline. For a run's checks before it writes anything."""
+  if path:
+    if not os.path.isfile(os.path.expanduser(path)):
+      raise InceptionWeightsError(f'config.eval.inception_weights={path} is not a file')
+    return
+  directory = cache_dir(root)
+  if not any(os.path.isfile(os.path.join(directory, name))
+             for name in (CONVERTED_FILE, FID_WEIGHTS_FILE)):
+    _check_online(directory)
+
+
+def _download(directory: str) -> str:
+  target = os.path.join(directory, FID_WEIGHTS_FILE)
+  _check_online(directory)
   logging.info('Downloading the FID Inception weights from %s', FID_WEIGHTS_URL)
   os.makedirs(directory, exist_ok=True)
   handle, partial = tempfile.mkstemp(prefix=f'.{FID_WEIGHTS_FILE}.', dir=directory)
