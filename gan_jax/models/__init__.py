@@ -7,7 +7,7 @@ import ml_collections
 
 from gan_jax.errors import ConfigError
 from gan_jax.models import (dcgan, dcgan3x3, dcgan64, layers, maxout_mlp, mlp,
-                            mlp2d, stacked_dcgan)
+                            mlp2d, resnet, stacked_dcgan)
 
 
 # Every discriminator has the spectral normalisation option (Miyato et al. 2018).
@@ -127,13 +127,33 @@ def _maxout_mlp(model_config, image_shape, axis_name):
                                    dtype=dtype))
 
 
+def _resnet(model_config, image_shape, axis_name):
+  resnet.layout(image_shape)
+  dtype = compute_dtype(model_config)
+  n = num_classes(model_config)
+  if n and model_config.g_conditioning != 'cbn':
+    raise ConfigError("the ResNet G is conditioned through its batch norms: set "
+                      "config.model.g_conditioning='cbn'")
+  return (resnet.Generator(image_size=image_shape[0], channels=image_shape[-1],
+                           width_ratio=model_config.g_width_ratio, num_classes=n,
+                           axis_name=axis_name, conv_impl=model_config.conv_impl,
+                           dtype=dtype),
+          resnet.Discriminator(image_size=image_shape[0],
+                               width_ratio=model_config.d_width_ratio,
+                               spectral_norm=_spectral_norm(model_config),
+                               num_classes=n, conditioning=model_config.d_conditioning,
+                               axis_name=axis_name, conv_impl=model_config.conv_impl,
+                               dtype=dtype))
+
+
 # name -> builder(model_config, image_shape, axis_name) -> (generator, discriminator)
 _FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'dcgan3x3': _dcgan3x3,
              'mlp': _mlp, 'mlp2d': _mlp2d, 'dcgan_veegan': _dcgan_veegan,
-             'dcgan_unrolled': _dcgan_unrolled, 'maxout_mlp': _maxout_mlp}
+             'dcgan_unrolled': _dcgan_unrolled, 'maxout_mlp': _maxout_mlp,
+             'resnet': _resnet}
 MODEL_NAMES = tuple(sorted(_FAMILIES))
 # The families that take class labels (config.model.num_classes > 0).
-CONDITIONAL = ('dcgan28', 'mlp', 'mlp2d')
+CONDITIONAL = ('dcgan28', 'mlp', 'mlp2d', 'resnet')
 
 
 def check_name(name: str, role: str) -> None:

@@ -1,0 +1,140 @@
+"""The ResNet GANs are torch_mimicry's SNGAN networks: the same parameter
+counts, and the same outputs in training mode on the same (random) weights
+and inputs: G's images and batch-norm statistics, D's logits and spectral
+norm vectors after one power iteration.
+
+The recorded outputs are torch_mimicry 0.1.16's (torch 2.14.1), regenerated
+by tests/models/fixtures/make_resnet_reference.py.
+"""
+import importlib.util
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import traverse_util
+
+from gan_jax.errors import ConfigError
+from gan_jax.models import resnet
+
+_FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
+
+
+@pytest.fixture(scope='module')
+def reference():
+  path = os.path.join(_FIXTURES, 'make_resnet_reference.py')
+  spec = importlib.util.spec_from_file_location('make_resnet_reference', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  with np.load(module.REFERENCE) as data:
+    return module, dict(data)
+
+
+def _torch_name(path, state):
+  """The torch state dict entry of a flax variable path, or None (sigma)."""
+  collection, *modules, leaf = path
+  if collection == 'batch_stats' and any(m.startswith('SpectralNorm_') for m in modules):
+    if not leaf.endswith('/u'):
+      return None   # sigma: computed, not stored by torch
+    prefix = [m for m in modules if not m.startswith('SpectralNorm_')]
+    return '.'.join(prefix + [leaf.split('/')[0]]) + '.weight_u'
+  key = '.'.join(modules)
+  if collection == 'batch_stats':
+    return key + {'mean': '.running_mean', 'var': '.running_var'}[leaf]
+  if leaf == 'kernel':
+    return key + ('.weight_orig' if key + '.weight_orig' in state else '.weight')
+  return key + {'scale': '.weight', 'bias': '.bias'}[leaf]
+
+
+def _from_torch(template, state):
+  """Flax variables shaped as `template`, filled from a torch state dict."""
+  flat = {}
+  for path, leaf in traverse_util.flatten_dict(template).items():
+    name = _torch_name(path, state)
+    if name is None:
+      flat[path] = np.ones(leaf.shape, np.float32)
+      continue
+    value = state[name]
+    if value.ndim == 4:
+      value = value.transpose(2, 3, 1, 0)      # OIHW -> HWIO
+    elif value.ndim == 2:
+      value = value.T                          # [out, in] -> [in, out]
+    flat[path] = np.asarray(value, np.float32).reshape(leaf.shape)
+  return traverse_util.unflatten_dict(flat)
+
+
+def _networks(size):
+  return (resnet.Generator(image_size=size, conv_impl='xla'),
+          resnet.Discriminator(image_size=size, conv_impl='xla'))
+
+
+def _variables(module, size, data, role, seed_module, seed):
+  inputs = (jnp.zeros((2, 128)) if role == 'g' else jnp.zeros((2, size, size, 3)))
+  template = jax.eval_shape(lambda: module.init(jax.random.PRNGKey(0), inputs, train=True))
+  state = seed_module.random_state_dict(json.loads(str(data[f'{role}{size}/names_shapes'])),
+                                        seed)
+  return _from_torch(jax.tree.map(lambda s: np.zeros(s.shape), template), state), state
+
+
+@pytest.mark.parametrize('size', [32, 48])
+def test_parameter_counts_are_mimicrys(size, reference):
+  _, data = reference
+  generator, discriminator = _networks(size)
+  count = lambda module, x: sum(int(np.prod(p.shape)) for p in jax.tree.leaves(
+      jax.eval_shape(lambda: module.init(jax.random.PRNGKey(0), x, train=True))['params']))
+  assert count(generator, jnp.zeros((1, 128))) == int(data[f'g{size}/parameters'])
+  assert count(discriminator, jnp.zeros((1, size, size, 3))) == int(
+      data[f'd{size}/parameters'])
+  if size == 32:   # the counts the SNGAN issue and Mimicry's README state
+    assert int(data['g32/parameters']) == 4_276_739
+    assert int(data['d32/parameters']) == 1_053_825
+
+
+@pytest.mark.parametrize('size', [32, 48])
+def test_generator_equals_mimicrys_in_training_mode(size, reference):
+  module, data = reference
+  generator, _ = _networks(size)
+  variables, _ = _variables(generator, size, data, 'g', module, module.SEED + size)
+  z, _ = module.random_inputs(size)
+  images, updated = jax.jit(lambda v, z: generator.apply(
+      v, z, train=True, mutable=['batch_stats']))(variables, z)
+  want = data[f'g{size}/output'].transpose(0, 2, 3, 1)
+  np.testing.assert_allclose(images, want, rtol=1e-4, atol=2e-5)
+  # The running statistics moved by PyTorch's momentum 0.1 (flax's 0.9).
+  # (PyTorch's running variance is unbiased, flax's biased: tolerance.)
+  for block in ('block2', f'block{4}'):
+    np.testing.assert_allclose(updated['batch_stats'][block]['b1']['mean'],
+                               data[f'g{size}/after/{block}.b1.running_mean'],
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('size', [32, 48])
+def test_discriminator_equals_mimicrys_in_training_mode(size, reference):
+  module, data = reference
+  _, discriminator = _networks(size)
+  variables, _ = _variables(discriminator, size, data, 'd', module, module.SEED + size + 1)
+  _, images = module.random_inputs(size)
+  logits, updated = jax.jit(lambda v, x: discriminator.apply(
+      v, x, train=True, mutable=['batch_stats']))(variables, images.transpose(0, 2, 3, 1))
+  np.testing.assert_allclose(logits, data[f'd{size}/output'], rtol=1e-4, atol=1e-5)
+  # One power iteration from the same u gives the same u.
+  stats = traverse_util.flatten_dict(updated['batch_stats'], sep='/')
+  np.testing.assert_allclose(stats['block1/SpectralNorm_0/c1/kernel/u'][0],
+                             data[f'd{size}/after/block1.c1.weight_u'], rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(stats['SpectralNorm_0/l5/kernel/u'][0],
+                             data[f'd{size}/after/l5.weight_u'], rtol=1e-4, atol=1e-6)
+
+
+def test_the_upsampling_is_pytorchs_bilinear():
+  # F.interpolate([0, 1, 2, 3], scale_factor=2, bilinear, align_corners=False).
+  x = jnp.arange(4.0).reshape(1, 4, 1, 1) * jnp.ones((1, 4, 4, 1))
+  row = resnet.upsample_2x(x)[0, :, 0, 0]
+  np.testing.assert_allclose(row, [0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3], atol=1e-6)
+
+
+def test_other_image_sizes_are_refused_in_one_line():
+  with pytest.raises(ConfigError, match='for 32x32 or 48x48 images, got 28x28; set '
+                                        'config.data.image_size to 32 or 48'):
+    resnet.layout((28, 28, 1))
