@@ -14,7 +14,8 @@ def optimizer(learning_rate: float, b1: float = 0.9, b2: float = 0.999,
               name: str = 'adam', **schedule) -> ml_collections.ConfigDict:
   """An optimiser's config (gan_jax/game/optimizers.py). `schedule` overrides the
   constant learning rate and momentum: schedule ('constant', 'exponential',
-  'cosine'), decay_rate (exponential, per update), decay_steps (cosine),
+  'cosine', 'linear'), decay_rate (exponential, per update), decay_steps
+  (cosine and linear: the updates over which it decays),
   end_learning_rate (the floor / final value), b1_final and b1_ramp_steps
   (SGD momentum ramped linearly from b1 to b1_final, unset = b1; 0 steps =
   constant)."""
@@ -33,6 +34,9 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
   config.batch_size = 256            # global: over all devices and processes
+  # Fakes per generator move (global); 0 = batch_size. SNGAN's official code
+  # trains G on 128 fakes against D's batch of 64 (the ResNet recipes).
+  config.g_batch_size = 0
   config.num_train_steps = 5000      # steps: n_critic D moves, n_generator G moves
   config.n_critic = 1                # discriminator moves per step
   config.n_generator = 1             # generator moves per step (PacGAN's VEEGAN setup: 2)
@@ -47,6 +51,9 @@ def get_config() -> ml_collections.ConfigDict:
   # num_updates warm-up, so a short run's EMA does not hold G's initial
   # weights (train_step.ema_decay_at).
   config.ema_warmup = False
+  # Steps before the EMA starts: until then it equals G (StudioGAN's
+  # ema_start, e.g. 1000 for BigGAN); 0 = from the first step.
+  config.ema_start_step = 0
 
   # Intervals in steps. 0: log and checkpoint at the last step only
   # (a checkpoint also on SIGTERM); no samples, no evaluations.

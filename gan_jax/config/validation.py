@@ -32,6 +32,8 @@ _INF = math.inf
 RANGES = {
     'seed': (0, _INF, True, False, True),
     'batch_size': (1, _INF, True, False, True),
+    'g_batch_size': (0, _INF, True, False, True),
+    'ema_start_step': (0, _INF, True, False, True),
     'num_train_steps': (0, _INF, True, False, True),
     'n_critic': (1, _INF, True, False, True),
     'n_generator': (1, _INF, True, False, True),
@@ -203,6 +205,35 @@ def _check_batch_on_devices(config: ml_collections.ConfigDict,
         f'batch_size to a multiple of pack x devices')
 
 
+def _check_generator_batch(config: ml_collections.ConfigDict,
+                           num_devices: Optional[int]) -> None:
+  """A G batch of its own: a whole number of fakes per device (and of packs),
+  and nothing in G's move that pairs its fakes with the real batch."""
+  size = config.g_batch_size
+  if not size or size == config.batch_size:
+    return
+  devices = num_devices or 1
+  local = size // devices
+  if size % devices:
+    raise ConfigError(f'config.g_batch_size={size} must be a multiple of the device '
+                      f'count ({devices}); use e.g. --config.g_batch_size='
+                      f'{max(1, local) * devices}')
+  if local % config.model.pack:
+    raise ConfigError(f'config.g_batch_size={size}: the fakes per device ({local}) '
+                      f'must be a multiple of config.model.pack={config.model.pack}')
+  pairs = []
+  if losses.OBJECTIVES[config.loss.name].generator_uses_real:
+    pairs.append(f"config.loss.name='{config.loss.name}' (its G loss reads D's real scores)")
+  if models.num_classes(config.model):
+    pairs.append('config.model.num_classes (G generates for the real batch\'s labels)')
+  if config.shared_fake_batch:
+    pairs.append('config.shared_fake_batch')
+  if pairs:
+    raise ConfigError(f'config.g_batch_size={size} differs from batch_size='
+                      f'{config.batch_size}, which {pairs[0]} needs; set '
+                      'g_batch_size=0')
+
+
 def _check_output_bias(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
   """g_output_bias='data_marginals' needs a G with a sigmoid output."""
   if models.g_init_reads_data(config.model) and config.model.generator != 'maxout_mlp':
@@ -222,6 +253,9 @@ def _check_ema(config: ml_collections.ConfigDict, num_devices: Optional[int]) ->
     raise ConfigError('config.eval.also_params scores the EMA of G beside raw G, and '
                       "the EMA is off (ema_decay=0); set config.ema_decay, e.g. 0.999, "
                       "or config.eval.also_params=''")
+  if config.ema_start_step and not config.ema_decay:
+    raise ConfigError('config.ema_start_step starts the EMA of G, which is off '
+                      '(ema_decay=0); set config.ema_decay, e.g. 0.9999')
   if config.ema_warmup and not config.ema_decay:
     raise ConfigError('config.ema_warmup warms up the EMA of G, which is off '
                       '(ema_decay=0); set config.ema_decay, e.g. 0.999')
@@ -243,11 +277,11 @@ def _check_update_order(config: ml_collections.ConfigDict,
 
 
 def _check_schedules(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
-  """A cosine schedule decays over at least two updates."""
+  """A cosine or linear schedule decays over at least two updates."""
   for name in ('optimizer_g', 'optimizer_d'):
     opt = config[name]
-    if opt.schedule == 'cosine' and opt.decay_steps < 2:
-      raise ConfigError(f'config.{name}.schedule=cosine decays over decay_steps '
+    if opt.schedule in ('cosine', 'linear') and opt.decay_steps < 2:
+      raise ConfigError(f'config.{name}.schedule={opt.schedule} decays over decay_steps '
                         f'updates, got {opt.decay_steps}; set '
                         f'config.{name}.decay_steps, e.g. to num_train_steps '
                         f'({config.num_train_steps})')
@@ -266,7 +300,8 @@ def _check_dispatch_intervals(config: ml_collections.ConfigDict,
 
 
 CHECKS = (_check_ranges, _check_choices, _check_names, _check_discriminator_view,
-          _check_evaluation, _check_batch_on_devices, _check_output_bias, _check_ema,
+          _check_evaluation, _check_batch_on_devices, _check_generator_batch,
+          _check_output_bias, _check_ema,
           _check_update_order, _check_schedules, _check_dispatch_intervals)
 
 

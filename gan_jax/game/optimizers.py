@@ -50,7 +50,7 @@ _OPTIMIZERS = {
     'rmsprop': lambda c, lr: optax.rmsprop(lr, decay=c.b2, eps=c.eps),
     'sgd': _sgd,
 }
-SCHEDULES = ('constant', 'exponential', 'cosine')
+SCHEDULES = ('constant', 'exponential', 'cosine', 'linear')
 
 
 def learning_rate(opt_config: ml_collections.ConfigDict):
@@ -69,6 +69,11 @@ def learning_rate(opt_config: ml_collections.ConfigDict):
   if name == 'cosine':
     return optax.cosine_decay_schedule(lr, opt_config.decay_steps,
                                        alpha=end / lr)
+  if name == 'linear':
+    # SNGAN's and Mimicry's decay to 0 over training (lr_decay='linear'),
+    # in this optimiser's own update count: decay_steps = num_train_steps x
+    # the player's moves per step.
+    return optax.linear_schedule(lr, end, opt_config.decay_steps)
   raise ConfigError(f"unknown optimizer schedule '{name}'; valid: "
                     f"{', '.join(SCHEDULES)}")
 

@@ -118,6 +118,14 @@ def ema_decay_at(step: jax.Array, config: ml_collections.ConfigDict):
   return jnp.minimum(jnp.float32(config.ema_decay), (1.0 + t) / (10.0 + t))
 
 
+def generator_batch(local_batch: int, config: ml_collections.ConfigDict) -> int:
+  """Fakes per device in a generator move: the real batch's size, scaled by
+  config.g_batch_size / batch_size when g_batch_size is set."""
+  if not config.g_batch_size:
+    return local_batch
+  return local_batch * config.g_batch_size // config.batch_size
+
+
 def _d_move_keys(key: jax.Array) -> jax.Array:
   """A discriminator move's four keys, stacked [4, *key_shape], in the order
   z, real dropout, fake dropout, penalty."""
@@ -244,8 +252,9 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
      ema_g_params, metrics: loss_g, g_grad_norm, g_param_norm).
   """
   z_key, real_key, fake_key, view_key = _g_move_keys(key, d_move_key)
-  z = layers.sample_latent(z_key, real_u8.shape[0], config.model.latent_dim,
-                           axis_name, config.model.latent_distribution)
+  z = layers.sample_latent(z_key, generator_batch(real_u8.shape[0], config),
+                           config.model.latent_dim, axis_name,
+                           config.model.latent_distribution)
 
   def loss_fn(g_params):
     fake, g_stats = generate(gan, g_params, state.g_batch_stats, z, labels)
@@ -286,6 +295,9 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
   updates, g_opt_state = gan.g_tx.update(grads, state.g_opt_state, state.g_params)
   g_params = optax.apply_updates(state.g_params, updates)
   decay = ema_decay_at(state.step, config)
+  if config.ema_start_step:
+    # Until the start the EMA copies G (decay 0).
+    decay = jnp.where(state.step < config.ema_start_step, 0.0, decay)
   ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p,
                      state.ema_g_params, g_params) if config.ema_decay else g_params
   # The parameter norm is worth plotting and is the divergence guard's probe:

@@ -70,6 +70,10 @@ def test_each_range_refuses_outside_and_accepts_inside(key):
       config.checkpoint_every_steps = config.eval_every_steps = 0
     if key == 'model.pack':  # the batch must split into packs
       config.batch_size = value
+    if key == 'ema_start_step':  # it starts an EMA
+      config.ema_decay = 0.999
+    if key == 'g_batch_size':  # the ring's objective pairs no real scores with G's
+      config.g_batch_size = value
     if key == 'model.num_classes':  # the ring's G has no batch norm to condition,
       config.model.g_conditioning = 'concat'  # and its 2,500 evaluation samples
       config.eval_every_steps = 0             # would not cover a million classes
@@ -134,6 +138,25 @@ def test_also_params_names_the_other_generator_and_needs_an_ema():
   config.eval.also_params = 'both'
   with pytest.raises(ConfigError, match=r"^config.eval.also_params must be one of '', "
                      r"'ema', 'raw', got 'both'$"):
+    validation.validate(config)
+
+
+def test_a_generator_batch_of_its_own_is_checked():
+  config = _config()
+  config.loss.name = 'hinge'
+  config.batch_size, config.g_batch_size = 30, 64
+  validation.validate(config, num_devices=2)
+  with pytest.raises(ConfigError, match=r'^config.g_batch_size=64 must be a multiple of '
+                                        r'the device count \(3\)'):
+    validation.validate(config, num_devices=3)
+  config.loss.name = 'rsgan'
+  with pytest.raises(ConfigError, match=r"^config.g_batch_size=64 differs from "
+                                        r"batch_size=30, which config.loss.name='rsgan'"):
+    validation.validate(config)
+  config.loss.name = 'hinge'
+  config.ema_start_step = 10
+  with pytest.raises(ConfigError, match=r'^config.ema_start_step starts the EMA of G, '
+                                        r'which is off'):
     validation.validate(config)
 
 

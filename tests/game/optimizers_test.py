@@ -82,3 +82,13 @@ def test_cosine_without_decay_steps_is_refused_in_one_line():
     validation.validate(config)
   config.optimizer_d.decay_steps = 10_000
   validation.validate(config)
+
+
+def test_linear_decay_reaches_the_end_value_at_decay_steps():
+  # SNGAN's lr_decay='linear': lr (1 - t / T) down to 0, then held there.
+  config = defaults.optimizer(2e-4, schedule='linear', decay_steps=500_000)
+  lr = optimizers.learning_rate(config)
+  np.testing.assert_allclose(lr(0), 2e-4)
+  np.testing.assert_allclose(lr(125_000), 1.5e-4, rtol=1e-5)
+  np.testing.assert_allclose(lr(500_000), 0.0, atol=1e-12)
+  np.testing.assert_allclose(lr(600_000), 0.0, atol=1e-12)

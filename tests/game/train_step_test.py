@@ -13,6 +13,7 @@ from gan_jax.config import keys as config_keys
 from gan_jax.config import validation
 from gan_jax.game import state as state_lib
 from gan_jax.game import train_step
+from gan_jax.models import layers
 from gan_jax.errors import ConfigError
 
 
@@ -349,3 +350,32 @@ def test_label_smoothing_changes_only_ds_loss_on_reals():
   config.loss.real_label = 1.0
   g_plain = _one_move(train_step.generator_move, config, state, real, key)[1]
   assert g_smoothed['loss_g'] == g_plain['loss_g']
+
+
+def test_the_ema_copies_g_until_its_start_step():
+  config, state, real = _ring_move_setup()
+  config.ema_decay, config.ema_start_step = 0.5, 3
+  for step, copies in ((2, True), (3, False)):
+    at = state.replace(step=jnp.asarray(step, state.step.dtype))
+    moved, _, _ = _one_move(train_step.generator_move, config, at, real,
+                            jax.random.PRNGKey(2))
+    for e, p0, p1 in zip(jax.tree.leaves(moved.ema_g_params),
+                         jax.tree.leaves(at.ema_g_params), jax.tree.leaves(moved.g_params)):
+      np.testing.assert_allclose(e, p1 if copies else 0.5 * p0 + 0.5 * p1,
+                                 rtol=1e-6, atol=1e-7)
+
+
+def test_a_generator_batch_of_its_own_draws_that_many_fakes(monkeypatch):
+  # SNGAN's official recipe: D sees 64 real and 64 fake, G's move 128 fakes.
+  config, state, real = _ring_move_setup('hinge')
+  config.batch_size, config.g_batch_size = 32, 64
+  drawn = []
+  original = layers.sample_latent
+  monkeypatch.setattr(layers, 'sample_latent',
+                      lambda key, n, *args: drawn.append(n) or original(key, n, *args))
+  moved, metrics, _ = _one_move(train_step.generator_move, config, state, real,
+                                jax.random.PRNGKey(2))
+  assert drawn == [64] and np.isfinite(metrics['loss_g'])
+  drawn.clear()
+  _one_move(train_step.discriminator_move, config, state, real, jax.random.PRNGKey(2))
+  assert drawn == [32]   # D's fakes match its real batch
