@@ -127,6 +127,13 @@ def generated_tfds(name: str, data_dir: str, split_sizes):
 
 
 @pytest.fixture(scope='session')
+def tfds_generator():
+  """`generated_tfds(name, data_dir, split_sizes)`: any TFDS image set with
+  generated examples."""
+  return generated_tfds
+
+
+@pytest.fixture(scope='session')
 def cifar10_like_dir(tmp_path_factory):
   """A TFDS data_dir holding a generated cifar10 (uint8 [32, 32, 3] images,
   10 labels; 32 train, 24 test examples: the FID Inception scores ~10

@@ -138,6 +138,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.data_dir = config_dict.placeholder(str)
   config.data.download = True        # let TFDS download when not prepared
   config.data.image_size = 0         # resize to this square size; 0 = native
+  # Side of the central square kept before the resize (0: none; non-square
+  # images shrunk to a square keep their largest central square). CelebA's
+  # 178x218 faces: 178, the PyTorch DCGAN tutorial's Resize + CenterCrop.
+  config.data.crop = 0
   # The synthetic sets (mog_ring, mog_grid, stacked_mnist) are drawn once
   # from data.seed (configs/mog_ring.py ties it to seed); num_examples 0 is
   # the papers' size (100,000 points; 128,000 Stacked-MNIST images).

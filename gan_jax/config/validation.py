@@ -48,6 +48,7 @@ RANGES = {
     'steps_per_dispatch': (1, _INF, True, False, True),
     'eval.num_samples': (0, _INF, True, False, True),
     'data.image_size': (0, _INF, True, False, True),
+    'data.crop': (0, _INF, True, False, True),
     'data.num_examples': (0, _INF, True, False, True),
     'data.seed': (0, _INF, True, False, True),
     'model.latent_dim': (1, _INF, True, False, True),
@@ -234,6 +235,13 @@ def _check_generator_batch(config: ml_collections.ConfigDict,
                       'g_batch_size=0')
 
 
+def _check_crop(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
+  """Crops are of the TFDS image sets, which are read through them."""
+  if config.data.crop and config.data.dataset in datasets.SYNTHETIC:
+    raise ConfigError(f'config.data.crop={config.data.crop} crops TFDS image sets as '
+                      f"they are read, not '{config.data.dataset}'; set it to 0")
+
+
 def _check_output_bias(config: ml_collections.ConfigDict, num_devices: Optional[int]) -> None:
   """g_output_bias='data_marginals' needs a G with a sigmoid output."""
   if models.g_init_reads_data(config.model) and config.model.generator != 'maxout_mlp':
@@ -300,7 +308,7 @@ def _check_dispatch_intervals(config: ml_collections.ConfigDict,
 
 
 CHECKS = (_check_ranges, _check_choices, _check_names, _check_discriminator_view,
-          _check_evaluation, _check_batch_on_devices, _check_generator_batch,
+          _check_evaluation, _check_batch_on_devices, _check_generator_batch, _check_crop,
           _check_output_bias, _check_ema,
           _check_update_order, _check_schedules, _check_dispatch_intervals)
 

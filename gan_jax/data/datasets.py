@@ -71,12 +71,13 @@ def example_shape(data_config: ml_collections.ConfigDict,
   (2,) for 2-D points. Raises ConfigError for a resize of non-images."""
   size = data_config.image_size
   if len(stored_shape) != 3:
-    if size:
-      raise ConfigError(f'config.data.image_size={size} needs images, but '
-                        f"'{data_config.dataset}' examples have shape "
-                        f'{tuple(stored_shape)}; set it to 0')
+    for key, value in (('image_size', size), ('crop', data_config.crop)):
+      if value:
+        raise ConfigError(f'config.data.{key}={value} needs images, but '
+                          f"'{data_config.dataset}' examples have shape "
+                          f'{tuple(stored_shape)}; set it to 0')
     return tuple(stored_shape)
-  h, w, c = stored_shape
+  h, w, c = tfds_images.training_shape(data_config, tuple(stored_shape))
   return (size, size, c) if size else (h, w, c)
 
 

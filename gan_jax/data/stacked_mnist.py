@@ -34,9 +34,7 @@ def stacked_mnist(data_config: ml_collections.ConfigDict):
   ids int32 [N] (`stacked_mode_ids` of the channels' labels). Channel c of
   example i is MNIST training digit indices[i, c], each index drawn uniformly
   and independently."""
-  mnist = ml_collections.ConfigDict(dict(
-      dataset='mnist', split='train', data_dir=data_config.data_dir,
-      download=data_config.download, image_size=0))
+  mnist = tfds_images.as_stored('mnist', data_config.data_dir, data_config.download)
   digits, labels = tfds_images.load_split(mnist, 'train', with_labels=True)
   indices = synthetic.rng(data_config).integers(
       len(digits), size=(synthetic.num_examples(data_config), 3))

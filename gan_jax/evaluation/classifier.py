@@ -58,7 +58,6 @@ from absl import flags
 from absl import logging
 from flax import serialization
 import jax
-import ml_collections
 import numpy as np
 
 from gan_jax.errors import ConfigError, GanJaxError
@@ -235,9 +234,7 @@ def load_or_train(dataset: str, data_dir: Optional[str] = None,
       logging.warning('The cached %s classifier in %s is unreadable (%s: %s); '
                       'retraining', dataset, path, type(e).__name__, e)
 
-  data_config = ml_collections.ConfigDict(dict(
-      dataset=dataset, data_dir=data_dir, split='train', download=True,
-      image_size=0))
+  data_config = tfds_images.as_stored(dataset, data_dir)
   images, labels = tfds_images.load_split(
       data_config, 'train', with_labels=True)
   test = tfds_images.load_split(
@@ -271,9 +268,7 @@ def ship(classifier: Classifier, data_dir: Optional[str] = None,
   the Gaussian statistics of its test-split features and the check value
   (the FID between the two halves of the test split). Returns the manifest
   entry."""
-  data_config = ml_collections.ConfigDict(dict(
-      dataset=classifier.dataset, data_dir=data_dir, split='test', download=True,
-      image_size=0))
+  data_config = tfds_images.as_stored(classifier.dataset, data_dir, split='test')
   test = tfds_images.load_split(data_config, 'test')
   features, _ = classifier.features_and_logits(test)
   mean, covariance = metrics.gaussian_statistics(features)

@@ -105,13 +105,14 @@ def test_bn_stats_batch_ignores_the_running_averages_and_running_uses_them():
     sampler_lib.generator_apply(gan, 'train')
 
 
-def test_a_data_set_without_an_evaluator_is_named_with_the_ones_that_have_one():
-  with pytest.raises(ConfigError) as error:
-    protocol_lib.resolve_metrics('cifar10', 'auto')
-  message = str(error.value)
-  assert "no evaluator for config.data.dataset 'cifar10'" in message
-  assert 'mog_grid, mog_ring' in message and '--config.eval.metrics=none' in message
+def test_every_image_set_has_an_evaluator_and_its_metrics_are_named():
+  # Natural images are scored on the Inception, which has no pixel-space
+  # Parzen window (the 2014 MNIST protocol) and no classes of their own.
+  assert protocol_lib.resolve_metrics('cifar10', 'auto') == ('fid', 'kid', 'is')
   assert protocol_lib.resolve_metrics('cifar10', 'none') == ()
+  with pytest.raises(ConfigError, match=r"^unknown eval metric\(s\) parzen for 'cifar10'; "
+                                        r'valid: fid, kid, is, pr, dc, auto, all, none$'):
+    protocol_lib.resolve_metrics('cifar10', 'fid,parzen')
 
 
 def test_each_data_kind_gets_its_evaluator(ring_config):
