@@ -78,6 +78,11 @@ def test_each_range_refuses_outside_and_accepts_inside(key):
       config.model.g_conditioning = 'concat'  # and its 2,500 evaluation samples
       config.eval_every_steps = 0             # would not cover a million classes
     config.update_from_flattened_dict({key: value})
+    if key == 'data.crop' and value:  # in range: refused only as the ring's crop
+      with pytest.raises(ConfigError, match="crops TFDS image sets as they are read, "
+                                            "not 'mog_ring'"):
+        validation.validate(config)
+      continue
     validation.validate(config)
   for value in outside:
     config = _config()
