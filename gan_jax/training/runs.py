@@ -285,7 +285,10 @@ def build(config: ml_collections.ConfigDict, workdirs: Mapping[int, str],
       images_by_data[data_key] = load_data(run_config)
     images, labels = images_by_data[data_key]
     if gan is None:
-      gan = build_gan(config, datasets.example_shape(config.data, images.shape[1:]))
+      # The loaded images are cropped and shrunk already; the model's shape
+      # is derived from the stored one, as restoring a run derives it.
+      gan = build_gan(config, datasets.example_shape(config.data,
+                                                     datasets.stored_shape(config.data)))
       sample = jax.jit(sampler_lib.generator_apply(gan, config.eval.bn_stats))
     states.append(create_state(run_config, gan, images))
     if len(states) == 1:
