@@ -172,6 +172,17 @@ def random_inception_weights(inception_reference, tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def natural_like_dir(tmp_path_factory):
+  """A TFDS data_dir holding generated cifar10 (32 train, 24 test), stl10
+  (32 unlabelled) and celeb_a (32 train): the natural-image configs' sets."""
+  data_dir = str(tmp_path_factory.mktemp('tfds_natural'))
+  generated_tfds('cifar10', data_dir, {'train': 32, 'test': 24})
+  generated_tfds('stl10', data_dir, {'train': 2, 'test': 2, 'unlabelled': 32})
+  generated_tfds('celeb_a', data_dir, {'train': 32, 'validation': 2, 'test': 2})
+  return data_dir
+
+
+@pytest.fixture(scope='session')
 def mnist_like_dir(tmp_path_factory):
   """A TFDS data_dir holding a generated stand-in for mnist (512 train, 256
   test examples), prepared once per session: the loop tests run on any

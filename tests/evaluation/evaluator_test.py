@@ -72,7 +72,7 @@ def test_held_out_real_images_score_near_the_floor(mnist_evaluator):
 def test_one_digit_only_is_caught_by_recall_and_score(mnist_evaluator, tfds_data_dir):
   evaluator, real = mnist_evaluator
   from gan_jax.evaluation import classifier as classifier_lib
-  _, logits = evaluator._classifier.features_and_logits(real)
+  _, logits = evaluator._network.features_and_logits(real)
   ones = real[np.argmax(logits, axis=1) == 1]
   collapsed = evaluator.score(np.resize(ones, (2000,) + ones.shape[1:]))
   floor = evaluator.score(real)

@@ -15,11 +15,9 @@ from gan_jax.workdir import metrics_log
 
 
 @pytest.fixture(scope='module')
-def natural_dir(cifar10_like_dir, tfds_generator, tmp_path_factory):
-  data_dir = str(tmp_path_factory.mktemp('natural'))
-  tfds_generator('stl10', data_dir, {'train': 2, 'test': 2, 'unlabelled': 32})
-  tfds_generator('celeb_a', data_dir, {'train': 32, 'validation': 2, 'test': 2})
-  return {'cifar10': cifar10_like_dir, 'stl10': data_dir, 'celeb_a': data_dir}
+def natural_dir(natural_like_dir):
+  return {'cifar10': natural_like_dir, 'stl10': natural_like_dir,
+          'celeb_a': natural_like_dir}
 
 
 def _small(name, natural_dir, random_inception_weights, tmp_path, num_steps):
