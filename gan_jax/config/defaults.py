@@ -183,6 +183,10 @@ def get_config() -> ml_collections.ConfigDict:
   # dcgan_unrolled only: D's widths as a fraction of G's (PacGAN Table 3's
   # 1/4 and 1/2), and G's widths as a multiple of the reference's (1).
   config.model.d_width_ratio = 0.25
+  # resnet only: the feature-map side after which G and D get SAGAN's
+  # self-attention block (Zhang et al. 2019; models/layers.SelfAttention),
+  # e.g. 16 at 32x32; 0 = none.
+  config.model.attention_resolution = 0
   config.model.g_width_ratio = 1.0
   # mlp2d only (the 2-D mixtures' MLPs, gan_jax/models/mlp2d.py): hidden
   # widths, batch norm in G and its running-average momentum and epsilon,

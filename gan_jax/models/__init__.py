@@ -129,6 +129,12 @@ def _maxout_mlp(model_config, image_shape, axis_name):
 
 def _resnet(model_config, image_shape, axis_name):
   resnet.layout(image_shape)
+  side = model_config.attention_resolution
+  g_sides, d_sides = resnet.attention_sides(image_shape[0])
+  if side and (side not in g_sides or side not in d_sides):
+    raise ConfigError(f'config.model.attention_resolution={side}: the {image_shape[0]}x'
+                      f'{image_shape[0]} ResNets have feature maps of sides {g_sides} (G) '
+                      f'and {d_sides} (D); pick one of both, or 0')
   dtype = compute_dtype(model_config)
   n = num_classes(model_config)
   if n and model_config.g_conditioning != 'cbn':
@@ -136,10 +142,12 @@ def _resnet(model_config, image_shape, axis_name):
                       "config.model.g_conditioning='cbn'")
   return (resnet.Generator(image_size=image_shape[0], channels=image_shape[-1],
                            width_ratio=model_config.g_width_ratio, num_classes=n,
+                           attention_resolution=side,
                            axis_name=axis_name, conv_impl=model_config.conv_impl,
                            dtype=dtype),
           resnet.Discriminator(image_size=image_shape[0],
                                width_ratio=model_config.d_width_ratio,
+                               attention_resolution=side,
                                spectral_norm=_spectral_norm(model_config),
                                num_classes=n, conditioning=model_config.d_conditioning,
                                axis_name=axis_name, conv_impl=model_config.conv_impl,

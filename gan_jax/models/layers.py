@@ -217,3 +217,34 @@ def conditional_head(module: nn.Module, features: jax.Array, logits: jax.Array,
   class_logits = wrap(nn.Dense(module.num_classes, dtype=module.dtype,
                                name='auxiliary_classifier'))(features)
   return logits, class_logits.astype(jnp.float32)
+
+
+class SelfAttention(nn.Module):
+  """Self-attention (SAGAN, Zhang et al. 2019) in the form BigGAN's code
+  gives it (ajbrock/BigGAN-PyTorch layers.Attention; torch_mimicry's
+  SelfAttention): x [B, H, W, C] -> x + gamma * o(softmax(theta(x)
+  phi(x)^T) g(x)), where theta and phi are 1x1 convs to C/8 channels, g one
+  to C/2, phi and g are 2x2 max-pooled (the keys and values are a quarter
+  of the positions), o is a 1x1 conv back to C, all without bias, and the
+  learned scalar gamma starts at 0 (the block starts as the identity).
+  H and W must be even; `spectral_norm` normalises the four convs."""
+  spectral_norm: bool = False
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+    batch, height, width, channels = x.shape
+
+    def conv(features, name):
+      layer = nn.Conv(features, (1, 1), use_bias=False, dtype=self.dtype, name=name)
+      return spectral_norm(layer, self.spectral_norm, train)
+
+    pool = lambda h: nn.max_pool(h, (2, 2), strides=(2, 2))
+    queries = conv(channels // 8, 'theta')(x).reshape(batch, height * width, -1)
+    keys = pool(conv(channels // 8, 'phi')(x)).reshape(batch, height * width // 4, -1)
+    values = pool(conv(channels // 2, 'g')(x)).reshape(batch, height * width // 4, -1)
+    attention = jax.nn.softmax(jnp.einsum('bqc,bkc->bqk', queries, keys), axis=-1)
+    attended = jnp.einsum('bqk,bkc->bqc', attention, values)
+    attended = conv(channels, 'o')(attended.reshape(batch, height, width, -1))
+    gamma = self.param('gamma', nn.initializers.zeros, ())
+    return x + gamma.astype(x.dtype) * attended

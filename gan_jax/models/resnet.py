@@ -31,7 +31,7 @@ CPU can train). Class-conditional: G's batch norms become conditional
 (`layers.conditional_head`).
 """
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax
@@ -177,6 +177,18 @@ class DBlock(nn.Module):
     return h + shortcut
 
 
+def attention_sides(image_size: int) -> Tuple[Sequence[int], Sequence[int]]:
+  """The feature-map sides after G's blocks and after D's blocks, where
+  `attention_resolution` may put the self-attention block."""
+  spec = LAYOUTS[image_size]
+  g_sides = [spec['bottom'] * 2 ** (k + 1) for k in range(len(spec['g_channels']) - 1)]
+  side, d_sides = image_size // 2, [image_size // 2]
+  for _, down in spec['d_channels'][1]:
+    side = side // 2 if down else side
+    d_sides.append(side)
+  return g_sides, sorted(set(d_sides), reverse=True)
+
+
 def _scaled(channels: int, ratio: float) -> int:
   return max(1, int(round(channels * ratio)))
 
@@ -187,6 +199,7 @@ class Generator(nn.Module):
   image_size: int = 32
   channels: int = 3
   width_ratio: float = 1.0
+  attention_resolution: int = 0   # SAGAN's block after the block of this side
   num_classes: int = 0
   axis_name: Optional[str] = None
   conv_impl: str = 'auto'
@@ -207,6 +220,8 @@ class Generator(nn.Module):
       x = GBlock(width, upsample=True, num_classes=self.num_classes,
                  axis_name=self.axis_name, conv_impl=self.conv_impl, dtype=self.dtype,
                  name=f'block{i + 2}')(x, train, labels)
+      if x.shape[1] == self.attention_resolution:
+        x = layers.SelfAttention(dtype=self.dtype, name='attention')(x, train)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                      axis_name=self.axis_name, dtype=self.dtype, name='b5')(x)
     x = _conv(self.channels, 3, 1.0, widths[-1], 'c5', self.conv_impl, self.dtype)(
@@ -219,6 +234,7 @@ class Discriminator(nn.Module):
   0) -> logits float32 [B] (no sigmoid)."""
   image_size: int = 32
   width_ratio: float = 1.0
+  attention_resolution: int = 0   # SAGAN's block after the block of this side
   spectral_norm: bool = True
   num_classes: int = 0
   conditioning: str = 'projection'
@@ -235,9 +251,20 @@ class Discriminator(nn.Module):
                   dtype=self.dtype)
     x = DBlock(_scaled(first, self.width_ratio), downsample=True, optimized=True,
                name='block1', **kwargs)(x, train)
+    attended = False
+
+    def attend(x):   # once, after the first block of the attention's side
+      nonlocal attended
+      if attended or x.shape[1] != self.attention_resolution:
+        return x
+      attended = True
+      return layers.SelfAttention(spectral_norm=self.spectral_norm, dtype=self.dtype,
+                                  name='attention')(x, train)
+
+    x = attend(x)
     for i, (width, down) in enumerate(blocks):
-      x = DBlock(_scaled(width, self.width_ratio), downsample=down,
-                 name=f'block{i + 2}', **kwargs)(x, train)
+      x = attend(DBlock(_scaled(width, self.width_ratio), downsample=down,
+                        name=f'block{i + 2}', **kwargs)(x, train))
     features = jnp.sum(nn.relu(x), axis=(1, 2))   # global sum pooling
     sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     logits = sn(nn.Dense(1, dtype=self.dtype, kernel_init=xavier_uniform(1.0),

@@ -17,7 +17,7 @@ import pytest
 from flax import traverse_util
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import resnet
+from gan_jax.models import layers, resnet
 
 _FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 
@@ -41,6 +41,8 @@ def _torch_name(path, state):
     prefix = [m for m in modules if not m.startswith('SpectralNorm_')]
     return '.'.join(prefix + [leaf.split('/')[0]]) + '.weight_u'
   key = '.'.join(modules)
+  if leaf == 'gamma':   # the self-attention's scale
+    return '.'.join(modules + ['gamma'])
   if collection == 'batch_stats':
     return key + {'mean': '.running_mean', 'var': '.running_var'}[leaf]
   if leaf == 'kernel':
@@ -138,3 +140,52 @@ def test_other_image_sizes_are_refused_in_one_line():
   with pytest.raises(ConfigError, match='for 32x32 or 48x48 images, got 28x28; set '
                                         'config.data.image_size to 32 or 48'):
     resnet.layout((28, 28, 1))
+
+
+def test_self_attention_equals_mimicrys_in_training_mode(reference):
+  # SAGAN's block as BigGAN's code and Mimicry have it, spectrally normalised,
+  # with a non-zero gamma so that the attention path counts.
+  module, data = reference
+  block = layers.SelfAttention(spectral_norm=True)
+  x = module.attention_input().transpose(0, 2, 3, 1)
+  template = jax.eval_shape(lambda: block.init(jax.random.PRNGKey(0), x, train=True))
+  state = module.random_state_dict(json.loads(str(data['attention/names_shapes'])),
+                                   module.SEED + 7)
+  variables = _from_torch(jax.tree.map(lambda s: np.zeros(s.shape), template), state)
+  out, _ = block.apply(variables, x, train=True, mutable=['batch_stats'])
+  np.testing.assert_allclose(out, data['attention/output'].transpose(0, 2, 3, 1),
+                             rtol=1e-4, atol=1e-5)
+  assert float(np.abs(out - x).max()) > 0.1   # the attention moved it
+
+
+def test_self_attention_starts_as_the_identity_in_both_players():
+  # gamma starts at 0: G and D with the block compute what they compute
+  # without it, from the same other parameters.
+  z = jax.random.normal(jax.random.PRNGKey(1), (2, 128))
+  x = jax.random.uniform(jax.random.PRNGKey(2), (2, 32, 32, 3), minval=-1, maxval=1)
+  for plain, attending, inputs in (
+      (resnet.Generator(width_ratio=0.25, conv_impl='xla'),
+       resnet.Generator(width_ratio=0.25, attention_resolution=16, conv_impl='xla'), z),
+      (resnet.Discriminator(width_ratio=0.25, conv_impl='xla'),
+       resnet.Discriminator(width_ratio=0.25, attention_resolution=16, conv_impl='xla'), x)):
+    variables = attending.init(jax.random.PRNGKey(0), inputs, train=False)
+    assert 'attention' in variables['params']
+    without = jax.tree.map(lambda v: v, variables)
+    without['params'] = {k: v for k, v in variables['params'].items() if k != 'attention'}
+    if 'batch_stats' in without:
+      without['batch_stats'] = {k: v for k, v in variables['batch_stats'].items()
+                                if k != 'attention'}
+    np.testing.assert_allclose(attending.apply(variables, inputs, train=False),
+                               plain.apply(without, inputs, train=False),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_an_attention_side_the_players_lack_is_named():
+  from configs import cifar10_sngan
+  from gan_jax import models
+  config = cifar10_sngan.get_config()
+  config.model.attention_resolution = 32
+  with pytest.raises(ConfigError, match=r'attention_resolution=32: the 32x32 ResNets '
+                                        r'have feature maps of sides \[8, 16, 32\] \(G\) '
+                                        r'and \[16, 8\] \(D\)'):
+    models.build(config.model, (32, 32, 3))
