@@ -187,6 +187,9 @@ def get_config() -> ml_collections.ConfigDict:
   # self-attention block (Zhang et al. 2019; models/layers.SelfAttention),
   # e.g. 16 at 32x32; 0 = none.
   config.model.attention_resolution = 0
+  # The players' initial kernels and embeddings: 'default' (each family's
+  # reference code's) or 'orthogonal' (BigGAN's, any family).
+  config.model.init = 'default'
   config.model.g_width_ratio = 1.0
   # mlp2d only (the 2-D mixtures' MLPs, gan_jax/models/mlp2d.py): hidden
   # widths, batch norm in G and its running-average momentum and epsilon,

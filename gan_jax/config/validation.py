@@ -94,6 +94,7 @@ _CHOICES = {
     'eval.bn_stats': protocol_lib.BN_STATS,
     'eval.classifier': classifier_lib.SOURCES,
     'eval.feature_network': protocol_lib.FEATURE_NETWORKS,
+    'model.init': layers.INITS,
     'optimizer_g.schedule': optimizers.SCHEDULES,
     'optimizer_d.schedule': optimizers.SCHEDULES,
 }

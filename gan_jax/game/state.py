@@ -19,7 +19,7 @@ from gan_jax.game import optimizers
 from gan_jax.game import packing
 from gan_jax.game import penalties
 from gan_jax.errors import ConfigError
-from gan_jax.models import maxout_mlp
+from gan_jax.models import layers, maxout_mlp
 
 PyTree = Any
 AXIS = 'batch'  # the pmap axis over devices
@@ -126,6 +126,11 @@ def create_state(config: ml_collections.ConfigDict, gan: GAN,
     # pmap axis.
     g_vars = gan.generator.init(g_key, z, train=False, **y)
     d_vars = gan.discriminator.init(d_key, x, train=False, **y)
+    if config.model.init == 'orthogonal':
+      g_vars = dict(g_vars, params=layers.orthogonal_init(
+          g_vars['params'], jax.random.fold_in(g_key, 1)))
+      d_vars = dict(d_vars, params=layers.orthogonal_init(
+          d_vars['params'], jax.random.fold_in(d_key, 1)))
     return GANState(
         step=jnp.zeros((), jnp.int32),
         # Networks without batch norm have no 'batch_stats' collection.

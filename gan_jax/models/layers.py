@@ -10,6 +10,7 @@ import functools
 from typing import Any, Callable, Optional
 
 import jax
+import numpy as np
 import jax.numpy as jnp
 import flax.linen as nn
 
@@ -248,3 +249,25 @@ class SelfAttention(nn.Module):
     attended = conv(channels, 'o')(attended.reshape(batch, height, width, -1))
     gamma = self.param('gamma', nn.initializers.zeros, ())
     return x + gamma.astype(x.dtype) * attended
+
+
+INITS = ('default', 'orthogonal')
+
+
+def orthogonal_init(params, key: jax.Array):
+  """`params` with every kernel (viewed as a [fan_in, out] matrix) and every
+  embedding table drawn orthogonal (Saxe et al. 2014), as BigGAN's code
+  initialises its convolutions, linear layers and embeddings
+  (init.orthogonal_, gain 1); biases and norms are kept. Each leaf draws
+  from `key` folded with its position in the tree."""
+  leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
+  draw = nn.initializers.orthogonal()
+  new = []
+  for index, (path, leaf) in enumerate(leaves):
+    name = getattr(path[-1], 'key', None)
+    if name in ('kernel', 'embedding') and leaf.ndim >= 2:
+      matrix = draw(jax.random.fold_in(key, index),
+                    (int(np.prod(leaf.shape[:-1])), leaf.shape[-1]), leaf.dtype)
+      leaf = matrix.reshape(leaf.shape)
+    new.append(leaf)
+  return jax.tree_util.tree_unflatten(treedef, new)
