@@ -67,6 +67,7 @@ def test_command_prints_one_json_line(repo_dir):
   assert record['steps_per_s'] > 0 and record['compile_s'] > 0
 
 
+@pytest.mark.slow  # ~30 s: the Inception compiled twice
 def test_the_inception_pass_is_timed_at_its_known_cost():
   # Inception-v3 at 299x299 is ~5.7 G multiply-adds (Szegedy et al. 2016),
   # whatever the input side, since every image is resized first.

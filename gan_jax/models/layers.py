@@ -258,14 +258,18 @@ def orthogonal_init(params, key: jax.Array):
   """`params` with every kernel (viewed as a [fan_in, out] matrix) and every
   embedding table drawn orthogonal (Saxe et al. 2014), as BigGAN's code
   initialises its convolutions, linear layers and embeddings
-  (init.orthogonal_, gain 1); biases and norms are kept. Each leaf draws
-  from `key` folded with its position in the tree."""
+  (init.orthogonal_, gain 1); biases and norms are kept, the per-class
+  gains and biases of `ConditionalBatchNorm` included (its 'gain' and 'bias'
+  tables start at 1 and 0). Each leaf draws from `key` folded with its
+  position in the tree."""
   leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
   draw = nn.initializers.orthogonal()
   new = []
   for index, (path, leaf) in enumerate(leaves):
     name = getattr(path[-1], 'key', None)
-    if name in ('kernel', 'embedding') and leaf.ndim >= 2:
+    parent = getattr(path[-2], 'key', None) if len(path) > 1 else None
+    if (name == 'kernel' or (name == 'embedding' and parent not in ('gain', 'bias'))) \
+        and leaf.ndim >= 2:
       matrix = draw(jax.random.fold_in(key, index),
                     (int(np.prod(leaf.shape[:-1])), leaf.shape[-1]), leaf.dtype)
       leaf = matrix.reshape(leaf.shape)
