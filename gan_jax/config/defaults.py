@@ -187,6 +187,9 @@ def get_config() -> ml_collections.ConfigDict:
   # self-attention block (Zhang et al. 2019; models/layers.SelfAttention),
   # e.g. 16 at 32x32; 0 = none.
   config.model.attention_resolution = 0
+  # resnet only: D's pooling of its last feature map, 'sum' (SNGAN) or
+  # 'mean' (WGAN-GP's ResNet).
+  config.model.d_pooling = 'sum'
   # The players' initial kernels and embeddings: 'default' (each family's
   # reference code's) or 'orthogonal' (BigGAN's, any family).
   config.model.init = 'default'

@@ -95,6 +95,7 @@ _CHOICES = {
     'eval.classifier': classifier_lib.SOURCES,
     'eval.feature_network': protocol_lib.FEATURE_NETWORKS,
     'model.init': layers.INITS,
+    'model.d_pooling': ('sum', 'mean'),
     'optimizer_g.schedule': optimizers.SCHEDULES,
     'optimizer_d.schedule': optimizers.SCHEDULES,
 }

@@ -104,14 +104,14 @@ def stored_shape(data_config: ml_collections.ConfigDict) -> Tuple[int, ...]:
 def _crop_side(data_config: ml_collections.ConfigDict,
                stored: Tuple[int, ...]) -> Optional[int]:
   """The side of the central square kept: data.crop, or the largest square
-  of non-square images that are shrunk to a square; None: no crop."""
+  of non-square images resized to a square (no squashing); None: no crop."""
   height, width = stored[:2]
   if data_config.crop:
     if data_config.crop > min(height, width):
       raise ConfigError(f'config.data.crop={data_config.crop} is larger than the '
                         f"{height}x{width} images of '{data_config.dataset}'")
     return data_config.crop
-  if height != width and 0 < data_config.image_size < min(height, width):
+  if height != width and data_config.image_size:
     return min(height, width)
   return None
 

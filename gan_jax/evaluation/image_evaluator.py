@@ -59,7 +59,7 @@ class ImageEvaluator(Evaluator):
     self._inception = protocol_lib.kind_of(config) == 'inception'
     self._split = protocol_lib.reference_split(config)
     self._cache_root = config.eval.classifier_dir
-    given = config.eval.reference_statistics
+    given = os.path.expanduser(config.eval.reference_statistics)
     # The protocol names a statistics file by its content, not its path.
     self._statistics_file = (
         f'{os.path.basename(given)}:{inception_weights.sha256_of(given)[:8]}'

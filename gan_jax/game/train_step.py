@@ -233,8 +233,8 @@ def generator_move(state: GANState, real_u8: jax.Array, key: jax.Array,
 
   Args:
     state: the state after the discriminator moves.
-    real_u8: this device's real examples [local_batch, *stored_shape]; its
-      size is the fake batch's.
+    real_u8: this device's real examples [local_batch, *stored_shape]; the
+      fake batch has generator_batch(local_batch, config) examples.
     key: this move's key.
     labels: the real batch's classes, int32 [local_batch], for
       class-conditional runs (else None): G generates for these labels.

@@ -149,6 +149,7 @@ def _resnet(model_config, image_shape, axis_name):
                                width_ratio=model_config.d_width_ratio,
                                attention_resolution=side,
                                spectral_norm=_spectral_norm(model_config),
+                               pooling=model_config.d_pooling,
                                num_classes=n, conditioning=model_config.d_conditioning,
                                axis_name=axis_name, conv_impl=model_config.conv_impl,
                                dtype=dtype))

@@ -25,6 +25,10 @@ linear layer are spectrally normalised with `spectral_norm` (SNGAN; off for
 WGAN-GP's D). Initialisation as Mimicry: Xavier-uniform kernels, gain sqrt 2
 for the blocks' 3x3 convs and 1 elsewhere; PyTorch's default biases.
 
+WGAN-GP's D (Mimicry's wgan_gp_32.py, after Gulrajani et al.'s code) is
+the same D without spectral normalisation, pooling the last feature map by
+its mean (`pooling='mean'`, config.model.d_pooling) instead of its sum.
+
 `width_ratio`s scale every block's channels (the reduced-width ResNet the
 CPU can train). Class-conditional: G's batch norms become conditional
 ('cbn', as Miyato & Koyama 2018's ResNet G) and D gets the projection term
@@ -236,6 +240,7 @@ class Discriminator(nn.Module):
   width_ratio: float = 1.0
   attention_resolution: int = 0   # SAGAN's block after the block of this side
   spectral_norm: bool = True
+  pooling: str = 'sum'   # over the last feature map: SNGAN's 'sum', WGAN-GP's 'mean'
   num_classes: int = 0
   conditioning: str = 'projection'
   axis_name: Optional[str] = None
@@ -265,7 +270,8 @@ class Discriminator(nn.Module):
     for i, (width, down) in enumerate(blocks):
       x = attend(DBlock(_scaled(width, self.width_ratio), downsample=down,
                         name=f'block{i + 2}', **kwargs)(x, train))
-    features = jnp.sum(nn.relu(x), axis=(1, 2))   # global sum pooling
+    pool = jnp.mean if self.pooling == 'mean' else jnp.sum
+    features = pool(nn.relu(x), axis=(1, 2))   # global sum (or mean) pooling
     sn = lambda layer: layers.spectral_norm(layer, self.spectral_norm, train)
     logits = sn(nn.Dense(1, dtype=self.dtype, kernel_init=xavier_uniform(1.0),
                          bias_init=torch_bias_init(features.shape[-1]),

@@ -189,3 +189,19 @@ def test_an_attention_side_the_players_lack_is_named():
                                         r'have feature maps of sides \[8, 16, 32\] \(G\) '
                                         r'and \[16, 8\] \(D\)'):
     models.build(config.model, (32, 32, 3))
+
+
+def test_the_wgan_gp_discriminator_equals_mimicrys(reference):
+  # Mimicry's wgan_gp_32.py: the SNGAN D without spectral norm, mean-pooled.
+  module, data = reference
+  discriminator = resnet.Discriminator(spectral_norm=False, pooling='mean', conv_impl='xla')
+  template = jax.eval_shape(lambda: discriminator.init(
+      jax.random.PRNGKey(0), jnp.zeros((2, 32, 32, 3)), train=True))
+  state = module.random_state_dict(json.loads(str(data['wgan_gp_d32/names_shapes'])),
+                                   module.SEED + 9)
+  variables = _from_torch(jax.tree.map(lambda s: np.zeros(s.shape), template), state)
+  assert sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables['params'])) == int(
+      data['wgan_gp_d32/parameters'])
+  _, images = module.random_inputs(32)
+  logits = discriminator.apply(variables, images.transpose(0, 2, 3, 1), train=True)
+  np.testing.assert_allclose(logits, data['wgan_gp_d32/output'], rtol=1e-4, atol=1e-5)

@@ -172,8 +172,15 @@ def _from_given(path: str) -> Tuple[Variables, str]:
     raise InceptionWeightsError(f'config.eval.inception_weights={path} is not a file')
   if path.endswith('.pth'):
     return _from_pth(path)
-  info_path = os.path.join(os.path.dirname(path), _INFO_FILE)
-  source = _read_info(info_path).get('source_sha256') or sha256_of(path)
+  # The sidecar names the source .pth only when it describes this very file.
+  info = _read_info(os.path.join(os.path.dirname(path), _INFO_FILE))
+  own = sha256_of(path)
+  source = info.get('source_sha256') if info.get('converted_sha256') == own else None
+  if source is None:
+    source = own
+    logging.warning('The Inception weights %s (sha256 %s...) carry no record of '
+                    "their source: FID/IS on them are named by the file's own hash and "
+                    "do not compare with papers'.", path, own[:8])
   return read_converted(path), source
 
 
@@ -232,6 +239,12 @@ def _download(directory: str) -> str:
       while block := response.read(1 << 20):
         out.write(block)
     os.replace(partial, target)
+  except OSError as e:   # URLError, HTTPError, timeouts: a line, not a traceback
+    if os.path.exists(partial):
+      os.remove(partial)
+    raise InceptionWeightsError(
+        f'could not download {FID_WEIGHTS_URL} into {directory} ({e}); download it '
+        'there by hand, or set --config.eval.inception_weights=PATH to the file') from None
   except BaseException:
     if os.path.exists(partial):
       os.remove(partial)
