@@ -209,3 +209,13 @@ def test_a_converted_file_given_by_path_keeps_its_sources_id(random_inception_we
   assert inception.evaluator_id == 'fid-inception-v3-01234567'
   with pytest.raises(weights.InceptionWeightsError, match='is not a file'):
     weights.load('/nonexistent/fid_inception_v3.msgpack')
+
+
+def test_a_tensor_reaching_outside_its_storage_is_refused(tmp_path):
+  # A crafted file whose tensor claims more elements than its storage holds.
+  storage = torch_files._Storage(np.float32, 4)
+  storage.data = np.arange(4, dtype=np.float32)
+  with pytest.raises(torch_files.TorchFileError, match='reaches outside its storage'):
+    torch_files._Tensor(storage, 2, (3,), (1,)).to_numpy()
+  np.testing.assert_array_equal(torch_files._Tensor(storage, 1, (3,), (1,)).to_numpy(),
+                                [1, 2, 3])

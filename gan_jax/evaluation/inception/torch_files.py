@@ -49,6 +49,12 @@ class _Tensor:
   def to_numpy(self) -> np.ndarray:
     flat = self.storage.data
     itemsize = flat.dtype.itemsize
+    # A view must lie inside its storage: as_strided does not check.
+    last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride) if n)
+    if self.offset < 0 or min(self.stride, default=0) < 0 or (
+        all(self.shape) and last >= len(flat)):
+      raise TorchFileError(f'a tensor of shape {self.shape} reaches outside its '
+                           f'storage of {len(flat)} elements: a damaged file')
     view = np.lib.stride_tricks.as_strided(
         flat[self.offset:], self.shape, [s * itemsize for s in self.stride])
     return np.array(view)   # a contiguous copy that owns its memory
@@ -118,6 +124,9 @@ def _load_legacy(file: BinaryIO) -> Any:
 
   def storage(saved_id):
     _, dtype, key, _, numel = saved_id[:5]
+    if len(saved_id) > 5 and saved_id[5] is not None:
+      raise TorchFileError('the file holds storage views (PyTorch < 1.0); '
+                           'save the state dict again with a newer PyTorch')
     if key not in storages:
       storages[key] = _Storage(dtype, numel)
     return storages[key]
@@ -144,11 +153,15 @@ def load_state_dict(path: str) -> Dict[str, np.ndarray]:
     else:
       with open(path, 'rb') as file:
         tree = _load_legacy(file)
-  except (pickle.UnpicklingError, EOFError, KeyError, zipfile.BadZipFile) as e:
-    raise TorchFileError(f'{path} is not a torch.save file: '
-                         f'{type(e).__name__}: {str(e)[:120]}') from None
   except TorchFileError as e:
     raise TorchFileError(f'{path}: {e}') from None
+  except (pickle.UnpicklingError, EOFError, KeyError, ValueError,
+          zipfile.BadZipFile) as e:
+    raise TorchFileError(f'{path} is not a torch.save file: '
+                         f'{type(e).__name__}: {str(e)[:120]}') from None
   if not isinstance(tree, dict):
     raise TorchFileError(f'{path} holds a {type(tree).__name__}, not a state dict')
-  return _materialise(tree)
+  try:
+    return _materialise(tree)
+  except TorchFileError as e:
+    raise TorchFileError(f'{path}: {e}') from None
