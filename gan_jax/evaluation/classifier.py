@@ -61,7 +61,7 @@ import jax
 import numpy as np
 
 from gan_jax.errors import ConfigError, GanJaxError
-from gan_jax.evaluation import classifier_training, metrics, protocol, shipped
+from gan_jax.evaluation import cache, classifier_training, metrics, protocol, shipped
 from gan_jax.evaluation.classifier_net import (
     FEATURE_DIM, IMAGE_SHAPE, Variables, accuracy, apply_fn, batched_forward, template)
 from gan_jax.data import tfds_images
@@ -117,10 +117,8 @@ def cache_path(dataset: str, cache_dir: Optional[str] = None, seed: int = 0) -> 
   """Directory of the cached classifier: <cache_dir or $GAN_JAX_CACHE or
   ~/.cache/gan_jax>/classifiers/<dataset> (<dataset>-seed<k> for seed k != 0)."""
   _check_dataset(dataset)
-  root = (cache_dir or os.environ.get('GAN_JAX_CACHE')
-          or os.path.join(os.path.expanduser('~'), '.cache', 'gan_jax'))
   name = dataset if seed == 0 else f'{dataset}-seed{seed}'
-  return os.path.join(os.path.abspath(root), 'classifiers', name)
+  return os.path.join(cache.root(cache_dir), 'classifiers', name)
 
 
 class _StaleCache(Exception):

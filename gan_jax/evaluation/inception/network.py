@@ -207,10 +207,16 @@ def preprocess(images: jax.Array) -> jax.Array:
   return 2.0 * images - 1.0
 
 
+@functools.lru_cache(maxsize=None)
+def variable_shapes():
+  """The network's variables as jax.ShapeDtypeStructs ({'params': ...,
+  'batch_stats': ...}), traced once."""
+  return jax.eval_shape(FIDInceptionV3().init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3)))
+
+
 def parameter_shapes() -> Sequence[Tuple[str, Tuple[int, ...]]]:
   """('Mixed_5b/branch1x1/conv/kernel', shape) of every variable, in the
   order of the tree (params then batch_stats)."""
-  variables = jax.eval_shape(FIDInceptionV3().init, jax.random.PRNGKey(0),
-                             jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3)))
-  flat = jax.tree_util.tree_flatten_with_path(variables)[0]
+  flat = jax.tree_util.tree_flatten_with_path(variable_shapes())[0]
   return [('/'.join(k.key for k in path), tuple(leaf.shape)) for path, leaf in flat]

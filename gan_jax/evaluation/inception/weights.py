@@ -34,6 +34,7 @@ import numpy as np
 from flax import serialization, traverse_util
 
 from gan_jax.errors import GanJaxError
+from gan_jax.evaluation import cache
 from gan_jax.evaluation.inception import network, torch_files
 from gan_jax.workdir import atomic
 
@@ -55,9 +56,7 @@ class InceptionWeightsError(GanJaxError):
 
 def cache_dir(root: Optional[str] = None) -> str:
   """<root or $GAN_JAX_CACHE or ~/.cache/gan_jax>/inception."""
-  root = (root or os.environ.get('GAN_JAX_CACHE')
-          or os.path.join(os.path.expanduser('~'), '.cache', 'gan_jax'))
-  return os.path.join(os.path.abspath(root), 'inception')
+  return os.path.join(cache.root(root), 'inception')
 
 
 def sha256_of(path: str) -> str:
@@ -107,22 +106,21 @@ def from_state_dict(state_dict: Dict[str, np.ndarray]) -> Variables:
 
 
 def _template() -> Variables:
-  return jax.tree.map(lambda s: np.zeros(s.shape, np.float32), jax.eval_shape(
-      network.FIDInceptionV3().init, jax.random.PRNGKey(0),
-      np.zeros((1, network.INPUT_SIZE, network.INPUT_SIZE, 3), np.float32)))
+  return jax.tree.map(lambda s: np.zeros(s.shape, np.float32), network.variable_shapes())
 
 
 def read_converted(path: str) -> Variables:
   """The variables of a file written by `write_converted`."""
   with open(path, 'rb') as f:
     data = f.read()
+  template = _template()
   try:
-    variables = serialization.from_bytes(_template(), data)
+    variables = serialization.from_bytes(template, data)
   except (ValueError, KeyError, TypeError) as e:
     raise InceptionWeightsError(f'{path} is not a converted FID Inception file '
                                 f'({type(e).__name__}: {str(e)[:120]})') from None
   shapes = [np.shape(x) for x in jax.tree.leaves(variables)]
-  if shapes != [np.shape(x) for x in jax.tree.leaves(_template())]:
+  if shapes != [np.shape(x) for x in jax.tree.leaves(template)]:
     raise InceptionWeightsError(f'{path} holds arrays of other shapes than the '
                                 'FID Inception network')
   return variables
