@@ -2,6 +2,9 @@
 
 `Evaluator` is the interface every data kind's evaluator implements
 (`evaluators.create` picks the one for a config):
+  inception   every other TFDS image set (image_evaluator.py): FID, KID,
+              IS, precision/recall, density/coverage on the FID Inception's
+              features (evaluation/inception/), the papers' protocol.
   classifier  MNIST, Fashion-MNIST (image_evaluator.py): FID, KID, IS-style
               score, precision/recall, density/coverage in the feature space
               of the project's own classifier, and the Parzen-window

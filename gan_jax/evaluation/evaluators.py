@@ -10,8 +10,8 @@ from gan_jax.evaluation.image_evaluator import ImageEvaluator
 from gan_jax.evaluation.mixture_evaluator import MixtureEvaluator
 from gan_jax.evaluation.stacked_evaluator import StackedMnistEvaluator
 
-BY_KIND = {'classifier': ImageEvaluator, 'inception': ImageEvaluator, 'stacked': StackedMnistEvaluator,
-           'mog': MixtureEvaluator}
+BY_KIND = {'classifier': ImageEvaluator, 'inception': ImageEvaluator,
+           'stacked': StackedMnistEvaluator, 'mog': MixtureEvaluator}
 
 
 def create(config: ml_collections.ConfigDict,
@@ -19,6 +19,4 @@ def create(config: ml_collections.ConfigDict,
            num_samples: Optional[int] = None) -> Evaluator:
   """The evaluator of config.data's kind (see `Evaluator` for the arguments)."""
   kind = protocol_lib.kind_of(config)
-  # A data set without an evaluator resolves to no metrics (or a ConfigError
-  # from protocol.resolve_metrics): the plain interface scores nothing.
-  return BY_KIND.get(kind, Evaluator)(config, metrics, num_samples)
+  return BY_KIND[kind](config, metrics, num_samples)

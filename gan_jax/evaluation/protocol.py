@@ -3,7 +3,7 @@ the quantity that picks the best checkpoint, the protocol's sample counts,
 and the settings that make two measurements of one checkpoint different.
 No JAX here: the report's command line reads it too.
 """
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import ml_collections
 
@@ -66,7 +66,7 @@ _REFERENCE_SPLIT = {'classifier': 'test', 'inception': 'train'}
 def protocol_num_samples(config: ml_collections.ConfigDict) -> int:
   """Samples per evaluation of a run: config.eval.num_samples, or the
   protocol's for its data when that is 0."""
-  return config.eval.num_samples or _DEFAULT_SAMPLES.get(kind_of(config), 0)
+  return config.eval.num_samples or _DEFAULT_SAMPLES[kind_of(config)]
 
 
 def reference_split(config: ml_collections.ConfigDict) -> str:
@@ -78,7 +78,7 @@ def reference_split(config: ml_collections.ConfigDict) -> str:
   return _REFERENCE_SPLIT.get(kind_of(config), 'test')
 
 
-def data_kind(dataset: str, feature_network: str = 'auto') -> Optional[str]:
+def data_kind(dataset: str, feature_network: str = 'auto') -> str:
   """'classifier' (MNIST, Fashion-MNIST), 'inception' (any other TFDS image
   set, or any image set with feature_network='inception'), 'stacked' or
   'mog'. Raises ConfigError for an unknown feature_network or a classifier
@@ -99,7 +99,7 @@ def data_kind(dataset: str, feature_network: str = 'auto') -> Optional[str]:
   return 'classifier' if dataset in CLASSIFIER_DATASETS else 'inception'
 
 
-def kind_of(config: ml_collections.ConfigDict) -> Optional[str]:
+def kind_of(config: ml_collections.ConfigDict) -> str:
   """data_kind of a run's config."""
   return data_kind(config.data.dataset, config.eval.feature_network)
 
@@ -161,9 +161,8 @@ def best_metric(config: ml_collections.ConfigDict) -> Tuple[str, str]:
   """
   if config.best_metric != 'auto':
     return config.best_metric, config.best_mode
-  kind = kind_of(config)
-  if config.eval_every_steps and kind and resolve_metrics(
+  if config.eval_every_steps and resolve_metrics(
       config.data.dataset, config.eval.metrics, is_conditional(config),
       config.eval.feature_network):
-    return BEST_METRIC[kind]
+    return BEST_METRIC[kind_of(config)]
   return 'loss_d', 'min'
