@@ -50,34 +50,6 @@ def tfds_data_dir():
   pytest.skip('prepared TFDS mnist not found: set TFDS_DATA_DIR (see README)')
 
 
-def _generated_mnist_builder(data_dir: str):
-  """TFDS's mnist builder with generated examples: the real features, shapes
-  and dtypes (uint8 [28, 28, 1] images, 10 labels), random pixels."""
-  import numpy as np
-  import tensorflow_datasets as tfds
-  # Looked up (and so registered) before the subclass below, which must not
-  # replace it in TFDS's registry.
-  mnist = tfds.builder_cls('mnist')
-
-  with tfds.core.registered.skip_registration():
-
-    class GeneratedMnist(mnist):
-      name = 'mnist'
-
-      def _split_generators(self, dl_manager):
-        del dl_manager  # nothing to download
-        return {'train': self._examples(512, seed=0),
-                'test': self._examples(256, seed=1)}
-
-      def _examples(self, n, seed):
-        rng = np.random.default_rng(seed)
-        for i in range(n):
-          yield i, {'image': rng.integers(0, 256, (28, 28, 1), dtype=np.uint8),
-                    'label': i % 10}
-
-  return GeneratedMnist(data_dir=data_dir)
-
-
 def _random_feature(feature, rng, index):
   """A random value of a TFDS feature (images, class labels, text, tensors
   and dicts of them, as cifar10, stl10, celeb_a ... declare them)."""
@@ -134,15 +106,6 @@ def tfds_generator():
 
 
 @pytest.fixture(scope='session')
-def cifar10_like_dir(tmp_path_factory):
-  """A TFDS data_dir holding a generated cifar10 (uint8 [32, 32, 3] images,
-  10 labels; 32 train, 24 test examples: the FID Inception scores ~10
-  images/s on 2 cores), prepared once per session."""
-  return generated_tfds('cifar10', str(tmp_path_factory.mktemp('tfds_cifar10')),
-                        {'train': 32, 'test': 24})
-
-
-@pytest.fixture(scope='session')
 def inception_reference():
   """(the fixture generator module, its recorded pytorch-fid outputs):
   tests/evaluation/fixtures/make_inception_reference.py and its npz."""
@@ -187,9 +150,8 @@ def mnist_like_dir(tmp_path_factory):
   """A TFDS data_dir holding a generated stand-in for mnist (512 train, 256
   test examples), prepared once per session: the loop tests run on any
   machine, with or without the real data, and load it in milliseconds."""
-  data_dir = str(tmp_path_factory.mktemp('tfds'))
-  _generated_mnist_builder(data_dir).download_and_prepare()
-  return data_dir
+  return generated_tfds('mnist', str(tmp_path_factory.mktemp('tfds')),
+                        {'train': 512, 'test': 256})
 
 
 @pytest.fixture

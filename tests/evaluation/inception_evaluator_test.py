@@ -20,11 +20,11 @@ from gan_jax.evaluation.inception import features, reference
 
 
 @pytest.fixture
-def cifar_config(cifar10_like_dir, random_inception_weights, tmp_path):
+def cifar_config(natural_like_dir, random_inception_weights, tmp_path):
   from configs import mnist
   config = mnist.get_config()
   config.data.dataset = 'cifar10'
-  config.data.data_dir = cifar10_like_dir
+  config.data.data_dir = natural_like_dir
   config.data.image_size = 28          # the 28x28 DCGAN on 32x32 images
   config.eval.inception_weights = random_inception_weights
   config.eval.classifier_dir = str(tmp_path / 'cache')
