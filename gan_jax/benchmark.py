@@ -26,6 +26,7 @@ images_per_s, the GFLOP per image (XLA's cost analysis), compile_s and what
 import json
 import statistics
 import time
+from typing import Tuple
 
 from absl import app
 from absl import flags
@@ -65,6 +66,13 @@ _STORED_SHAPES = {'mnist': (28, 28, 1), 'fashion_mnist': (28, 28, 1),
                   'cifar10': (32, 32, 3), 'cifar100': (32, 32, 3),
                   'svhn_cropped': (32, 32, 3), 'stl10': (96, 96, 3),
                   'celeb_a': (218, 178, 3)}
+
+
+def stored_shape(data_config) -> Tuple[int, ...]:
+  """One stored example's shape: from the table above for the sets the
+  configs use (no data set read, no TensorFlow imported), else from the
+  prepared set's metadata (`datasets.stored_shape`)."""
+  return _STORED_SHAPES.get(data_config.dataset) or datasets.stored_shape(data_config)
 
 
 def _flops(stage) -> float:
@@ -113,7 +121,7 @@ def benchmark(config, steps: int, repeats: int, profile_dir=None,
   checked = runs_lib.seed_config(config, config.seed)   # a copy
   checked.eval_every_steps = 0
   validation.validate(checked, len(devices))
-  stored = _STORED_SHAPES.get(config.data.dataset, (28, 28, 1))
+  stored = stored_shape(config.data)
   gan = state_lib.build_gan(config, datasets.example_shape(config.data, stored))
   states = [state_lib.create_state(runs_lib.seed_config(config, config.seed + i), gan)
             for i in range(seeds)]
@@ -175,8 +183,7 @@ def inception_benchmark(config, repeats: int,
   """images/s of the FID Inception's feature pass on the config's images
   (`inception.features.FIDInception.features_and_logits`, one full chunk of
   `batch_per_device` images per device per repeat)."""
-  shape = datasets.example_shape(config.data,
-                                 _STORED_SHAPES.get(config.data.dataset, (28, 28, 1)))
+  shape = datasets.example_shape(config.data, stored_shape(config.data))
   variables = jax.jit(inception_network.FIDInceptionV3().init)(
       jax.random.PRNGKey(0), jnp.zeros((1, 299, 299, 3)))
   network = inception_features.FIDInception(variables=variables,

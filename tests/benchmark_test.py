@@ -53,12 +53,54 @@ def test_several_steps_per_dispatch_count_one_step_of_flops():
   assert four['images_per_s'] == pytest.approx(64 * four['steps_per_s'], rel=1e-3)
 
 
+# Run first in a child process: TensorFlow cannot be imported there, as on a
+# GPU machine that has JAX and PyTorch but not TensorFlow (too large to carry).
+WITHOUT_TENSORFLOW = """
+import importlib.abc, sys
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+  def find_spec(self, name, path, target=None):
+    if name.split('.')[0] == 'tensorflow':
+      raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+sys.meta_path.insert(0, NoTensorFlow())
+"""
+
+
+def test_the_benchmark_path_never_imports_tensorflow(repo_dir):
+  # What the benchmark does before its step compiles, on the CIFAR-10 SNGAN:
+  # the config checks (TFDS names, Inception protocol), the shapes, the model.
+  script = WITHOUT_TENSORFLOW + """
+from configs import cifar10_sngan
+from gan_jax import benchmark
+from gan_jax.config import validation
+from gan_jax.game import state
+config = cifar10_sngan.get_config()
+config.eval_every_steps = 0
+validation.validate(config, 1)
+shape = benchmark.stored_shape(config.data)
+gan = state.build_gan(config, benchmark.datasets.example_shape(config.data, shape))
+params = state.create_state(config, gan)
+print(shape, state.param_count(params.g_params), state.param_count(params.d_params))
+assert 'tensorflow' not in sys.modules
+"""
+  # Without the tests' compilation cache: JAX reads it through etils, which
+  # tries TensorFlow's file system first and warns when it is missing.
+  env = {k: v for k, v in os.environ.items() if k != 'JAX_COMPILATION_CACHE_DIR'}
+  result = subprocess.run([sys.executable, '-c', script], cwd=repo_dir, env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.split('\n')[0] == (
+      "(32, 32, 3) 4276739 1053825")
+
+
 @pytest.mark.slow  # a fresh process; the other tests time the step in-process
-def test_command_prints_one_json_line(repo_dir):
-  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+def test_command_prints_one_json_line_without_tensorflow(repo_dir):
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('XLA_FLAGS', 'JAX_COMPILATION_CACHE_DIR')}
+  run_module = "import runpy; runpy.run_module('gan_jax.benchmark', run_name='__main__')"
   result = subprocess.run(
-      [sys.executable, '-m', 'gan_jax.benchmark', '--config=configs/mog_ring.py',
-       '--config.batch_size=32', '--steps=2', '--repeats=1'],
+      [sys.executable, '-c', WITHOUT_TENSORFLOW + run_module,
+       '--config=configs/mog_ring.py', '--config.batch_size=32', '--steps=2',
+       '--repeats=1'],
       cwd=repo_dir, capture_output=True, text=True, env=env, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   line, = result.stdout.strip().splitlines()

@@ -21,8 +21,11 @@ from typing import Optional, Tuple
 from absl import logging
 import ml_collections
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
+# TFDS's lazy TensorFlow: imported when a split is read, so that what only
+# names or measures a set (the config checks, gan_jax.benchmark) runs where
+# TensorFlow is not installed.
+from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
 
 from gan_jax.data import names
 from gan_jax.errors import ConfigError, DataNotFoundError
@@ -131,8 +134,8 @@ def training_shape(data_config: ml_collections.ConfigDict,
   return height, width, channels
 
 
-def _shrink(images: tf.Tensor, crop: Optional[int],
-            target: Tuple[int, ...]) -> tf.Tensor:
+def _shrink(images: 'tf.Tensor', crop: Optional[int],
+            target: Tuple[int, ...]) -> 'tf.Tensor':
   """The central crop and the down-resize of a uint8 batch [B, H, W, C]."""
   if crop:
     height, width = images.shape[1:3]

@@ -7,7 +7,10 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from absl import logging
 import numpy as np
-import tensorflow as tf
+# TFDS's lazy TensorFlow (tf.summary, TensorBoard's event files): imported by
+# the first MetricWriter, so that modules which only import this one (e.g.
+# gan_jax.benchmark's) run where TensorFlow is not installed.
+from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
 
 from gan_jax.errors import GanJaxError
 from gan_jax.sampling import pictures
