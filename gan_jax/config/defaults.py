@@ -174,22 +174,29 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.d_conditioning = 'projection'
   config.model.dropout_rate = 0.3    # D dropout, where the family has one
   config.model.spectral_norm = False  # spectral normalisation of D's layers (Miyato et al. 2018)
+  # ... and of G's (SAGAN's and BigGAN's G; biggan only).
+  config.model.g_spectral_norm = False
   config.model.conv_impl = 'auto'    # 'auto' (fast on CPU) | 'xla' | 'fast' | 'subpixel'
   # G's output bias at initialisation: 'zeros', or 'data_marginals': the
   # logit of each training pixel's mean, so G starts at the mean image (the
   # 2014 GAN's sigmoid output, pylearn2's init_sigmoid_bias_from_marginals;
   # maxout_mlp only).
   config.model.g_output_bias = 'zeros'
-  # dcgan_unrolled only: D's widths as a fraction of G's (PacGAN Table 3's
-  # 1/4 and 1/2), and G's widths as a multiple of the reference's (1).
+  # dcgan_unrolled: D's widths as a fraction of G's (PacGAN Table 3's 1/4
+  # and 1/2). resnet, biggan: D's channels as a fraction of the reference's
+  # (their configs set 1.0). g_width_ratio (below): G's widths as a multiple
+  # of the reference's (dcgan_unrolled, resnet, biggan).
   config.model.d_width_ratio = 0.25
-  # resnet only: the feature-map side after which G and D get SAGAN's
+  # resnet, biggan: the feature-map side after which G and D get SAGAN's
   # self-attention block (Zhang et al. 2019; models/layers.SelfAttention),
   # e.g. 16 at 32x32; 0 = none.
   config.model.attention_resolution = 0
   # resnet only: D's pooling of its last feature map, 'sum' (SNGAN) or
   # 'mean' (WGAN-GP's ResNet).
   config.model.d_pooling = 'sum'
+  # biggan only: the size of G's shared class embedding, which each block's
+  # conditional batch norm reads beside its chunk of z (Brock et al. 2019).
+  config.model.g_shared_dim = 128
   # The players' initial kernels and embeddings: 'default' (each family's
   # reference code's) or 'orthogonal' (BigGAN's, any family).
   config.model.init = 'default'

@@ -57,6 +57,7 @@ RANGES = {
     'model.d_width_ratio': (0.0, _INF, False, False, False),
     'model.num_classes': (0, _INF, True, False, True),
     'model.attention_resolution': (0, _INF, True, False, True),
+    'model.g_shared_dim': (1, _INF, True, False, True),
     'loss.acgan_weight': (0.0, _INF, True, False, False),
     'model.bn_momentum': (0.0, 1.0, True, False, False),
     'model.bn_epsilon': (0.0, _INF, False, False, False),

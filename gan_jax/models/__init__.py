@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import ml_collections
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import (dcgan, dcgan3x3, dcgan64, layers, maxout_mlp, mlp,
-                            mlp2d, resnet, stacked_dcgan)
+from gan_jax.models import (biggan, dcgan, dcgan3x3, dcgan64, layers, maxout_mlp,
+                            mlp, mlp2d, resnet, stacked_dcgan, standard_cnn)
 
 
 # Every discriminator has the spectral normalisation option (Miyato et al. 2018).
@@ -76,6 +76,11 @@ def _convolutional(module):
 
 _dcgan64 = _convolutional(dcgan64)
 _dcgan3x3 = _convolutional(dcgan3x3)
+
+
+def _standard_cnn(model_config, image_shape, axis_name):
+  standard_cnn.check_shape(image_shape)
+  return _convolutional(standard_cnn)(model_config, image_shape, axis_name)
 
 
 def _mlp(model_config, image_shape, axis_name):
@@ -155,14 +160,46 @@ def _resnet(model_config, image_shape, axis_name):
                                dtype=dtype))
 
 
+def _biggan(model_config, image_shape, axis_name):
+  biggan.layout(image_shape)
+  biggan.check_latent_dim(model_config.latent_dim, image_shape[0])
+  side = model_config.attention_resolution
+  g_sides, d_sides = resnet.attention_sides(image_shape[0])
+  if side and (side not in g_sides or side not in d_sides):
+    raise ConfigError(f'config.model.attention_resolution={side}: the {image_shape[0]}x'
+                      f'{image_shape[0]} BigGAN has feature maps of sides {g_sides} (G) '
+                      f'and {d_sides} (D); pick one of both, or 0')
+  dtype = compute_dtype(model_config)
+  n = num_classes(model_config)
+  if n and model_config.g_conditioning != 'cbn':
+    raise ConfigError("the BigGAN G is conditioned through its batch norms: set "
+                      "config.model.g_conditioning='cbn'")
+  return (biggan.Generator(image_size=image_shape[0], channels=image_shape[-1],
+                           width_ratio=model_config.g_width_ratio,
+                           shared_dim=model_config.g_shared_dim,
+                           attention_resolution=side, num_classes=n,
+                           spectral_norm=bool(model_config.g_spectral_norm),
+                           axis_name=axis_name, conv_impl=model_config.conv_impl,
+                           dtype=dtype),
+          biggan.discriminator(image_size=image_shape[0],
+                               width_ratio=model_config.d_width_ratio,
+                               attention_resolution=side,
+                               spectral_norm=_spectral_norm(model_config),
+                               num_classes=n, conditioning=model_config.d_conditioning,
+                               axis_name=axis_name, conv_impl=model_config.conv_impl,
+                               dtype=dtype))
+
+
 # name -> builder(model_config, image_shape, axis_name) -> (generator, discriminator)
 _FAMILIES = {'dcgan28': _dcgan28, 'dcgan64': _dcgan64, 'dcgan3x3': _dcgan3x3,
              'mlp': _mlp, 'mlp2d': _mlp2d, 'dcgan_veegan': _dcgan_veegan,
              'dcgan_unrolled': _dcgan_unrolled, 'maxout_mlp': _maxout_mlp,
-             'resnet': _resnet}
+             'resnet': _resnet, 'biggan': _biggan, 'standard_cnn': _standard_cnn}
 MODEL_NAMES = tuple(sorted(_FAMILIES))
 # The families that take class labels (config.model.num_classes > 0).
-CONDITIONAL = ('dcgan28', 'mlp', 'mlp2d', 'resnet')
+CONDITIONAL = ('biggan', 'dcgan28', 'mlp', 'mlp2d', 'resnet')
+# The generators with spectrally normalised layers (config.model.g_spectral_norm).
+G_SPECTRAL_NORM = ('biggan',)
 
 
 def check_name(name: str, role: str) -> None:
@@ -204,6 +241,14 @@ def check_conditioning(model_config) -> None:
                       'num_classes=0')
 
 
+def check_generator_spectral_norm(model_config) -> None:
+  """Raises ConfigError for config.model.g_spectral_norm on a G without it."""
+  if model_config.g_spectral_norm and model_config.generator not in G_SPECTRAL_NORM:
+    raise ConfigError(f"config.model.g_spectral_norm=True: the '{model_config.generator}' "
+                      f"G has no spectrally normalised variant (those that do: "
+                      f"{', '.join(G_SPECTRAL_NORM)}); set it to False")
+
+
 def _family(name: str, role: str):
   check_name(name, role)
   return _FAMILIES[name]
@@ -221,6 +266,7 @@ def build(model_config: ml_collections.ConfigDict, image_shape: Sequence[int],
   layers.check_conv_impl(model_config.conv_impl)
   compute_dtype(model_config)
   check_conditioning(model_config)
+  check_generator_spectral_norm(model_config)
   generator, _ = _family(model_config.generator, 'generator')(
       model_config, image_shape, axis_name)
   _, discriminator = _family(model_config.discriminator, 'discriminator')(

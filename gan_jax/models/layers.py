@@ -256,14 +256,17 @@ INITS = ('default', 'orthogonal')
 
 def orthogonal_init(params, key: jax.Array):
   """`params` with every kernel (viewed as a [fan_in, out] matrix) and every
-  embedding table drawn orthogonal (Saxe et al. 2014), as BigGAN's code
-  initialises its convolutions, linear layers and embeddings
-  (init.orthogonal_, gain 1); biases and norms are kept, the per-class
-  gains and biases of `ConditionalBatchNorm` included (its 'gain' and 'bias'
-  tables start at 1 and 0). Each leaf draws from `key` folded with its
-  position in the tree."""
+  embedding table drawn orthogonal (Saxe et al. 2014) and the biases of
+  those kernels' layers set to 0, as StudioGAN's BigGAN initialises its
+  convolutions, linear layers and embeddings (`init_weights('ortho')`:
+  init.orthogonal_, gain 1, zero biases). Norms are kept, the per-class
+  gains and biases of `ConditionalBatchNorm` included (its 'gain' and
+  'bias' tables start at 1 and 0). Each leaf draws from `key` folded with
+  its position in the tree."""
   leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
   draw = nn.initializers.orthogonal()
+  with_kernel = {tuple(path[:-1]) for path, _ in leaves
+                 if getattr(path[-1], 'key', None) == 'kernel'}
   new = []
   for index, (path, leaf) in enumerate(leaves):
     name = getattr(path[-1], 'key', None)
@@ -273,5 +276,7 @@ def orthogonal_init(params, key: jax.Array):
       matrix = draw(jax.random.fold_in(key, index),
                     (int(np.prod(leaf.shape[:-1])), leaf.shape[-1]), leaf.dtype)
       leaf = matrix.reshape(leaf.shape)
+    elif name == 'bias' and tuple(path[:-1]) in with_kernel:
+      leaf = jnp.zeros_like(leaf)
     new.append(leaf)
   return jax.tree_util.tree_unflatten(treedef, new)

@@ -193,7 +193,8 @@ def attention_sides(image_size: int) -> Tuple[Sequence[int], Sequence[int]]:
   return g_sides, sorted(set(d_sides), reverse=True)
 
 
-def _scaled(channels: int, ratio: float) -> int:
+def scaled(channels: int, ratio: float) -> int:
+  """A block's channels at a width ratio (at least 1)."""
   return max(1, int(round(channels * ratio)))
 
 
@@ -213,7 +214,7 @@ class Generator(nn.Module):
   def __call__(self, z: jax.Array, train: bool,
                labels: Optional[jax.Array] = None) -> jax.Array:
     spec = LAYOUTS[self.image_size]
-    widths = [_scaled(c, self.width_ratio) for c in spec['g_channels']]
+    widths = [scaled(c, self.width_ratio) for c in spec['g_channels']]
     bottom = spec['bottom']
     x = nn.Dense(bottom * bottom * widths[0], dtype=self.dtype,
                  kernel_init=xavier_uniform(1.0),
@@ -254,7 +255,7 @@ class Discriminator(nn.Module):
       x = layers.concat_labels(x, labels, self.num_classes)
     kwargs = dict(spectral_norm=self.spectral_norm, conv_impl=self.conv_impl,
                   dtype=self.dtype)
-    x = DBlock(_scaled(first, self.width_ratio), downsample=True, optimized=True,
+    x = DBlock(scaled(first, self.width_ratio), downsample=True, optimized=True,
                name='block1', **kwargs)(x, train)
     attended = False
 
@@ -268,7 +269,7 @@ class Discriminator(nn.Module):
 
     x = attend(x)
     for i, (width, down) in enumerate(blocks):
-      x = attend(DBlock(_scaled(width, self.width_ratio), downsample=down,
+      x = attend(DBlock(scaled(width, self.width_ratio), downsample=down,
                         name=f'block{i + 2}', **kwargs)(x, train))
     pool = jnp.mean if self.pooling == 'mean' else jnp.sum
     features = pool(nn.relu(x), axis=(1, 2))   # global sum (or mean) pooling

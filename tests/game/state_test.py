@@ -98,3 +98,21 @@ def test_orthogonal_init_draws_every_kernel_and_embedding_orthogonal():
   assert norms
   for leaf in jax.tree.leaves(norms):
     assert np.all(np.isin(np.asarray(leaf), (0.0, 1.0)))
+
+
+def test_orthogonal_init_zeroes_the_drawn_layers_biases():
+  # The ResNet's layers start with PyTorch's uniform biases; StudioGAN's
+  # init_weights('ortho') sets them to 0 with the orthogonal kernels.
+  from configs import cifar10_sngan
+  config = cifar10_sngan.get_config()
+  config.model.g_width_ratio = config.model.d_width_ratio = 1 / 16
+  gan = state_lib.build_gan(config, (32, 32, 3))
+
+  def conv_biases(init):
+    config.model.init = init
+    params = state_lib.create_state(config, gan).d_params
+    return [np.asarray(leaf) for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
+            if path[-1].key == 'bias']
+
+  assert all(np.any(b) for b in conv_biases('default'))
+  assert all(not np.any(b) for b in conv_biases('orthogonal'))

@@ -63,17 +63,34 @@ def test_cifar10_sngan_trains_resumes_exactly_and_is_evaluated(
   assert report['protocol']['reference_split'] == 'train'
 
 
-@pytest.mark.slow  # 1-3 min each: two steps of the full model, no evaluation
-@pytest.mark.parametrize('name', ['cifar10_wgan_gp', 'stl10_sngan', 'celeba64_dcgan'])
-def test_the_recipe_trains_end_to_end_on_its_data_sets_shape(
-    name, natural_dir, random_inception_weights, tmp_path):
+@pytest.mark.slow  # 1-3 min each: the full model, two steps straight and resumed
+@pytest.mark.parametrize('name, parameters', [
+    ('cifar10_wgan_gp', (4_276_739, 1_053_825)),
+    ('cifar10_sndcgan', (3_828_739, 5_860_865)),
+    ('cifar10_biggan', (9_416_196, 2_415_170)),
+    ('stl10_sngan', (4_878_083, 10_141_441)),
+    ('celeba64_dcgan', None),
+])
+def test_the_recipe_trains_end_to_end_on_its_data_sets_shape_and_resumes_exactly(
+    name, parameters, natural_dir, random_inception_weights, tmp_path):
   # The evaluation's path is the SNGAN test's; here the model and the data.
-  config = _small(name, natural_dir, random_inception_weights, tmp_path, 2)
-  config.eval_every_steps = 0
+  def config(num_steps):
+    config = _small(name, natural_dir, random_inception_weights, tmp_path, num_steps)
+    config.eval_every_steps = 0
+    return config
+
   workdir = str(tmp_path / name)
-  state = train.train_and_evaluate(config, workdir)
-  assert int(state.step) == 2
+  straight = train.train_and_evaluate(config(2), workdir)
+  assert int(straight.step) == 2
   records = metrics_log.read_metrics(workdir)
   assert all(np.isfinite(r['loss_d']) and np.isfinite(r['loss_g'])
              for r in records if 'loss_d' in r)
   assert os.path.isdir(os.path.join(workdir, 'checkpoints', '2'))
+  if parameters:
+    with open(os.path.join(workdir, 'param_counts.json')) as f:
+      counts = json.load(f)
+    assert (counts['generator'], counts['discriminator']) == parameters
+  train.train_and_evaluate(config(1), str(tmp_path / 'resumed'))
+  resumed = train.train_and_evaluate(config(2), str(tmp_path / 'resumed'))
+  for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
+    np.testing.assert_array_equal(x, y)
