@@ -1,19 +1,24 @@
 """A reduced-width SNGAN ResNet on Stacked MNIST at 32x32: the ResNet GANs'
 code path (gan_jax/models/resnet.py, hinge loss, spectral normalisation,
-Adam beta=(0, 0.9), linear decay) on a 3-channel set that exists offline,
-at a size a 2-core CPU trains.
+linear decay) on a 3-channel set that exists offline, at a size a 2-core
+CPU trains.
 
-The 32x32 layout with every block at a quarter of its channels (G's 64, D's
-32: G 368,771 and D 66,849 trainable parameters); Stacked MNIST's 28x28
-images resized to 32x32 on the device; one D move per step at batch 64, 2e-4
-decayed linearly to 0 over 6,000 steps; an EMA of G. Evaluation: modes
-covered of 1,000 and KL to uniform on 26,000 samples (the PacGAN protocol,
-configs/stacked_mnist.py) every 1,000 steps.
+The 32x32 layout with G's blocks at a quarter of their channels (64) and
+D's at half (64): G 368,771 and D 264,769 trainable parameters. (With D at
+a quarter too, 32 channels, half of G's, the small-D regime of PacGAN's
+Table 3, this ResNet collapsed to about 100 of the 1,000 modes:
+docs/reproductions.md.)
+Stacked MNIST's 28x28 images resized to 32x32 on the device; one D move
+per step at batch 64, Adam 2e-4 with beta=(0.5, 0.999) (Miyato et al.'s
+Table 1 setting C, theirs for one D move per step) decayed linearly to 0
+over 3,000 steps; an EMA of G. Evaluation: modes covered of 1,000 and KL
+to uniform on 26,000 samples (the PacGAN protocol, configs/stacked_mnist.py)
+every 1,000 steps.
 """
 from configs import stacked_mnist
 from gan_jax.config import defaults
 
-NUM_STEPS = 6_000
+NUM_STEPS = 3_000
 
 
 def get_config():
@@ -22,12 +27,13 @@ def get_config():
   config.model.generator = config.model.discriminator = 'resnet'
   config.model.latent_dim = 128
   config.model.spectral_norm = True
-  config.model.g_width_ratio = config.model.d_width_ratio = 0.25
+  config.model.g_width_ratio = 0.25
+  config.model.d_width_ratio = 0.5
   config.loss.name = 'hinge'
   config.batch_size = 64
   config.num_train_steps = NUM_STEPS
   for name in ('optimizer_g', 'optimizer_d'):
-    config[name] = defaults.optimizer(2e-4, b1=0.0, b2=0.9, schedule='linear',
+    config[name] = defaults.optimizer(2e-4, b1=0.5, b2=0.999, schedule='linear',
                                       decay_steps=NUM_STEPS, end_learning_rate=0.0)
   config.ema_decay = 0.999
   config.ema_warmup = True
