@@ -11,14 +11,20 @@
 #   bash launch/gpu_benchmark.sh [OUT_DIR]
 #
 # Run from the repository root on a machine with JAX for CUDA and PyTorch in
-# one Python (PYTHON, default python3). TensorFlow is not needed: the
-# benchmark's path imports none. A machine without internet gets the other
+# one Python (PYTHON, default python3; TORCH_PYTHON, default PYTHON, runs
+# the PyTorch side). TensorFlow is not needed: the benchmark's path imports
+# none. DEVICE=cpu, MODELS, ROUNDS, STEPS and REPEATS change what is timed
+# (e.g. a quick check of the script on a CPU). A machine without internet gets the other
 # packages gan_jax and the PyTorch side need as wheels: WHEELS=DIR installs
 # every *.whl in DIR into a scratch site-packages first (build DIR with
 # launch/gpu_wheels.sh where pip can download).
 set -euo pipefail
 out=${1:-benchmark_gpu}
 python=${PYTHON:-python3}
+torch_python=${TORCH_PYTHON:-$python}
+device=${DEVICE:-cuda}
+steps=${STEPS:-10}
+repeats=${REPEATS:-3}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 
@@ -29,33 +35,36 @@ if [[ -n "${WHEELS:-}" ]]; then
 fi
 
 # What the machine is, and whether everything imports, before any timing.
-"$python" - <<'PY' 2>&1 | tee "$out/machine.txt"
-import importlib.metadata, importlib.util, platform, subprocess, sys
-print('python', platform.python_version())
-missing = [name for name in ('jax', 'flax', 'optax', 'orbax.checkpoint', 'ml_collections',
-                             'tensorflow_datasets', 'torch', 'torch_mimicry')
-           if importlib.util.find_spec(name) is None]
-for dist in ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'ml-collections',
-             'tensorflow-datasets', 'torch', 'torch-mimicry'):
+check='
+import importlib.metadata, importlib.util, platform, sys
+names, dists = sys.argv[1].split(","), sys.argv[2].split(",")
+print(sys.executable, platform.python_version())
+for dist in dists:
   try:
-    print(dist, importlib.metadata.version(dist))
+    print(" ", dist, importlib.metadata.version(dist))
   except importlib.metadata.PackageNotFoundError:
-    print(dist, 'not installed')
+    print(" ", dist, "not installed")
+missing = [n for n in names if importlib.util.find_spec(n) is None]
 if missing:
-  sys.exit(f'missing: {", ".join(missing)}; install them, or give WHEELS=DIR '
-           '(launch/gpu_wheels.sh builds DIR)')
-import jax, torch
-print('jax devices', jax.devices())
-print('torch cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0))
-print(subprocess.run(['nvidia-smi', '--query-gpu=name,memory.total,driver_version',
-                      '--format=csv,noheader'], capture_output=True, text=True).stdout)
-PY
+  sys.exit("missing: " + ", ".join(missing) + "; install them, or give WHEELS=DIR "
+           "(launch/gpu_wheels.sh builds DIR)")
+'
+{
+  "$python" -c "$check" jax,flax,optax,orbax.checkpoint,ml_collections,tensorflow_datasets \
+      jax,jaxlib,flax,optax,orbax-checkpoint,ml-collections,tensorflow-datasets
+  "$torch_python" -c "$check" torch,torch_mimicry torch,torch-mimicry
+  "$python" -c 'import jax; print("jax devices", jax.devices())'
+  if [[ "$device" == cuda ]]; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  fi
+} 2>&1 | tee "$out/machine.txt"
 
-"$python" benchmarks/compare.py --device=cuda --torch_python="$python" \
-    --models=sngan,dcgan28,dcgan64,mlp --rounds=2 \
+"$python" benchmarks/compare.py --device="$device" --torch_python="$torch_python" \
+    --jax_python="$python" --models="${MODELS:-sngan,dcgan28,dcgan64,mlp}" \
+    --rounds="${ROUNDS:-2}" --steps="$steps" --repeats="$repeats" \
     --json_out="$out/compare.jsonl" | tee "$out/compare.md"
 
-for config in cifar10_biggan cifar10_sndcgan; do
-  "$python" -m gan_jax.benchmark --config=configs/$config.py --steps=10 --repeats=3 \
-      | tee -a "$out/gan_jax.jsonl"
+for config in ${GAN_JAX_ONLY-cifar10_biggan cifar10_sndcgan}; do
+  JAX_PLATFORMS=$device "$python" -m gan_jax.benchmark --config=configs/$config.py \
+      --steps="$steps" --repeats="$repeats" | tee -a "$out/gan_jax.jsonl"
 done
