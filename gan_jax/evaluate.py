@@ -13,9 +13,11 @@
 Prints a table and writes DIR/eval/<step>.json (or data.json, init.json);
 settings other than the run's own evaluation's are added to the name, e.g.
 eval/2000,params=raw.json, and metrics of the same settings accumulate
-(gan_jax.evaluation.checkpoint_eval). Image metrics live in the feature space
-of gan_jax's own classifier, not Inception's: compare them within gan_jax,
-not with published Inception-FIDs.
+(gan_jax.evaluation.checkpoint_eval). Natural images (CIFAR-10, STL-10,
+CelebA, ...) are scored on the FID Inception (pytorch-fid's network and
+weights), as the papers score them; MNIST and Fashion-MNIST in the feature
+space of gan_jax's own classifier, whose numbers compare runs within gan_jax,
+not with published Inception-FIDs. The report's feature_space says which.
 """
 import sys
 
