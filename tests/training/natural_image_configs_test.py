@@ -4,6 +4,8 @@ an exact resume, and evaluations on the FID Inception (its random test
 weights: the numbers test the plumbing, not the recipes)."""
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -20,22 +22,33 @@ def natural_dir(natural_like_dir):
           'celeb_a': natural_like_dir}
 
 
-def _small(name, natural_dir, random_inception_weights, tmp_path, num_steps):
-  """The config of configs/<name>.py at batch 8 (G's 16 where it has its
-  own), evaluating 16 samples every 2 steps."""
+def _overrides(name, natural_dir, random_inception_weights, tmp_path, num_steps):
+  """{dotted key: value}: configs/<name>.py at batch 8 (G's 16 where it has
+  its own), logging and checkpointing every step, evaluating 16 samples
+  every 2 steps."""
   module = __import__(f'configs.{name}', fromlist=['get_config'])
   config = module.get_config()
-  config.data.data_dir = natural_dir[config.data.dataset]
-  config.batch_size = 8
+  overrides = {'data.data_dir': natural_dir[config.data.dataset], 'batch_size': 8,
+               'num_train_steps': num_steps, 'log_every_steps': 1,
+               'checkpoint_every_steps': 1, 'sample_every_steps': 0,
+               'eval_every_steps': 2, 'eval.num_samples': 16,
+               'eval.inception_weights': random_inception_weights,
+               'eval.classifier_dir': str(tmp_path / 'cache')}
   if config.g_batch_size:
-    config.g_batch_size = 16
-  config.num_train_steps = num_steps
-  config.log_every_steps = config.checkpoint_every_steps = 1
-  config.sample_every_steps = 0
-  config.eval_every_steps = 2
-  config.eval.num_samples = 16
-  config.eval.inception_weights = random_inception_weights
-  config.eval.classifier_dir = str(tmp_path / 'cache')
+    overrides['g_batch_size'] = 16
+  return config, overrides
+
+
+def _small(name, natural_dir, random_inception_weights, tmp_path, num_steps):
+  """The config of `_overrides`, applied."""
+  config, overrides = _overrides(name, natural_dir, random_inception_weights, tmp_path,
+                                 num_steps)
+  for key, value in overrides.items():
+    *parents, leaf = key.split('.')
+    node = config
+    for parent in parents:
+      node = node[parent]
+    node[leaf] = value
   return config
 
 
@@ -63,7 +76,7 @@ def test_cifar10_sngan_trains_resumes_exactly_and_is_evaluated(
   assert report['protocol']['reference_split'] == 'train'
 
 
-@pytest.mark.slow  # 1-3 min each: the full model, two steps straight and resumed
+@pytest.mark.slow  # 1-4 min each: the full model, two steps straight, one by the CLI, resumed
 @pytest.mark.parametrize('name, parameters', [
     ('cifar10_wgan_gp', (4_276_739, 1_053_825)),
     ('cifar10_sndcgan', (3_828_739, 5_860_865)),
@@ -71,8 +84,8 @@ def test_cifar10_sngan_trains_resumes_exactly_and_is_evaluated(
     ('stl10_sngan', (4_878_083, 10_141_441)),
     ('celeba64_dcgan', None),
 ])
-def test_the_recipe_trains_end_to_end_on_its_data_sets_shape_and_resumes_exactly(
-    name, parameters, natural_dir, random_inception_weights, tmp_path):
+def test_the_recipe_trains_from_the_command_line_and_resumes_exactly(
+    name, parameters, natural_dir, random_inception_weights, tmp_path, repo_dir):
   # The evaluation's path is the SNGAN test's; here the model and the data.
   def config(num_steps):
     config = _small(name, natural_dir, random_inception_weights, tmp_path, num_steps)
@@ -90,7 +103,15 @@ def test_the_recipe_trains_end_to_end_on_its_data_sets_shape_and_resumes_exactly
     with open(os.path.join(workdir, 'param_counts.json')) as f:
       counts = json.load(f)
     assert (counts['generator'], counts['discriminator']) == parameters
-  train.train_and_evaluate(config(1), str(tmp_path / 'resumed'))
+  # The first step from the command line, as a user starts the recipe.
+  _, overrides = _overrides(name, natural_dir, random_inception_weights, tmp_path, 1)
+  overrides['eval_every_steps'] = 0
+  result = subprocess.run(
+      [sys.executable, '-m', 'gan_jax.main', f'--config=configs/{name}.py',
+       f'--workdir={tmp_path / "resumed"}'] +
+      [f'--config.{key}={value}' for key, value in overrides.items()],
+      cwd=repo_dir, capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stderr[-3000:]
   resumed = train.train_and_evaluate(config(2), str(tmp_path / 'resumed'))
   for x, y in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
     np.testing.assert_array_equal(x, y)
