@@ -11,13 +11,25 @@ Adam 2e-4 with beta=(0.5, 0.999) and eps 1e-6 for both players, no decay,
 batch 64 for both, 100,000 G steps; an EMA of G with decay 0.9999 that
 copies G for the first 1,000 steps (evaluations score it).
 
-Where this recipe differs from StudioGAN's run: StudioGAN flips the real
-images horizontally at random and draws the fakes' classes uniformly;
-here the real images are used as stored and each D move's fakes are
-generated for the real batch's classes.
+Where this recipe differs from StudioGAN's run:
+  - StudioGAN flips the real images horizontally at random; here they are
+    used as stored.
+  - StudioGAN draws the fakes' classes uniformly; here each move's fakes
+    are generated for a real batch's classes (a D move's own, the G move
+    the last D move's).
+  - StudioGAN's G updates its batch norms' running statistics in its G
+    moves only and its EMA also averages them and the spectral-norm
+    vectors; here the running statistics move in every move and the EMA
+    averages the parameters. Training normalises by batch statistics
+    either way.
+  - StudioGAN samples for its scores with the running statistics (its
+    README's CIFAR-10 command: "standing statistics", re-estimated from G's
+    own batches); here with each chunk of 1,000 samples' batch statistics
+    (config.eval.bn_stats='batch').
 
-Evaluations as configs/cifar10_sngan.py: FID, KID and IS on the FID
-Inception every 10,000 steps on 10,000 samples against the training split.
+Evaluations as configs/cifar10_sngan.py (FID, KID and IS on the FID
+Inception every 10,000 steps on 10,000 samples against the training
+split), plus intra-FID, the class-conditional runs' mean per-class FID.
 """
 from configs import cifar10_sngan
 from gan_jax.config import defaults

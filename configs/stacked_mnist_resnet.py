@@ -4,14 +4,11 @@ linear decay) on a 3-channel set that exists offline, at a size a 2-core
 CPU trains.
 
 The 32x32 layout with G's blocks at a quarter of their channels (64) and
-D's at half (64): G 368,771 and D 264,769 trainable parameters. (With D at
-a quarter too, 32 channels, half of G's, the small-D regime of PacGAN's
-Table 3, this ResNet collapsed to about 100 of the 1,000 modes:
-docs/reproductions.md.)
+D's at half (64): G 368,771 and D 264,769 trainable parameters.
 Stacked MNIST's 28x28 images resized to 32x32 on the device; one D move
 per step at batch 64, Adam 2e-4 with beta=(0.5, 0.999) (Miyato et al.'s
-Table 1 setting C, theirs for one D move per step) decayed linearly to 0
-over 3,000 steps; an EMA of G. Evaluation: modes covered of 1,000 and KL
+Table 1 setting C, one of their two settings with one D move per step)
+decayed linearly to 0 over 3,000 steps; an EMA of G. Evaluation: modes covered of 1,000 and KL
 to uniform on 26,000 samples (the PacGAN protocol, configs/stacked_mnist.py)
 every 1,000 steps.
 """

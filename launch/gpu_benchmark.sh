@@ -53,7 +53,10 @@ if missing:
   "$python" -c "$check" jax,flax,optax,orbax.checkpoint,ml_collections,tensorflow_datasets \
       jax,jaxlib,flax,optax,orbax-checkpoint,ml-collections,tensorflow-datasets
   "$torch_python" -c "$check" torch,torch_mimicry torch,torch-mimicry
-  "$python" -c 'import jax; print("jax devices", jax.devices())'
+  # The programs themselves, so that a missing dependency of a dependency
+  # shows here rather than after the first timing.
+  "$python" -c 'import gan_jax.benchmark, jax; print("jax devices", jax.devices())'
+  "$torch_python" benchmarks/torch_side.py --help > /dev/null
   if [[ "$device" == cuda ]]; then
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   fi

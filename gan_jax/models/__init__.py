@@ -132,19 +132,28 @@ def _maxout_mlp(model_config, image_shape, axis_name):
                                    dtype=dtype))
 
 
-def _resnet(model_config, image_shape, axis_name):
-  resnet.layout(image_shape)
+def _check_residual_family(model_config, image_shape, family: str, label: str) -> None:
+  """The checks that the ResNet-based families (resnet, biggan) share: the
+  attention's side exists in both players, and a class-conditional G of
+  the family takes y through its batch norms."""
   side = model_config.attention_resolution
   g_sides, d_sides = resnet.attention_sides(image_shape[0])
   if side and (side not in g_sides or side not in d_sides):
     raise ConfigError(f'config.model.attention_resolution={side}: the {image_shape[0]}x'
-                      f'{image_shape[0]} ResNets have feature maps of sides {g_sides} (G) '
+                      f'{image_shape[0]} {label} has feature maps of sides {g_sides} (G) '
                       f'and {d_sides} (D); pick one of both, or 0')
+  if (num_classes(model_config) and model_config.generator == family
+      and model_config.g_conditioning != 'cbn'):
+    raise ConfigError(f"the {label} G is conditioned through its batch norms: set "
+                      "config.model.g_conditioning='cbn'")
+
+
+def _resnet(model_config, image_shape, axis_name):
+  resnet.layout(image_shape)
+  _check_residual_family(model_config, image_shape, 'resnet', 'ResNet')
   dtype = compute_dtype(model_config)
   n = num_classes(model_config)
-  if n and model_config.g_conditioning != 'cbn':
-    raise ConfigError("the ResNet G is conditioned through its batch norms: set "
-                      "config.model.g_conditioning='cbn'")
+  side = model_config.attention_resolution
   return (resnet.Generator(image_size=image_shape[0], channels=image_shape[-1],
                            width_ratio=model_config.g_width_ratio, num_classes=n,
                            attention_resolution=side,
@@ -162,18 +171,12 @@ def _resnet(model_config, image_shape, axis_name):
 
 def _biggan(model_config, image_shape, axis_name):
   biggan.layout(image_shape)
-  biggan.check_latent_dim(model_config.latent_dim, image_shape[0])
-  side = model_config.attention_resolution
-  g_sides, d_sides = resnet.attention_sides(image_shape[0])
-  if side and (side not in g_sides or side not in d_sides):
-    raise ConfigError(f'config.model.attention_resolution={side}: the {image_shape[0]}x'
-                      f'{image_shape[0]} BigGAN has feature maps of sides {g_sides} (G) '
-                      f'and {d_sides} (D); pick one of both, or 0')
+  _check_residual_family(model_config, image_shape, 'biggan', 'BigGAN')
+  if model_config.generator == 'biggan':
+    biggan.check_latent_dim(model_config.latent_dim, image_shape[0])
   dtype = compute_dtype(model_config)
   n = num_classes(model_config)
-  if n and model_config.g_conditioning != 'cbn':
-    raise ConfigError("the BigGAN G is conditioned through its batch norms: set "
-                      "config.model.g_conditioning='cbn'")
+  side = model_config.attention_resolution
   return (biggan.Generator(image_size=image_shape[0], channels=image_shape[-1],
                            width_ratio=model_config.g_width_ratio,
                            shared_dim=model_config.g_shared_dim,

@@ -26,12 +26,18 @@ but not the shared embedding. Trainable parameters at CIFAR-10's settings
 (latent_dim 80, shared_dim 128, 10 classes, 3 channels): G 9,416,196 and D
 2,415,170, StudioGAN's (its own count and its 2021 CIFAR-10 training log's).
 Orthogonal initialisation (`config.model.init='orthogonal'`,
-`layers.orthogonal_init`) is StudioGAN's `init_weights('ortho')`; 'default'
-keeps PyTorch's layer defaults (G) and Mimicry's (D), as before it.
+`layers.orthogonal_init`) is StudioGAN's `init_weights('ortho')`; with
+'default' G's convolutions and linear layers start at PyTorch's defaults,
+D's at Mimicry's (`resnet.py`), the attention's 1x1 convolutions at
+flax's.
 
-Where gan_jax differs from StudioGAN: spectral norm's epsilon is flax's
-1e-12 (StudioGAN 1e-6) and batch norm's running variance is the biased one
-(PyTorch keeps the unbiased); neither changes a training step's outputs.
+Where gan_jax's networks differ from StudioGAN's: spectral norm's epsilon
+is flax's 1e-12 (StudioGAN 1e-6); batch norm's running variance is the
+biased one (PyTorch keeps the unbiased); the power iteration of the
+projection embedding's spectral norm keeps its vector on the feature side
+(PyTorch on the class side), so the two estimates of sigma start apart and
+meet as the iteration converges. None changes what a trained network
+computes.
 
 `width_ratio`s scale G's 384 and D's 192 channels (the reduced-width
 BigGAN the CPU can train).

@@ -235,6 +235,11 @@ class SelfAttention(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     batch, height, width, channels = x.shape
+    if channels < 8:
+      raise ConfigError(f'self-attention needs at least 8 channels (its queries and keys '
+                        f'have C/8), got {channels} at {height}x{width}; raise '
+                        'config.model.g_width_ratio / d_width_ratio or set '
+                        'config.model.attention_resolution=0')
 
     def conv(features, name):
       layer = nn.Conv(features, (1, 1), use_bias=False, dtype=self.dtype, name=name)

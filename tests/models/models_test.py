@@ -26,6 +26,12 @@ REFERENCE_COUNTS = {
     # G: 6528 + 33024 + 512 + 131584 + 1024 + 525312 + 2048 + 803600
     # D: 401920 + 1024 + 131328 + 512 + 257
     'mlp': ((28, 28, 1), 50, 1_503_632, 535_041),
+    # Miyato et al.'s standard CNN as chainer-gan-lib builds it.
+    # G: (128*8192+8192) + 2*8192 + (16*512*256+256) + 512 + (16*256*128+128) + 256
+    #    + (16*128*64+64) + 128 + (9*64*3+3)
+    # D: (27*64+64) + (16*64*128+128) + (9*128*128+128) + (16*128*256+256)
+    #    + (9*256*256+256) + (16*256*512+512) + (9*512*512+512) + (8192+1)
+    'standard_cnn': ((32, 32, 3), 128, 3_828_739, 5_860_865),
 }
 
 
@@ -229,3 +235,18 @@ def test_mnist_dcgan3x3_config_builds_and_trains_one_step():
   # Adam's first update moves each parameter with a gradient by ~lr.
   moved = np.abs(new_state.g_params['Dense_0']['kernel'] - state.g_params['Dense_0']['kernel'])
   assert 0 < moved.max() <= 1.01e-3
+
+
+def test_the_standard_cnn_normalises_every_d_layer_and_g_s_linear_output():
+  config = model_config('standard_cnn')
+  config.spectral_norm = True
+  generator, discriminator = models.build(config, (32, 32, 3))
+  g_vars = jax.eval_shape(lambda: generator.init(jax.random.PRNGKey(0), jnp.zeros((1, 128)),
+                                                 train=False))
+  d_vars = jax.eval_shape(lambda: discriminator.init(
+      jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 3)), train=False))
+  # Chainer's BatchNormalization(4*4*512) on the linear layer's 8,192 outputs.
+  assert g_vars['params']['BatchNorm_0']['scale'].shape == (8192,)
+  vectors = [p for p, _ in jax.tree_util.tree_leaves_with_path(d_vars['batch_stats'])
+             if jax.tree_util.keystr(p).endswith("/u']")]
+  assert len(vectors) == 8   # 7 convolutions and the linear layer

@@ -185,8 +185,8 @@ def test_an_attention_side_the_players_lack_is_named():
   from gan_jax import models
   config = cifar10_sngan.get_config()
   config.model.attention_resolution = 32
-  with pytest.raises(ConfigError, match=r'attention_resolution=32: the 32x32 ResNets '
-                                        r'have feature maps of sides \[8, 16, 32\] \(G\) '
+  with pytest.raises(ConfigError, match=r'attention_resolution=32: the 32x32 ResNet '
+                                        r'has feature maps of sides \[8, 16, 32\] \(G\) '
                                         r'and \[16, 8\] \(D\)'):
     models.build(config.model, (32, 32, 3))
 

@@ -86,10 +86,14 @@ def test_cifar10_sngan_trains_resumes_exactly_and_is_evaluated(
 ])
 def test_the_recipe_trains_from_the_command_line_and_resumes_exactly(
     name, parameters, natural_dir, random_inception_weights, tmp_path, repo_dir):
-  # The evaluation's path is the SNGAN test's; here the model and the data.
+  # The evaluation's path is the SNGAN test's, and the class-conditional
+  # one BigGAN's; here the model and the data.
+  evaluated = name == 'cifar10_biggan'
+
   def config(num_steps):
     config = _small(name, natural_dir, random_inception_weights, tmp_path, num_steps)
-    config.eval_every_steps = 0
+    config.eval_every_steps = 2 if evaluated else 0
+    config.eval.num_samples = 20   # intra-FID's least: 2 per class
     return config
 
   workdir = str(tmp_path / name)
@@ -98,6 +102,9 @@ def test_the_recipe_trains_from_the_command_line_and_resumes_exactly(
   records = metrics_log.read_metrics(workdir)
   assert all(np.isfinite(r['loss_d']) and np.isfinite(r['loss_g'])
              for r in records if 'loss_d' in r)
+  if evaluated:
+    scores, = [r for r in records if 'fid' in r]
+    assert all(np.isfinite(scores[k]) for k in ('fid', 'kid', 'is', 'intra_fid'))
   assert os.path.isdir(os.path.join(workdir, 'checkpoints', '2'))
   if parameters:
     with open(os.path.join(workdir, 'param_counts.json')) as f:
@@ -105,7 +112,7 @@ def test_the_recipe_trains_from_the_command_line_and_resumes_exactly(
     assert (counts['generator'], counts['discriminator']) == parameters
   # The first step from the command line, as a user starts the recipe.
   _, overrides = _overrides(name, natural_dir, random_inception_weights, tmp_path, 1)
-  overrides['eval_every_steps'] = 0
+  overrides.update(eval_every_steps=2 if evaluated else 0, **{'eval.num_samples': 20})
   result = subprocess.run(
       [sys.executable, '-m', 'gan_jax.main', f'--config=configs/{name}.py',
        f'--workdir={tmp_path / "resumed"}'] +
