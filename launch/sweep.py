@@ -33,8 +33,12 @@ it only saves the process starts; see README). Each run's workdir is the same
 as without it.
 
 --slurm submits one `sbatch launch/slurm.sbatch` job per unfinished run, or
-group of seeds (jobs still queued or running from a previous submission, per
-squeue, are not submitted again).
+group of seeds, with --sbatch_args as sbatch's options; its log goes to
+<sweep_dir>/logs/<run>-<job id>.log. Runs whose job from an earlier
+submission is still in squeue are not submitted again: sweep.json and
+--dry_run show them queued or running, with their job id. Re-running the
+same command later submits what is unfinished (preempted, timed out, failed)
+and marks the rest finished.
 """
 import collections
 import os
@@ -66,8 +70,9 @@ flags.DEFINE_list('gpus', [], 'GPU ids: one run per GPU at a time.')
 flags.DEFINE_integer('vmap_seeds', 0, 'Train up to this many seeds of a '
                      'variant together in one process (0: one run per process).')
 flags.DEFINE_bool('slurm', False, 'Submit one Slurm job per run (sbatch).')
-flags.DEFINE_string('sbatch_args', '', 'Extra sbatch options, e.g. '
-                    '"--partition=gpu --nodes=2 --gpus-per-node=8".')
+flags.DEFINE_string('sbatch_args', '', 'sbatch options of each job (launch/'
+                    'slurm.sbatch asks for one task, no GPU), e.g. "--partition=gpu '
+                    '--gpus-per-node=1 --cpus-per-task=8 --time=24:00:00".')
 flags.mark_flags_as_required(['config'])
 
 _SBATCH_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'slurm.sbatch')
@@ -257,20 +262,50 @@ def run_local(config_path: str, sweep_dir: str, runs: List[sweep_plan.Run],
   return sweep.results
 
 
-def _queued_slurm_jobs(sweep_dir: str) -> Dict[str, str]:
-  """Run name -> job id of this sweep's earlier jobs still pending/running."""
+# squeue's job states as the statuses of sweep.json; any other state a job
+# in squeue can be in (SUSPENDED, REQUEUE_HOLD ...) is written in lower case.
+_SLURM_STATUS = {'PENDING': 'queued', 'CONFIGURING': 'running',
+                 'RUNNING': 'running', 'COMPLETING': 'running'}
+
+
+def _queued_slurm_jobs(sweep_dir: str) -> Dict[str, dict]:
+  """Run name -> its sweep.json results (status: queued or running, job_id,
+  log) for the runs whose job from an earlier submission squeue still lists.
+
+  Raises SweepError when squeue is missing or fails: the launcher would
+  otherwise submit a second job for a run that is still queued.
+  """
   previous = sweep_plan.read_sweep_file(sweep_dir) or {}
-  jobs = {r['name']: str(r['job_id']) for r in previous.get('runs', [])
-          if r.get('job_id')}
-  if not jobs or not shutil.which('squeue'):
+  earlier = {r['name']: r for r in previous.get('runs', []) if r.get('job_id')}
+  if not earlier:
     return {}
-  out = subprocess.run(['squeue', '-h', '-o', '%i', '-j', ','.join(jobs.values())],
+  if not shutil.which('squeue'):
+    raise sweep_plan.SweepError(
+        'squeue is not on PATH: cannot tell which of the jobs in '
+        f'{os.path.join(sweep_dir, sweep_plan.SWEEP_FILE)} are still queued')
+  # Job ids Slurm no longer knows are left out; squeue fails only when it
+  # cannot answer (no controller).
+  ids = sorted({str(r['job_id']) for r in earlier.values()})
+  out = subprocess.run(['squeue', '-h', '-o', '%i %T', '-j', ','.join(ids)],
                        capture_output=True, text=True)
-  alive = set(out.stdout.split())
-  return {name: job for name, job in jobs.items() if job in alive}
+  if out.returncode != 0:
+    error = (out.stderr.strip().splitlines() or [''])[-1]
+    raise sweep_plan.SweepError(
+        f'squeue failed ({error}): cannot tell which of this sweep\'s jobs are '
+        'still queued, so none is submitted')
+  states = dict(line.split()[:2] for line in out.stdout.splitlines() if line.strip())
+  queued = {}
+  for name, entry in earlier.items():
+    state = states.get(str(entry['job_id']))
+    if state:
+      queued[name] = dict(status=_SLURM_STATUS.get(state, state.lower()),
+                          job_id=str(entry['job_id']),
+                          **({'log': entry['log']} if entry.get('log') else {}))
+  return queued
 
 
 def sbatch_command(config_path: str, sweep_dir: str, job: sweep_plan.Job) -> List[str]:
+  """The `sbatch launch/slurm.sbatch` command line of `job`."""
   return (['sbatch', '--parsable', f'--job-name={job.name}',
            f'--output={os.path.join(sweep_dir, "logs", job.name)}-%j.log']
           + shlex.split(FLAGS.sbatch_args)
@@ -280,6 +315,8 @@ def sbatch_command(config_path: str, sweep_dir: str, job: sweep_plan.Job) -> Lis
 
 def submit_slurm(config_path: str, sweep_dir: str,
                  jobs: List[sweep_plan.Job]) -> Dict[str, dict]:
+  """Submits one Slurm job per job of `jobs`; the sweep.json results by run
+  name: queued with the job id and log, or failed with sbatch's last line."""
   os.makedirs(os.path.join(sweep_dir, 'logs'), exist_ok=True)
   results = {}
   for job in jobs:
@@ -294,9 +331,10 @@ def submit_slurm(config_path: str, sweep_dir: str,
       logging.error('sbatch failed for %s: %s', job.name, error)
       continue
     job_id = out.stdout.strip().split(';')[0]
+    log_path = os.path.join(sweep_dir, 'logs', f'{job.name}-{job_id}.log')
     for run in job.runs:
-      results[run.name] = dict(status='submitted', job_id=job_id)
-    logging.info('submitted %s as job %s', job.name, job_id)
+      results[run.name] = dict(status='queued', job_id=job_id, log=log_path)
+    logging.info('submitted %s as job %s; log: %s', job.name, job_id, log_path)
   return results
 
 
@@ -305,29 +343,32 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   config_path = FLAGS.config
   sweep_dir = FLAGS.sweep_dir or sweep_plan.default_sweep_dir(config_path)
-  try:
-    runs = sweep_plan.expand(config_path, sweep_dir)
-    sweep_plan.read_sweep_file(sweep_dir)   # damaged: refused before a run starts
-  except sweep_plan.SweepError as e:
-    sys.exit(f'error: {e}')
   if FLAGS.slurm and not FLAGS.dry_run and not shutil.which('sbatch'):
     sys.exit('error: --slurm needs sbatch, which is not on PATH; run on a '
              'Slurm login node, or drop --slurm to run here')
-  queued = _queued_slurm_jobs(sweep_dir) if FLAGS.slurm else {}
-  todo, skipped = [], 0
+  try:
+    runs = sweep_plan.expand(config_path, sweep_dir)
+    sweep_plan.read_sweep_file(sweep_dir)   # damaged: refused before a run starts
+    queued = _queued_slurm_jobs(sweep_dir) if FLAGS.slurm else {}
+  except sweep_plan.SweepError as e:
+    sys.exit(f'error: {e}')
+  todo, skipped, in_queue = [], 0, {}
   for run in runs:
     status = sweep_plan.disk_status(run)
-    if status in ('finished', 'diverged') or run.name in queued:
-      skipped += 1
-      if FLAGS.dry_run:
-        if status == 'diverged':
-          why = (f'diverged at step {divergence.read_divergence(run.workdir)["step"]}; '
-                 f'delete its {divergence.DIVERGED_FILE} to train it again')
-        else:
-          why = status if status == 'finished' else f'job {queued[run.name]} queued'
-        print(f'# skip {run.name} ({why})')
+    if status in ('new', 'partial') and run.name in queued:
+      in_queue[run.name] = queued[run.name]
+      why = 'job {job_id} {status}'.format(**queued[run.name])
+    elif status == 'diverged':
+      why = (f'diverged at step {divergence.read_divergence(run.workdir)["step"]}; '
+             f'delete its {divergence.DIVERGED_FILE} to train it again')
+    elif status == 'finished':
+      why = status
+    else:
+      todo.append(run)
       continue
-    todo.append(run)
+    skipped += 1
+    if FLAGS.dry_run:
+      print(f'# skip {run.name} ({why})')
   jobs = sweep_plan.jobs(todo, sweep_dir, FLAGS.vmap_seeds)
   summary = f'{len(runs)} runs: {skipped} skipped, {len(todo)} to run'
   if len(jobs) != len(todo):
@@ -348,7 +389,7 @@ def main(argv):
   except GanJaxError as e:
     sys.exit(f'error: {e}')
   if FLAGS.slurm:
-    results = submit_slurm(config_path, sweep_dir, jobs)
+    results = {**in_queue, **submit_slurm(config_path, sweep_dir, jobs)}
   else:
     results = run_local(config_path, sweep_dir, runs, jobs,
                         _slots(FLAGS.gpus, FLAGS.parallel), FLAGS.vmap_seeds)

@@ -330,7 +330,7 @@ def test_slurm_submits_one_job_per_unfinished_run(tmp_path, repo_dir):
   assert len(calls.read_text().splitlines()) == 1
   runs = {r['name']: r for r in sweep_plan.read_sweep_file(str(sweep_dir))['runs']}
   assert runs['seed=0']['status'] == 'finished'
-  assert runs['seed=1']['job_id'] == '1' and runs['seed=1']['status'] == 'submitted'
+  assert runs['seed=1']['job_id'] == '1' and runs['seed=1']['status'] == 'queued'
 
 
 # --------------------------------------------------------- end to end ----
