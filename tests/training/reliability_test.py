@@ -213,7 +213,7 @@ def test_bad_flags_get_one_line(flag, message, repo_dir, tmp_path):
 
 @pytest.mark.parametrize('key,value,message', [
     ('n_critic', 0, 'config.n_critic must be >= 1, got 0'),
-    ('model.generator', 'foo', "unknown config.model.generator 'foo'; valid names: dcgan28"),
+    ('model.generator', 'foo', "unknown config.model.generator 'foo'; valid names: biggan, dcgan28"),
     ('data.dataset', 'nope', "unknown config.data.dataset 'nope'"),
     ('nonfinite', 'ignore', "config.nonfinite must be 'stop' or 'rollback'"),
     ('loss.penalty', 'r3', "unknown config.loss.penalty 'r3'; valid names: none, dragan"),
