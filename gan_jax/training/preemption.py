@@ -3,7 +3,8 @@
 Schedulers (Slurm, Kubernetes, preemptible VMs) send SIGTERM before killing a
 job. The handler only records the signal; the training loop checks it after
 each step, saves, and returns normally, so the process exits 0 and the same
-command resumes.
+command resumes. A second signal of the same kind gets its usual effect at
+once (Ctrl-C twice interrupts a long compilation).
 """
 import signal
 from typing import Optional
@@ -20,6 +21,10 @@ class PreemptionRequest:
 
   def _handle(self, signum, frame):
     del frame
+    if self.signal == signum:
+      signal.signal(signum, self._previous[signum])
+      signal.raise_signal(signum)
+      return
     self.signal = signum
 
   @property

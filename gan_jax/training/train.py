@@ -110,24 +110,30 @@ def train_seeds(config: ml_collections.ConfigDict,
   README). Each workdir is what a solo run of `--config.seed=<seed>` writes,
   to float tolerance, and either may resume the other.
   """
-  if config.distributed:
-    jax.distributed.initialize()
-  devices = dispatch.local_devices(config)
-  validation.validate(config, len(devices) * jax.process_count())
-  gan, states, runs = runs_lib.build(config, workdirs, jax.process_index() == 0)
-  try:
-    dispatcher = _resume_and_train(config, gan, states, runs, devices)
-  except BaseException:
-    for run in runs:
-      run.abandon()
-    raise
+  # A stop request (a scheduler's SIGTERM) that comes while the runs are
+  # built, restored or compiled is honoured at the first step boundary: a
+  # model's start-up takes minutes, and a scheduler's grace time as long.
+  with preemption_lib.PreemptionRequest() as preemption:
+    if config.distributed:
+      jax.distributed.initialize()
+    devices = dispatch.local_devices(config)
+    validation.validate(config, len(devices) * jax.process_count())
+    gan, states, runs = runs_lib.build(config, workdirs, jax.process_index() == 0)
+    try:
+      dispatcher = _resume_and_train(config, gan, states, runs, devices, preemption)
+    except BaseException:
+      for run in runs:
+        run.abandon()
+      raise
   for run in runs:
     run.close()
   return dispatcher.host_states()
 
 
 def _resume_and_train(config: ml_collections.ConfigDict, gan, states: List[GANState],
-                      runs: Sequence[runs_lib.Run], devices) -> dispatch.Dispatcher:
+                      runs: Sequence[runs_lib.Run], devices,
+                      preemption: preemption_lib.PreemptionRequest
+                      ) -> dispatch.Dispatcher:
   """Resumes the runs from their common checkpoint (or starts them), then
   trains them to the budget; returns the dispatcher holding their states."""
   if jax.process_index() == 0:
@@ -149,44 +155,44 @@ def _resume_and_train(config: ml_collections.ConfigDict, gan, states: List[GANSt
     for run in runs:
       run.open_writer(step)
   guard = nonfinite.Guard(config, gan, runs, dispatcher, template)
-  _loop(config, runs, dispatcher, guard, step)
+  _loop(config, runs, dispatcher, guard, step, preemption)
   return dispatcher
 
 
 def _loop(config: ml_collections.ConfigDict, runs: Sequence[runs_lib.Run],
-          dispatcher: dispatch.Dispatcher, guard: nonfinite.Guard, step: int) -> None:
+          dispatcher: dispatch.Dispatcher, guard: nonfinite.Guard, step: int,
+          preemption: preemption_lib.PreemptionRequest) -> None:
   """Dispatches the steps from `step` to the budget, or to a stop request
   (SIGTERM, another process's), doing at each step what is due."""
   evaluates = runs[0].evaluator is not None
   clock = _Clock(step)
   first_dispatch = step < config.num_train_steps
-  with preemption_lib.PreemptionRequest() as preemption:
-    while step < config.num_train_steps:
-      step, stop = dispatcher.dispatch(preemption.requested)
-      if first_dispatch:
-        # One wait, so the console shows life within seconds of the start
-        # rather than at the first logged step (minutes for a CPU DCGAN).
-        dispatcher.wait()
-        logging.info('Step %d done, %.1f s after the loop started (compilation '
-                     'included); the first log is at step %d', step,
-                     clock.seconds(), _next_log(config, step))
-        first_dispatch = False
-      due = due_at(config, step, stop, evaluates)
-      if not due.anything:
-        continue
-      per_run = dispatcher.drain()
-      rolled_back_to = guard.check(per_run, step)
-      if rolled_back_to is not None:
-        step = rolled_back_to
-        clock.reset(step)
-        continue
-      _do(due, step, runs, per_run, dispatcher, clock.lap(step) if due.log else None)
-      if stop:
-        logging.warning('Received %s at step %d: saved a checkpoint in %s; '
-                        'run the same command to resume.',
-                        preemption.name or 'a stop request of another process',
-                        step, ', '.join(str(r.manager.directory) for r in runs))
-        return
+  while step < config.num_train_steps:
+    step, stop = dispatcher.dispatch(preemption.requested)
+    if first_dispatch:
+      # One wait, so the console shows life within seconds of the start
+      # rather than at the first logged step (minutes for a CPU DCGAN).
+      dispatcher.wait()
+      logging.info('Step %d done, %.1f s after the loop started (compilation '
+                   'included); the first log is at step %d', step,
+                   clock.seconds(), _next_log(config, step))
+      first_dispatch = False
+    due = due_at(config, step, stop, evaluates)
+    if not due.anything:
+      continue
+    per_run = dispatcher.drain()
+    rolled_back_to = guard.check(per_run, step)
+    if rolled_back_to is not None:
+      step = rolled_back_to
+      clock.reset(step)
+      continue
+    _do(due, step, runs, per_run, dispatcher, clock.lap(step) if due.log else None)
+    if stop:
+      logging.warning('Received %s at step %d: saved a checkpoint in %s; '
+                      'run the same command to resume.',
+                      preemption.name or 'a stop request of another process',
+                      step, ', '.join(str(r.manager.directory) for r in runs))
+      return
 
 
 def _do(due: Due, step: int, runs: Sequence[runs_lib.Run],

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 from gan_jax.experiments import run_results
+from gan_jax.training import preemption as preemption_lib
+from gan_jax.training import runs as runs_lib
 from gan_jax.training import train
 from gan_jax.evaluation import checkpoint_eval
 from gan_jax.sampling import generation
@@ -231,3 +233,27 @@ def test_the_best_checkpoint_survives_a_resume(best_metric, best_mode, ring_conf
   assert kept == sorted({best, 50})
   report = checkpoint_eval.evaluate_checkpoint(str(tmp_path), checkpoint='best')
   assert report['step'] == best
+
+
+def test_a_sigterm_during_start_up_is_a_checkpoint_at_the_first_step(
+    tiny_config, tmp_path, monkeypatch):
+  # A scheduler's SIGTERM while the run is restored or compiled (minutes for
+  # a big model) is honoured at the first step boundary, not fatal.
+  restore = runs_lib.restore
+
+  def restore_then_signal(runs, template):
+    os.kill(os.getpid(), signal.SIGTERM)
+    return restore(runs, template)
+
+  monkeypatch.setattr(runs_lib, 'restore', restore_then_signal)
+  state = train.train_and_evaluate(tiny_config(50), str(tmp_path / 'run'))
+  assert int(state.step) == 1
+  assert os.listdir(tmp_path / 'run' / 'checkpoints') == ['1']
+
+
+def test_a_second_interrupt_interrupts_at_once():
+  with preemption_lib.PreemptionRequest() as preemption:
+    os.kill(os.getpid(), signal.SIGINT)
+    assert preemption.requested and preemption.name == 'SIGINT'
+    with pytest.raises(KeyboardInterrupt):
+      os.kill(os.getpid(), signal.SIGINT)
