@@ -110,12 +110,14 @@ def train_seeds(config: ml_collections.ConfigDict,
   README). Each workdir is what a solo run of `--config.seed=<seed>` writes,
   to float tolerance, and either may resume the other.
   """
+  if config.distributed:
+    jax.distributed.initialize()
   # A stop request (a scheduler's SIGTERM) that comes while the runs are
   # built, restored or compiled is honoured at the first step boundary: a
   # model's start-up takes minutes, and a scheduler's grace time as long.
+  # (After jax.distributed.initialize, whose coordination client installs
+  # its own SIGTERM handler, so that this one is the handler in force.)
   with preemption_lib.PreemptionRequest() as preemption:
-    if config.distributed:
-      jax.distributed.initialize()
     devices = dispatch.local_devices(config)
     validation.validate(config, len(devices) * jax.process_count())
     gan, states, runs = runs_lib.build(config, workdirs, jax.process_index() == 0)
