@@ -105,19 +105,33 @@ def tfds_generator():
   return generated_tfds
 
 
-@pytest.fixture(scope='session')
-def inception_reference():
-  """(the fixture generator module, its recorded pytorch-fid outputs):
-  tests/evaluation/fixtures/make_inception_reference.py and its npz."""
+def _recorded_reference(*path):
+  """(a reference-output generator script as a module, its recorded outputs
+  {name: array}): the script at `path` under the repository (it names its
+  npz as REFERENCE and imports only numpy at the top)."""
   import importlib.util
   import numpy as np
-  path = os.path.join(_REPO, 'tests', 'evaluation', 'fixtures',
-                      'make_inception_reference.py')
-  spec = importlib.util.spec_from_file_location('make_inception_reference', path)
+  path = os.path.join(_REPO, *path)
+  name = os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   with np.load(module.REFERENCE) as data:
     return module, dict(data)
+
+
+@pytest.fixture(scope='session')
+def recorded_reference():
+  """`_recorded_reference`, for the test modules' own reference fixtures."""
+  return _recorded_reference
+
+
+@pytest.fixture(scope='session')
+def inception_reference():
+  """(the fixture generator module, its recorded pytorch-fid outputs):
+  tests/evaluation/fixtures/make_inception_reference.py and its npz."""
+  return _recorded_reference('tests', 'evaluation', 'fixtures',
+                             'make_inception_reference.py')
 
 
 @pytest.fixture(scope='session')

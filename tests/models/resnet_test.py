@@ -6,9 +6,7 @@ norm vectors after one power iteration.
 The recorded outputs are torch_mimicry 0.1.16's (torch 2.14.1), regenerated
 by tests/models/fixtures/make_resnet_reference.py.
 """
-import importlib.util
 import json
-import os
 
 import jax
 import jax.numpy as jnp
@@ -19,17 +17,10 @@ from flax import traverse_util
 from gan_jax.errors import ConfigError
 from gan_jax.models import layers, resnet
 
-_FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
-
 
 @pytest.fixture(scope='module')
-def reference():
-  path = os.path.join(_FIXTURES, 'make_resnet_reference.py')
-  spec = importlib.util.spec_from_file_location('make_resnet_reference', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  with np.load(module.REFERENCE) as data:
-    return module, dict(data)
+def reference(recorded_reference):
+  return recorded_reference('tests', 'models', 'fixtures', 'make_resnet_reference.py')
 
 
 def _torch_name(path, state):
