@@ -38,6 +38,32 @@ def repo_dir():
   return _REPO
 
 
+@pytest.fixture(autouse=True)
+def _one_memory_heavy_test_at_a_time(request, tmp_path_factory):
+  """Tests marked `memory_heavy` (the full natural-image models with the
+  Inception evaluator: ~11 GB each at their peak) hold a lock that the
+  other xdist worker's heavy tests wait on: two at once would not fit a
+  24 GB machine."""
+  if request.node.get_closest_marker('memory_heavy') is None:
+    yield
+    return
+  import fcntl
+  # The workers' base temporaries share one parent: the session's.
+  path = tmp_path_factory.getbasetemp().parent / 'memory_heavy.lock'
+  with open(path, 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    yield
+    # What the test compiled and freed goes back to the system before the
+    # next heavy test starts: its programs from JAX's caches, then the
+    # allocator's free pages (glibc keeps them otherwise).
+    import ctypes
+    import gc
+    import jax
+    jax.clear_caches()
+    gc.collect()
+    ctypes.CDLL('libc.so.6').malloc_trim(0)
+
+
 @pytest.fixture(scope='session')
 def tfds_data_dir():
   """A TFDS data_dir holding the real, prepared mnist: $TFDS_DATA_DIR or the

@@ -109,6 +109,7 @@ def test_a_statistics_file_is_the_whole_fid_reference(cifar_config, tmp_path):
 
 
 @pytest.mark.slow  # ~1 min: trains a few steps, then the program scores it
+@pytest.mark.memory_heavy
 def test_gan_jax_evaluate_reports_inception_metrics_of_a_cifar_run(
     cifar_config, tmp_path, repo_dir):
   workdir = str(tmp_path / 'run')

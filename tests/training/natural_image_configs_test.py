@@ -15,6 +15,9 @@ from gan_jax.evaluation import checkpoint_eval
 from gan_jax.training import train
 from gan_jax.workdir import metrics_log
 
+# The full models with the Inception evaluator: one such test at a time.
+pytestmark = pytest.mark.memory_heavy
+
 
 @pytest.fixture(scope='module')
 def natural_dir(natural_like_dir):
@@ -110,9 +113,11 @@ def test_the_recipe_trains_from_the_command_line_and_resumes_exactly(
     with open(os.path.join(workdir, 'param_counts.json')) as f:
       counts = json.load(f)
     assert (counts['generator'], counts['discriminator']) == parameters
-  # The first step from the command line, as a user starts the recipe.
+  # The first step from the command line, as a user starts the recipe; its
+  # evaluation is the one above (a second would double the test's ~11 GB
+  # peak, as this process still holds the first's programs).
   _, overrides = _overrides(name, natural_dir, random_inception_weights, tmp_path, 1)
-  overrides.update(eval_every_steps=2 if evaluated else 0, **{'eval.num_samples': 20})
+  overrides.update(eval_every_steps=0, **{'eval.num_samples': 20})
   result = subprocess.run(
       [sys.executable, '-m', 'gan_jax.main', f'--config=configs/{name}.py',
        f'--workdir={tmp_path / "resumed"}'] +
