@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import layers, resnet
+from gan_jax.models import batch_norm, layers, resnet
 
 # Per layout (image side): G's bottom width and channels (input of the first
 # block, then each block's output), D's channels (resnet.Discriminator's
@@ -122,7 +122,7 @@ class LinearConditionalBatchNorm(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, condition: jax.Array, train: bool) -> jax.Array:
     features = x.shape[-1]
-    x = nn.BatchNorm(use_running_average=self.use_running_average, use_scale=False,
+    x = batch_norm.BatchNorm(use_running_average=self.use_running_average, use_scale=False,
                      use_bias=False, axis_name=self.axis_name, dtype=self.dtype,
                      name='bn', **_BN)(x)
 
@@ -200,7 +200,7 @@ class Generator(nn.Module):
       if x.shape[1] == self.attention_resolution:
         x = layers.SelfAttention(spectral_norm=self.spectral_norm, dtype=self.dtype,
                                  name='attention')(x, train)
-    x = nn.BatchNorm(use_running_average=not train, axis_name=self.axis_name,
+    x = batch_norm.BatchNorm(use_running_average=not train, axis_name=self.axis_name,
                      dtype=self.dtype, name='bn4', **_BN)(x)
     x = sn(_torch_conv(self.channels, 3, widths[-1], self.conv_impl, self.dtype,
                        'conv5'))(nn.relu(x))

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from gan_jax.models import layers
+from gan_jax.models import batch_norm, layers
 
 _SLOPE = 0.3  # keras.layers.LeakyReLU default
 
@@ -44,7 +44,7 @@ class Generator(nn.Module):
                     axis_name=self.axis_name, dtype=self.dtype)
       if cbn:
         return layers.ConditionalBatchNorm(self.num_classes, **kwargs)(x, labels)
-      return nn.BatchNorm(**kwargs)(x)
+      return batch_norm.BatchNorm(**kwargs)(x)
 
     act = lambda x: nn.leaky_relu(x, _SLOPE)
     if self.num_classes and self.conditioning == 'concat':

@@ -25,14 +25,14 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from gan_jax.models import layers
+from gan_jax.models import batch_norm, layers
 
 _SLOPE = 0.3  # keras.layers.LeakyReLU default
 
 
-def _norm(train: bool, axis_name: Optional[str], dtype) -> nn.BatchNorm:
+def _norm(train: bool, axis_name: Optional[str], dtype) -> batch_norm.BatchNorm:
   # keras.layers.BatchNormalization defaults.
-  return nn.BatchNorm(use_running_average=not train, momentum=0.99,
+  return batch_norm.BatchNorm(use_running_average=not train, momentum=0.99,
                       epsilon=1e-3, axis_name=axis_name, dtype=dtype)
 
 

@@ -13,11 +13,11 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from gan_jax.models import layers
+from gan_jax.models import batch_norm, layers
 
 
-def _norm(train: bool, axis_name: Optional[str], dtype) -> nn.BatchNorm:
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9,
+def _norm(train: bool, axis_name: Optional[str], dtype) -> batch_norm.BatchNorm:
+  return batch_norm.BatchNorm(use_running_average=not train, momentum=0.9,
                       epsilon=1e-5, axis_name=axis_name, dtype=dtype)
 
 

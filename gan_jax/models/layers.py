@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import flax.linen as nn
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import fast_conv
+from gan_jax.models import batch_norm, fast_conv
 
 
 def global_example_ids(local_batch: int, axis_name: Optional[str]) -> jax.Array:
@@ -176,7 +176,7 @@ class ConditionalBatchNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, labels: jax.Array) -> jax.Array:
-    x = nn.BatchNorm(use_running_average=self.use_running_average,
+    x = batch_norm.BatchNorm(use_running_average=self.use_running_average,
                      momentum=self.momentum, epsilon=self.epsilon,
                      use_scale=False, use_bias=False, axis_name=self.axis_name,
                      dtype=self.dtype)(x)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from gan_jax.models import layers
+from gan_jax.models import batch_norm, layers
 
 
 def _dense(features: int, dtype) -> nn.Dense:
@@ -29,8 +29,8 @@ def _norm_kwargs(train: bool, axis_name: Optional[str], dtype) -> dict:
               axis_name=axis_name, dtype=dtype)
 
 
-def _norm(train: bool, axis_name: Optional[str], dtype) -> nn.BatchNorm:
-  return nn.BatchNorm(**_norm_kwargs(train, axis_name, dtype))
+def _norm(train: bool, axis_name: Optional[str], dtype) -> batch_norm.BatchNorm:
+  return batch_norm.BatchNorm(**_norm_kwargs(train, axis_name, dtype))
 
 
 class Generator(nn.Module):

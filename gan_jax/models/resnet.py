@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import layers
+from gan_jax.models import batch_norm, layers
 
 # Per layout (image side): G's bottom width, its channels (input of the first
 # block, then each block's output) and D's (optimised block, then each
@@ -126,7 +126,7 @@ class GBlock(nn.Module):
                     axis_name=self.axis_name, dtype=self.dtype, name=name)
       if self.num_classes:
         return layers.ConditionalBatchNorm(self.num_classes, **kwargs)(h, labels)
-      return nn.BatchNorm(**kwargs)(h)
+      return batch_norm.BatchNorm(**kwargs)(h)
 
     conv = lambda f, k, g, c, name: _conv(f, k, g, c, name, self.conv_impl, self.dtype)
     h = nn.relu(norm(x, 'b1'))
@@ -227,7 +227,7 @@ class Generator(nn.Module):
                  name=f'block{i + 2}')(x, train, labels)
       if x.shape[1] == self.attention_resolution:
         x = layers.SelfAttention(dtype=self.dtype, name='attention')(x, train)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+    x = batch_norm.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                      axis_name=self.axis_name, dtype=self.dtype, name='b5')(x)
     x = _conv(self.channels, 3, 1.0, widths[-1], 'c5', self.conv_impl, self.dtype)(
         nn.relu(x))

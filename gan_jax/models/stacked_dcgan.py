@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from gan_jax.models import layers
+from gan_jax.models import batch_norm, layers
 
 _DENSE_INIT = nn.initializers.normal(0.02)       # DCGAN-tensorflow's linear, deconv2d
 _CONV_INIT = nn.initializers.truncated_normal(0.02)  # its conv2d
@@ -64,7 +64,7 @@ class _Generator(nn.Module):
   @nn.compact
   def __call__(self, z: jax.Array, train: bool) -> jax.Array:
     conv_t = layers.conv_transpose_class(self.conv_impl, self.dtype)
-    norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9,
+    norm = lambda: batch_norm.BatchNorm(use_running_average=not train, momentum=0.9,
                                 epsilon=1e-5, axis_name=self.axis_name,
                                 dtype=self.dtype)
     x = nn.Dense(math.prod(self.base_shape), kernel_init=_DENSE_INIT,
@@ -106,7 +106,7 @@ class _Discriminator(nn.Module):
       x = sn(conv(features, (k, k), strides=(2, 2), padding='SAME',
                   kernel_init=_CONV_INIT))(x)
       if i > 0 or self.first_batch_norm:
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+        x = batch_norm.BatchNorm(use_running_average=not train, momentum=0.9,
                          epsilon=1e-5, axis_name=self.axis_name,
                          dtype=self.dtype)(x)
       x = nn.leaky_relu(x, self.slope)

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.errors import ConfigError
-from gan_jax.models import layers
+from gan_jax.models import batch_norm, layers
 
 BOTTOM = 4
 # G's transposed convs' channels; D's convs' (kernel, stride, channels).
@@ -50,9 +50,9 @@ def check_shape(image_shape) -> None:
                       f'{image_shape[0]}x{image_shape[1]}; set config.data.image_size to 32')
 
 
-def _norm(train: bool, axis_name: Optional[str], dtype) -> nn.BatchNorm:
+def _norm(train: bool, axis_name: Optional[str], dtype) -> batch_norm.BatchNorm:
   # Chainer's BatchNormalization: eps 2e-5, decay 0.9 (flax's momentum).
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=2e-5,
+  return batch_norm.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=2e-5,
                       axis_name=axis_name, dtype=dtype)
 
 
