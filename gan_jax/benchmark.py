@@ -22,6 +22,14 @@ quantisation, the resize to 299x299 and the network, pmapped over the
 devices, on images of the config's data shape, random weights), and prints
 images_per_s, the GFLOP per image (XLA's cost analysis), compile_s and what
 50,000 images (the protocol's sample count) take at that rate.
+
+  python -m gan_jax.benchmark --config=configs/mnist_dcgan64.py \
+      --config.batch_size=128 --breakdown [--breakdown_layers]
+
+prints where the step's time goes (training/step_profile.py): every
+convolution, transposed convolution, dense layer and batch norm timed alone
+forward and backward at the step's shapes, the optimisers' updates, and the
+rest, as a Markdown table in ms per step, then the JSON line.
 """
 import json
 import statistics
@@ -39,6 +47,7 @@ from ml_collections import config_flags
 from gan_jax.config import validation
 from gan_jax.training import dispatch
 from gan_jax.training import runs as runs_lib
+from gan_jax.training import step_profile
 from gan_jax.training import xla_cpu
 from gan_jax.game import state as state_lib
 from gan_jax.data import datasets
@@ -55,6 +64,9 @@ flags.DEFINE_string('profile_dir', None, 'Write a jax.profiler trace here.')
 flags.DEFINE_bool('peak', True, 'Also time a 4096x4096 float32 matmul: the '
                   "peak that peak_fraction is of (on a single device's "
                   'backend).')
+flags.DEFINE_bool('breakdown', False, "Print where the step's time goes "
+                  '(training/step_profile.py), then its JSON line.')
+flags.DEFINE_bool('breakdown_layers', False, "With --breakdown, every layer's row too.")
 flags.DEFINE_enum('feature_pass', '', ['', 'inception'],
                   "'inception': time the FID Inception's feature pass, not the "
                   'training step.')
@@ -215,6 +227,11 @@ def main(argv):
   xla_cpu.configure(FLAGS.config.xla_cpu_tuning)
   if FLAGS.feature_pass == 'inception':
     result = inception_benchmark(FLAGS.config, FLAGS.repeats)
+  elif FLAGS.breakdown:
+    result = step_profile.profile(
+        FLAGS.config, stored_shape(FLAGS.config.data),
+        lambda: benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats), FLAGS.repeats)
+    print(step_profile.markdown(result, FLAGS.breakdown_layers))
   else:
     result = benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats, FLAGS.profile_dir,
                        FLAGS.seeds, FLAGS.peak)

@@ -1,0 +1,207 @@
+r"""Where a training step's time goes: each layer timed alone, at the step's
+shapes, against the whole step.
+
+  python -m gan_jax.benchmark --config=configs/mnist_dcgan64.py \
+      --config.batch_size=128 --breakdown [--breakdown_layers] [--steps=10] [--repeats=5]
+
+G and D are run once in training mode on the config's batch, recording every
+convolution, transposed convolution, dense layer and batch norm with its
+input. Each is then compiled and timed alone (median of `--repeats` calls):
+its forward pass, and its backward pass (the gradients of its input and of
+its parameters from a cotangent, without the forward). The optimisers'
+updates are timed the same way. A step makes `n_critic` D moves (G forward;
+D forward and backward on the real and on the fake batch) and one G move (G
+forward and backward, D forward and backward), so each layer's times are
+counted that many times. The whole step is timed by `gan_jax.benchmark`, and what the layers and the updates leave unexplained is the rest:
+activations, losses, random numbers, the input's conversion, and what the
+step's fusions and scheduling gain or lose against the layers run alone.
+
+Prints a Markdown table (ms per step, share of the measured step) and one
+JSON line. The timed backward computes both gradients where the step needs
+one (D's first layer's input gradient, D's parameter gradients in the G
+move), so the layer rows are upper bounds of their share.
+"""
+import collections
+import statistics
+import time
+from typing import Callable, Dict, List
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gan_jax.config import validation
+from gan_jax.data import datasets
+from gan_jax.game import state as state_lib
+from gan_jax.game.state import AXIS
+from gan_jax.models import batch_norm, fast_conv
+from gan_jax.training import runs as runs_lib
+
+# The layer kinds the table has rows for, outermost first: a fast_conv layer
+# is recorded, not flax's ops inside it.
+_KINDS = (
+    ((fast_conv.ConvTranspose, nn.ConvTranspose), 'transposed conv'),
+    ((fast_conv.Conv, nn.Conv), 'conv'),
+    ((nn.Dense,), 'dense'),
+    ((batch_norm.BatchNorm, nn.BatchNorm), 'batch norm'),
+)
+
+
+def _kind(module: nn.Module):
+  for classes, kind in _KINDS:
+    if isinstance(module, classes):
+      return kind
+  return None
+
+
+def record_layers(apply: Callable[..., object], *args) -> List[dict]:
+  """The layers of `_KINDS` that `apply(*args)` (a module's apply) calls, in
+  call order: {'kind', 'path', 'module' (unbound, without axis_name),
+  'variables' and 'input' (shapes, jax.ShapeDtypeStruct)}. Traced abstractly
+  (nothing computed), inside a one-device named axis for the models'
+  cross-device batch norms."""
+  recorded, depth = [], [0]
+  shapes = lambda tree: jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), tree)
+
+  def interceptor(next_fun, args, kwargs, context):
+    kind = _kind(context.module) if context.method_name == '__call__' else None
+    if kind is None or depth[0]:
+      return next_fun(*args, **kwargs)
+    module, variables = context.module.unbind()
+    if getattr(module, 'axis_name', None) is not None:
+      module = module.clone(axis_name=None)
+    recorded.append(dict(kind=kind, path='/'.join(context.module.path),
+                         module=module, variables=shapes(variables),
+                         input=shapes(args[0])))
+    depth[0] += 1
+    try:
+      return next_fun(*args, **kwargs)
+    finally:
+      depth[0] -= 1
+
+  def traced(*args):
+    with nn.intercept_methods(interceptor):
+      return apply(*args)
+
+  one_device = jax.tree.map(lambda a: a[None], args)
+  jax.eval_shape(jax.vmap(traced, axis_name=AXIS), *one_device)
+  return recorded
+
+
+def _median_ms(fn, *args, repeats: int) -> float:
+  jax.block_until_ready(fn(*args))   # compiles
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - start)
+  return 1e3 * statistics.median(times)
+
+
+def time_layer(layer: dict, repeats: int) -> Dict[str, float]:
+  """{'forward', 'backward'} ms of one recorded layer alone, on random
+  values of its recorded shapes."""
+  module = layer['module']
+  keys = iter(jax.random.split(jax.random.key(0), 64))
+  fill = lambda tree: jax.tree.map(
+      lambda v: jax.random.normal(next(keys), v.shape, v.dtype), tree)
+  variables, x = fill(layer['variables']), fill(layer['input'])
+  params = variables.get('params', {})
+
+  def forward(params, x):
+    return module.apply({**variables, 'params': params}, x, mutable=True)[0]
+
+  def backward(params, x, cotangent):
+    return jax.vjp(forward, params, x)[1](cotangent)
+
+  cotangent = jnp.ones_like(forward(params, x))
+  return dict(forward=_median_ms(jax.jit(forward), params, x, repeats=repeats),
+              backward=_median_ms(jax.jit(backward), params, x, cotangent,
+                                  repeats=repeats))
+
+
+def _optimizer_ms(tx, params, opt_state, repeats: int) -> float:
+  grads = jax.tree.map(jnp.ones_like, params)
+
+  def update(params, opt_state):
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return jax.tree.map(jnp.add, params, updates), opt_state
+
+  return _median_ms(jax.jit(update), params, opt_state, repeats=repeats)
+
+
+def profile(config, stored_shape, time_step: Callable[[], dict], repeats: int) -> dict:
+  """The step's time by layer kind and pass (see the module docstring), the
+  data stored as `stored_shape`, `time_step()` timing the whole step
+  (gan_jax.benchmark's result: 'steps_per_s', 'images_per_s'):
+  {'step_ms', 'rows': [{'row', 'ms', 'share'}], 'layers': [...]}."""
+  checked = runs_lib.seed_config(config, config.seed)
+  checked.eval_every_steps = 0
+  validation.validate(checked, 1)
+  shape = datasets.example_shape(config.data, stored_shape)
+  gan = state_lib.build_gan(config, shape)
+  state = state_lib.create_state(runs_lib.seed_config(config, config.seed), gan)
+  batch = config.batch_size
+  rng = np.random.default_rng(0)
+  z = jnp.asarray(rng.standard_normal((batch, config.model.latent_dim)), jnp.float32)
+  labels = (jnp.asarray(rng.integers(0, gan.num_classes, batch), jnp.int32)
+            if gan.num_classes else None)
+  variables = lambda params, stats: {'params': params, 'batch_stats': stats}
+  generator = record_layers(
+      lambda z, labels: gan.generator.apply(
+          variables(state.g_params, state.g_batch_stats), z, train=True,
+          mutable=['batch_stats'], **gan.label_kwargs(labels)), z, labels)
+  d_input = jnp.zeros((batch // gan.pack,) + tuple(gan.d_input_shape), jnp.float32)
+  d_labels = labels if gan.pack == 1 else None
+  discriminator = record_layers(
+      lambda x, labels: gan.discriminator.apply(
+          variables(state.d_params, state.d_batch_stats), x, train=True,
+          rngs={'dropout': jax.random.key(0)}, mutable=['batch_stats'],
+          **gan.label_kwargs(labels)), d_input, d_labels)
+  n = config.n_critic
+  # (forward, backward) calls per step of each network's layers.
+  counts = {'G': (n + 1, 1), 'D': (2 * n + 1, 2 * n + 1)}
+  totals, per_layer = collections.defaultdict(float), []
+  for net, recorded in (('G', generator), ('D', discriminator)):
+    for layer in recorded:
+      ms = time_layer(layer, repeats)
+      forwards, backwards = counts[net]
+      totals[f"{layer['kind']} forward"] += forwards * ms['forward']
+      totals[f"{layer['kind']} backward"] += backwards * ms['backward']
+      per_layer.append(dict(net=net, path=layer['path'], kind=layer['kind'],
+                            input=list(layer['input'].shape),
+                            forward_ms=round(ms['forward'], 3),
+                            backward_ms=round(ms['backward'], 3)))
+  totals['optimiser updates'] = (
+      n * _optimizer_ms(gan.d_tx, state.d_params, state.d_opt_state, repeats) +
+      _optimizer_ms(gan.g_tx, state.g_params, state.g_opt_state, repeats))
+  step = time_step()
+  step_ms = 1e3 / step['steps_per_s']
+  order = [f'{kind} {p}' for _, kind in _KINDS for p in ('forward', 'backward')]
+  rows = [(name, totals[name]) for name in order + ['optimiser updates'] if totals[name]]
+  rows.append(('the rest (activations, losses, RNG, input, fusion and scheduling)',
+               step_ms - sum(ms for _, ms in rows)))
+  return dict(config=dict(generator=config.model.generator,
+                          discriminator=config.model.discriminator,
+                          batch_size=batch, n_critic=n,
+                          conv_impl=config.model.conv_impl),
+              backend=jax.default_backend(), step_ms=round(step_ms, 1),
+              images_per_s=step['images_per_s'],
+              rows=[dict(row=name, ms=round(ms, 1), share=round(ms / step_ms, 3))
+                    for name, ms in rows],
+              layers=per_layer)
+
+
+def markdown(result: dict, with_layers: bool = False) -> str:
+  lines = ['| where | ms / step | share of the step |', '|---|---:|---:|']
+  lines += [f"| {r['row']} | {r['ms']:.1f} | {100 * r['share']:.0f} % |"
+            for r in result['rows']]
+  lines.append(f"| **the whole step (measured)** | **{result['step_ms']:.1f}** | 100 % |")
+  if with_layers:
+    lines += ['', '| net | layer | kind | input | forward ms | backward ms |',
+              '|---|---|---|---|---:|---:|']
+    lines += [f"| {l['net']} | {l['path']} | {l['kind']} | {l['input']} | "
+              f"{l['forward_ms']:.2f} | {l['backward_ms']:.2f} |" for l in result['layers']]
+  return '\n'.join(lines)
+
