@@ -109,10 +109,11 @@ def strided_conv(x: jax.Array, kernel: jax.Array, strides: Tuple[int, int],
 def prefers_subpixel(x_shape, kernel_shape, strides) -> bool:
   """Whether XLA:CPU computes this transposed convolution faster as the
   sub-pixel stride-1 conv than as the lhs-dilated one. Measured at batch 128
-  (docs/benchmarks.md): 7x7 128->64 k5 s2 38 vs 59 ms, 8x8 128->64 k4 s2 33
-  vs 47 ms, 16x16 64->1 k4 s4 0.9 vs 3.8 ms; but 4x4 256->128 k4 s2 31 vs 22
-  ms and 14x14 64->1 k5 s2 5.3 vs 4.3 ms: small inputs pay for the padded
-  phases, a single output channel for depth_to_space."""
+  on 2 cores of an AMD EPYC with AVX-512 (ms, sub-pixel vs lhs-dilated): 8x8
+  128->64 k4 s2 15.3 vs 34.4, 7x7 128->64 k5 s2 24.9 vs 43.2, 16x16 64->1 k4
+  s4 0.8 vs 1.8; but 4x4 256->128 k4 s2 16.9 vs 13.3 and 14x14 64->1 k5 s2
+  4.8 vs 1.8: small inputs pay for the phases' extra rows, a single output
+  channel for depth_to_space."""
   h, w = x_shape[1:3]
   return min(strides) >= 4 or (h * w >= 49 and kernel_shape[-1] >= 64)
 
@@ -228,21 +229,44 @@ def subpixel_conv_transpose(x, kernel, strides, pads, precision=None):
   j = s d + a - r: y[s q + r] = sum_d W[d, r] x[q + d], W[d, r] =
   K[s d + a - r].
   With d0 = -floor(a / s), off = s - 1 - (a mod s): W[d0 + e, s - 1 - t] =
-  K'[s e + t], K' = K behind `off` zeros, padded to D s taps."""
-  x_pads, k_cfg, out_shape = [], [], []
+  K'[s e + t], K' = K behind `off` zeros, padded to D s taps.
+  Phase r's taps are non-zero for e in [lo_r, lo_r + count_r); the conv's
+  window is the longest such run, D' taps, each phase's own run at the
+  start, and phase r reads its output lo_r rows on: Z[p] = sum_u
+  W[lo_r + u, r] x[p + d0 + u], y[s q + r] = Z[q + lo_r]. That computes
+  (Q + max lo_r) rows of D' taps instead of Q rows of D (k4 s2 p1: 2 taps, not
+  3 per axis)."""
+  x_pads, k_cfg, out_shape, runs = [], [], [], []
   for axis, (s, (a, b)) in enumerate(zip(strides, pads)):
     n, k = x.shape[1 + axis], kernel.shape[axis]
     m, off, d0 = s * (n - 1) + a + b - k + 2, s - 1 - a % s, -(a // s)
     d, q = -(-(off + k) // s), -(-m // s)
-    x_pads.append((-d0, q + d - 1 - n + d0))  # Row q reads x[q + d0 + e].
+    # W[e, r] = K'[s e + s - 1 - r] is one of K's taps for these e.
+    lows = [max(0, -(-(off - (s - 1 - r)) // s)) for r in range(s)]
+    highs = [min(d - 1, (k - 1 + off - (s - 1 - r)) // s) for r in range(s)]
+    window = max(1, max(hi - lo + 1 for lo, hi in zip(lows, highs)))
+    rows = q + max(lows)
+    x_pads.append((-d0, rows + window - 2 + d0 - (n - 1)))  # Z[p] reads x[p + d0 + u].
     k_cfg.append((off, s * d - off - k))
     out_shape.append(m)
+    runs.append((lows, window, d, q))
   kernel = jnp.pad(kernel, k_cfg + [(0, 0), (0, 0)])
   (sh, sw), (kh, kw, c, o) = strides, kernel.shape
   kernel = kernel.reshape(kh // sh, sh, kw // sw, sw, c, o)[:, ::-1, :, ::-1]
-  kernel = kernel.transpose(0, 2, 4, 1, 3, 5).reshape(kh // sh, kw // sw, c,
-                                                      sh * sw * o)
-  y = depth_to_space(_stride1_conv(x, kernel, x_pads, precision), strides)
+  # Each phase's run of taps, moved to the window's start (zeros beyond D).
+  (lows_h, win_h, d_h, q_h), (lows_w, win_w, d_w, q_w) = runs
+  kernel = jnp.pad(kernel, ((0, win_h), (0, 0), (0, win_w), (0, 0), (0, 0), (0, 0)))
+  kernel = jnp.stack([jnp.stack([kernel[lh:lh + win_h, rh, lw:lw + win_w, rw]
+                                 for rw, lw in enumerate(lows_w)], axis=-2)
+                      for rh, lh in enumerate(lows_h)], axis=-3)
+  kernel = kernel.reshape(win_h, win_w, c, sh * sw * o)
+  z = _stride1_conv(x, kernel, x_pads, precision)
+  z = z.reshape(z.shape[:3] + (sh, sw, o))
+  # Phase (rh, rw) starts lows rows and columns on.
+  y = jnp.stack([jnp.stack([z[:, lh:lh + q_h, lw:lw + q_w, rh, rw]
+                            for rw, lw in enumerate(lows_w)], axis=3)
+                 for rh, lh in enumerate(lows_h)], axis=2)
+  y = y.reshape(y.shape[0], q_h * sh, q_w * sw, o)
   return y[:, :out_shape[0], :out_shape[1]]
 
 
