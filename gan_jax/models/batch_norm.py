@@ -13,7 +13,8 @@ kernel (2.4 vs 0.31 ms for [128, 16, 16, 64] float32 on a 2-core AMD EPYC).
 The gradient is written out (`jax.custom_vjp`) so that its sums are products
 too: d bias = sum dy, d scale = sum dy * x_hat, and
 dx = scale / sigma * (dy - d bias / N - x_hat * d scale / N).
-It is differentiable again (gradient penalties through D's batch norm).
+It is differentiable again (gradient penalties through D's batch norm); it
+has no forward-mode (jvp) rule.
 Elsewhere than on the CPU the sums are XLA's reductions.
 """
 import functools
@@ -62,8 +63,8 @@ def _normalise_bwd(epsilon, axis_name, residuals, cotangents):
   dy = cotangents[0]   # the statistics leave under stop_gradient (below)
   flat_dy, flat_x = dy.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1])
   n = _count(flat_x.shape[0], axis_name)
-  # This device's share of d bias and d scale (the step sums the devices'
-  # parameter gradients); x's gradient takes the whole batch's, as each x
+  # This device's share of d bias and d scale (the step averages the
+  # devices' parameter gradients, as under flax's); x's gradient takes the whole batch's, as each x
   # moved every device's statistics.
   d_bias = _column_sums(flat_dy)
   d_scale = inv * (_column_sums(flat_dy * flat_x) - mean * d_bias)
@@ -116,7 +117,9 @@ class BatchNorm(nn.Module):
     if self.use_running_average:
       inv = lax.rsqrt(ra_var.value + self.epsilon) * scale
       return (x32 * inv + (bias - ra_mean.value * inv)).astype(dtype)
-    y, mean, var = normalise(x32, scale, bias, self.epsilon, self.axis_name)
+    # As flax's: no cross-device statistics while initialising (outside pmap).
+    axis_name = None if self.is_initializing() else self.axis_name
+    y, mean, var = normalise(x32, scale, bias, self.epsilon, axis_name)
     if not self.is_initializing():
       ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
       ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var

@@ -29,7 +29,8 @@ initialisers and RNG order, and its outputs and gradients. `impl` picks how:
               ConvTranspose. Supports jvp, but is slower than 'fast' here and
               very slow under double backward for Conv.
   'auto':     'fast' on CPU, 'xla' elsewhere.
-Stride-1 layers always use the plain ops. Not covered (use flax's modules):
+Stride-1 layers use the plain ops, but under 'fast' those narrower than
+their kernel take the small-input forms too. Not covered (use flax's modules):
 dilation, feature groups, masks, 'CIRCULAR'/'REFLECT'/'CAUSAL' padding,
 `transpose_kernel=True`.
 """
@@ -233,7 +234,7 @@ def subpixel_conv_transpose(x, kernel, strides, pads, precision=None):
   Phase r's taps are non-zero for e in [lo_r, lo_r + count_r); the conv's
   window is the longest such run, D' taps, each phase's own run at the
   start, and phase r reads its output lo_r rows on: Z[p] = sum_u
-  W[lo_r + u, r] x[p + d0 + u], y[s q + r] = Z[q + lo_r]. That computes
+  W[d0 + lo_r + u, r] x[p + d0 + u], y[s q + r] = Z[q + lo_r]. That computes
   (Q + max lo_r) rows of D' taps instead of Q rows of D (k4 s2 p1: 2 taps, not
   3 per axis)."""
   x_pads, k_cfg, out_shape, runs = [], [], [], []
@@ -249,12 +250,12 @@ def subpixel_conv_transpose(x, kernel, strides, pads, precision=None):
     x_pads.append((-d0, rows + window - 2 + d0 - (n - 1)))  # Z[p] reads x[p + d0 + u].
     k_cfg.append((off, s * d - off - k))
     out_shape.append(m)
-    runs.append((lows, window, d, q))
+    runs.append((lows, window, q))
   kernel = jnp.pad(kernel, k_cfg + [(0, 0), (0, 0)])
   (sh, sw), (kh, kw, c, o) = strides, kernel.shape
   kernel = kernel.reshape(kh // sh, sh, kw // sw, sw, c, o)[:, ::-1, :, ::-1]
   # Each phase's run of taps, moved to the window's start (zeros beyond D).
-  (lows_h, win_h, d_h, q_h), (lows_w, win_w, d_w, q_w) = runs
+  (lows_h, win_h, q_h), (lows_w, win_w, q_w) = runs
   kernel = jnp.pad(kernel, ((0, win_h), (0, 0), (0, win_w), (0, 0), (0, 0), (0, 0)))
   kernel = jnp.stack([jnp.stack([kernel[lh:lh + win_h, rh, lw:lw + win_w, rw]
                                  for rw, lw in enumerate(lows_w)], axis=-2)

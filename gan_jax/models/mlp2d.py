@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from gan_jax.models import layers
+from gan_jax.models import batch_norm, layers
 
 
 def _kernel_init(init_std: float):
@@ -85,7 +85,7 @@ class Generator(nn.Module):
         if self.num_classes and self.conditioning == 'cbn':
           x = layers.ConditionalBatchNorm(self.num_classes, **kwargs)(x, labels)
         else:
-          x = nn.BatchNorm(**kwargs)(x)
+          x = batch_norm.BatchNorm(**kwargs)(x)
       x = nn.relu(x)
     x = nn.Dense(math.prod(self.out_shape), kernel_init=init, dtype=self.dtype)(x)
     return x.astype(jnp.float32).reshape(z.shape[0], *self.out_shape)

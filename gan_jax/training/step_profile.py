@@ -8,13 +8,20 @@ G and D are run once in training mode on the config's batch, recording every
 convolution, transposed convolution, dense layer and batch norm with its
 input. Each is then compiled and timed alone (median of `--repeats` calls):
 its forward pass, and its backward pass (the gradients of its input and of
-its parameters from a cotangent, without the forward). The optimisers'
-updates are timed the same way. A step makes `n_critic` D moves (G forward;
-D forward and backward on the real and on the fake batch) and one G move (G
-forward and backward, D forward and backward), so each layer's times are
-counted that many times. The whole step is timed by `gan_jax.benchmark`, and what the layers and the updates leave unexplained is the rest:
-activations, losses, random numbers, the input's conversion, and what the
-step's fusions and scheduling gain or lose against the layers run alone.
+its parameters from a cotangent; the forward's residuals are recomputed
+inside it where a layer keeps only a few, e.g. batch norm's statistics).
+The optimisers' updates are timed the same way. A step makes `n_critic` D
+moves (G forward; D forward and backward on the real and on the fake batch)
+and `n_generator` G moves (G forward and backward, D forward and backward,
+at the G move's batch, `g_batch_size`), so each layer's times are counted
+that many times, on one device's share of the batch. The whole step is
+timed by `gan_jax.benchmark`, and what the layers and the updates leave
+unexplained is the rest: activations, losses, random numbers, the input's
+conversion, and what the step's fusions and scheduling gain or lose
+against the layers run alone (XLA runs independent passes side by side on
+the cores, so the rest can be negative). Steps with a gradient penalty, a
+relativistic objective, a shared fake batch or simultaneous updates make
+other passes and are refused (ValueError).
 
 Prints a Markdown table (ms per step, share of the measured step) and one
 JSON line. The timed backward computes both gradients where the step needs
@@ -34,8 +41,10 @@ import numpy as np
 from gan_jax.config import validation
 from gan_jax.data import datasets
 from gan_jax.game import state as state_lib
+from gan_jax.game import train_step
 from gan_jax.game.state import AXIS
 from gan_jax.models import batch_norm, fast_conv
+from gan_jax.training import dispatch
 from gan_jax.training import runs as runs_lib
 
 # The layer kinds the table has rows for, outermost first: a fast_conv layer
@@ -138,44 +147,58 @@ def profile(config, stored_shape, time_step: Callable[[], dict], repeats: int) -
   {'step_ms', 'rows': [{'row', 'ms', 'share'}], 'layers': [...]}."""
   checked = runs_lib.seed_config(config, config.seed)
   checked.eval_every_steps = 0
-  validation.validate(checked, 1)
+  devices = len(dispatch.local_devices(config))
+  validation.validate(checked, devices)
   shape = datasets.example_shape(config.data, stored_shape)
   gan = state_lib.build_gan(config, shape)
+  if (gan.penalty != 'none' or gan.objective.generator_uses_real or
+      config.shared_fake_batch or config.update_order != 'alternating'):
+    raise ValueError('--breakdown counts the passes of an alternating step without a '
+                     'gradient penalty, relativistic objective or shared fake batch; '
+                     'time this config with the plain benchmark')
   state = state_lib.create_state(runs_lib.seed_config(config, config.seed), gan)
-  batch = config.batch_size
-  rng = np.random.default_rng(0)
-  z = jnp.asarray(rng.standard_normal((batch, config.model.latent_dim)), jnp.float32)
-  labels = (jnp.asarray(rng.integers(0, gan.num_classes, batch), jnp.int32)
-            if gan.num_classes else None)
+  local = config.batch_size // devices
   variables = lambda params, stats: {'params': params, 'batch_stats': stats}
-  generator = record_layers(
-      lambda z, labels: gan.generator.apply(
-          variables(state.g_params, state.g_batch_stats), z, train=True,
-          mutable=['batch_stats'], **gan.label_kwargs(labels)), z, labels)
-  d_input = jnp.zeros((batch // gan.pack,) + tuple(gan.d_input_shape), jnp.float32)
-  d_labels = labels if gan.pack == 1 else None
-  discriminator = record_layers(
-      lambda x, labels: gan.discriminator.apply(
-          variables(state.d_params, state.d_batch_stats), x, train=True,
-          rngs={'dropout': jax.random.key(0)}, mutable=['batch_stats'],
-          **gan.label_kwargs(labels)), d_input, d_labels)
-  n = config.n_critic
-  # (forward, backward) calls per step of each network's layers.
-  counts = {'G': (n + 1, 1), 'D': (2 * n + 1, 2 * n + 1)}
-  totals, per_layer = collections.defaultdict(float), []
-  for net, recorded in (('G', generator), ('D', discriminator)):
+
+  def networks(batch):
+    """(G's layers, D's layers) at `batch` examples."""
+    rng = np.random.default_rng(0)
+    z = jnp.zeros((batch, config.model.latent_dim), jnp.float32)
+    labels = (jnp.asarray(rng.integers(0, gan.num_classes, batch), jnp.int32)
+              if gan.num_classes else None)
+    generator = record_layers(
+        lambda z, labels: gan.generator.apply(
+            variables(state.g_params, state.g_batch_stats), z, train=True,
+            mutable=['batch_stats'], **gan.label_kwargs(labels)), z, labels)
+    d_input = jnp.zeros((batch // gan.pack,) + tuple(gan.d_input_shape), jnp.float32)
+    discriminator = record_layers(
+        lambda x, labels: gan.discriminator.apply(
+            variables(state.d_params, state.d_batch_stats), x, train=True,
+            rngs={'dropout': jax.random.key(0)}, mutable=['batch_stats'],
+            **gan.label_kwargs(labels)), d_input, labels if gan.pack == 1 else None)
+    return generator, discriminator
+
+  n, n_g = config.n_critic, config.n_generator
+  g_local = train_step.generator_batch(local, config)
+  d_move, g_move = networks(local), networks(g_local)
+  # (network, its layers, forward calls, backward calls) per step.
+  passes = [('G', d_move[0], n, 0), ('D', d_move[1], 2 * n, 2 * n),
+            ('G', g_move[0], n_g, n_g), ('D', g_move[1], n_g, n_g)]
+  totals, per_layer, timed = collections.defaultdict(float), [], {}
+  for net, recorded, forwards, backwards in passes:
     for layer in recorded:
-      ms = time_layer(layer, repeats)
-      forwards, backwards = counts[net]
-      totals[f"{layer['kind']} forward"] += forwards * ms['forward']
-      totals[f"{layer['kind']} backward"] += backwards * ms['backward']
-      per_layer.append(dict(net=net, path=layer['path'], kind=layer['kind'],
-                            input=list(layer['input'].shape),
-                            forward_ms=round(ms['forward'], 3),
-                            backward_ms=round(ms['backward'], 3)))
+      key = (net, layer['path'], tuple(layer['input'].shape))
+      if key not in timed:
+        timed[key] = time_layer(layer, repeats)
+        per_layer.append(dict(net=net, path=layer['path'], kind=layer['kind'],
+                              input=list(layer['input'].shape),
+                              forward_ms=round(timed[key]['forward'], 3),
+                              backward_ms=round(timed[key]['backward'], 3)))
+      totals[f"{layer['kind']} forward"] += forwards * timed[key]['forward']
+      totals[f"{layer['kind']} backward"] += backwards * timed[key]['backward']
   totals['optimiser updates'] = (
       n * _optimizer_ms(gan.d_tx, state.d_params, state.d_opt_state, repeats) +
-      _optimizer_ms(gan.g_tx, state.g_params, state.g_opt_state, repeats))
+      n_g * _optimizer_ms(gan.g_tx, state.g_params, state.g_opt_state, repeats))
   step = time_step()
   step_ms = 1e3 / step['steps_per_s']
   order = [f'{kind} {p}' for _, kind in _KINDS for p in ('forward', 'backward')]
@@ -184,7 +207,8 @@ def profile(config, stored_shape, time_step: Callable[[], dict], repeats: int) -
                step_ms - sum(ms for _, ms in rows)))
   return dict(config=dict(generator=config.model.generator,
                           discriminator=config.model.discriminator,
-                          batch_size=batch, n_critic=n,
+                          batch_size=config.batch_size, devices=devices,
+                          n_critic=n, n_generator=n_g,
                           conv_impl=config.model.conv_impl),
               backend=jax.default_backend(), step_ms=round(step_ms, 1),
               images_per_s=step['images_per_s'],

@@ -9,6 +9,7 @@ from gan_jax.training import step_profile
 def _dcgan64():
   config = mnist_dcgan64.get_config()
   config.batch_size = 4
+  config.num_devices = 1   # the layers are timed on one device's share
   return config
 
 
@@ -39,14 +40,51 @@ def test_records_every_layer_of_both_networks_with_its_input_shape():
   rows = {r['row']: r['ms'] for r in result['rows']}
   # One D move (n_critic 1): G forward twice a step, backward once; D forward
   # and backward three times (real, fake, the G move).
-  per_layer = result['layers']
-  expected = (2 * sum(l['forward_ms'] for l in per_layer
-                      if l['net'] == 'G' and l['kind'] == 'transposed conv') +
-              3 * sum(l['forward_ms'] for l in per_layer
-                      if l['net'] == 'D' and l['kind'] == 'transposed conv'))
-  assert rows['transposed conv forward'] == pytest.approx(expected, abs=0.2)
+  total = lambda net, kind, what: sum(l[f'{what}_ms'] for l in result['layers']
+                                      if l['net'] == net and l['kind'] == kind)
+  assert rows['transposed conv forward'] == pytest.approx(
+      2 * total('G', 'transposed conv', 'forward'), abs=0.05)
+  assert rows['transposed conv backward'] == pytest.approx(
+      total('G', 'transposed conv', 'backward'), abs=0.05)
+  assert rows['conv forward'] == pytest.approx(3 * total('D', 'conv', 'forward'), abs=0.05)
+  assert rows['conv backward'] == pytest.approx(3 * total('D', 'conv', 'backward'), abs=0.05)
+  assert rows['batch norm forward'] == pytest.approx(
+      2 * total('G', 'batch norm', 'forward') + 3 * total('D', 'batch norm', 'forward'),
+      abs=0.05)
   assert result['step_ms'] == 500.0
-  assert sum(rows.values()) == pytest.approx(500.0, abs=0.5)
+  # The rest is what the measured step leaves.
+  assert rows[next(r for r in rows if r.startswith('the rest'))] == pytest.approx(
+      500.0 - sum(ms for r, ms in rows.items() if not r.startswith('the rest')), abs=0.5)
   table = step_profile.markdown(result, with_layers=True)
   assert '| **the whole step (measured)** | **500.0** | 100 % |' in table
   assert '| D | Conv_1 | conv | [4, 16, 16, 64] |' in table
+
+
+def test_counts_every_move_of_the_step():
+  # 3 D moves and 2 G moves, G's at twice the batch: G forward 3 times at 4
+  # and twice at 8 (backward twice at 8), D forward and backward 6 times at 4
+  # and twice at 8.
+  config = _dcgan64()
+  config.n_critic, config.n_generator, config.g_batch_size = 3, 2, 8
+  result = step_profile.profile(config, (28, 28, 1),
+                                lambda: dict(steps_per_s=1.0, images_per_s=4.0),
+                                repeats=1)
+  layer = lambda net, path, batch: next(
+      l for l in result['layers'] if (l['net'], l['path']) == (net, path)
+      and l['input'][0] == batch)
+  rows = {r['row']: r['ms'] for r in result['rows']}
+  d_convs = [f'Conv_{i}' for i in range(4)]
+  expected = sum(6 * layer('D', p, 4)['backward_ms'] + 2 * layer('D', p, 8)['backward_ms']
+                 for p in d_convs)
+  assert rows['conv backward'] == pytest.approx(expected, abs=0.05)
+  g_convs = [f'ConvTranspose_{i}' for i in range(4)]
+  expected = sum(3 * layer('G', p, 4)['forward_ms'] + 2 * layer('G', p, 8)['forward_ms']
+                 for p in g_convs)
+  assert rows['transposed conv forward'] == pytest.approx(expected, abs=0.05)
+
+
+def test_refuses_steps_with_other_passes():
+  config = _dcgan64()
+  config.loss.penalty = 'r1'
+  with pytest.raises(ValueError, match='gradient penalty'):
+    step_profile.profile(config, (28, 28, 1), lambda: {}, repeats=1)
