@@ -61,18 +61,18 @@ def _normalise_bwd(epsilon, axis_name, residuals, cotangents):
   del epsilon
   x, mean, inv, scale = residuals
   dy = cotangents[0]   # the statistics leave under stop_gradient (below)
-  flat_dy, flat_x = dy.reshape(-1, x.shape[-1]), x.reshape(-1, x.shape[-1])
-  n = _count(flat_x.shape[0], axis_name)
+  flat_dy = dy.reshape(-1, x.shape[-1])
+  n = _count(flat_dy.shape[0], axis_name)
   # This device's share of d bias and d scale (the step averages the
-  # devices' parameter gradients, as under flax's); x's gradient takes the whole batch's, as each x
-  # moved every device's statistics.
+  # devices' parameter gradients, as under flax's); x's gradient takes the
+  # whole batch's, as each x moved every device's statistics.
+  x_hat = (x - mean) * inv
   d_bias = _column_sums(flat_dy)
-  d_scale = inv * (_column_sums(flat_dy * flat_x) - mean * d_bias)
+  d_scale = _column_sums(flat_dy * x_hat.reshape(flat_dy.shape))
   if axis_name is None:
     all_bias, all_scale = d_bias, d_scale
   else:
     all_bias, all_scale = lax.psum((d_bias, d_scale), axis_name)
-  x_hat = (x - mean) * inv
   dx = (scale * inv) * (dy - all_bias / n - x_hat * (all_scale / n))
   return dx, d_scale, d_bias
 
