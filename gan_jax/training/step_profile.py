@@ -140,6 +140,25 @@ def _optimizer_ms(tx, params, opt_state, repeats: int) -> float:
   return _median_ms(jax.jit(update), params, opt_state, repeats=repeats)
 
 
+def _networks(gan, state, config, batch: int):
+  """(G's recorded layers, D's recorded layers) at `batch` examples."""
+  variables = lambda params, stats: {'params': params, 'batch_stats': stats}
+  z = jnp.zeros((batch, config.model.latent_dim), jnp.float32)
+  labels = (jnp.asarray(np.random.default_rng(0).integers(0, gan.num_classes, batch),
+                        jnp.int32) if gan.num_classes else None)
+  generator = record_layers(
+      lambda z, labels: gan.generator.apply(
+          variables(state.g_params, state.g_batch_stats), z, train=True,
+          mutable=['batch_stats'], **gan.label_kwargs(labels)), z, labels)
+  d_input = jnp.zeros((batch // gan.pack,) + tuple(gan.d_input_shape), jnp.float32)
+  discriminator = record_layers(
+      lambda x, labels: gan.discriminator.apply(
+          variables(state.d_params, state.d_batch_stats), x, train=True,
+          rngs={'dropout': jax.random.key(0)}, mutable=['batch_stats'],
+          **gan.label_kwargs(labels)), d_input, labels if gan.pack == 1 else None)
+  return generator, discriminator
+
+
 def profile(config, stored_shape, time_step: Callable[[], dict], repeats: int) -> dict:
   """The step's time by layer kind and pass (see the module docstring), the
   data stored as `stored_shape`, `time_step()` timing the whole step
@@ -158,29 +177,9 @@ def profile(config, stored_shape, time_step: Callable[[], dict], repeats: int) -
                      'time this config with the plain benchmark')
   state = state_lib.create_state(runs_lib.seed_config(config, config.seed), gan)
   local = config.batch_size // devices
-  variables = lambda params, stats: {'params': params, 'batch_stats': stats}
-
-  def networks(batch):
-    """(G's layers, D's layers) at `batch` examples."""
-    rng = np.random.default_rng(0)
-    z = jnp.zeros((batch, config.model.latent_dim), jnp.float32)
-    labels = (jnp.asarray(rng.integers(0, gan.num_classes, batch), jnp.int32)
-              if gan.num_classes else None)
-    generator = record_layers(
-        lambda z, labels: gan.generator.apply(
-            variables(state.g_params, state.g_batch_stats), z, train=True,
-            mutable=['batch_stats'], **gan.label_kwargs(labels)), z, labels)
-    d_input = jnp.zeros((batch // gan.pack,) + tuple(gan.d_input_shape), jnp.float32)
-    discriminator = record_layers(
-        lambda x, labels: gan.discriminator.apply(
-            variables(state.d_params, state.d_batch_stats), x, train=True,
-            rngs={'dropout': jax.random.key(0)}, mutable=['batch_stats'],
-            **gan.label_kwargs(labels)), d_input, labels if gan.pack == 1 else None)
-    return generator, discriminator
-
   n, n_g = config.n_critic, config.n_generator
   g_local = train_step.generator_batch(local, config)
-  d_move, g_move = networks(local), networks(g_local)
+  d_move, g_move = _networks(gan, state, config, local), _networks(gan, state, config, g_local)
   # (network, its layers, forward calls, backward calls) per step.
   passes = [('G', d_move[0], n, 0), ('D', d_move[1], 2 * n, 2 * n),
             ('G', g_move[0], n_g, n_g), ('D', g_move[1], n_g, n_g)]
