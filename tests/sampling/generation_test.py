@@ -290,7 +290,10 @@ def test_bad_requests_are_one_line_errors(bn_run, tmp_path):
                           (dict(num_samples=4, truncation=0.0), '--truncation must be > 0'),
                           (dict(num_samples=4, interpolate=1), 'at least 2 steps'),
                           (dict(num_samples=4, params='best'), '--params must be ema or raw'),
-                          (dict(num_samples=4, bn_stats='train'), '--bn_stats must be')):
+                          (dict(num_samples=4, bn_stats='train'), '--bn_stats must be'),
+                          # Bounded before anything is drawn: 4 GB of floats at most.
+                          (dict(num_samples=10 ** 9),
+                           r'--num_samples: 1,000,000,000 samples of shape \(2,\) would take')):
     with pytest.raises(GanJaxError, match=message):
       generation.generate(bn_run, **kwargs)
   untrained = tmp_path / 'untrained'
