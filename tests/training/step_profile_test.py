@@ -39,18 +39,19 @@ def test_records_every_layer_of_both_networks_with_its_input_shape():
   ]
   rows = {r['row']: r['ms'] for r in result['rows']}
   # One D move (n_critic 1): G forward twice a step, backward once; D forward
-  # and backward three times (real, fake, the G move).
+  # and backward three times (real, fake, the G move). Rows are rounded to
+  # 0.1 ms, layers to 0.001 ms.
   total = lambda net, kind, what: sum(l[f'{what}_ms'] for l in result['layers']
                                       if l['net'] == net and l['kind'] == kind)
   assert rows['transposed conv forward'] == pytest.approx(
-      2 * total('G', 'transposed conv', 'forward'), abs=0.05)
+      2 * total('G', 'transposed conv', 'forward'), abs=0.15)
   assert rows['transposed conv backward'] == pytest.approx(
-      total('G', 'transposed conv', 'backward'), abs=0.05)
-  assert rows['conv forward'] == pytest.approx(3 * total('D', 'conv', 'forward'), abs=0.05)
-  assert rows['conv backward'] == pytest.approx(3 * total('D', 'conv', 'backward'), abs=0.05)
+      total('G', 'transposed conv', 'backward'), abs=0.15)
+  assert rows['conv forward'] == pytest.approx(3 * total('D', 'conv', 'forward'), abs=0.15)
+  assert rows['conv backward'] == pytest.approx(3 * total('D', 'conv', 'backward'), abs=0.15)
   assert rows['batch norm forward'] == pytest.approx(
       2 * total('G', 'batch norm', 'forward') + 3 * total('D', 'batch norm', 'forward'),
-      abs=0.05)
+      abs=0.15)
   assert result['step_ms'] == 500.0
   # The rest is what the measured step leaves.
   assert rows[next(r for r in rows if r.startswith('the rest'))] == pytest.approx(
@@ -76,11 +77,11 @@ def test_counts_every_move_of_the_step():
   d_convs = [f'Conv_{i}' for i in range(4)]
   expected = sum(6 * layer('D', p, 4)['backward_ms'] + 2 * layer('D', p, 8)['backward_ms']
                  for p in d_convs)
-  assert rows['conv backward'] == pytest.approx(expected, abs=0.05)
+  assert rows['conv backward'] == pytest.approx(expected, abs=0.15)
   g_convs = [f'ConvTranspose_{i}' for i in range(4)]
   expected = sum(3 * layer('G', p, 4)['forward_ms'] + 2 * layer('G', p, 8)['forward_ms']
                  for p in g_convs)
-  assert rows['transposed conv forward'] == pytest.approx(expected, abs=0.05)
+  assert rows['transposed conv forward'] == pytest.approx(expected, abs=0.15)
 
 
 def test_refuses_steps_with_other_passes():
