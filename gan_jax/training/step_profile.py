@@ -112,10 +112,10 @@ def time_layer(layer: dict, repeats: int) -> Dict[str, float]:
   """{'forward', 'backward'} ms of one recorded layer alone, on random
   values of its recorded shapes."""
   module = layer['module']
-  keys = iter(jax.random.split(jax.random.key(0), 64))
-  fill = lambda tree: jax.tree.map(
-      lambda v: jax.random.normal(next(keys), v.shape, v.dtype), tree)
-  variables, x = fill(layer['variables']), fill(layer['input'])
+  leaves, treedef = jax.tree.flatten((layer['variables'], layer['input']))
+  keys = jax.random.split(jax.random.key(0), len(leaves))
+  variables, x = jax.tree.unflatten(treedef, [
+      jax.random.normal(k, v.shape, v.dtype) for k, v in zip(keys, leaves)])
   params = variables.get('params', {})
 
   def forward(params, x):
@@ -141,21 +141,19 @@ def _optimizer_ms(tx, params, opt_state, repeats: int) -> float:
 
 
 def _networks(gan, state, config, batch: int):
-  """(G's recorded layers, D's recorded layers) at `batch` examples."""
-  variables = lambda params, stats: {'params': params, 'batch_stats': stats}
+  """(G's recorded layers, D's recorded layers) at `batch` examples, called
+  as the update step calls them (train_step.generate, .discriminate)."""
   z = jnp.zeros((batch, config.model.latent_dim), jnp.float32)
   labels = (jnp.asarray(np.random.default_rng(0).integers(0, gan.num_classes, batch),
                         jnp.int32) if gan.num_classes else None)
   generator = record_layers(
-      lambda z, labels: gan.generator.apply(
-          variables(state.g_params, state.g_batch_stats), z, train=True,
-          mutable=['batch_stats'], **gan.label_kwargs(labels)), z, labels)
+      lambda z, labels: train_step.generate(gan, state.g_params, state.g_batch_stats,
+                                            z, labels), z, labels)
   d_input = jnp.zeros((batch // gan.pack,) + tuple(gan.d_input_shape), jnp.float32)
   discriminator = record_layers(
-      lambda x, labels: gan.discriminator.apply(
-          variables(state.d_params, state.d_batch_stats), x, train=True,
-          rngs={'dropout': jax.random.key(0)}, mutable=['batch_stats'],
-          **gan.label_kwargs(labels)), d_input, labels if gan.pack == 1 else None)
+      lambda x, labels: train_step.discriminate(gan, state.d_params, state.d_batch_stats,
+                                                x, jax.random.key(0), labels),
+      d_input, labels if gan.pack == 1 else None)
   return generator, discriminator
 
 
