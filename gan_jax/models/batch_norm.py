@@ -7,9 +7,10 @@ initialisers and arithmetic: var = E[x^2] - E[x]^2 (flax's fast variance),
 y = (x - mean) / sqrt(var + eps) * scale + bias.
 
 Why: XLA:CPU lowers the per-channel sums over batch, height and width (a
-column reduction of the [N, C] view) to slow tree reductions, ~8x slower than
-the same sums as a product with a vector of ones, which runs on the matmul
-kernel (2.4 vs 0.31 ms for [128, 16, 16, 64] float32 on a 2-core AMD EPYC).
+column reduction of the [N, C] view) to tree reductions, several times slower
+than the same sums as a product with a vector of ones, which runs on the
+matmul kernel (`python -m gan_jax.benchmark ... --breakdown_layers` times
+each batch norm of a step).
 The gradient is written out (`jax.custom_vjp`) so that its sums are products
 too: d bias = sum dy, d scale = sum dy * x_hat, and
 dx = scale / sigma * (dy - d bias / N - x_hat * d scale / N).
