@@ -249,10 +249,22 @@ class SlurmCluster:
       match = re.search(pattern, text, re.M)
       if match:
         return match
-      state = self.job(job_id)['JobState']
-      assert state not in _ENDED, f'job {job_id} {state} before {pattern!r}:\n{text[-3000:]}'
+      job = self.job(job_id)
+      if job['JobState'] in _ENDED:
+        raise AssertionError(self.why_ended(job_id, job, path, f'before {pattern!r}'))
       time.sleep(0.2)
     raise AssertionError(f'no {pattern!r} in {path} after {timeout} s')
+
+
+  def why_ended(self, job_id: str, job: dict, log: str, what: str) -> str:
+    """A failure message for job `job_id` that ended (`job`: its fields)
+    `what`: its state, reason and exit code, its log's end (read now, after
+    the state) and the daemons' last lines."""
+    text = open(log, errors='replace').read() if os.path.exists(log) else '(no log)'
+    fields = ' '.join(f'{k}={job.get(k)}' for k in ('JobState', 'Reason', 'ExitCode',
+                                                    'Restarts', 'BatchFlag'))
+    return (f'job {job_id} ended {what}: {fields}\n--- its log\n{text[-3000:]}\n'
+            + self.daemon_logs())
 
 
 def _alive(pid: int) -> bool:

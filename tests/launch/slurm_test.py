@@ -71,9 +71,9 @@ def _submit_run(slurm, repo_dir, log_dir, workdir, tasks, devices, num_train_ste
 def _completed(slurm, job, log, timeout=600):
   """Waits for `job`; asserts that it completed with exit code 0; its log."""
   info = slurm.wait_until_ended(job, timeout)
-  text = open(log, errors='replace').read()
-  assert (info['JobState'], info['ExitCode']) == ('COMPLETED', '0:0'), text[-3000:]
-  return text
+  if (info['JobState'], info['ExitCode']) != ('COMPLETED', '0:0'):
+    raise AssertionError(slurm.why_ended(job, info, log, 'not COMPLETED with exit code 0'))
+  return open(log, errors='replace').read()
 
 
 def _saved_step(text):
@@ -202,9 +202,12 @@ def test_term_saves_every_task_and_the_run_resumes_exactly(slurm, repo_dir, tmp_
   first = _saved_step(_completed(slurm, job, log))
   assert os.listdir(workdir / 'checkpoints') == [str(first)]
 
-  # Slurm holds a requeued job ~2 minutes; StartTime=now starts it at once.
+  # Slurm holds a requeued job ~2 minutes; StartTime=now+2 starts it sooner.
+  # Not at once: slurmd refuses to launch a job in the same second as it
+  # revoked the job's credential on its end ("Job N already killed, do not
+  # launch batch job", and the job FAILS).
   slurm.run('scontrol', 'requeue', job)
-  slurm.run('scontrol', 'update', f'JobId={job}', 'StartTime=now')
+  slurm.run('scontrol', 'update', f'JobId={job}', 'StartTime=now+2')
   slurm.wait_for_text(log, rf'^0: .*Resuming from the checkpoint at step {first}$', job)
   slurm.wait_for_text(log, rf'^\d: .*step {first + 10}/', job)
   slurm.run('scancel', '--signal=TERM', job)
