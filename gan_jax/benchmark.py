@@ -87,14 +87,6 @@ def stored_shape(data_config) -> Tuple[int, ...]:
   return _STORED_SHAPES.get(data_config.dataset) or datasets.stored_shape(data_config)
 
 
-def _flops(stage) -> float:
-  cost = stage.cost_analysis()
-  if isinstance(cost, (list, tuple)):
-    cost = cost[0]
-  # Backends that do not count FLOPs leave the key out: reported as 0.
-  return float(cost.get('flops', 0.0)) if cost else 0.0
-
-
 def _model_flops(config, image_shape, state, batch, devices, vmapped) -> float:
   """One device's FLOPs for one step of the model's arithmetic: XLA's cost
   analysis of the step lowered with flax's own convolutions (conv_impl
@@ -108,7 +100,7 @@ def _model_flops(config, image_shape, state, batch, devices, vmapped) -> float:
   config.steps_per_dispatch = 1
   gan = state_lib.build_gan(config, image_shape)
   step = dispatch.pmapped_train_step(config, gan, devices, vmapped=vmapped)
-  return _flops(step.lower(state, batch))
+  return step_profile.xla_flops(step.lower(state, batch))
 
 
 def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
@@ -202,7 +194,7 @@ def inception_benchmark(config, repeats: int,
                                             batch_per_device=batch_per_device)
   count = jax.local_device_count() * network.batch_per_device
   images = np.random.default_rng(0).integers(0, 256, (count,) + shape, dtype=np.uint8)
-  flops = _flops(jax.jit(inception_features.forward).lower(
+  flops = step_profile.xla_flops(jax.jit(inception_features.forward).lower(
       variables, jnp.zeros((1,) + shape, jnp.float32)))
   start = time.perf_counter()
   network.features_and_logits(images)   # compiles, then runs once
@@ -230,7 +222,8 @@ def main(argv):
   elif FLAGS.breakdown:
     result = step_profile.profile(
         FLAGS.config, stored_shape(FLAGS.config.data),
-        lambda: benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats), FLAGS.repeats)
+        lambda: benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats, measure_peak=True),
+        FLAGS.repeats)
     print(step_profile.markdown(result, FLAGS.breakdown_layers))
   else:
     result = benchmark(FLAGS.config, FLAGS.steps, FLAGS.repeats, FLAGS.profile_dir,

@@ -24,7 +24,10 @@ relativistic objective, a shared fake batch or simultaneous updates make
 other passes and are refused (ValueError).
 
 Prints a Markdown table (ms per step, share of the measured step) and one
-JSON line. The timed backward computes both gradients where the step needs
+JSON line. `--breakdown_layers` adds each layer's row with the rate of its
+work: the FLOPs of flax's own layer (XLA's cost analysis, padded taps not
+counted) over its time, and that rate as a fraction of the matmul peak
+(`gan_jax.benchmark.matmul_peak`, measured after the step). The timed backward computes both gradients where the step needs
 one (D's first layer's input gradient, D's parameter gradients in the G
 move), so the layer rows are upper bounds of their share.
 """
@@ -98,6 +101,24 @@ def record_layers(apply: Callable[..., object], *args) -> List[dict]:
   return recorded
 
 
+def xla_flops(lowered) -> float:
+  """FLOPs of a lowered computation (`jax.jit(f).lower(...)`) by XLA's cost
+  analysis, which counts a convolution's taps that meet the input, not its
+  padding; 0.0 on backends that do not count FLOPs."""
+  cost = lowered.cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0]
+  return float(cost.get('flops', 0.0)) if cost else 0.0
+
+
+def _reference_layer(module: nn.Module) -> nn.Module:
+  """The layer with flax's own convolution ops: whose FLOPs count as work
+  (a CPU formulation may compute padded taps too)."""
+  if isinstance(module, (fast_conv.Conv, fast_conv.ConvTranspose)):
+    return module.clone(impl='xla')
+  return module
+
+
 def _median_ms(fn, *args, repeats: int) -> float:
   jax.block_until_ready(fn(*args))   # compiles
   times = []
@@ -110,24 +131,30 @@ def _median_ms(fn, *args, repeats: int) -> float:
 
 def time_layer(layer: dict, repeats: int) -> Dict[str, float]:
   """{'forward', 'backward'} ms of one recorded layer alone, on random
-  values of its recorded shapes."""
-  module = layer['module']
+  values of its recorded shapes, and {'forward_gflop', 'backward_gflop'}:
+  the work of each pass (`xla_flops` of flax's own layer)."""
   leaves, treedef = jax.tree.flatten((layer['variables'], layer['input']))
   keys = jax.random.split(jax.random.key(0), len(leaves))
   variables, x = jax.tree.unflatten(treedef, [
       jax.random.normal(k, v.shape, v.dtype) for k, v in zip(keys, leaves)])
   params = variables.get('params', {})
 
-  def forward(params, x):
-    return module.apply({**variables, 'params': params}, x, mutable=True)[0]
+  def passes(module):
+    def forward(params, x):
+      return module.apply({**variables, 'params': params}, x, mutable=True)[0]
 
-  def backward(params, x, cotangent):
-    return jax.vjp(forward, params, x)[1](cotangent)
+    def backward(params, x, cotangent):
+      return jax.vjp(forward, params, x)[1](cotangent)
+    return jax.jit(forward), jax.jit(backward)
 
+  forward, backward = passes(layer['module'])
   cotangent = jnp.ones_like(forward(params, x))
-  return dict(forward=_median_ms(jax.jit(forward), params, x, repeats=repeats),
-              backward=_median_ms(jax.jit(backward), params, x, cotangent,
-                                  repeats=repeats))
+  work = [xla_flops(p.lower(*a)) / 1e9 for p, a in
+          zip(passes(_reference_layer(layer['module'])),
+              ((params, x), (params, x, cotangent)))]
+  return dict(forward=_median_ms(forward, params, x, repeats=repeats),
+              backward=_median_ms(backward, params, x, cotangent, repeats=repeats),
+              forward_gflop=work[0], backward_gflop=work[1])
 
 
 def _optimizer_ms(tx, params, opt_state, repeats: int) -> float:
@@ -190,7 +217,9 @@ def profile(config, stored_shape, time_step: Callable[[], dict], repeats: int) -
         per_layer.append(dict(net=net, path=layer['path'], kind=layer['kind'],
                               input=list(layer['input'].shape),
                               forward_ms=round(timed[key]['forward'], 3),
-                              backward_ms=round(timed[key]['backward'], 3)))
+                              backward_ms=round(timed[key]['backward'], 3),
+                              forward_gflop=round(timed[key]['forward_gflop'], 6),
+                              backward_gflop=round(timed[key]['backward_gflop'], 6)))
       totals[f"{layer['kind']} forward"] += forwards * timed[key]['forward']
       totals[f"{layer['kind']} backward"] += backwards * timed[key]['backward']
   totals['optimiser updates'] = (
@@ -209,6 +238,7 @@ def profile(config, stored_shape, time_step: Callable[[], dict], repeats: int) -
                           conv_impl=config.model.conv_impl),
               backend=jax.default_backend(), step_ms=round(step_ms, 1),
               images_per_s=step['images_per_s'],
+              matmul_peak_gflop_per_s=step.get('matmul_peak_gflop_per_s'),
               rows=[dict(row=name, ms=round(ms, 1), share=round(ms / step_ms, 3))
                     for name, ms in rows],
               layers=per_layer)
@@ -220,9 +250,19 @@ def markdown(result: dict, with_layers: bool = False) -> str:
             for r in result['rows']]
   lines.append(f"| **the whole step (measured)** | **{result['step_ms']:.1f}** | 100 % |")
   if with_layers:
-    lines += ['', '| net | layer | kind | input | forward ms | backward ms |',
-              '|---|---|---|---|---:|---:|']
+    peak = result.get('matmul_peak_gflop_per_s')
+    rate = lambda l, what: l[f'{what}_gflop'] / l[f'{what}_ms'] * 1e3
+    cell = lambda l, what: (f'{rate(l, what):.0f}' + (f' ({rate(l, what) / peak:.2f})'
+                                                     if peak else ''))
+    of_peak = ' (of the matmul peak)' if peak else ''
+    lines += ['', f'| net | layer | kind | input | forward ms | backward ms | '
+              f'forward GFLOP/s{of_peak} | backward GFLOP/s{of_peak} |',
+              '|---|---|---|---|---:|---:|---:|---:|']
     lines += [f"| {l['net']} | {l['path']} | {l['kind']} | {l['input']} | "
-              f"{l['forward_ms']:.2f} | {l['backward_ms']:.2f} |" for l in result['layers']]
+              f"{l['forward_ms']:.2f} | {l['backward_ms']:.2f} | {cell(l, 'forward')} | "
+              f"{cell(l, 'backward')} |" for l in result['layers']]
+    if peak:
+      lines.append(f'\nmatmul peak: {peak:.1f} GFLOP/s (a 4096x4096 float32 matmul '
+                   'through XLA, measured after the step)')
   return '\n'.join(lines)
 

@@ -59,6 +59,32 @@ def test_records_every_layer_of_both_networks_with_its_input_shape():
   table = step_profile.markdown(result, with_layers=True)
   assert '| **the whole step (measured)** | **500.0** | 100 % |' in table
   assert '| D | Conv_1 | conv | [4, 16, 16, 64] |' in table
+  assert 'of the matmul peak' not in table   # the stand-in step measured none
+
+
+def test_layer_work_counts_the_taps_that_meet_the_input():
+  config = _dcgan64()
+  result = step_profile.profile(
+      config, (28, 28, 1),
+      lambda: dict(steps_per_s=2.0, images_per_s=8.0, matmul_peak_gflop_per_s=100.0),
+      repeats=1)
+  layer = {l['path']: l for l in result['layers'] if l['net'] == 'D'}
+  # Conv_1: 16x16 -> 8x8, k4 s2 pad 1: per axis the first and last outputs
+  # meet 3 of the 4 taps (30 of 32); 64 -> 128 channels, batch 4, plus the
+  # bias. The backward: the input's and the kernel's gradients (as many
+  # multiply-adds each) and the bias's (a sum over the same outputs).
+  taps = 2 * 4 * 64 * 128 * 30 ** 2
+  outputs = 4 * 8 * 8 * 128
+  assert layer['Conv_1']['forward_gflop'] == pytest.approx((taps + outputs) / 1e9, abs=2e-6)
+  assert layer['Conv_1']['backward_gflop'] == pytest.approx((2 * taps + outputs) / 1e9,
+                                                            abs=2e-6)
+  # Conv_3: 4x4 -> 1x1 'VALID', 256 -> 1.
+  assert layer['Conv_3']['forward_gflop'] == pytest.approx((2 * 4 * 16 * 256 + 4) / 1e9,
+                                                           abs=2e-6)
+  rate = 1e3 * layer['Conv_1']['forward_gflop'] / layer['Conv_1']['forward_ms']
+  row = next(line for line in step_profile.markdown(result, True).splitlines()
+             if '| D | Conv_1 |' in line)
+  assert row.split(' | ')[6] == f'{rate:.0f} ({rate / 100:.2f})'
 
 
 def test_counts_every_move_of_the_step():
