@@ -17,8 +17,9 @@ initialisers and RNG order, and its outputs and gradients. `impl` picks how:
               gradient, since <dy, conv_transpose(x, K)> =
               <conv(dy, flip(K)^T), x>. PyTorch's backward works the same way.
               Transposed convs (forward, and strided convs' input gradients)
-              run as sub-pixel convs where measured faster
-              (`prefers_subpixel`); the rest are flax's forward ops. Layers
+              run as one stride-1 conv per output phase or as sub-pixel
+              convs where measured faster (`transpose_formulation`); the
+              rest are flax's forward ops. Layers
               whose input is narrower than the kernel (`is_small_input`,
               e.g. the VEEGAN DCGAN's 4x4 -> 2x2 k5, where XLA:CPU ran at
               0.5 GFLOP/s) run as im2col / col2im matmuls
@@ -107,16 +108,23 @@ def strided_conv(x: jax.Array, kernel: jax.Array, strides: Tuple[int, int],
   return _lax_conv(x, kernel, strides, pads, precision)
 
 
-def prefers_subpixel(x_shape, kernel_shape, strides) -> bool:
-  """Whether XLA:CPU computes this transposed convolution faster as the
-  sub-pixel stride-1 conv than as the lhs-dilated one. Measured at batch 128
-  on 2 cores of an AMD EPYC with AVX-512 (ms, sub-pixel vs lhs-dilated): 8x8
-  128->64 k4 s2 15.3 vs 34.4, 7x7 128->64 k5 s2 24.9 vs 43.2, 16x16 64->1 k4
-  s4 0.8 vs 1.8; but 4x4 256->128 k4 s2 16.9 vs 13.3 and 14x14 64->1 k5 s2
-  4.8 vs 1.8: small inputs pay for the phases' extra rows, a single output
-  channel for depth_to_space."""
+def transpose_formulation(x_shape, kernel_shape, strides) -> str:
+  """How XLA:CPU computes this transposed convolution fastest: 'phases'
+  (`phase_conv_transpose`), 'subpixel' (`subpixel_conv_transpose`) or 'lax'
+  (the lhs-dilated lax.conv_transpose). Measured at batch 128 (64 for the
+  SN-DCGAN's 512- and 256-channel layers) on 2 cores of an AMD EPYC with
+  AVX-512, ms as phases / sub-pixel / lhs-dilated: 4x4 256->128 k4 s2 13.0 /
+  19.7 / 14.9, 4x4 512->256 23.5 / 36.3 / 25.1, 8x8 128->64 k4 s2 13.3 /
+  15.4 / -, 8x8 256->128 22.6 / 27.5 / 44.3, 7x7 128->64 k5 s2 15.7 / 19.4
+  / -; but 16x16 128->64 32.4 / 29.2 / 72.4, 16x16 64->1 k4 s4 1.7 / 0.9 /
+  1.9 and 14x14 64->1 k5 s2 5.4 / 6.7 / 3.6: on larger inputs one conv over
+  all phases pays, and a single output channel pays for depth_to_space."""
   h, w = x_shape[1:3]
-  return min(strides) >= 4 or (h * w >= 49 and kernel_shape[-1] >= 64)
+  if h * w <= 64 and kernel_shape[-1] >= 64:
+    return 'phases'
+  if min(strides) >= 4 or (h * w >= 49 and kernel_shape[-1] >= 64):
+    return 'subpixel'
+  return 'lax'
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
@@ -128,10 +136,14 @@ def strided_conv_transpose(x: jax.Array, kernel: jax.Array,
   Computed as `scatter_conv_transpose` where the input is narrower than the
   kernel (a strided conv's input gradient, e.g. 4x4 -> 7x7 k5, took 1.1 s
   at batch 64 as lax.conv_transpose), else as the sub-pixel conv where that
-  is faster (`prefers_subpixel`)."""
+  is faster, or as one stride-1 conv per output phase
+  (`transpose_formulation`)."""
   if is_small_input(x.shape, kernel.shape):
     return scatter_conv_transpose(x, kernel, strides, pads, precision)
-  if prefers_subpixel(x.shape, kernel.shape, strides):
+  how = transpose_formulation(x.shape, kernel.shape, strides)
+  if how == 'phases':
+    return phase_conv_transpose(x, kernel, strides, pads, precision)
+  if how == 'subpixel':
     return subpixel_conv_transpose(x, kernel, strides, pads, precision)
   return lax.conv_transpose(x, kernel, strides, pads, dimension_numbers=_DN,
                             precision=precision)
@@ -223,6 +235,39 @@ def space_to_depth_conv(x, kernel, strides, pads, precision=None):
   return _stride1_conv(x, kernel, block_pads, precision)
 
 
+def _phase_taps(n: int, k: int, s: int, a: int, b: int):
+  """One axis of a transposed conv (input n, kernel k, stride s, pads (a, b)
+  of the s-dilated input) split into its s output phases; see
+  `subpixel_conv_transpose`: (m output rows, off, d0, D, Q rows per phase,
+  [lo_r], [hi_r]): phase r's non-zero taps are W[d0 + e, r] for e in
+  [lo_r, hi_r]."""
+  m, off, d0 = s * (n - 1) + a + b - k + 2, s - 1 - a % s, -(a // s)
+  d, q = -(-(off + k) // s), -(-m // s)
+  # W[e, r] = K'[s e + s - 1 - r] is one of K's taps for these e.
+  lows = [max(0, -(-(off - (s - 1 - r)) // s)) for r in range(s)]
+  highs = [min(d - 1, (k - 1 + off - (s - 1 - r)) // s) for r in range(s)]
+  return m, off, d0, d, q, lows, highs
+
+
+def _phase_kernel(kernel, strides, axes):
+  """K [kh, kw, C, O] as W [D_h, s_h, D_w, s_w, C, O]: W[e, r] the tap of
+  phase r at offset d0 + e (`axes`: each axis's `_phase_taps`)."""
+  k_cfg = [(off, s * d - off - k) for s, k, (_, off, _, d, *_)
+           in zip(strides, kernel.shape[:2], axes)]
+  kernel = jnp.pad(kernel, k_cfg + [(0, 0), (0, 0)])
+  (sh, sw), (kh, kw, c, o) = strides, kernel.shape
+  return kernel.reshape(kh // sh, sh, kw // sw, sw, c, o)[:, ::-1, :, ::-1]
+
+
+def _interleave(phases, axes):
+  """phases[rh][rw] [B, Q_h, Q_w, O] (y[s q + r] = phase r's row q) -> y
+  [B, m_h, m_w, O]."""
+  (m_h, *_, q_h, _, _), (m_w, *_, q_w, _, _) = axes
+  y = jnp.stack([jnp.stack(row, axis=3) for row in phases], axis=2)
+  y = y.reshape(y.shape[0], q_h * len(phases), q_w * len(phases[0]), y.shape[-1])
+  return y[:, :m_h, :m_w]
+
+
 def subpixel_conv_transpose(x, kernel, strides, pads, precision=None):
   """strided_conv_transpose as stride-1 conv + depth_to_space. Per axis,
   y[o] = sum_j K[j] x[(o + j - a) / s] (integer indices only), o < m =
@@ -237,23 +282,16 @@ def subpixel_conv_transpose(x, kernel, strides, pads, precision=None):
   W[d0 + lo_r + u, r] x[p + d0 + u], y[s q + r] = Z[q + lo_r]. That computes
   (Q + max lo_r) rows of D' taps instead of Q rows of D (k4 s2 p1: 2 taps, not
   3 per axis)."""
-  x_pads, k_cfg, out_shape, runs = [], [], [], []
-  for axis, (s, (a, b)) in enumerate(zip(strides, pads)):
-    n, k = x.shape[1 + axis], kernel.shape[axis]
-    m, off, d0 = s * (n - 1) + a + b - k + 2, s - 1 - a % s, -(a // s)
-    d, q = -(-(off + k) // s), -(-m // s)
-    # W[e, r] = K'[s e + s - 1 - r] is one of K's taps for these e.
-    lows = [max(0, -(-(off - (s - 1 - r)) // s)) for r in range(s)]
-    highs = [min(d - 1, (k - 1 + off - (s - 1 - r)) // s) for r in range(s)]
+  axes = [_phase_taps(x.shape[1 + i], kernel.shape[i], s, a, b)
+          for i, (s, (a, b)) in enumerate(zip(strides, pads))]
+  x_pads, runs = [], []
+  for i, (n, (_, _, d0, _, q, lows, highs)) in enumerate(zip(x.shape[1:3], axes)):
     window = max(1, max(hi - lo + 1 for lo, hi in zip(lows, highs)))
     rows = q + max(lows)
     x_pads.append((-d0, rows + window - 2 + d0 - (n - 1)))  # Z[p] reads x[p + d0 + u].
-    k_cfg.append((off, s * d - off - k))
-    out_shape.append(m)
     runs.append((lows, window, q))
-  kernel = jnp.pad(kernel, k_cfg + [(0, 0), (0, 0)])
-  (sh, sw), (kh, kw, c, o) = strides, kernel.shape
-  kernel = kernel.reshape(kh // sh, sh, kw // sw, sw, c, o)[:, ::-1, :, ::-1]
+  kernel = _phase_kernel(kernel, strides, axes)
+  (sh, sw), (c, o) = strides, kernel.shape[-2:]
   # Each phase's run of taps, moved to the window's start (zeros beyond D).
   (lows_h, win_h, q_h), (lows_w, win_w, q_w) = runs
   kernel = jnp.pad(kernel, ((0, win_h), (0, 0), (0, win_w), (0, 0), (0, 0), (0, 0)))
@@ -264,11 +302,48 @@ def subpixel_conv_transpose(x, kernel, strides, pads, precision=None):
   z = _stride1_conv(x, kernel, x_pads, precision)
   z = z.reshape(z.shape[:3] + (sh, sw, o))
   # Phase (rh, rw) starts lows rows and columns on.
-  y = jnp.stack([jnp.stack([z[:, lh:lh + q_h, lw:lw + q_w, rh, rw]
-                            for rw, lw in enumerate(lows_w)], axis=3)
-                 for rh, lh in enumerate(lows_h)], axis=2)
-  y = y.reshape(y.shape[0], q_h * sh, q_w * sw, o)
-  return y[:, :out_shape[0], :out_shape[1]]
+  return _interleave([[z[:, lh:lh + q_h, lw:lw + q_w, rh, rw]
+                       for rw, lw in enumerate(lows_w)]
+                      for rh, lh in enumerate(lows_h)], axes)
+
+
+def phase_conv_transpose(x, kernel, strides, pads, precision=None):
+  """strided_conv_transpose as one stride-1 conv per output phase (s_h s_w
+  convs), each over its own taps only: Z_r[q] = sum_{e = lo_r .. hi_r}
+  W[d0 + e, r] x[q + d0 + e], y[s q + r] = Z_r[q] (the notation of
+  `subpixel_conv_transpose`). No padded taps and no extra rows: k4 s2 p1
+  computes 2x2 taps per phase on Q x Q rows, k5 s2 'SAME' 3 or 2 taps per
+  axis, as the phase needs."""
+  axes = [_phase_taps(x.shape[1 + i], kernel.shape[i], s, a, b)
+          for i, (s, (a, b)) in enumerate(zip(strides, pads))]
+  kernel = _phase_kernel(kernel, strides, axes)
+
+  def reads(n, axis, r):
+    """Phase r's taps along one axis, and the pads that start its input at
+    x[d0 + lo_r] and end it where its last output row's last tap reads;
+    None where the phase meets no tap (k < s)."""
+    _, _, d0, _, q, lows, highs = axis
+    lo, hi = lows[r], highs[r]
+    if hi < lo:
+      return None
+    return slice(lo, hi + 1), (-(d0 + lo), q - 1 + d0 + hi - (n - 1))
+
+  (n_h, n_w), (axis_h, axis_w) = x.shape[1:3], axes
+  empty = jnp.zeros((x.shape[0], axis_h[4], axis_w[4], kernel.shape[-1]),
+                    jnp.result_type(x, kernel))
+  phases = []
+  for rh in range(strides[0]):
+    row = []
+    for rw in range(strides[1]):
+      along_h, along_w = reads(n_h, axis_h, rh), reads(n_w, axis_w, rw)
+      if along_h is None or along_w is None:
+        row.append(empty)
+        continue
+      (taps_h, pads_h), (taps_w, pads_w) = along_h, along_w
+      row.append(_lax_conv(x, kernel[taps_h, rh, taps_w, rw], (1, 1), (pads_h, pads_w),
+                           precision))
+    phases.append(row)
+  return _interleave(phases, axes)
 
 
 # -------------------------------------------------------------- modules ----

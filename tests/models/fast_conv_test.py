@@ -130,8 +130,8 @@ def test_matches_flax(name):
     _assert_close(y, y_ref)
     jax.tree.map(_assert_close, g, g_ref)
     if ours is fast and name not in _SMALL and not (
-        CASES[name][0] == _T and fast_conv.prefers_subpixel(
-            x.shape, (1, 1, 1, CASES[name][2]), _pair(CASES[name][4]))):
+        CASES[name][0] == _T and fast_conv.transpose_formulation(
+            x.shape, (1, 1, 1, CASES[name][2]), _pair(CASES[name][4])) != 'lax'):
       np.testing.assert_array_equal(y, y_ref)  # flax's forward op
 
 
@@ -173,11 +173,47 @@ def _convs(name, impl):
   return eqns, params['params']['kernel'].shape
 
 
+def _fast_conv_count(name, batch=2):
+  """How many convolutions 'fast' runs for CASES[name], forward and both
+  gradients: one each, but a transposed conv (the layer's forward, or a
+  strided conv's input gradient) that `transpose_formulation` sends to
+  'phases' runs one per output phase that meets a tap."""
+  kind, c_in, c_out, kernel, strides, padding, hw, _ = CASES[name]
+  strides = _pair(strides)
+  if strides == (1, 1):
+    return 3
+  x_shape = (batch,) + hw + (c_in,)
+  if kind == _T:
+    transposed_in, features = x_shape, c_out
+  else:  # The input gradient: a transposed conv of dy back to c_in channels.
+    pads = (padding if not isinstance(padding, str) else
+            jax.lax.padtype_to_pads(hw, kernel, strides, padding))
+    out = [(n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(hw, kernel, strides, pads)]
+    transposed_in, features = (batch, *out, c_out), c_in
+  if fast_conv.transpose_formulation(transposed_in, (1, 1, 1, features),
+                                     strides) != 'phases':
+    return 3
+  pads = (padding if kind == _T and not isinstance(padding, str) else None)
+  met = []
+  for axis in range(2):
+    n, k, s = transposed_in[1 + axis], kernel[axis], strides[axis]
+    if kind == _T:
+      a, b = (pads[axis] if pads else fast_conv._conv_transpose_pads(k, s, padding))  # pylint: disable=protected-access
+    else:  # strided_conv's VJP pads of its transposed conv (`_strided_conv_bwd`).
+      conv_pads = (padding if not isinstance(padding, str) else
+                   jax.lax.padtype_to_pads(hw, kernel, strides, padding))
+      lo = conv_pads[axis][0]
+      a, b = k - 1 - lo, hw[axis] + lo - 1 - s * (n - 1)
+    *_, lows, highs = fast_conv._phase_taps(n, k, s, a, b)  # pylint: disable=protected-access
+    met.append(sum(hi >= lo for lo, hi in zip(lows, highs)))
+  return 2 + met[0] * met[1]
+
+
 @pytest.mark.parametrize('name', ['tf28_g2', 'dc64_g4', 'tf28_d1', 'c_mixed'])
 def test_fast_has_no_lhs_dilated_kernel_gradient(name):
   """The slow XLA:CPU op is a kernel gradient computed with lhs dilation."""
   convs, kernel_shape = _convs(name, 'fast')
-  assert len(convs) == 3  # Forward, input gradient, kernel gradient.
+  assert len(convs) == _fast_conv_count(name)
   for eqn in convs:
     if tuple(eqn.params['lhs_dilation']) != (1, 1):
       assert eqn.outvars[0].aval.shape != kernel_shape
@@ -191,7 +227,7 @@ def test_fast_uses_the_small_input_forms_exactly_there(name):
   small = small_input_conv.is_small_input((1,) + hw + (1,), kernel + (1, 1))
   assert small == (name in _SMALL)
   convs, _ = _convs(name, 'fast')
-  assert len(convs) == (0 if small else 3)  # Forward, input and kernel VJPs.
+  assert len(convs) == (0 if small else _fast_conv_count(name))
 
 
 @pytest.mark.parametrize('name', ['tf28_g2', 'dc64_g4', 'tf28_d1', 'c_mixed'])
@@ -201,6 +237,41 @@ def test_subpixel_has_only_stride_1_convolutions(name):
   for eqn in convs:
     for key in ('window_strides', 'lhs_dilation', 'rhs_dilation'):
       assert tuple(eqn.params[key]) == (1, 1), (key, eqn.params[key])
+
+
+@pytest.mark.parametrize('name', [n for n, case in CASES.items()
+                                  if case[0] == _T and n not in _SMALL])
+@pytest.mark.parametrize('op', ['phase_conv_transpose', 'subpixel_conv_transpose'])
+def test_phase_forms_equal_lax_conv_transpose(name, op):
+  """Every transposed case through each phase form directly (the 'fast'
+  path picks one by shape), and through its gradients."""
+  _, c_in, c_out, kernel, strides, padding, hw, _ = CASES[name]
+  strides, rng = _pair(strides), np.random.default_rng(0)
+  if isinstance(padding, str):
+    padding = tuple(fast_conv._conv_transpose_pads(k, s, padding)  # pylint: disable=protected-access
+                    for k, s in zip(kernel, strides))
+  x = rng.standard_normal((2,) + hw + (c_in,), dtype=np.float32)
+  k = rng.standard_normal(tuple(kernel) + (c_in, c_out), dtype=np.float32)
+  ref = lambda x, k: jax.lax.conv_transpose(x, k, strides, padding,
+                                            dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  ours = lambda x, k: getattr(fast_conv, op)(x, k, strides, padding)
+  y = jax.jit(ref)(x, k)
+  _assert_close(jax.jit(ours)(x, k), y)
+  r = rng.standard_normal(y.shape, dtype=np.float32)
+  grads = lambda f: jax.jit(jax.grad(lambda x, k: jnp.vdot(r, f(x, k)), (0, 1)))(x, k)
+  jax.tree.map(_assert_close, grads(ours), grads(ref))
+
+
+def test_phase_conv_transpose_leaves_out_the_taps_no_phase_meets():
+  # k5 s2 'SAME' at 7x7: per axis the even phase meets 3 taps and the odd 2,
+  # so the four convs' windows are 3x3, 3x2, 2x3 and 2x2 on 7x7 rows each.
+  x = jax.ShapeDtypeStruct((1, 7, 7, 4), jnp.float32)
+  k = jax.ShapeDtypeStruct((5, 5, 4, 6), jnp.float32)
+  pads = tuple(fast_conv._conv_transpose_pads(5, 2, 'SAME') for _ in range(2))  # pylint: disable=protected-access
+  jaxpr = jax.make_jaxpr(lambda x, k: fast_conv.phase_conv_transpose(x, k, (2, 2), pads))(x, k)
+  convs = [e for e in jaxpr.eqns if e.primitive.name == 'conv_general_dilated']
+  assert sorted(e.invars[1].aval.shape[:2] for e in convs) == [(2, 2), (2, 3), (3, 2), (3, 3)]
+  assert {e.outvars[0].aval.shape for e in convs} == {(1, 7, 7, 6)}
 
 
 @pytest.mark.parametrize('name', ['tf28_g2', 'dc64_d2'])
