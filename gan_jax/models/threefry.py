@@ -4,10 +4,9 @@ On the CPU, JAX lowers the Threefry-2x32 hash (Salmon et al. 2011, "Parallel
 random numbers: as easy as 1, 2, 3", Threefry-2x32 with 20 rounds) as a loop
 of five iterations over whole arrays, which keeps compilation small but
 writes and reads every intermediate array to memory. Written out as
-straight-line element-wise code, XLA fuses the 20 rounds into one pass: a
-dropout mask of [128, 14, 14, 64] drawn per example takes 5.5 ms with
-`jax.random.bernoulli` and 1.0 ms here on 2 AVX-512 cores
-(`tests/models/threefry_test.py` checks the bits, not the time).
+straight-line element-wise code, XLA fuses the 20 rounds into one pass
+(`python benchmarks/cpu_forms.py` times the DCGAN 28x28 discriminator's
+dropout masks both ways; `tests/models/threefry_test.py` checks the bits).
 
 `fused_keys(keys)` re-labels threefry keys with the PRNG implementation
 `FUSED_THREEFRY`: the same key data, seeding, `split` and `fold_in` as JAX's
