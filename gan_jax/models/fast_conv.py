@@ -111,14 +111,11 @@ def strided_conv(x: jax.Array, kernel: jax.Array, strides: Tuple[int, int],
 def transpose_formulation(x_shape, kernel_shape, strides) -> str:
   """How XLA:CPU computes this transposed convolution fastest: 'phases'
   (`phase_conv_transpose`), 'subpixel' (`subpixel_conv_transpose`) or 'lax'
-  (the lhs-dilated lax.conv_transpose). Measured at batch 128 (64 for the
-  SN-DCGAN's 512- and 256-channel layers) on 2 cores of an AMD EPYC with
-  AVX-512, ms as phases / sub-pixel / lhs-dilated: 4x4 256->128 k4 s2 13.0 /
-  19.7 / 14.9, 4x4 512->256 23.5 / 36.3 / 25.1, 8x8 128->64 k4 s2 13.3 /
-  15.4 / -, 8x8 256->128 22.6 / 27.5 / 44.3, 7x7 128->64 k5 s2 15.7 / 19.4
-  / -; but 16x16 128->64 32.4 / 29.2 / 72.4, 16x16 64->1 k4 s4 1.7 / 0.9 /
-  1.9 and 14x14 64->1 k5 s2 5.4 / 6.7 / 3.6: on larger inputs one conv over
-  all phases pays, and a single output channel pays for depth_to_space."""
+  (the lhs-dilated lax.conv_transpose), as `python benchmarks/cpu_forms.py`
+  times the DCGAN and SN-DCGAN layers (its table is in docs/benchmarks.md):
+  one conv per phase is fastest on inputs of up to 8x8 with 64 or more
+  output channels; on larger inputs one conv over all phases pays, and a
+  single output channel pays for depth_to_space."""
   h, w = x_shape[1:3]
   if h * w <= 64 and kernel_shape[-1] >= 64:
     return 'phases'
