@@ -63,7 +63,7 @@ def interleaved(forms, args, rounds, calls):
 def transposed_rows(rounds, calls):
   rows = []
   for batch, side, c_in, c_out, k, s, pad in TRANSPOSED:
-    pads = (tuple([fast_conv._conv_transpose_pads(k, s, 'SAME')] * 2)  # pylint: disable=protected-access
+    pads = (tuple([fast_conv.conv_transpose_pads(k, s, 'SAME')] * 2)
             if pad is None else ((k - 1 - pad,) * 2,) * 2)
     x = jax.random.normal(jax.random.key(0), (batch, side, side, c_in))
     kernel = 0.02 * jax.random.normal(jax.random.key(1), (k, k, c_in, c_out))

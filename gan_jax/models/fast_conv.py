@@ -69,7 +69,7 @@ def formulation(impl: str, strides: Tuple[int, int]) -> str:
   return impl
 
 
-def _conv_transpose_pads(k: int, s: int, padding: str) -> Tuple[int, int]:
+def conv_transpose_pads(k: int, s: int, padding: str) -> Tuple[int, int]:
   """Pads of the s-dilated input that lax.conv_transpose uses for 'SAME' /
   'VALID' (mirrors jax._src.lax.convolution._conv_transpose_padding)."""
   if padding == 'SAME':
@@ -114,8 +114,9 @@ def transpose_formulation(x_shape, kernel_shape, strides) -> str:
   (the lhs-dilated lax.conv_transpose), as `python benchmarks/cpu_forms.py`
   times the DCGAN and SN-DCGAN layers (its table is in docs/benchmarks.md):
   one conv per phase is fastest on inputs of up to 8x8 with 64 or more
-  output channels; on larger inputs one conv over all phases pays, and a
-  single output channel pays for depth_to_space."""
+  output channels; on larger inputs it is no faster than one conv over all
+  phases beyond this machine's spread between runs, and a single output
+  channel pays for depth_to_space."""
   h, w = x_shape[1:3]
   if h * w <= 64 and kernel_shape[-1] >= 64:
     return 'phases'
@@ -388,7 +389,7 @@ class _ConvBase(nn.Module):
       y = _lax_conv(x, kernel, strides, padding, self.precision)
     else:
       if isinstance(padding, str) and transpose:
-        padding = [_conv_transpose_pads(k, s, padding)
+        padding = [conv_transpose_pads(k, s, padding)
                    for k, s in zip((kh, kw), strides)]
       elif isinstance(padding, str):
         padding = lax.padtype_to_pads(x.shape[1:3], (kh, kw), strides, padding)

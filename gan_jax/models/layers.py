@@ -30,9 +30,10 @@ def global_example_ids(local_batch: int, axis_name: Optional[str]) -> jax.Array:
 
 def per_example_keys(key: jax.Array, local_batch: int,
                      axis_name: Optional[str]) -> jax.Array:
-  """One PRNG key per example, [local_batch] typed keys. Threefry keys come
-  back as `threefry.FUSED_THREEFRY` keys: the same draws, computed faster on
-  the CPU."""
+  """One PRNG key per example, [local_batch] keys for `jax.random`'s draws.
+  Threefry keys (typed, or raw uint32 [2]) come back as typed
+  `threefry.FUSED_THREEFRY` keys: the same draws, computed faster on the
+  CPU; keys of another implementation keep their kind."""
   ids = global_example_ids(local_batch, axis_name)
   return threefry.fused_keys(jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids))
 

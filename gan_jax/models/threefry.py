@@ -15,7 +15,8 @@ dropout masks both ways; `tests/models/threefry_test.py` checks the bits).
 they return on the original keys (their float transforms are JAX's own; only
 the bits come from here). This holds under `jax_threefry_partitionable`
 (JAX's default), whose bits this module writes out; with that flag off, and
-for 8-, 16- and 64-bit draws, the bits are JAX's own function.
+for 8-, 16- and 64-bit draws, the bits are JAX's own function (so under
+`jax_enable_x64` the default float64 draws gain nothing).
 """
 import jax
 import jax.extend.random as jax_random

@@ -27,9 +27,10 @@ Prints a Markdown table (ms per step, share of the measured step) and one
 JSON line. `--breakdown_layers` adds each layer's row with the rate of its
 work: the FLOPs of flax's own layer (XLA's cost analysis, padded taps not
 counted) over its time, and that rate as a fraction of the matmul peak
-(`gan_jax.benchmark.matmul_peak`, measured after the step). The timed backward computes both gradients where the step needs
-one (D's first layer's input gradient, D's parameter gradients in the G
-move), so the layer rows are upper bounds of their share.
+(`gan_jax.benchmark.matmul_peak`, measured after the step). The timed
+backward computes both gradients where the step needs one (D's first
+layer's input gradient, D's parameter gradients in the G move), so the
+layer rows are upper bounds of their share.
 """
 import collections
 import statistics
@@ -251,7 +252,7 @@ def markdown(result: dict, with_layers: bool = False) -> str:
   lines.append(f"| **the whole step (measured)** | **{result['step_ms']:.1f}** | 100 % |")
   if with_layers:
     peak = result.get('matmul_peak_gflop_per_s')
-    rate = lambda l, what: l[f'{what}_gflop'] / l[f'{what}_ms'] * 1e3
+    rate = lambda l, what: l[f'{what}_gflop'] / max(l[f'{what}_ms'], 1e-3) * 1e3
     cell = lambda l, what: (f'{rate(l, what):.0f}' + (f' ({rate(l, what) / peak:.2f})'
                                                      if peak else ''))
     of_peak = ' (of the matmul peak)' if peak else ''

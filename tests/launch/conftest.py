@@ -255,12 +255,14 @@ class SlurmCluster:
       time.sleep(0.2)
     raise AssertionError(f'no {pattern!r} in {path} after {timeout} s')
 
-
   def why_ended(self, job_id: str, job: dict, log: str, what: str) -> str:
     """A failure message for job `job_id` that ended (`job`: its fields)
     `what`: its state, reason and exit code, its log's end (read now, after
     the state) and the daemons' last lines."""
-    text = open(log, errors='replace').read() if os.path.exists(log) else '(no log)'
+    text = '(no log)'
+    if os.path.exists(log):
+      with open(log, errors='replace') as f:
+        text = f.read()
     fields = ' '.join(f'{k}={job.get(k)}' for k in ('JobState', 'Reason', 'ExitCode',
                                                     'Restarts', 'BatchFlag'))
     return (f'job {job_id} ended {what}: {fields}\n--- its log\n{text[-3000:]}\n'

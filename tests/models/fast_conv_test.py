@@ -198,7 +198,7 @@ def _fast_conv_count(name, batch=2):
   for axis in range(2):
     n, k, s = transposed_in[1 + axis], kernel[axis], strides[axis]
     if kind == _T:
-      a, b = (pads[axis] if pads else fast_conv._conv_transpose_pads(k, s, padding))  # pylint: disable=protected-access
+      a, b = (pads[axis] if pads else fast_conv.conv_transpose_pads(k, s, padding))
     else:  # strided_conv's VJP pads of its transposed conv (`_strided_conv_bwd`).
       conv_pads = (padding if not isinstance(padding, str) else
                    jax.lax.padtype_to_pads(hw, kernel, strides, padding))
@@ -248,7 +248,7 @@ def test_phase_forms_equal_lax_conv_transpose(name, op):
   _, c_in, c_out, kernel, strides, padding, hw, _ = CASES[name]
   strides, rng = _pair(strides), np.random.default_rng(0)
   if isinstance(padding, str):
-    padding = tuple(fast_conv._conv_transpose_pads(k, s, padding)  # pylint: disable=protected-access
+    padding = tuple(fast_conv.conv_transpose_pads(k, s, padding)
                     for k, s in zip(kernel, strides))
   x = rng.standard_normal((2,) + hw + (c_in,), dtype=np.float32)
   k = rng.standard_normal(tuple(kernel) + (c_in, c_out), dtype=np.float32)
@@ -263,15 +263,32 @@ def test_phase_forms_equal_lax_conv_transpose(name, op):
 
 
 def test_phase_conv_transpose_leaves_out_the_taps_no_phase_meets():
-  # k5 s2 'SAME' at 7x7: per axis the even phase meets 3 taps and the odd 2,
-  # so the four convs' windows are 3x3, 3x2, 2x3 and 2x2 on 7x7 rows each.
+  # k5 s2 'SAME' at 7x7 (pads (3, 2) of the dilated input): per axis the
+  # even output rows meet taps 1 and 3, the odd rows taps 0, 2 and 4, so the
+  # four convs' windows are 2x2, 2x3, 3x2 and 3x3, each over 7x7 rows.
   x = jax.ShapeDtypeStruct((1, 7, 7, 4), jnp.float32)
   k = jax.ShapeDtypeStruct((5, 5, 4, 6), jnp.float32)
-  pads = tuple(fast_conv._conv_transpose_pads(5, 2, 'SAME') for _ in range(2))  # pylint: disable=protected-access
+  pads = tuple(fast_conv.conv_transpose_pads(5, 2, 'SAME') for _ in range(2))
   jaxpr = jax.make_jaxpr(lambda x, k: fast_conv.phase_conv_transpose(x, k, (2, 2), pads))(x, k)
   convs = [e for e in jaxpr.eqns if e.primitive.name == 'conv_general_dilated']
   assert sorted(e.invars[1].aval.shape[:2] for e in convs) == [(2, 2), (2, 3), (3, 2), (3, 3)]
   assert {e.outvars[0].aval.shape for e in convs} == {(1, 7, 7, 6)}
+
+
+def test_a_phase_no_tap_meets_is_zeros_of_the_compute_dtype():
+  # k2 s3: one phase of three per axis meets no tap; in bfloat16 its zeros
+  # are bfloat16 as the other phases' outputs.
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((2, 5, 4, 3)), jnp.bfloat16)
+  k = jnp.asarray(rng.standard_normal((2, 2, 3, 5)), jnp.bfloat16)
+  pads = tuple(fast_conv.conv_transpose_pads(2, 3, 'SAME') for _ in range(2))
+  y = fast_conv.phase_conv_transpose(x, k, (3, 3), pads)
+  ref = jax.lax.conv_transpose(x, k, (3, 3), pads, dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  assert y.dtype == jnp.bfloat16 and y.shape == ref.shape
+  np.testing.assert_allclose(np.asarray(y, np.float32), np.asarray(ref, np.float32),
+                             atol=0.1, rtol=0.02)
+  empty = [r for r in range(3) if not np.asarray(ref, np.float32)[:, r::3].any()]
+  assert empty and all(not np.asarray(y, np.float32)[:, r::3].any() for r in empty)
 
 
 @pytest.mark.parametrize('name', ['tf28_g2', 'dc64_d2'])

@@ -28,6 +28,17 @@ def test_hash_equals_the_primitive():
     np.testing.assert_array_equal(a, b)
 
 
+def test_the_fused_draw_is_straight_line_code():
+  """The relabelled keys' 32-bit draws lower without JAX's loop or its
+  threefry2x32 call: the fast path runs (the tests of equal bits would pass
+  on a fallback too)."""
+  def hlo(key):
+    return jax.jit(lambda k: jax.random.bits(k, (64, 64))).lower(key).as_text()
+  plain, fused = hlo(jax.random.key(0)), hlo(threefry.fused_keys(jax.random.key(0)))
+  assert 'while' in plain and 'threefry2x32' in plain
+  assert 'while' not in fused and 'threefry2x32' not in fused
+
+
 def test_known_answer():
   # Random123's known-answer vector for Threefry-2x32-20 with key and counter
   # all ones (kat_vectors: threefry2x32_20 ffffffff ...): 1cb996fc bb002be7.
