@@ -344,6 +344,49 @@ def phase_conv_transpose(x, kernel, strides, pads, precision=None):
   return _interleave(phases, axes)
 
 
+# ------------------------------------------------------------ 'blocks' ----
+def is_block_layer(x_shape, kernel_shape, strides, pads, transpose: bool) -> bool:
+  """Whether each output of the layer reads its own block of the input: kernel
+  = stride on both axes, no padding (for a transposed conv, pads k - 1 of the
+  dilated input: PyTorch's padding 0), and the input divisible into blocks.
+  Such a layer is a matrix product on space_to_depth blocks (`block_conv`,
+  `block_conv_transpose`), e.g. DCGAN-64's first D conv and last G layer
+  (k4 s4 on MNIST at 64x64)."""
+  kh, kw = kernel_shape[:2]
+  if (kh, kw) != tuple(strides) or min(strides) < 2:
+    return False
+  if transpose:
+    return tuple(pads) == ((kh - 1, kh - 1), (kw - 1, kw - 1))
+  return (tuple(pads) == ((0, 0), (0, 0)) and x_shape[1] % kh == 0
+          and x_shape[2] % kw == 0)
+
+
+def block_conv(x, kernel, strides, pads, precision=None):
+  """strided_conv where kernel = stride and pads are 0 (`is_block_layer`):
+  y[q] = sum_j K[j] x[s q + j] is the product of space_to_depth(x) [B, H/s,
+  W/s, s s C] with K as an (s s C) x O matrix, on XLA:CPU's matmul (DCGAN-64's
+  64x64x1 -> 16x16x64 k4 s4 layer: about half the time of the strided conv
+  forward and backward). Its gradients are JAX's of the product."""
+  del pads   # zero: `is_block_layer`
+  (kh, kw, c, o), blocks = kernel.shape, space_to_depth(x, strides)
+  y = jnp.matmul(blocks.reshape(-1, kh * kw * c), kernel.reshape(kh * kw * c, o),
+                 precision=precision)
+  return y.reshape(blocks.shape[:3] + (o,))
+
+
+def block_conv_transpose(x, kernel, strides, pads, precision=None):
+  """strided_conv_transpose where kernel = stride and pads are k - 1
+  (`is_block_layer`): each input pixel writes its own s x s block, y[s q +
+  r] = K[k - 1 - r] x[q] (lax.conv_transpose without transpose_kernel runs
+  the kernel flipped), depth_to_space of x times K flipped as a C x (s s O)
+  matrix."""
+  del pads   # k - 1: `is_block_layer`
+  (kh, kw, c, o), (b, h, w, _) = kernel.shape, x.shape
+  matrix = kernel[::-1, ::-1].transpose(2, 0, 1, 3).reshape(c, kh * kw * o)
+  y = jnp.matmul(x.reshape(-1, c), matrix, precision=precision)
+  return depth_to_space(y.reshape(b, h, w, kh * kw * o), strides)
+
+
 # -------------------------------------------------------------- modules ----
 class _ConvBase(nn.Module):
   """Attributes shared with flax.linen.Conv / ConvTranspose (2-D subset)."""
@@ -396,8 +439,12 @@ class _ConvBase(nn.Module):
       pads = tuple(tuple(p) for p in padding)  # Hashable, for custom_vjp.
       if how == 'fast' and is_small_input(x.shape, kernel.shape):
         how = 'small'
+      elif how == 'fast' and is_block_layer(x.shape, kernel.shape, strides, pads, transpose):
+        how = 'blocks'
       op = {(True, 'small'): scatter_conv_transpose,
             (False, 'small'): patch_conv,
+            (True, 'blocks'): block_conv_transpose,
+            (False, 'blocks'): block_conv,
             (True, 'fast'): strided_conv_transpose,
             (False, 'fast'): strided_conv,
             (True, 'subpixel'): subpixel_conv_transpose,

@@ -65,11 +65,16 @@ CASES = {
     'veegan_d4': (_C, 32, 64, (5, 5), 2, 'SAME', (4, 4), True),
     'c_small_mixed': (_C, 3, 5, (5, 3), (2, 3), ((1, 2), (2, 0)), (4, 6), True),
     't_small_mixed': (_T, 3, 5, (3, 5), (2, 3), ((1, 0), (-1, 2)), (2, 3), True),
+    # Kernel = stride on unequal axes, 'VALID' (pads k - 1 of the dilated input).
+    't_blocks_mixed': (_T, 3, 5, (2, 3), (2, 3), 'VALID', (4, 5), True),
     # 'subpixel' gives its stride-1 conv the pads (-1, 1): openxla/xla#48713.
     'c_small_neg': (_C, 3, 5, (5, 3), (2, 3), ((-1, 2), (2, 0)), (4, 6), True),
 }
 _SMALL = ('dc64_g1', 'veegan_g1', 'veegan_g2', 'veegan_d4', 'c_small_mixed', 't_small_mixed',
           'c_small_neg')
+# Kernel = stride without padding (`fast_conv.is_block_layer`): matmuls on
+# space_to_depth blocks, no convolution.
+_BLOCKS = ('dc64_g4', 'dc64_d1', 'v3_g1', 'v3_d3', 't_blocks_mixed')
 _BATCH = 8
 
 
@@ -129,7 +134,7 @@ def test_matches_flax(name):
     y, g = jax.jit(functools.partial(_value_and_grads, ours))(params, x, r)
     _assert_close(y, y_ref)
     jax.tree.map(_assert_close, g, g_ref)
-    if ours is fast and name not in _SMALL and not (
+    if ours is fast and name not in _SMALL + _BLOCKS and not (
         CASES[name][0] == _T and fast_conv.transpose_formulation(
             x.shape, (1, 1, 1, CASES[name][2]), _pair(CASES[name][4])) != 'lax'):
       np.testing.assert_array_equal(y, y_ref)  # flax's forward op
@@ -145,7 +150,7 @@ def _penalty_grads(module, params, x, r):
 
 
 @pytest.mark.parametrize('name', ['tf28_d2', 'dc64_d2', 'c_mixed', 'tf28_g2',
-                                  't_mixed_neg', 'veegan_d4', 't_small_mixed'])
+                                  't_mixed_neg', 'veegan_d4', 't_small_mixed', 'dc64_d1'])
 def test_second_order_matches_flax(name):
   (ref, ours), x = _case(name, ('fast',), batch=2)
   params = ref.lazy_init(jax.random.key(0), x)
@@ -180,6 +185,8 @@ def _fast_conv_count(name, batch=2):
   'phases' runs one per output phase that meets a tap."""
   kind, c_in, c_out, kernel, strides, padding, hw, _ = CASES[name]
   strides = _pair(strides)
+  if name in _BLOCKS:
+    return 0
   if strides == (1, 1):
     return 3
   x_shape = (batch,) + hw + (c_in,)
@@ -217,6 +224,18 @@ def test_fast_has_no_lhs_dilated_kernel_gradient(name):
   for eqn in convs:
     if tuple(eqn.params['lhs_dilation']) != (1, 1):
       assert eqn.outvars[0].aval.shape != kernel_shape
+
+
+@pytest.mark.parametrize('name', list(CASES))
+def test_fast_uses_the_block_forms_exactly_there(name):
+  _, c_in, _, kernel, strides, padding, hw, _ = CASES[name]
+  kind, strides = CASES[name][0], _pair(strides)
+  if isinstance(padding, str):
+    padding = (tuple(fast_conv.conv_transpose_pads(k, s, padding)
+                     for k, s in zip(kernel, strides)) if kind == _T else
+               jax.lax.padtype_to_pads(hw, kernel, strides, padding))
+  assert fast_conv.is_block_layer((1,) + hw + (c_in,), kernel + (c_in, 1), strides,
+                                  tuple(map(tuple, padding)), kind == _T) == (name in _BLOCKS)
 
 
 @pytest.mark.parametrize('name', list(CASES))
