@@ -1,20 +1,8 @@
 """benchmarks/compare.py's pure parts: the commands it builds, the parsing of
 a benchmark's output, the ratios and the Markdown table (no subprocess)."""
-import importlib.util
 import os
 
 import pytest
-
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                     'benchmarks', 'compare.py')
-
-
-@pytest.fixture(scope='module')
-def compare():
-  spec = importlib.util.spec_from_file_location('benchmarks_compare', _PATH)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def _record(side, model, round_, images_per_s, peak=None, batch=128):

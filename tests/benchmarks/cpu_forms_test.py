@@ -1,24 +1,9 @@
 """benchmarks/cpu_forms.py: the forms it times compute the same thing, the
 rule's choice is reported, and the tables render (small shapes, no timing
 asserted)."""
-import importlib.util
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
-
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                     'benchmarks', 'cpu_forms.py')
-
-
-@pytest.fixture(scope='module')
-def cpu_forms():
-  spec = importlib.util.spec_from_file_location('benchmarks_cpu_forms', _PATH)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def test_interleaved_times_every_form(cpu_forms):
